@@ -1,0 +1,23 @@
+# Two commands for a newcomer (see README "Quick start"):
+#   make demo   set everything up, then run the main job on a built-in example
+#   make test   set everything up, then run the test suite
+VENV ?= .venv
+PY := $(VENV)/bin/python
+EXTRAS ?= sam,viewer,ray,dev
+
+.PHONY: setup demo test bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml scripts/setup.sh
+	VENV=$(VENV) EXTRAS=$(EXTRAS) bash scripts/setup.sh
+	@touch $@
+
+demo: setup
+	$(VENV)/bin/omniseg-mesh demo --out demo_out
+
+test: setup
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) demo_out .pytest_cache

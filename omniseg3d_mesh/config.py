@@ -1,0 +1,250 @@
+"""One dataclass per stage, and the machinery that maps them onto the CLI and YAML.
+
+Every field carries its documentation in ``metadata["help"]``; the CLI builds each
+subcommand's ``--help`` from it, so the dataclass *is* the documentation. A YAML
+preset (``configs/*.yaml``) holds ``{stage: {field: value}}`` or flat
+``{field: value}``; command-line flags override it.
+
+This module imports nothing heavy (no torch, no open3d): the CLI reads it to build
+``--help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+__all__ = [
+    "FragmentConfig",
+    "FitConfig",
+    "SelectConfig",
+    "DiscretizeConfig",
+    "MaskConfig",
+    "RenderConfig",
+    "add_dataclass_arguments",
+    "dataclass_from_namespace",
+    "load_config_file",
+    "config_to_dict",
+    "config_from_dict",
+]
+
+
+def opt(default: Any, help: str, **extra: Any) -> Any:
+    """A dataclass field with its CLI/YAML documentation."""
+    if isinstance(default, (list, dict, set)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help, **extra})
+    return field(default=default, metadata={"help": help, **extra})
+
+
+# --------------------------------------------------------------------------- stages
+@dataclass
+class FragmentConfig:
+    """Pixel -> vertex correspondences (rasterization / ray casting)."""
+
+    backend: Literal["auto", "cpu", "nvdiffrast"] = opt(
+        "auto", "fragment backend: cpu = Open3D ray casting (Embree); nvdiffrast = GPU rasterizer; auto = nvdiffrast when CUDA and nvdiffrast are present, else cpu"
+    )
+    point_radius: Optional[float] = opt(
+        None, "point clouds: splat radius in world units (default: 1.5x the median nearest-neighbour spacing)"
+    )
+    point_mode: bool = opt(False, "treat a mesh as a point cloud (ignore its faces)")
+
+
+@dataclass
+class FitConfig:
+    """Hierarchical contrastive lifting of 2D masks into a per-vertex field (paper Sec. 3.2-3.3)."""
+
+    steps: int = opt(3000, "optimisation steps (one view per step)")
+    num_pixels: int = opt(8192, "pixels sampled per step (paper: 8192 rays per batch)")
+    feature_dim: int = opt(16, "feature dimension D (paper: 16)")
+    lr: float = opt(1e-2, "initial learning rate (paper: 1e-2)")
+    lr_final: float = opt(3e-4, "final learning rate of the cosine schedule (paper: 3e-4)")
+    hier_lambda: float = opt(0.5, "per-level decay lambda of Eq. 6; 0 = the paper's basic (non-hierarchical) loss")
+    temperature_alpha: float = opt(10.0, "smoothing alpha of the per-cluster temperature (paper: 10)")
+    norm_weight: float = opt(1.0, "weight of the norm loss (Eq. 9), pulling features to unit length")
+    smooth_weight: float = opt(0.0, "weight of the optional smoothness term over mesh edges (0 = off)")
+    absorb_containment: bool = opt(True, "merge a mask that lies >= containment_ratio inside a larger one into it")
+    containment_ratio: float = opt(0.9, "near-containment ratio for absorb_containment")
+    min_patch_pixels: int = opt(0, "patches smaller than this many pixels are ignored (0 = keep all)")
+    diffusion_iters: int = opt(100, "graph diffusion iterations that give unseen vertices features")
+    checkpoint_every: int = opt(500, "write a resumable checkpoint every N steps (0 = never)")
+    seed: int = opt(0, "random seed; the same seed gives the same field")
+    device: str = opt("auto", "torch device: auto (CUDA when present), cpu, cuda, cuda:N")
+    allow_missing_masks: bool = opt(False, "views without masks are skipped with a counted warning instead of an error")
+
+
+@dataclass
+class SelectConfig:
+    """Click selection (paper Sec. 3.4)."""
+
+    threshold: Optional[float] = opt(None, "cosine-similarity threshold; default: the first hierarchy step (--step 0)")
+    step: Optional[int] = opt(None, "hierarchy step for the click: 0 = smallest (part), 1 = next bigger, ...")
+    grow: bool = opt(True, "region growing: keep only graph-connected components that contain a positive click")
+    knn: int = opt(8, "point clouds: neighbours per point in the k-nearest-neighbour graph")
+    min_step_change: float = opt(0.05, "hierarchy steps: a new step needs at least this relative growth in size")
+
+
+@dataclass
+class DiscretizeConfig:
+    """Whole-scene discretization into parts with HDBSCAN."""
+
+    level: int = opt(0, "hierarchy level to cut at: 0 = finest parts, larger = coarser (objects, groups)")
+    min_part_size: int = opt(50, "parts with fewer vertices join their most similar neighbouring part")
+    min_cluster_size: int = opt(5, "HDBSCAN min_cluster_size, counted in superpoints")
+    min_samples: Optional[int] = opt(None, "HDBSCAN min_samples (default: min_cluster_size)")
+    superpoint_threshold: float = opt(0.95, "over-segmentation: neighbouring vertices join a superpoint above this cosine similarity")
+    max_superpoint_size: int = opt(2000, "over-segmentation: largest superpoint, in vertices")
+    knn: int = opt(8, "point clouds: neighbours per point in the k-nearest-neighbour graph")
+    format: Literal["ply", "obj", "glb"] = opt("ply", "file format of the per-part meshes")
+    seed: int = opt(0, "random seed")
+
+
+@dataclass
+class MaskConfig:
+    """Segment Anything automatic mask generation (paper Sec. 3.1; defaults = the paper's release)."""
+
+    model: Literal["vit_h", "vit_l", "vit_b"] = opt("vit_h", "SAM backbone; must match the checkpoint")
+    points_per_side: int = opt(32, "point grid size (32 x 32 prompts)")
+    points_per_batch: int = opt(64, "prompts run through the mask decoder at once")
+    pred_iou_thresh: float = opt(0.88, "keep masks whose predicted IoU is at least this")
+    stability_score_thresh: float = opt(0.95, "keep masks whose stability score is at least this")
+    box_nms_thresh: float = opt(0.7, "box IoU for non-maximum suppression between masks")
+    crop_n_layers: int = opt(0, "extra crop layers (0 = whole image only)")
+    min_mask_region_area: int = opt(128, "remove holes and islands smaller than this many pixels")
+    max_long_side: int = opt(1024, "downscale images whose long side is larger before SAM (masks are scaled back)")
+    device: str = opt("auto", "torch device: auto (CUDA when present), cpu, cuda")
+    strict: bool = opt(False, "stop at the first image that fails instead of reporting it and going on")
+
+
+@dataclass
+class RenderConfig:
+    """Labels, scores or feature colours rendered back onto the input views."""
+
+    what: Literal["parts", "selection", "scores", "pca"] = opt("parts", "what to render")
+    level: int = opt(0, "hierarchy level of the parts (as in discretize)")
+    views: list[str] = opt([], "render only these views (default: all)")
+    overlay_alpha: float = opt(0.5, "opacity of the colour overlay on the input image")
+
+
+STAGES: dict[str, type] = {
+    "fragments": FragmentConfig,
+    "fit": FitConfig,
+    "select": SelectConfig,
+    "discretize": DiscretizeConfig,
+    "masks": MaskConfig,
+    "render": RenderConfig,
+}
+
+
+# --------------------------------------------------------------------------- machinery
+def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return tp, False
+
+
+def _parse_bool(text: str) -> bool:
+    low = str(text).lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
+
+
+def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, title: str | None = None) -> None:
+    """Add one ``--flag`` per field of dataclass ``cls`` (defaults left unset so YAML can fill them)."""
+    group = parser.add_argument_group(title or f"{cls.__name__} ({(cls.__doc__ or '').strip().splitlines()[0]})")
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        tp, optional = _unwrap_optional(hints[f.name])
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        help_text = f"{f.metadata.get('help', '')} (default: {default})"
+        flag = "--" + f.name.replace("_", "-")
+        kwargs: dict[str, Any] = {"dest": f"{cls.__name__}.{f.name}", "default": argparse.SUPPRESS, "help": help_text}
+        origin = typing.get_origin(tp)
+        if tp is bool:
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
+            continue
+        if origin is Literal:
+            choices = list(typing.get_args(tp))
+            group.add_argument(flag, choices=choices, type=type(choices[0]), **kwargs)
+        elif origin in (list, tuple):
+            (item,) = typing.get_args(tp)[:1]
+            group.add_argument(flag, nargs="*", type=item, metavar=item.__name__.upper(), **kwargs)
+        elif tp in (int, float, str, Path):
+            group.add_argument(flag, type=tp, metavar=tp.__name__.upper() if tp is not Path else "PATH", **kwargs)
+        else:  # pragma: no cover - a config author used an unsupported type
+            raise TypeError(f"{cls.__name__}.{f.name}: unsupported config type {tp}")
+        del optional
+
+
+def config_to_dict(cfg: Any) -> dict:
+    """A plain dict of a config dataclass (for YAML/JSON metadata)."""
+    out = {}
+    for f in dataclasses.fields(cfg):
+        val = getattr(cfg, f.name)
+        out[f.name] = str(val) if isinstance(val, Path) else val
+    return out
+
+
+def config_from_dict(cls: type, values: dict, source: str = "config") -> Any:
+    """Build ``cls`` from ``values``; unknown keys are an error that lists the known ones."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ValueError(
+            f"{source}: unknown {cls.__name__} field(s) {', '.join(unknown)}; known fields: {', '.join(sorted(names))}"
+        )
+    return cls(**values)
+
+
+def load_config_file(path: str | Path, cls: type) -> dict:
+    """The values for ``cls`` in a YAML preset (section named after the stage, or flat)."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        bundled = Path(__file__).parent / "configs" / path.name
+        repo = Path(__file__).resolve().parent.parent / "configs" / path.name
+        for cand in (bundled, repo, repo.with_suffix(".yaml")):
+            if cand.is_file():
+                path = cand
+                break
+        else:
+            raise FileNotFoundError(f"config file {path} not found (presets live in configs/, e.g. configs/default.yaml)")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping of stage -> fields, found {type(data).__name__}")
+    stage = next((k for k, v in STAGES.items() if v is cls), None)
+    if stage is not None and isinstance(data.get(stage), dict):
+        section = data[stage]
+    elif any(isinstance(v, dict) for v in data.values()):
+        section = {}  # a multi-stage file without this stage's section
+    else:
+        section = data
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(section) - names)
+    if unknown:
+        raise ValueError(f"{path}: unknown {stage or cls.__name__} field(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+    return dict(section)
+
+
+def dataclass_from_namespace(cls: type, ns: argparse.Namespace, config_file: str | Path | None = None) -> Any:
+    """Defaults < YAML preset < command-line flags."""
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        values.update(load_config_file(config_file, cls))
+    prefix = f"{cls.__name__}."
+    for key, val in vars(ns).items():
+        if key.startswith(prefix):
+            values[key[len(prefix):]] = val
+    return cls(**values)

@@ -1,0 +1,125 @@
+"""The vertex graph: adjacency, connected components, diffusion.
+
+Meshes use their edges; point clouds a symmetric k-nearest-neighbour graph. All
+graphs are ``scipy.sparse.csr_matrix`` [V, V] with float32 weights 1 on edges and
+nothing on the diagonal.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = [
+    "mesh_adjacency",
+    "knn_adjacency",
+    "vertex_graph",
+    "graph_edges",
+    "connected_components",
+    "diffuse_features",
+]
+
+
+def mesh_adjacency(faces: np.ndarray, num_vertices: int) -> sp.csr_matrix:
+    """[V, V] symmetric adjacency of a triangle mesh (faces: [F, 3] int)."""
+    f = np.asarray(faces, dtype=np.int64)
+    rows = np.concatenate([f[:, 0], f[:, 1], f[:, 2], f[:, 1], f[:, 2], f[:, 0]])
+    cols = np.concatenate([f[:, 1], f[:, 2], f[:, 0], f[:, 0], f[:, 1], f[:, 2]])
+    keep = rows != cols
+    adj = sp.coo_matrix((np.ones(int(keep.sum()), np.float32), (rows[keep], cols[keep])), shape=(num_vertices, num_vertices))
+    adj = adj.tocsr()
+    adj.data[:] = 1.0  # duplicates summed -> back to 1
+    return adj
+
+
+def knn_adjacency(points: np.ndarray, k: int = 8) -> sp.csr_matrix:
+    """[V, V] symmetric k-nearest-neighbour adjacency of a point cloud (points: [V, 3])."""
+    from scipy.spatial import cKDTree
+
+    pts = np.asarray(points, dtype=np.float64)
+    n = len(pts)
+    k = int(min(k, max(n - 1, 0)))
+    if k == 0:
+        return sp.csr_matrix((n, n), dtype=np.float32)
+    _, idx = cKDTree(pts).query(pts, k=k + 1, workers=-1)
+    rows = np.repeat(np.arange(n), k)
+    cols = idx[:, 1:].ravel()
+    adj = sp.coo_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n, n)).tocsr()
+    adj = adj.maximum(adj.T).tocsr()
+    adj.setdiag(0)
+    adj.eliminate_zeros()
+    return adj
+
+
+def vertex_graph(vertices: np.ndarray, faces: np.ndarray | None, knn: int = 8) -> sp.csr_matrix:
+    """Mesh adjacency when there are faces, else a k-nearest-neighbour graph."""
+    if faces is not None and len(faces):
+        return mesh_adjacency(faces, len(vertices))
+    return knn_adjacency(vertices, knn)
+
+
+def graph_edges(adj: sp.csr_matrix) -> np.ndarray:
+    """[E, 2] int64 undirected edges (i < j) of a symmetric adjacency."""
+    coo = sp.triu(adj, k=1).tocoo()
+    return np.stack([coo.row, coo.col], axis=1).astype(np.int64)
+
+
+def connected_components(adj: sp.csr_matrix, mask: np.ndarray | None = None) -> np.ndarray:
+    """Component label per vertex of the subgraph induced by ``mask``.
+
+    Args:
+        adj: [V, V] adjacency.
+        mask: [V] bool, vertices to keep (default: all).
+
+    Returns:
+        [V] int64 component ids 0..C-1, -1 for vertices outside ``mask``.
+    """
+    n = adj.shape[0]
+    if mask is None:
+        _, labels = sp.csgraph.connected_components(adj, directed=False)
+        return labels.astype(np.int64)
+    mask = np.asarray(mask, dtype=bool)
+    idx = np.flatnonzero(mask)
+    out = np.full(n, -1, dtype=np.int64)
+    if len(idx) == 0:
+        return out
+    sub = adj[idx][:, idx]
+    _, labels = sp.csgraph.connected_components(sub, directed=False)
+    out[idx] = labels
+    return out
+
+
+def diffuse_features(
+    features: np.ndarray, known: np.ndarray, adj: sp.csr_matrix, iterations: int = 100
+) -> np.ndarray:
+    """Give unknown vertices features by repeated neighbour averaging (known ones stay fixed).
+
+    Args:
+        features: [V, D] float features (rows of unknown vertices are ignored).
+        known: [V] bool, vertices whose features are trusted.
+        adj: [V, V] adjacency.
+        iterations: averaging sweeps; vertices still unreached after them get the
+            mean of the known features.
+
+    Returns:
+        [V, D] float32 features.
+    """
+    feats = np.asarray(features, dtype=np.float32).copy()
+    known = np.asarray(known, dtype=bool)
+    if known.all() or not known.any():
+        return feats
+    feats[~known] = 0.0
+    reached = known.copy()
+    unknown_idx = np.flatnonzero(~known)
+    sub = adj[unknown_idx].astype(np.float32)  # rows of unknown vertices only
+    for _ in range(int(iterations)):
+        w = sub @ reached.astype(np.float32)
+        acc = sub @ (feats * reached[:, None])
+        new = w > 0
+        upd = unknown_idx[new]
+        feats[upd] = acc[new] / w[new, None]
+        reached[upd] = True
+    left = ~reached
+    if left.any():
+        feats[left] = feats[known].mean(axis=0)
+    return feats

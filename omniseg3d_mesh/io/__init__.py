@@ -1,0 +1,1 @@
+"""Readers and writers at the boundary: geometry, cameras, masks, exported parts."""

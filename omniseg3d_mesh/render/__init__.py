@@ -1,0 +1,1 @@
+"""Pixel -> vertex correspondences ("fragments") for every view."""

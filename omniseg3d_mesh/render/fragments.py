@@ -1,0 +1,189 @@
+"""The fragment contract: for each pixel of a view, which vertices it sees and how much.
+
+A mesh pixel sees the triangle its ray hits first: its three vertex ids with the
+barycentric weights of the hit point. A point-cloud pixel sees the nearest splatted
+point (weight 1). Background pixels have id -1 and weight 0.
+
+Backends: ``cpu`` (Open3D ray casting, :mod:`.raycast`), ``nvdiffrast`` (GPU
+rasterizer, :mod:`.nvdiffrast`), and point splatting (:mod:`.points`). Geometry is
+static, so fragments are computed once per view and cached in the workspace, keyed
+by a hash of geometry + camera + backend.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from ..progress import ProgressCallback, report
+from ..scene import Camera, Scene
+from ..workspace import Workspace, atomic_save_npz
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Fragments", "compute_fragments", "load_or_compute_fragments", "iter_fragments", "resolve_backend"]
+
+FRAGMENTS_VERSION = 1
+
+
+@dataclass
+class Fragments:
+    """What each pixel of one view sees.
+
+    Attributes:
+        vertex_ids: [H, W, K] int32 vertex ids (-1 = background); K = 3 for meshes, 1 for points.
+        weights: [H, W, K] float32 interpolation weights (sum to 1 on surface pixels, 0 on background).
+        depth: [H, W] float32 camera-space depth along the optical axis (inf = background).
+        face_ids: [H, W] int32 hit triangle (-1 = background or point cloud).
+    """
+
+    vertex_ids: np.ndarray
+    weights: np.ndarray
+    depth: np.ndarray
+    face_ids: np.ndarray
+
+    @property
+    def height(self) -> int:
+        return int(self.vertex_ids.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.vertex_ids.shape[1])
+
+    @property
+    def valid(self) -> np.ndarray:
+        """[H, W] bool: the pixel sees the surface."""
+        return self.vertex_ids[..., 0] >= 0
+
+    def dominant_vertex(self) -> np.ndarray:
+        """[H, W] int32: the vertex with the largest weight (-1 = background)."""
+        k = np.argmax(self.weights, axis=-1)
+        ids = np.take_along_axis(self.vertex_ids, k[..., None], axis=-1)[..., 0]
+        return np.where(self.valid, ids, -1).astype(np.int32)
+
+    def interpolate(self, values: np.ndarray, fill: float = 0.0) -> np.ndarray:
+        """Interpolate per-vertex ``values`` [V, C] (or [V]) to an image [H, W, C] (or [H, W])."""
+        vals = np.asarray(values)
+        squeeze = vals.ndim == 1
+        if squeeze:
+            vals = vals[:, None]
+        ids = np.clip(self.vertex_ids, 0, None)
+        out = (vals[ids] * self.weights[..., None].astype(vals.dtype if vals.dtype.kind == "f" else np.float32)).sum(axis=2)
+        out[~self.valid] = fill
+        return out[..., 0] if squeeze else out
+
+    # storage ---------------------------------------------------------------
+    def to_npz_arrays(self) -> dict:
+        return {
+            "vertex_ids": self.vertex_ids.astype(np.int32),
+            "weights": self.weights.astype(np.float16),
+            "depth": self.depth.astype(np.float32),
+            "face_ids": self.face_ids.astype(np.int32),
+        }
+
+    @classmethod
+    def from_npz(cls, data) -> "Fragments":
+        return cls(
+            vertex_ids=np.asarray(data["vertex_ids"], dtype=np.int32),
+            weights=np.asarray(data["weights"], dtype=np.float32),
+            depth=np.asarray(data["depth"], dtype=np.float32),
+            face_ids=np.asarray(data["face_ids"], dtype=np.int32),
+        )
+
+
+def resolve_backend(backend: str, scene: Scene) -> str:
+    """``auto`` -> ``nvdiffrast`` when CUDA and nvdiffrast are importable, else ``cpu``; points -> ``points``."""
+    if scene.is_point_cloud:
+        return "points"
+    if backend == "auto":
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                import importlib.util
+
+                if importlib.util.find_spec("nvdiffrast") is not None:
+                    return "nvdiffrast"
+        except ImportError:  # pragma: no cover
+            pass
+        return "cpu"
+    if backend not in ("cpu", "nvdiffrast"):
+        raise ValueError(f"unknown fragment backend {backend!r}; choose auto, cpu or nvdiffrast")
+    return backend
+
+
+def compute_fragments(
+    scene: Scene, camera: Camera, backend: str = "auto", point_radius: float | None = None
+) -> Fragments:
+    """Fragments of one view (not cached; see :func:`load_or_compute_fragments`).
+
+    Args:
+        scene: geometry (mesh or point cloud).
+        camera: the view (OpenCV axes; distorted cameras use exact per-pixel rays).
+        backend: ``auto``, ``cpu`` or ``nvdiffrast``.
+        point_radius: point clouds only: splat radius in world units.
+    """
+    kind = resolve_backend(backend, scene)
+    if kind == "points":
+        from .points import splat_points
+
+        return splat_points(scene, camera, radius=point_radius)
+    if kind == "nvdiffrast":
+        from .nvdiffrast import rasterize_fragments
+
+        return rasterize_fragments(scene, camera)
+    from .raycast import raycast_fragments
+
+    return raycast_fragments(scene, camera)
+
+
+def _cache_key(scene: Scene, camera: Camera, kind: str, point_radius: float | None, geometry_hash: str) -> str:
+    from ..workspace import content_hash
+
+    return content_hash(FRAGMENTS_VERSION, geometry_hash, camera.fingerprint(), kind, point_radius)
+
+
+def load_or_compute_fragments(
+    scene: Scene,
+    camera: Camera,
+    workspace: Workspace | None,
+    backend: str = "auto",
+    point_radius: float | None = None,
+    geometry_hash: str | None = None,
+) -> Fragments:
+    """Fragments of one view, from the workspace cache when geometry and camera are unchanged."""
+    kind = resolve_backend(backend, scene)
+    if workspace is None:
+        return compute_fragments(scene, camera, backend, point_radius)
+    key = _cache_key(scene, camera, kind if kind != "nvdiffrast" else "cpu", point_radius, geometry_hash or scene.geometry_hash())
+    path = workspace.fragments_path(camera.name)
+    if path.is_file():
+        try:
+            with np.load(path) as data:
+                if str(data["key"]) == key:
+                    return Fragments.from_npz(data)
+        except Exception as exc:  # a corrupt cache entry is recomputed, never fatal
+            log.warning("recomputing unreadable fragment cache %s (%s)", path, exc)
+    frags = compute_fragments(scene, camera, backend, point_radius)
+    atomic_save_npz(path, compress=True, key=np.array(key), **frags.to_npz_arrays())
+    return frags
+
+
+def iter_fragments(
+    scene: Scene,
+    cameras: Sequence[Camera] | None = None,
+    workspace: Workspace | None = None,
+    backend: str = "auto",
+    point_radius: float | None = None,
+    progress: ProgressCallback | None = None,
+) -> Iterator[tuple[Camera, Fragments]]:
+    """Yield ``(camera, fragments)`` for each view, one at a time (bounded memory)."""
+    cams = list(scene.cameras if cameras is None else cameras)
+    ghash = scene.geometry_hash()
+    for i, cam in enumerate(cams):
+        frags = load_or_compute_fragments(scene, cam, workspace, backend, point_radius, geometry_hash=ghash)
+        report(progress, "fragments", i + 1, len(cams))
+        yield cam, frags

@@ -1,0 +1,233 @@
+"""Where each stage's results live, content hashing, and atomic writes.
+
+Layout (see DESIGN.md)::
+
+    <workspace>/
+      scene.json            inputs, camera format, content hashes, versions
+      masks/                per view proposals (when generated here)
+      hierarchy/<view>.npz  patch map + votes
+      fragments/<view>.npz  vertex ids + weights
+      field.npz             features [V, D] + metadata
+      checkpoints/          fit checkpoints (resume)
+      parts/                discretize output (default)
+
+Every write goes to a temporary name in the same folder and is renamed into place,
+so a run never leaves a half-written file (or folder) under a final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+__all__ = [
+    "Workspace",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "atomic_write_json",
+    "atomic_save_npz",
+    "atomic_directory",
+    "content_hash",
+    "safe_view_name",
+]
+
+DEFAULT_WORKSPACE_NAME = "omniseg"
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot write {type(obj).__name__} to JSON")
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> Path:
+    return atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
+
+
+def atomic_save_npz(path: str | Path, compress: bool = False, **arrays: Any) -> Path:
+    """``np.savez`` to ``path`` atomically. Non-array values are stored as 0-d arrays."""
+    buf = io.BytesIO()
+    (np.savez_compressed if compress else np.savez)(buf, **arrays)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+@contextlib.contextmanager
+def atomic_directory(final: str | Path, overwrite: bool = True) -> Iterator[Path]:
+    """Build a folder under a temporary name and move it to ``final`` on success.
+
+    On an exception the temporary folder is removed and ``final`` is untouched.
+    With ``overwrite`` an existing ``final`` is replaced only once the new one is
+    complete.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists() and not overwrite:
+        raise FileExistsError(f"{final} exists; pass overwrite=True or choose another output folder")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if final.exists():
+        old = final.parent / f".{final.name}.old.{os.getpid()}"
+        os.replace(final, old)
+    os.replace(tmp, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def content_hash(*parts: Any) -> str:
+    """A short stable hash of arrays, bytes, strings, numbers, paths (file contents) and dicts."""
+    h = hashlib.blake2b(digest_size=16)
+
+    def feed(p: Any) -> None:
+        if isinstance(p, np.ndarray):
+            h.update(str(p.dtype).encode() + str(p.shape).encode())
+            h.update(np.ascontiguousarray(p).tobytes())
+        elif isinstance(p, (bytes, bytearray)):
+            h.update(p)
+        elif isinstance(p, Path):
+            with open(p, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+        elif isinstance(p, dict):
+            h.update(json.dumps(p, sort_keys=True, default=_json_default).encode())
+        elif isinstance(p, (list, tuple)):
+            for q in p:
+                feed(q)
+        else:
+            h.update(repr(p).encode())
+        h.update(b"|")
+
+    for part in parts:
+        feed(part)
+    return h.hexdigest()
+
+
+def safe_view_name(name: str) -> str:
+    """A file-name-safe version of a view name (``a/b.png`` -> ``a__b.png``)."""
+    return name.replace("/", "__").replace("\\", "__")
+
+
+class Workspace:
+    """The folder where one scene's stages keep their results.
+
+    Args:
+        root: the workspace folder (created on first write).
+    """
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    @classmethod
+    def default_for(cls, mesh_path: str | Path) -> "Workspace":
+        """``omniseg/`` beside the mesh: where ``fit`` writes when no workspace is given."""
+        return cls(Path(mesh_path).resolve().parent / DEFAULT_WORKSPACE_NAME)
+
+    @classmethod
+    def find(cls, root: str | Path | None = None) -> "Workspace":
+        """The workspace to read from: ``root`` if given, else ``./omniseg`` if it holds a field.
+
+        Raises:
+            FileNotFoundError: no fitted field where expected, with the fix.
+        """
+        candidates = [Path(root)] if root is not None else [Path.cwd() / DEFAULT_WORKSPACE_NAME, Path.cwd()]
+        for cand in candidates:
+            if (cand / "field.npz").is_file():
+                return cls(cand)
+        where = candidates[0]
+        raise FileNotFoundError(
+            f"no fitted field at {where / 'field.npz'}: run `omniseg-mesh fit MESH IMAGES/` first "
+            "(it writes omniseg/ beside the mesh), or pass --workspace DIR"
+        )
+
+    # paths ---------------------------------------------------------------
+    @property
+    def scene_json(self) -> Path:
+        return self.root / "scene.json"
+
+    @property
+    def masks_dir(self) -> Path:
+        return self.root / "masks"
+
+    @property
+    def hierarchy_dir(self) -> Path:
+        return self.root / "hierarchy"
+
+    @property
+    def fragments_dir(self) -> Path:
+        return self.root / "fragments"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.root / "checkpoints"
+
+    @property
+    def field_path(self) -> Path:
+        return self.root / "field.npz"
+
+    @property
+    def parts_dir(self) -> Path:
+        return self.root / "parts"
+
+    def fragments_path(self, view_name: str) -> Path:
+        return self.fragments_dir / f"{safe_view_name(view_name)}.npz"
+
+    def hierarchy_path(self, view_name: str) -> Path:
+        return self.hierarchy_dir / f"{safe_view_name(view_name)}.npz"
+
+    # scene.json ------------------------------------------------------------
+    def read_scene_info(self) -> dict:
+        """The contents of ``scene.json`` ({} when absent)."""
+        if not self.scene_json.is_file():
+            return {}
+        return json.loads(self.scene_json.read_text())
+
+    def write_scene_info(self, info: dict) -> None:
+        atomic_write_json(self.scene_json, info)
+
+    def update_scene_info(self, **entries: Any) -> dict:
+        info = self.read_scene_info()
+        info.update(entries)
+        self.write_scene_info(info)
+        return info
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.root)!r})"

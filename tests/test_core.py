@@ -1,0 +1,153 @@
+"""Workspace, graph, field, RLE, config and fragments: the foundation the stages share."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from omniseg3d_mesh import graph
+from omniseg3d_mesh.field import Field
+from omniseg3d_mesh.io.rle import decode_rle, encode_rle, rle_area
+from omniseg3d_mesh.workspace import Workspace, atomic_directory, atomic_save_npz, content_hash
+
+
+def test_package_import_is_cheap():
+    code = (
+        "import sys, omniseg3d_mesh, omniseg3d_mesh.config, omniseg3d_mesh.cli;"
+        "heavy = [m for m in ('torch', 'open3d', 'sklearn', 'segment_anything', 'viser', 'ray') if m in sys.modules];"
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == ""
+
+
+def test_atomic_directory_leaves_nothing_on_failure(tmp_path):
+    final = tmp_path / "parts"
+    with pytest.raises(RuntimeError):
+        with atomic_directory(final) as tmp:
+            (tmp / "a.txt").write_text("half")
+            raise RuntimeError("boom")
+    assert not final.exists() and list(tmp_path.iterdir()) == []
+    with atomic_directory(final) as tmp:
+        (tmp / "a.txt").write_text("ok")
+    assert (final / "a.txt").read_text() == "ok"
+    with pytest.raises(RuntimeError):
+        with atomic_directory(final) as tmp:
+            raise RuntimeError("second run fails")
+    assert (final / "a.txt").read_text() == "ok"  # the earlier result survives
+
+
+def test_content_hash_changes_with_content(tmp_path):
+    a = np.arange(10)
+    assert content_hash(a) == content_hash(a.copy())
+    assert content_hash(a) != content_hash(a + 1)
+    atomic_save_npz(tmp_path / "x.npz", x=a)
+    assert np.array_equal(np.load(tmp_path / "x.npz")["x"], a)
+
+
+def test_workspace_find_error_names_fix(tmp_path):
+    with pytest.raises(FileNotFoundError, match="run `omniseg-mesh fit"):
+        Workspace.find(tmp_path)
+
+
+def test_mesh_graph_components_and_diffusion():
+    faces = np.array([[0, 1, 2], [1, 2, 3], [4, 5, 6]])
+    adj = graph.mesh_adjacency(faces, 7)
+    assert adj[0, 1] == 1 and adj[1, 0] == 1 and adj[0, 4] == 0
+    labels = graph.connected_components(adj)
+    assert labels[0] == labels[3] != labels[4]
+    masked = graph.connected_components(adj, np.array([1, 0, 0, 1, 1, 1, 1], bool))
+    assert masked[1] == -1 and masked[0] != masked[3]  # 0 and 3 only touch through 1 and 2
+    feats = np.zeros((7, 2), np.float32)
+    feats[0] = (1, 0)
+    known = np.zeros(7, bool)
+    known[0] = True
+    known[4] = True
+    feats[4] = (0, 1)
+    out = graph.diffuse_features(feats, known, adj, iterations=5)
+    np.testing.assert_allclose(out[3], (1, 0))
+    np.testing.assert_allclose(out[6], (0, 1))
+
+
+def test_knn_graph_is_symmetric():
+    pts = np.random.default_rng(0).normal(size=(50, 3))
+    adj = graph.knn_adjacency(pts, k=4)
+    assert (adj != adj.T).nnz == 0 and adj.diagonal().sum() == 0
+    assert np.all(np.diff(adj.indptr) >= 4)
+
+
+def test_field_roundtrip_and_scores(tmp_path):
+    f = Field(np.array([[1, 0], [0, 2], [1, 1]], np.float32), meta={"a": 1})
+    f.save(tmp_path / "field.npz")
+    g = Field.load(tmp_path / "field.npz")
+    assert g.meta["a"] == 1 and g.meta["field_version"] == 1
+    np.testing.assert_allclose(g.scores([1, 0]), [1, 0, np.sqrt(0.5)], atol=1e-6)
+    with pytest.raises(FileNotFoundError, match="no field file"):
+        Field.load(tmp_path / "missing.npz")
+
+
+@pytest.mark.parametrize("compressed", [True, False])
+def test_rle_roundtrip(compressed):
+    rng = np.random.default_rng(0)
+    for shape in [(1, 1), (5, 7), (40, 33)]:
+        m = rng.random(shape) > 0.6
+        r = encode_rle(m, compressed=compressed)
+        json.dumps(r)
+        assert np.array_equal(decode_rle(r), m)
+        assert rle_area(r) == m.sum()
+    full = np.ones((3, 4), bool)
+    assert np.array_equal(decode_rle(encode_rle(full)), full)
+
+
+def test_rle_matches_pycocotools():
+    mask_utils = pytest.importorskip("pycocotools.mask")
+    m = np.random.default_rng(3).random((30, 20)) > 0.5
+    theirs = mask_utils.encode(np.asfortranarray(m.astype(np.uint8)))
+    assert encode_rle(m)["counts"] == theirs["counts"].decode()
+    with pytest.raises(ValueError, match="counts sum to"):
+        decode_rle({"size": [2, 2], "counts": [1, 1]})
+
+
+def test_raycast_fragments_hit_the_right_vertices(box_scene):
+    from omniseg3d_mesh.render.fragments import compute_fragments
+
+    scene, labels = box_scene
+    cam = scene.cameras[0]
+    frags = compute_fragments(scene, cam, backend="cpu")
+    assert frags.vertex_ids.shape == (cam.height, cam.width, 3)
+    valid = frags.valid
+    assert 0.3 < valid.mean() < 1.0
+    np.testing.assert_allclose(frags.weights[valid].sum(-1), 1.0, atol=1e-5)
+    # the interpolated 3D position projects back onto its own pixel
+    pos = frags.interpolate(scene.vertices.astype(np.float64))
+    uv, depth = cam.project(pos[valid])
+    rows, cols = np.nonzero(valid)
+    np.testing.assert_allclose(uv, np.stack([cols + 0.5, rows + 0.5], 1), atol=1e-3)
+    np.testing.assert_allclose(depth, frags.depth[valid], rtol=1e-4)
+
+
+def test_fragment_cache_reused_and_invalidated(box_scene, tmp_path):
+    from omniseg3d_mesh.render.fragments import load_or_compute_fragments
+
+    scene, _ = box_scene
+    ws = Workspace(tmp_path / "ws")
+    cam = scene.cameras[1]
+    a = load_or_compute_fragments(scene, cam, ws, backend="cpu")
+    path = ws.fragments_path(cam.name)
+    stamp = path.stat().st_mtime_ns
+    b = load_or_compute_fragments(scene, cam, ws, backend="cpu")
+    assert path.stat().st_mtime_ns == stamp and np.array_equal(a.vertex_ids, b.vertex_ids)
+    moved = cam.scaled(cam.width // 2, cam.height // 2)
+    c = load_or_compute_fragments(scene, moved, ws, backend="cpu")
+    assert c.vertex_ids.shape[:2] == (cam.height // 2, cam.width // 2)
+
+
+def test_cli_help_lists_commands(capsys):
+    from omniseg3d_mesh.cli import COMMANDS, main
+
+    assert main([]) == 1
+    out = capsys.readouterr().out
+    for name in COMMANDS:
+        assert name in out
