@@ -8,6 +8,8 @@ Layout (see DESIGN.md)::
       hierarchy/<view>.npz  patch map + votes
       fragments/<view>.npz  vertex ids + weights
       field.npz             features [V, D] + metadata
+      geometry.npz          the fitted vertices/faces/colors (later stages need no inputs)
+      cameras.json          the input cameras, in the project's own format
       checkpoints/          fit checkpoints (resume)
       parts/                discretize output (default)
 
@@ -206,6 +208,35 @@ class Workspace:
     @property
     def parts_dir(self) -> Path:
         return self.root / "parts"
+
+    @property
+    def geometry_path(self) -> Path:
+        """A copy of the fitted geometry, so later stages need no input files."""
+        return self.root / "geometry.npz"
+
+    @property
+    def cameras_path(self) -> Path:
+        """The input cameras in the project's own cameras.json format."""
+        return self.root / "cameras.json"
+
+    def save_geometry(self, vertices: np.ndarray, faces: np.ndarray | None, colors: np.ndarray | None) -> Path:
+        """Store vertices [V,3] f32, faces [F,3] i32 (or none) and colors [V,3] u8 (or none)."""
+        arrays = {"vertices": np.asarray(vertices, np.float32)}
+        if faces is not None:
+            arrays["faces"] = np.asarray(faces, np.int32)
+        if colors is not None:
+            arrays["colors"] = np.asarray(colors, np.uint8)
+        return atomic_save_npz(self.geometry_path, **arrays)
+
+    def load_geometry(self) -> dict:
+        """``{"vertices", "faces", "colors"}`` as stored by :meth:`save_geometry` (missing -> None)."""
+        if not self.geometry_path.is_file():
+            raise FileNotFoundError(
+                f"no geometry in workspace {self.root} (expected {self.geometry_path.name}): "
+                "run `omniseg-mesh fit` to create the workspace"
+            )
+        with np.load(self.geometry_path) as data:
+            return {k: (np.asarray(data[k]) if k in data else None) for k in ("vertices", "faces", "colors")}
 
     def fragments_path(self, view_name: str) -> Path:
         return self.fragments_dir / f"{safe_view_name(view_name)}.npz"
