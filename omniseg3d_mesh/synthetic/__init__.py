@@ -1,0 +1,33 @@
+"""Synthetic indoor scenes with a known part / object / group hierarchy, and a SAM-like
+mask simulator: the data behind the benchmark (``tools/eval_hierarchy.py``), the tests
+and ``omniseg-mesh demo``.
+
+Importing this package is cheap; the heavy modules load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "SyntheticScene": "omniseg3d_mesh.synthetic.scenes",
+    "make_scene": "omniseg3d_mesh.synthetic.scenes",
+    "render_shaded": "omniseg3d_mesh.synthetic.scenes",
+    "save_synthetic": "omniseg3d_mesh.synthetic.scenes",
+    "gt_label_maps": "omniseg3d_mesh.synthetic.masks",
+    "simulate_masks": "omniseg3d_mesh.synthetic.masks",
+    "write_sam_masks": "omniseg3d_mesh.synthetic.masks",
+    "MaskSimConfig": "omniseg3d_mesh.synthetic.masks",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'omniseg3d_mesh.synthetic' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
