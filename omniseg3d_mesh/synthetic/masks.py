@@ -1,0 +1,296 @@
+"""A SAM-like mask simulator over synthetic scenes.
+
+Per view the ground-truth part / object / group maps are rendered through the
+fragments (dominant vertex of each pixel). Proposals are then emitted the way
+Segment Anything's automatic generator behaves on real images, with errors whose
+rates grow from the ``clean`` to the ``hard`` preset:
+
+* each part, object and group is proposed with its own probability (missed parts),
+* neighbouring objects are sometimes merged into one proposal,
+* a part is sometimes split into two pieces along a random line,
+* boundaries carry a few pixels of smooth random dilation / erosion,
+* floor and walls ("stuff") come as random pieces,
+* masks smaller than ``min_area`` pixels are dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+import numpy as np
+
+from ..progress import report
+
+log = logging.getLogger(__name__)
+
+__all__ = ["MaskSimConfig", "MASK_PRESETS", "gt_label_maps", "simulate_masks", "write_sam_masks"]
+
+
+@dataclass(frozen=True)
+class MaskSimConfig:
+    """Error rates of the simulated SAM proposals (probabilities are per proposal unless noted)."""
+
+    p_part: float = 1.0  # a visible part is proposed
+    p_object: float = 1.0  # a visible multi-part object is proposed as a whole
+    p_group: float = 0.8  # a group with >= 2 visible objects is proposed as a whole
+    p_merge: float = 0.0  # an object is proposed merged with a touching neighbour object
+    p_split: float = 0.0  # a part is proposed as two pieces instead of one
+    p_boundary: float = 0.0  # a proposal carries boundary noise
+    boundary_px: float = 0.0  # amplitude of the boundary noise, pixels
+    stuff_pieces: int = 1  # floor / walls come as up to this many random pieces
+    p_stuff: float = 1.0  # a stuff piece is proposed
+    min_area: float = 0.001  # drop proposals smaller than this fraction of the image (and < 16 px)
+
+
+MASK_PRESETS: dict[str, MaskSimConfig] = {
+    "clean": MaskSimConfig(),
+    "medium": MaskSimConfig(
+        p_part=0.85, p_object=0.8, p_group=0.5, p_merge=0.1, p_split=0.1, p_boundary=0.5, boundary_px=2.0, stuff_pieces=3, p_stuff=0.8
+    ),
+    "hard": MaskSimConfig(
+        p_part=0.7, p_object=0.6, p_group=0.35, p_merge=0.2, p_split=0.2, p_boundary=0.8, boundary_px=3.0, stuff_pieces=5, p_stuff=0.7
+    ),
+}
+
+
+def gt_label_maps(syn, fragments) -> dict[str, np.ndarray]:
+    """Ground-truth label images of one view.
+
+    Args:
+        syn: a :class:`~omniseg3d_mesh.synthetic.scenes.SyntheticScene`.
+        fragments: the view's fragments.
+
+    Returns:
+        level ("part", "object", "group") -> [H, W] int32 ids (-1 = background).
+    """
+    dom = fragments.dominant_vertex()
+    valid = dom >= 0
+    out = {}
+    for level, lab in syn.labels.items():
+        m = np.full(dom.shape, -1, dtype=np.int32)
+        m[valid] = lab[dom[valid]]
+        out[level] = m
+    return out
+
+
+def _resolve(preset) -> MaskSimConfig:
+    if isinstance(preset, MaskSimConfig):
+        return preset
+    if preset not in MASK_PRESETS:
+        raise ValueError(f"unknown mask simulator preset {preset!r}; choose one of {', '.join(MASK_PRESETS)} or pass a MaskSimConfig")
+    return MASK_PRESETS[preset]
+
+
+def _smooth_noise(rng, shape, amplitude) -> np.ndarray:
+    """[H, W] smooth random field in [-amplitude, amplitude] (bilinear upsampled coarse grid)."""
+    from scipy.ndimage import zoom
+
+    h, w = shape
+    gh, gw = max(2, h // 12), max(2, w // 12)
+    coarse = rng.uniform(-amplitude, amplitude, size=(gh, gw))
+    field = zoom(coarse, (h / gh, w / gw), order=1, mode="nearest")
+    return field[:h, :w]
+
+
+def _perturb_boundary(mask: np.ndarray, rng, amplitude: float) -> np.ndarray:
+    """Dilate / erode ``mask`` by a smooth random amount (up to ``amplitude`` px) along its boundary."""
+    from scipy.ndimage import distance_transform_edt
+
+    pad = int(np.ceil(amplitude)) + 2
+    rows, cols = np.nonzero(mask)
+    r0, r1 = max(rows.min() - pad, 0), min(rows.max() + pad + 1, mask.shape[0])
+    c0, c1 = max(cols.min() - pad, 0), min(cols.max() + pad + 1, mask.shape[1])
+    sub = mask[r0:r1, c0:c1]
+    signed = distance_transform_edt(sub) - distance_transform_edt(~sub)
+    noise = _smooth_noise(rng, sub.shape, amplitude)
+    out = np.zeros_like(mask)
+    out[r0:r1, c0:c1] = signed - 0.5 + noise > 0
+    return out
+
+
+def _split(mask: np.ndarray, rng) -> list[np.ndarray]:
+    """Cut ``mask`` in two along a random line through its centroid."""
+    rows, cols = np.nonzero(mask)
+    ang = rng.uniform(0, np.pi)
+    d = (rows - rows.mean()) * np.cos(ang) + (cols - cols.mean()) * np.sin(ang)
+    side = d > rng.uniform(-0.25, 0.25) * max(np.abs(d).max(), 1)
+    a = np.zeros_like(mask)
+    b = np.zeros_like(mask)
+    a[rows[side], cols[side]] = True
+    b[rows[~side], cols[~side]] = True
+    return [a, b]
+
+
+def _pieces(mask: np.ndarray, rng, k: int) -> list[np.ndarray]:
+    """Up to ``k`` random Voronoi pieces of ``mask``."""
+    rows, cols = np.nonzero(mask)
+    k = int(rng.integers(1, k + 1))
+    if k == 1:
+        return [mask]
+    seeds = rng.choice(len(rows), size=min(k, len(rows)), replace=False)
+    pts = np.stack([rows, cols], 1).astype(np.float32)
+    d = ((pts[:, None, :] - pts[seeds][None]) ** 2).sum(-1)
+    owner = d.argmin(1)
+    out = []
+    for j in range(len(seeds)):
+        m = np.zeros_like(mask)
+        sel = owner == j
+        m[rows[sel], cols[sel]] = True
+        out.append(m)
+    return out
+
+
+def _touching(obj_map: np.ndarray, oid: int, candidates: set[int]) -> list[int]:
+    from scipy.ndimage import binary_dilation
+
+    ring = binary_dilation(obj_map == oid, iterations=2)
+    near = np.unique(obj_map[ring])
+    return [int(o) for o in near if o in candidates and o != oid]
+
+
+def _simulate_view(syn, maps: dict[str, np.ndarray], cfg: MaskSimConfig, rng) -> list[np.ndarray]:
+    part_map, obj_map, group_map = maps["part"], maps["object"], maps["group"]
+    h, w = part_map.shape
+    min_area = max(16, int(cfg.min_area * h * w))
+    proposals: list[np.ndarray] = []
+
+    part_ids, part_area = np.unique(part_map[part_map >= 0], return_counts=True)
+    visible_parts = {int(p) for p, a in zip(part_ids, part_area) if a >= min_area}
+    obj_ids = np.unique(obj_map[obj_map >= 0])
+    things = {int(o) for o in obj_ids if not syn.stuff[o]}
+
+    # stuff (floor, walls): random pieces
+    for o in obj_ids:
+        if not syn.stuff[o]:
+            continue
+        for piece in _pieces(obj_map == o, rng, cfg.stuff_pieces):
+            if rng.uniform() < cfg.p_stuff:
+                proposals.append(piece)
+
+    # parts, objects, merges
+    for o in sorted(things):
+        parts_here = [int(p) for p in np.unique(part_map[obj_map == o]) if int(p) in visible_parts]
+        for p in parts_here:
+            if rng.uniform() >= cfg.p_part:
+                continue
+            m = part_map == p
+            if rng.uniform() < cfg.p_split and m.sum() >= 4 * min_area:
+                proposals.extend(_split(m, rng))
+            else:
+                proposals.append(m)
+        if len(parts_here) >= 2 and rng.uniform() < cfg.p_object:
+            proposals.append(obj_map == o)
+        if cfg.p_merge > 0 and rng.uniform() < cfg.p_merge:
+            nb = _touching(obj_map, o, things)
+            if nb:
+                other = nb[int(rng.integers(len(nb)))]
+                proposals.append((obj_map == o) | (obj_map == other))
+
+    # groups with at least two visible objects
+    for g in np.unique(group_map[group_map >= 0]):
+        objs_in_g = {int(o) for o in np.unique(obj_map[group_map == g])} & things
+        if len(objs_in_g) >= 2 and rng.uniform() < cfg.p_group:
+            proposals.append(group_map == g)
+
+    out = []
+    for m in proposals:
+        if cfg.p_boundary > 0 and cfg.boundary_px > 0 and m.any() and rng.uniform() < cfg.p_boundary:
+            m = _perturb_boundary(m, rng, cfg.boundary_px)
+        if m.sum() >= min_area:
+            out.append(m)
+    return out
+
+
+def simulate_masks(
+    syn,
+    fragments_by_view: dict,
+    preset: str | MaskSimConfig = "clean",
+    seed: int = 0,
+    progress=None,
+) -> dict[str, np.ndarray]:
+    """Simulated SAM proposals for every view.
+
+    Args:
+        syn: a :class:`~omniseg3d_mesh.synthetic.scenes.SyntheticScene`.
+        fragments_by_view: view name -> Fragments of that view.
+        preset: ``clean``, ``medium``, ``hard`` or a :class:`MaskSimConfig`.
+        seed: the same seed gives the same masks.
+        progress: optional ``progress(stage, done, total)`` callback.
+
+    Returns:
+        view name -> [M, H, W] bool proposals (M may be 0).
+    """
+    cfg = _resolve(preset)
+    out: dict[str, np.ndarray] = {}
+    names = list(fragments_by_view)
+    for i, name in enumerate(names):
+        frags = fragments_by_view[name]
+        # one generator per view, derived from (seed, view index): views are independent
+        rng = np.random.default_rng([int(seed), i])
+        maps = gt_label_maps(syn, frags)
+        masks = _simulate_view(syn, maps, cfg, rng)
+        h, w = frags.height, frags.width
+        out[name] = np.stack(masks) if masks else np.zeros((0, h, w), dtype=bool)
+        report(progress, "masks", i + 1, len(names))
+    log.info("simulated %d masks over %d views (%s)", sum(len(m) for m in out.values()), len(out), preset if isinstance(preset, str) else "custom")
+    return out
+
+
+def _sam_rows(masks: np.ndarray) -> list[dict]:
+    """segment-anything's metadata.csv rows (id, area, bbox, point, scores, crop box)."""
+    rows = []
+    h, w = masks.shape[1:]
+    for i, m in enumerate(masks):
+        ys, xs = np.nonzero(m)
+        x0, y0 = (int(xs.min()), int(ys.min())) if len(xs) else (0, 0)
+        bw, bh = (int(xs.max()) - x0 + 1, int(ys.max()) - y0 + 1) if len(xs) else (0, 0)
+        k = len(xs) // 2
+        rows.append(
+            {
+                "id": i,
+                "area": int(m.sum()),
+                "bbox_x0": x0,
+                "bbox_y0": y0,
+                "bbox_w": bw,
+                "bbox_h": bh,
+                "point_input_x": float(xs[k]) + 0.5 if len(xs) else 0.0,
+                "point_input_y": float(ys[k]) + 0.5 if len(xs) else 0.0,
+                "predicted_iou": 1.0,
+                "stability_score": 1.0,
+                "crop_box_x0": 0,
+                "crop_box_y0": 0,
+                "crop_box_w": w,
+                "crop_box_h": h,
+            }
+        )
+    return rows
+
+
+def write_sam_masks(out_dir: str | Path, masks_by_view: dict[str, np.ndarray]) -> Path:
+    """Write proposals in segment-anything's automatic-mask-generator folder layout.
+
+    ``out_dir/<image stem>/<i>.png`` (0/255 masks) plus ``metadata.csv`` per view, the
+    layout ``scripts/amg.py`` writes and :func:`omniseg3d_mesh.io.masks.load_masks` reads.
+
+    Returns:
+        ``out_dir``.
+    """
+    from ..io.masks import save_sam_folder
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for view, masks in masks_by_view.items():
+        save_sam_folder(out, view, masks, _sam_rows(masks))
+    return out
+
+
+def with_overrides(preset: str | MaskSimConfig, **overrides) -> MaskSimConfig:
+    """A preset with some fields replaced (unknown names are an error)."""
+    cfg = _resolve(preset)
+    known = {f.name for f in fields(MaskSimConfig)}
+    bad = sorted(set(overrides) - known)
+    if bad:
+        raise ValueError(f"unknown MaskSimConfig field(s) {', '.join(bad)}; known: {', '.join(sorted(known))}")
+    return replace(cfg, **overrides)
