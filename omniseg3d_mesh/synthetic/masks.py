@@ -171,7 +171,8 @@ def _simulate_view(syn, maps: dict[str, np.ndarray], cfg: MaskSimConfig, rng) ->
 
     # parts, objects, merges
     for o in sorted(things):
-        parts_here = [int(p) for p in np.unique(part_map[obj_map == o]) if int(p) in visible_parts]
+        all_parts = np.unique(part_map[obj_map == o])
+        parts_here = [int(p) for p in all_parts if int(p) in visible_parts]
         for p in parts_here:
             if rng.uniform() >= cfg.p_part:
                 continue
@@ -180,7 +181,7 @@ def _simulate_view(syn, maps: dict[str, np.ndarray], cfg: MaskSimConfig, rng) ->
                 proposals.extend(_split(m, rng))
             else:
                 proposals.append(m)
-        if len(parts_here) >= 2 and rng.uniform() < cfg.p_object:
+        if len(all_parts) >= 2 and rng.uniform() < cfg.p_object:
             proposals.append(obj_map == o)
         if cfg.p_merge > 0 and rng.uniform() < cfg.p_merge:
             nb = _touching(obj_map, o, things)
