@@ -323,3 +323,109 @@ def click_miou(selector, gt_object_labels: np.ndarray, objects=None, seed: int =
         target = gt == o
         per[o] = max((mask_iou(np.asarray(s.mask, bool), target) for s in steps), default=0.0)
     return {"miou": 100.0 * float(np.mean(list(per.values()))) if per else float("nan"), "per_object": per}
+
+
+# --------------------------------------------------------------------------- benchmark plumbing
+@dataclass
+class BenchmarkData:
+    """Everything one benchmark case needs: scene, fragments, simulated masks, ground truth, queries.
+
+    Attributes:
+        syn: the synthetic scene.
+        fragments: view -> Fragments.
+        masks: view -> [M, H, W] bool simulated proposals.
+        gt_parts, gt_objects: view -> [H, W] int32 ground-truth ids.
+        queries: the hierarchical queries.
+        mask_preset: simulator preset name.
+    """
+
+    syn: object
+    fragments: dict
+    masks: dict
+    gt_parts: dict
+    gt_objects: dict
+    queries: list
+    mask_preset: str
+
+
+def prepare_benchmark(
+    scene_preset: str = "small",
+    mask_preset: str = "hard",
+    seed: int = 0,
+    num_views: int = 16,
+    width: int = 320,
+    height: int = 240,
+    queries_per_view: int = 4,
+) -> BenchmarkData:
+    """Build a synthetic scene, its fragments, simulated SAM masks, ground truth and queries.
+
+    The scene, masks and queries all follow from ``seed``.
+    """
+    from .render.fragments import compute_fragments
+    from .synthetic.masks import gt_label_maps, simulate_masks
+    from .synthetic.scenes import make_scene
+
+    syn = make_scene(scene_preset, seed=seed, num_views=num_views, width=width, height=height)
+    frags = {c.name: compute_fragments(syn.scene, c, "cpu") for c in syn.scene.cameras}
+    maps = {v: gt_label_maps(syn, f) for v, f in frags.items()}
+    parts = {v: m["part"] for v, m in maps.items()}
+    objs = {v: m["object"] for v, m in maps.items()}
+    masks = simulate_masks(syn, frags, mask_preset, seed=seed)
+    queries = make_queries(parts, objs, syn.part_object, syn.stuff, per_view=queries_per_view, seed=seed)
+    return BenchmarkData(syn, frags, masks, parts, objs, queries, mask_preset)
+
+
+def evaluate_field(field, data: BenchmarkData) -> dict:
+    """:func:`hierarchical_miou` of ``field`` on a prepared benchmark case."""
+    return hierarchical_miou(field, data.syn.scene, data.fragments, data.gt_parts, data.gt_objects, data.queries)
+
+
+def evaluate_masks(data: BenchmarkData) -> dict:
+    """:func:`masks_only_miou` of the case's simulated proposals (the "2D masks only" row)."""
+    return masks_only_miou(data.masks, data.fragments, data.gt_parts, data.gt_objects, data.queries)
+
+
+def evaluate_3d(field, data: BenchmarkData, discretize_config=None, seed: int = 0) -> dict:
+    """3D metrics of a field: discretization vs GT parts/objects, click selection per object.
+
+    Discretization: level 0 of the part tree against ground-truth parts; for objects the
+    tree level that matches them best (like the per-query best threshold of Eq. 12).
+    Floor and walls are included (they are parts and objects of their own).
+
+    Returns:
+        ``part_ari``, ``part_miou``, ``object_ari``, ``object_miou``, ``object_level``,
+        ``click_miou`` (percent for mIoU, ARI in [-1, 1]).
+    """
+    from .config import DiscretizeConfig
+    from .discretize import Discretizer
+    from .select import Selector
+
+    syn = data.syn
+    sc = syn.scene
+    feats = np.asarray(getattr(field, "features", field), dtype=np.float32)
+    disc = Discretizer.from_config(discretize_config or DiscretizeConfig()).fit(feats, sc.vertices, sc.faces)
+    tree = disc.tree_
+    part_ari, part_miou = discretization_scores(tree.cut(0), syn.labels["part"])
+    best = (-1.0, -1.0, 0)
+    for level in range(tree.num_levels):
+        ari, miou = discretization_scores(tree.cut(level), syn.labels["object"])
+        if miou > best[1]:
+            best = (ari, miou, level)
+    fld = field if hasattr(field, "features") else _as_field(feats)
+    selector = Selector(fld, sc.vertices, sc.faces)
+    things = [o for o in range(syn.num_objects) if not syn.stuff[o]]
+    clicks = click_miou(selector, syn.labels["object"], objects=things, seed=seed)
+    return {
+        "part_ari": part_ari,
+        "part_miou": 100.0 * part_miou,
+        "object_ari": best[0],
+        "object_miou": 100.0 * best[1],
+        "object_level": best[2],
+        "click_miou": clicks["miou"],
+    }
+
+
+def _as_field(features: np.ndarray):
+    from .field import Field
+
+    return Field(features=features)

@@ -38,7 +38,7 @@ class MaskSimConfig:
     p_merge: float = 0.0  # an object is proposed merged with a touching neighbour object
     p_split: float = 0.0  # a part is proposed as two pieces instead of one
     p_boundary: float = 0.0  # a proposal carries boundary noise
-    boundary_px: float = 0.0  # amplitude of the boundary noise, pixels
+    boundary_px: float = 0.0  # amplitude of the boundary noise, pixels at 640 px image width (scaled with the image)
     stuff_pieces: int = 1  # floor / walls come as up to this many random pieces
     p_stuff: float = 1.0  # a stuff piece is proposed
     min_area: float = 0.001  # drop proposals smaller than this fraction of the image (and < 16 px)
@@ -195,10 +195,13 @@ def _simulate_view(syn, maps: dict[str, np.ndarray], cfg: MaskSimConfig, rng) ->
         if len(objs_in_g) >= 2 and rng.uniform() < cfg.p_group:
             proposals.append(group_map == g)
 
+    # SAM's boundary errors are a few pixels at its working resolution (~640-1024 px):
+    # the amplitude is given at 640 px and scales with the image
+    amplitude = cfg.boundary_px * max(h, w) / 640.0
     out = []
     for m in proposals:
-        if cfg.p_boundary > 0 and cfg.boundary_px > 0 and m.any() and rng.uniform() < cfg.p_boundary:
-            m = _perturb_boundary(m, rng, cfg.boundary_px)
+        if cfg.p_boundary > 0 and amplitude > 0 and m.any() and rng.uniform() < cfg.p_boundary:
+            m = _perturb_boundary(m, rng, amplitude)
         if m.sum() >= min_area:
             out.append(m)
     return out
