@@ -242,51 +242,23 @@ def simulate_masks(
     return out
 
 
-def _sam_rows(masks: np.ndarray) -> list[dict]:
-    """segment-anything's metadata.csv rows (id, area, bbox, point, scores, crop box)."""
-    rows = []
-    h, w = masks.shape[1:]
-    for i, m in enumerate(masks):
-        ys, xs = np.nonzero(m)
-        x0, y0 = (int(xs.min()), int(ys.min())) if len(xs) else (0, 0)
-        bw, bh = (int(xs.max()) - x0 + 1, int(ys.max()) - y0 + 1) if len(xs) else (0, 0)
-        k = len(xs) // 2
-        rows.append(
-            {
-                "id": i,
-                "area": int(m.sum()),
-                "bbox_x0": x0,
-                "bbox_y0": y0,
-                "bbox_w": bw,
-                "bbox_h": bh,
-                "point_input_x": float(xs[k]) + 0.5 if len(xs) else 0.0,
-                "point_input_y": float(ys[k]) + 0.5 if len(xs) else 0.0,
-                "predicted_iou": 1.0,
-                "stability_score": 1.0,
-                "crop_box_x0": 0,
-                "crop_box_y0": 0,
-                "crop_box_w": w,
-                "crop_box_h": h,
-            }
-        )
-    return rows
-
-
 def write_sam_masks(out_dir: str | Path, masks_by_view: dict[str, np.ndarray]) -> Path:
     """Write proposals in segment-anything's automatic-mask-generator folder layout.
 
     ``out_dir/<image stem>/<i>.png`` (0/255 masks) plus ``metadata.csv`` per view, the
     layout ``scripts/amg.py`` writes and :func:`omniseg3d_mesh.io.masks.load_masks` reads.
+    Predicted IoU and stability are written as 1.0 (the simulator has no scores).
 
     Returns:
         ``out_dir``.
     """
-    from ..io.masks import save_sam_folder
+    from ..io.masks import mask_key, save_sam_folder
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for view, masks in masks_by_view.items():
-        save_sam_folder(out, view, masks, _sam_rows(masks))
+        records = [{"predicted_iou": 1.0, "stability_score": 1.0} for _ in range(len(masks))]
+        save_sam_folder(out / mask_key(view), masks, records)
     return out
 
 
