@@ -152,8 +152,12 @@ def validate_geometry(
         scale = max(float(np.ptp(v, axis=0).max()), 1e-30)
         zero_area = (area2 <= 1e-14 * scale * scale) & ~degenerate
         sorted_faces = np.sort(faces, axis=1)
-        _, first = np.unique(sorted_faces, axis=0, return_index=True)
-        duplicates = len(faces) - len(first)
+        if nv < 2_000_000:  # one int64 key per face: much faster than unique over rows
+            keys = (sorted_faces[:, 0] * nv + sorted_faces[:, 1]) * nv + sorted_faces[:, 2]
+            keys.sort()
+            duplicates = int(np.count_nonzero(keys[1:] == keys[:-1]))
+        else:
+            duplicates = len(faces) - len(np.unique(sorted_faces, axis=0))
         if degenerate.any() or zero_area.any() or duplicates:
             log.warning(
                 "%s: %d faces repeat a vertex, %d have zero area, %d duplicate another face; "
