@@ -404,7 +404,8 @@ def generate_masks(
     Args:
         images_dir: the folder of input images.
         checkpoint: a SAM checkpoint (``sam_vit_h_4b8939.pth`` for the paper's
-            ViT-H). Only loaded when some image still needs masks.
+            ViT-H). Only loaded when some image still needs masks (None is fine
+            when none does).
         out_dir: where ``<image stem>/`` folders go (created).
         config: generator settings (defaults = the paper's release).
         progress: ``progress("masks", done, total, images_per_s=..., failed=...)``.
@@ -432,6 +433,8 @@ def generate_masks(
         "total": len(todo_map), "done": 0, "skipped": 0, "failed": 0, "failures": [], "masks": 0,
         "seconds": 0.0, "images_per_s": 0.0, "model": config.model, "device": None, "out_dir": str(out_dir),
     }
+    if checkpoint is not None and not Path(checkpoint).is_file():
+        read_sam_checkpoint(checkpoint)  # a named checkpoint that is not there fails early, with the fix
     todo = {k: p for k, p in todo_map.items() if not is_complete_sam_folder(out_dir / k)}
     report_["skipped"] = len(todo_map) - len(todo)
     if report_["skipped"]:
