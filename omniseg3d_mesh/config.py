@@ -105,7 +105,7 @@ class DiscretizeConfig:
     level_similarities: list[float] = opt(
         [0.7, 0.4], "coarser levels: level k merges parts whose average cosine similarity is at least the k-th value (decreasing)"
     )
-    max_samples: int = opt(20000, "most rows given to HDBSCAN (superpoints repeated in proportion to their size)")
+    max_samples: int = opt(5000, "most rows given to HDBSCAN (superpoints repeated in proportion to their size)")
     format: Literal["ply", "obj", "glb"] = opt("ply", "file format of the per-part meshes")
     seed: int = opt(0, "random seed")
 

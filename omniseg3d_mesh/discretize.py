@@ -254,7 +254,7 @@ class Discretizer:
         knn: int = 8,
         seed: int = 0,
         level_similarities: Sequence[float] = (0.7, 0.4),
-        max_samples: int = 20000,
+        max_samples: int = 5000,
     ):
         self.level = level
         self.min_part_size = min_part_size
