@@ -256,3 +256,22 @@ def test_load_scene_geometry_only(tmp_path):
     scene = load_scene(tmp_path / "m.ply")
     assert scene.cameras == [] and scene.camera_format is None and scene.source == tmp_path / "m.ply"
     np.testing.assert_array_equal(scene.colors, colors)
+
+
+def test_gltf_text_with_embedded_buffer(tmp_path):
+    import base64
+    import json
+    import struct
+
+    v1, f1, c1 = _tricky_mesh(4)
+    write_glb(tmp_path / "a.glb", [(v1, f1, (0.0, 1.0, 0.0), c1)])
+    data = (tmp_path / "a.glb").read_bytes()
+    jlen = struct.unpack_from("<I", data, 12)[0]
+    gltf = json.loads(data[20 : 20 + jlen])
+    binary = data[20 + jlen + 8 :]
+    gltf["buffers"] = [{"byteLength": len(binary), "uri": "data:application/octet-stream;base64," + base64.b64encode(binary).decode()}]
+    (tmp_path / "a.gltf").write_text(json.dumps(gltf))
+    verts, tri, col = load_geometry(tmp_path / "a.gltf")
+    np.testing.assert_allclose(verts, v1 + [0, 1, 0], atol=1e-5)
+    np.testing.assert_array_equal(tri, f1)
+    np.testing.assert_array_equal(col, c1)
