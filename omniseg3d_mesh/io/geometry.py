@@ -276,7 +276,10 @@ def _ply_read_ascii(el: _PlyElement, tokens: list[bytes], pos: int, path: Path) 
                     pos += 1
                 else:
                     c = int(tokens[pos])
-                    out[name].append(np.array(tokens[pos + 1 : pos + 1 + c], dtype=np.float64))
+                    items = tokens[pos + 1 : pos + 1 + c]
+                    if len(items) < c:
+                        raise IndexError
+                    out[name].append(np.array(items, dtype=np.float64))
                     pos += 1 + c
     except (IndexError, ValueError):
         raise ValueError(f"{path}: PLY element '{el.name}' is truncated or malformed (expected {el.count} rows)") from None
