@@ -84,8 +84,12 @@ def _faces_from_lists(lists: list[np.ndarray] | np.ndarray, path: Path) -> np.nd
     return triangulate_polygons([np.asarray(p).astype(np.int64).tolist() for p in lists], path)
 
 
-def _colors_to_u8(colors: np.ndarray | None) -> np.ndarray | None:
-    """[V, 3|4] colours of any numeric type -> [V, 3] uint8 (floats in [0, 1] are scaled)."""
+def _colors_to_u8(colors: np.ndarray | None, integer: bool | None = None) -> np.ndarray | None:
+    """[V, 3|4] colours -> [V, 3] uint8.
+
+    ``integer``: the file declares integer colours (0..255, never rescaled); ``None``
+    guesses from the values (all in [0, 1] -> floats in [0, 1], scaled by 255).
+    """
     if colors is None:
         return None
     c = np.asarray(colors)
@@ -94,10 +98,12 @@ def _colors_to_u8(colors: np.ndarray | None) -> np.ndarray | None:
     c = c[:, :3]
     if c.dtype == np.uint8:
         return np.ascontiguousarray(c)
-    c = c.astype(np.float64)
-    if c.size and np.nanmax(c) <= 1.0:
+    c = np.nan_to_num(c.astype(np.float64))
+    if integer is None:
+        integer = np.issubdtype(np.asarray(colors).dtype, np.integer) or (c.size > 0 and c.max() > 1.0)
+    if not integer:
         c = c * 255.0
-    return np.clip(np.nan_to_num(c) + (0.5 if np.issubdtype(np.asarray(colors).dtype, np.floating) else 0.0), 0, 255).astype(np.uint8)
+    return np.clip(np.rint(c), 0, 255).astype(np.uint8)
 
 
 def validate_geometry(
@@ -358,9 +364,11 @@ def _load_ply(path: Path) -> tuple[np.ndarray, list | np.ndarray | None, np.ndar
         raise ValueError(f"{path}: PLY 'vertex' element has no x, y, z properties (found {list(vert)})")
     vertices = np.stack([np.asarray(vert[k], dtype=np.float64) for k in "xyz"], axis=1)
     colors = None
+    declared = {name: dt for el in elements if el.name == "vertex" for name, dt, _c in el.props}
     for names in (("red", "green", "blue"), ("r", "g", "b"), ("diffuse_red", "diffuse_green", "diffuse_blue")):
         if all(n in vert for n in names):
-            colors = _colors_to_u8(np.stack([np.asarray(vert[n]) for n in names], axis=1))
+            integer = not declared[names[0]].startswith("f")
+            colors = _colors_to_u8(np.stack([np.asarray(vert[n]) for n in names], axis=1), integer=integer)
             break
     faces = None
     face = data.get("face")
@@ -443,7 +451,7 @@ def _load_off_slow(path: Path) -> tuple[np.ndarray, list | None, np.ndarray | No
     colors = None
     if head[0].startswith("C") or "COFF" in head[0]:
         if arr.shape[1] >= 6:
-            colors = _colors_to_u8(arr[:, 3:6] if arr[:, 3:6].max(initial=0) > 1 else arr[:, 3:6])
+            colors = _colors_to_u8(arr[:, 3:6])
     vertices = arr[:, :3]
     polys = []
     for k, fl in enumerate(flines):

@@ -321,3 +321,14 @@ def test_error_validate_and_labels_shapes(tmp_path):
         validate_geometry(np.zeros((4, 2)), None, "x.ply")
     with pytest.raises(ValueError, match=r"vertex labels must be a 1-D array \[V\], got shape \(2, 2\)"):
         save_vertex_labels(tmp_path / "l.txt", np.zeros((2, 2)))
+
+
+def test_ply_colour_types(tmp_path):
+    v = np.eye(3)
+    dark = np.array([[0, 1, 0], [1, 1, 1], [0, 0, 1]], np.uint8)
+    write_ply_ascii(tmp_path / "dark.ply", v, colors=dark)  # uchar colours that happen to be <= 1
+    np.testing.assert_array_equal(load_geometry(tmp_path / "dark.ply")[2], dark)
+    text = "ply\nformat ascii 1.0\nelement vertex 2\nproperty float x\nproperty float y\nproperty float z\n"
+    text += "property float red\nproperty float green\nproperty float blue\nend_header\n0 0 0 1.0 0.5 0\n1 0 0 0 0 0.2\n"
+    (tmp_path / "f.ply").write_text(text)
+    np.testing.assert_array_equal(load_geometry(tmp_path / "f.ply")[2], [[255, 128, 0], [0, 0, 51]])
