@@ -11,12 +11,12 @@ LOW_COVERAGE = 0.5
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("mesh", nargs="?", help="mesh or point cloud (.ply, .obj, .off, .glb, .gltf)")
-    parser.add_argument("images", nargs="?", help="folder of the calibrated images")
-    parser.add_argument("--cameras", default=None, help="camera file or folder (default: auto-detected next to / inside IMAGES)")
-    parser.add_argument("--world-transform", default=None, help="4x4 matrix file (.txt/.npy/.json) mapping the cameras' world onto the mesh's")
+    parser.add_argument("mesh", nargs="?", metavar="MESH", help="mesh or point cloud (.ply, .obj, .off, .glb, .gltf)")
+    parser.add_argument("images", nargs="?", metavar="IMAGES", help="folder of the calibrated images")
+    parser.add_argument("--cameras", default=None, metavar="PATH", help="camera file or folder (default: auto-detected next to / inside IMAGES)")
+    parser.add_argument("--world-transform", default=None, metavar="FILE", help="4x4 matrix file (.txt/.npy/.json) mapping the cameras' world onto the mesh's")
     parser.add_argument("--point-mode", action="store_true", help="treat a mesh as a point cloud")
-    parser.add_argument("--coverage-size", type=int, default=200, help="long side (pixels) of the reduced views used for coverage")
+    parser.add_argument("--coverage-size", type=int, default=200, metavar="PX", help="long side (pixels) of the reduced views used for coverage")
     parser.add_argument("--example", action="store_true", help="run on a small built-in example scene (written to a temporary folder)")
 
 
