@@ -243,7 +243,7 @@ def match_images(
         w, h = image_size(path)
         if (w, h) != (cam.width, cam.height):
             s = w / cam.width
-            if abs(cam.height * s - h) > 1.0 or abs(h / cam.height - s) > 0.02:
+            if abs(cam.height * s - h) > 1.0:  # a resize rounds to whole pixels
                 raise ValueError(
                     f"image {path} is {w}x{h} but its camera in {source} is {cam.width}x{cam.height}, "
                     "which is not a uniform rescale. Fix: use the images the cameras were calibrated on "
