@@ -34,7 +34,6 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-
 from ..scene import Camera
 from ._camera_common import IMAGE_SUFFIXES, image_size, load_world_transform, transform_camera
 
