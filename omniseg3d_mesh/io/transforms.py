@@ -122,9 +122,9 @@ def load_transforms(path: str | Path, images_dir: str | Path | None = None) -> l
             c2w = np.vstack([c2w, [0, 0, 0, 1]])
         if c2w.shape != (4, 4):
             raise ValueError(f"{src}: transform_matrix must be 4x4, found shape {c2w.shape}")
-        c2w_cv = c2w @ OPENGL_TO_OPENCV
-        if not np.all(np.isfinite(c2w_cv)):
+        if not np.all(np.isfinite(c2w)):
             raise ValueError(f"{src}: transform_matrix contains NaN or inf; remove that frame")
+        c2w_cv = c2w @ OPENGL_TO_OPENCV
         cam = pose_to_camera(
             np.linalg.inv(c2w_cv),
             src,
