@@ -512,3 +512,18 @@ def test_views_in_natural_order_and_subfolders(tmp_path):
     loaded, _ = load_cameras(tmp_path / "images")
     assert [c.name for c in loaded] == ["left/view_1.png", "view_2.png", "view_10.png"]
     assert loaded[0].image_path == tmp_path / "images" / "left" / "view_1.png"
+
+
+def test_transforms_legacy_applied_transform_beside_colmap(tmp_path, caplog):
+    from omniseg3d_mesh.io.transforms import LEGACY_COLMAP_APPLIED_TRANSFORM
+
+    cams = _rig()
+    save_transforms(tmp_path / "transforms.json", cams, applied_transform=LEGACY_COLMAP_APPLIED_TRANSFORM)
+    doc = json.loads((tmp_path / "transforms.json").read_text())
+    del doc["applied_transform"]  # an old nerfstudio file: the key was not written yet
+    (tmp_path / "transforms.json").write_text(json.dumps(doc))
+    (tmp_path / "colmap" / "sparse" / "0").mkdir(parents=True)
+    with caplog.at_level(logging.WARNING, logger="omniseg3d_mesh"):
+        loaded = load_transforms(tmp_path / "transforms.json")
+    assert "assuming nerfstudio's legacy COLMAP conversion" in caplog.text
+    _assert_same_projection(loaded, cams)
