@@ -174,12 +174,13 @@ def _splat_chunk(zbuf, uv, radii, keys, ox, oy, h: int, w: int) -> None:
     """Scatter the keys of one chunk of points over their (2R+1)^2 pixel windows (amin)."""
     import torch
 
-    base_x = torch.floor(uv[:, 0]).long()
-    base_y = torch.floor(uv[:, 1]).long()
-    px = base_x[:, None] + ox[None, :]  # [N, P]
-    py = base_y[:, None] + oy[None, :]
-    du = (px.double() + 0.5 - uv[:, 0:1]) / radii[:, 0:1].clamp_min(1e-9)
-    dv = (py.double() + 0.5 - uv[:, 1:2]) / radii[:, 1:2].clamp_min(1e-9)
+    fu, fv = uv[:, 0], uv[:, 1]
+    base_x, base_y = torch.floor(fu), torch.floor(fv)
+    # offset of each candidate pixel centre from the projected point, in splat radii
+    du = (ox[None, :] + (base_x - fu + 0.5)[:, None]) / radii[:, 0:1].clamp_min(1e-9)
+    dv = (oy[None, :] + (base_y - fv + 0.5)[:, None]) / radii[:, 1:2].clamp_min(1e-9)
+    px = base_x.long()[:, None] + ox[None, :]  # [N, P]
+    py = base_y.long()[:, None] + oy[None, :]
     inside = du * du + dv * dv <= 1.0
     # the pixel a point falls in is always covered (no holes from sub-pixel splats)
     inside |= (ox == 0)[None, :] & (oy == 0)[None, :]
