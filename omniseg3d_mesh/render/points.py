@@ -148,9 +148,7 @@ def splat_points(scene: Scene, camera: Camera, radius: float | None = None) -> F
         win = np.maximum(win, 1)
         for r in np.unique(win):
             sel = np.flatnonzero(win == r)
-            offs = np.arange(-int(r), int(r) + 1)
-            oy, ox = np.meshgrid(offs, offs, indexing="ij")
-            oy, ox = torch.from_numpy(oy.ravel()), torch.from_numpy(ox.ravel())
+            oy, ox = _window(int(r))
             per_chunk = max(1, _CHUNK // oy.numel())
             for start in range(0, len(sel), per_chunk):
                 s = sel[start : start + per_chunk]
@@ -170,6 +168,21 @@ def splat_points(scene: Scene, camera: Camera, radius: float | None = None) -> F
     )
 
 
+def _window(r: int):
+    """Pixel offsets a splat of radius <= r can reach: the (2r+1)^2 square without its corners.
+
+    A pixel centre at offset o from the point's pixel lies between |o| - 0.5 and
+    |o| + 0.5 pixels from the point along each axis, so offsets whose nearest
+    possible centre is farther than r are never inside.
+    """
+    import torch
+
+    offs = np.arange(-r, r + 1)
+    oy, ox = np.meshgrid(offs, offs, indexing="ij")
+    near = np.maximum(np.abs(ox) - 0.5, 0) ** 2 + np.maximum(np.abs(oy) - 0.5, 0) ** 2 <= r * r
+    return torch.from_numpy(oy[near]), torch.from_numpy(ox[near])
+
+
 def _splat_chunk(zbuf, uv, radii, keys, ox, oy, h: int, w: int) -> None:
     """Scatter the keys of one chunk of points over their (2R+1)^2 pixel windows (amin)."""
     import torch
@@ -177,8 +190,11 @@ def _splat_chunk(zbuf, uv, radii, keys, ox, oy, h: int, w: int) -> None:
     fu, fv = uv[:, 0], uv[:, 1]
     base_x, base_y = torch.floor(fu), torch.floor(fv)
     # offset of each candidate pixel centre from the projected point, in splat radii
-    du = (ox[None, :] + (base_x - fu + 0.5)[:, None]) / radii[:, 0:1].clamp_min(1e-9)
-    dv = (oy[None, :] + (base_y - fv + 0.5)[:, None]) / radii[:, 1:2].clamp_min(1e-9)
+    # (float32 is plenty for offsets of a few pixels)
+    inv_rx = (1.0 / radii[:, 0:1].clamp_min(1e-9)).float()
+    inv_ry = (1.0 / radii[:, 1:2].clamp_min(1e-9)).float()
+    du = (ox[None, :].float() + (base_x - fu + 0.5).float()[:, None]) * inv_rx
+    dv = (oy[None, :].float() + (base_y - fv + 0.5).float()[:, None]) * inv_ry
     px = base_x.long()[:, None] + ox[None, :]  # [N, P]
     py = base_y.long()[:, None] + oy[None, :]
     inside = du * du + dv * dv <= 1.0
