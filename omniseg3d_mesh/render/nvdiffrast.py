@@ -39,7 +39,7 @@ from .fragments import Fragments
 
 log = logging.getLogger(__name__)
 
-__all__ = ["rasterize_fragments", "clip_space_matrix"]
+__all__ = ["rasterize_fragments", "clip_space_matrix", "decode_triangle_ids"]
 
 #: near plane as a fraction of the far plane (float32 depth-buffer precision vs.
 #: clipping surfaces very close to the camera)
@@ -90,6 +90,19 @@ def clip_space_matrix(camera: Camera, near: float, far: float) -> np.ndarray:
     return proj @ camera.world_to_cam
 
 
+def decode_triangle_ids(w):
+    """nvdiffrast's float32 ``triangle_id + 1`` channel -> int64 ids (0 = nothing).
+
+    Ids up to 2^24 are stored as the float value itself; larger ones (meshes of more
+    than 16.7 M triangles) as the float whose bit pattern is ``0x4a800000 + id``.
+    """
+    import torch
+
+    small = torch.round(w).long()
+    large = w.contiguous().view(torch.int32).long() - 0x4A800000
+    return torch.where(w <= 16777216.0, small, large)
+
+
 def _clip_planes(scene: Scene, camera: Camera) -> tuple[float, float]:
     cam = camera.world_to_camera_points(scene.vertices)
     zmax = float(np.max(cam[:, 2], initial=0.0))
@@ -137,7 +150,7 @@ def rasterize_fragments(scene: Scene, camera: Camera, device=None) -> Fragments:
     with torch.no_grad():
         rast, _ = dr.rasterize(ctx, clip.float()[None].contiguous(), faces, resolution=(h, w), grad_db=False)
     rast = rast[0]  # [H, W, 4]: (u, v, z/w, triangle_id + 1), row i = image row i
-    tri = rast[..., 3].round().long() - 1  # [H, W], -1 = background
+    tri = decode_triangle_ids(rast[..., 3]) - 1  # [H, W], -1 = background
     hit = tri >= 0
     u, v = rast[..., 0], rast[..., 1]
     bary = torch.stack([u, v, 1.0 - u - v], dim=-1)  # weights of faces[tri][:, 0], [:, 1], [:, 2]

@@ -37,6 +37,18 @@ def test_clip_space_reproduces_camera_projection():
     np.testing.assert_allclose(c[:, 2] / c[:, 3], [-1.0, 1.0], atol=1e-9)
 
 
+def test_decode_triangle_ids():
+    import torch
+
+    from omniseg3d_mesh.render.nvdiffrast import decode_triangle_ids
+
+    ids = np.array([0, 1, 5, 16777216, 16777217, 300_000_000], dtype=np.int64)
+    # nvdiffrast's encoding: small ids as their float value, larger ones as float bits 0x4a800000 + id
+    enc = np.where(ids <= 0x01000000, ids.astype(np.float32), (0x4A800000 + ids).astype(np.int32).view(np.float32))
+    out = decode_triangle_ids(torch.from_numpy(enc.astype(np.float32)))
+    np.testing.assert_array_equal(out.numpy(), ids)
+
+
 def test_clip_planes_error():
     with pytest.raises(ValueError, match="0 < near < far"):
         clip_space_matrix(_camera(), 2.0, 1.0)
