@@ -50,7 +50,12 @@ def main() -> None:
     ap.add_argument("--views", type=int, default=20)
     ap.add_argument("--width", type=int, default=640)
     ap.add_argument("--height", type=int, default=480)
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     args = ap.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     v, f, labels = make_mesh(args.vertices)
     cams = [
@@ -90,7 +95,8 @@ def main() -> None:
     for name, total, per in rows:
         print(f"| {name:<42} | {total:8.2f} | {per:10.3f} |")
     print(f"peak RSS {rss:.0f} MB")
-    print(f"reproduce: python tools/bench_render.py --vertices {args.vertices} --views {args.views} --width {args.width} --height {args.height}")
+    threads = f" --threads {args.threads}" if args.threads else ""
+    print(f"reproduce: python tools/bench_render.py --vertices {args.vertices} --views {args.views} --width {args.width} --height {args.height}{threads}")
 
 
 if __name__ == "__main__":

@@ -3,10 +3,10 @@
 A pixel shows what the surface it sees carries, through the same fragments the fit
 used, so occlusion is exact and pixels on no surface are background:
 
-* part labels: a mesh pixel takes the label of its *face*, which follows export's
-  rule "a face goes to the majority of its vertices" (two or three vertices that
-  agree); a face whose three vertices all differ takes the label of the vertex
-  nearest the hit point (largest barycentric weight). A point-cloud pixel takes
+* part labels: a mesh pixel takes the label of its *face*, by export's rule
+  (:func:`omniseg3d_mesh.io.export.face_labels`): the majority of the face's three
+  vertices, and the first vertex's label when all three differ, so a pixel shows
+  exactly the part whose exported mesh holds that face. A point-cloud pixel takes
   its point's label. Background and unlabelled (-1) pixels are -1.
 * scores: interpolated with the barycentric weights (NaN = background).
 * features: the first three principal components of the field (computed once
@@ -152,8 +152,9 @@ def render_label_map(fragments: Fragments, vertex_labels: np.ndarray) -> np.ndar
 
     Returns:
         [H, W] int32 labels: mesh pixels the majority label of the hit face's vertices
-        (all three different: the vertex with the largest weight), point pixels their
-        point's label, -1 for background and unlabelled surface.
+        (all three different: the first vertex's, as export assigns faces), point
+        pixels their point's label (other K: the largest weight's vertex), -1 for
+        background and unlabelled surface.
     """
     labels = np.asarray(vertex_labels)
     if labels.ndim != 1 or labels.dtype.kind not in "iub":
@@ -164,12 +165,13 @@ def render_label_map(fragments: Fragments, vertex_labels: np.ndarray) -> np.ndar
     lab = labels[ids] if len(labels) else np.full(ids.shape, -1)
     if lab.shape[-1] == 1:
         out = lab[..., 0]
+    elif lab.shape[-1] == 3:
+        # export's face rule: l1 only when l1 == l2 outvote l0, else l0 (majority or first vertex)
+        l0, l1, l2 = lab[..., 0], lab[..., 1], lab[..., 2]
+        out = np.where((l1 == l2) & (l0 != l1), l1, l0)
     else:
         k = np.argmax(fragments.weights, axis=-1)
         out = np.take_along_axis(lab, k[..., None], axis=-1)[..., 0]  # dominant vertex
-        if lab.shape[-1] == 3:
-            l0, l1, l2 = lab[..., 0], lab[..., 1], lab[..., 2]
-            out = np.where((l0 == l1) | (l0 == l2), l0, np.where(l1 == l2, l1, out))
     out = np.where(fragments.valid, out, -1)
     return out.astype(np.int32)
 
@@ -615,6 +617,30 @@ def _field(ws: Workspace, scene: Scene):
     return fld
 
 
+def _saved_part_labels(ws: Workspace, level: int) -> np.ndarray | None:
+    """Labels at ``level`` from a discretize export in ``parts/``, or None.
+
+    ``labels_levels.npy`` [L, V] holds every level; ``labels.npy`` [V] the level named
+    in ``parts.json`` (an export without a manifest counts as level 0).
+    """
+    all_levels = ws.parts_dir / "labels_levels.npy"
+    if all_levels.is_file():
+        table = np.load(all_levels, allow_pickle=False)
+        if table.ndim == 2 and 0 <= level < len(table):
+            log.info("using level %d of %s", level, all_levels)
+            return table[level]
+    single = ws.parts_dir / "labels.npy"
+    if single.is_file():
+        manifest = ws.parts_dir / "parts.json"
+        saved_level = 0
+        if manifest.is_file():
+            saved_level = json.loads(manifest.read_text()).get("level")
+        if saved_level == level:
+            log.info("using part labels from %s", single)
+            return np.load(single, allow_pickle=False)
+    return None
+
+
 def _workspace_values(ws: Workspace, scene: Scene, config: RenderConfig, labels: Any) -> np.ndarray:
     if isinstance(labels, (str, Path)):
         labels = _load_array(labels, "labels")
@@ -622,15 +648,15 @@ def _workspace_values(ws: Workspace, scene: Scene, config: RenderConfig, labels:
     if what == "parts":
         if labels is not None:
             return np.asarray(labels)
-        saved = ws.parts_dir / "labels.npy"
-        if config.level == 0 and saved.is_file():
-            log.info("using part labels from %s", saved)
-            return np.load(saved, allow_pickle=False)
+        saved = _saved_part_labels(ws, config.level)
+        if saved is not None:
+            return saved
         from ..config import DiscretizeConfig
         from ..discretize import discretize
 
-        log.info("no saved parts at level %d: running discretize", config.level)
-        return np.asarray(discretize(_field(ws, scene), scene, DiscretizeConfig(level=config.level)))
+        log.info("no saved parts at level %d in %s: running discretize", config.level, ws.parts_dir)
+        cfg = DiscretizeConfig(level=config.level)
+        return np.asarray(discretize(_field(ws, scene), scene.vertices, scene.faces, cfg))
     if what == "selection":
         if labels is None:
             raise ValueError(
@@ -665,8 +691,10 @@ def render_workspace(
     Args:
         workspace: the workspace folder (geometry.npz, cameras.json, field.npz, parts/).
         out: output folder.
-        config: what to render (``parts`` from ``parts/labels.npy`` at level 0, else by
-            running discretize at ``config.level``; ``selection`` from ``labels``;
+        config: what to render (``parts`` from the discretize export in ``parts/`` when it
+            holds ``config.level`` (``labels_levels.npy``, or ``labels.npy`` with its
+            level in ``parts.json``), else by running discretize at that level;
+            ``selection`` from ``labels``;
             ``scores`` from ``labels`` or ``config.click``; ``pca`` from the field).
         labels: per-vertex values overriding the workspace's (array or .npy/.npz/.txt path).
         progress: ``progress(stage, done, total, **info)``.

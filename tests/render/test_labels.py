@@ -132,12 +132,27 @@ def test_face_majority_rule():
     w = [[[0.1, 0.1, 0.8], [0.8, 0.1, 0.1], [0.2, 0.5, 0.3], [0, 0, 0]]]
     out = render_label_map(_frags(ids, w), labels)
     # two of three vertices agree -> that label even when the odd one has the largest weight;
-    # all three differ -> the dominant vertex; background -> -1
-    np.testing.assert_array_equal(out, [[5, 5, 8, -1]])
+    # all three differ -> the first vertex's (export's rule); background -> -1
+    np.testing.assert_array_equal(out, [[5, 5, 7, -1]])
     assert out.dtype == np.int32
     # point clouds (K = 1) take the point's label; unlabelled vertices stay -1
     pts = _frags([[[0], [3], [-1]]], [[[1], [1], [0]]])
     np.testing.assert_array_equal(render_label_map(pts, np.array([-1, 0, 0, 4])), [[-1, 4, -1]])
+
+
+def test_mesh_pixels_follow_export_face_rule(parts_scene):
+    """A pixel shows the part whose exported mesh holds the face it sees."""
+    export = pytest.importorskip("omniseg3d_mesh.io.export")
+    from omniseg3d_mesh.render.fragments import compute_fragments
+
+    scene, _ = parts_scene
+    rng = np.random.default_rng(5)
+    labels = rng.integers(-1, 6, size=scene.num_vertices)  # many faces with three different labels
+    frags = compute_fragments(scene, scene.cameras[0], "cpu")
+    out = render_label_map(frags, labels)
+    faces = export.face_labels(scene.faces, labels)
+    expect = np.where(frags.face_ids >= 0, faces[np.clip(frags.face_ids, 0, None)], -1)
+    np.testing.assert_array_equal(out, expect)
 
 
 def test_label_map_errors():
@@ -230,9 +245,9 @@ def test_point_cloud_label_maps_match_ground_truth(parts_scene, tmp_path):
 
     scene, labels = parts_scene
     mesh = trimesh.Trimesh(scene.vertices, scene.faces, process=False)
-    pts, face_idx = trimesh.sample.sample_surface_even(mesh, 20000, seed=0)
+    pts, face_idx = trimesh.sample.sample_surface_even(mesh, 15000, seed=0)
     point_labels = _face_labels(scene, labels)[face_idx]
-    cloud = Scene(vertices=pts, cameras=scene.cameras[:3])
+    cloud = Scene(vertices=pts, cameras=scene.cameras[:2])
     render_views(cloud, point_labels, tmp_path, images=False)
     for cam in cloud.cameras:
         p = load_label_png(tmp_path / f"{Path(cam.name).stem}_labels.png")
@@ -485,6 +500,24 @@ def test_render_workspace_from_saved_cameras(parts_scene, tmp_path):
     assert rep["views"] == 1
     lab = load_label_png(tmp_path / "out" / "frame_001_labels.png")
     np.testing.assert_array_equal(lab, gt_part_map(scene, scene.cameras[1], _face_labels(scene, labels)))
+
+
+def test_render_workspace_picks_saved_level(parts_scene, tmp_path, monkeypatch):
+    from omniseg3d_mesh.config import RenderConfig
+
+    scene, labels = parts_scene
+    ws = _workspace(tmp_path, scene, labels, monkeypatch)
+    coarse = np.where(labels <= 2, 0, 1)  # level 1: the two objects (and the floor with the first)
+    np.save(ws.parts_dir / "labels_levels.npy", np.stack([labels, coarse]))
+    one = [scene.cameras[0].name]
+    rep = render_workspace(ws, tmp_path / "l1", RenderConfig(level=1, views=one))
+    assert rep["parts"] == 2
+    gt = gt_part_map(scene, scene.cameras[0], _face_labels(scene, coarse))
+    np.testing.assert_array_equal(load_label_png(tmp_path / "l1" / "frame_000_labels.png"), gt)
+    # labels.npy alone counts for the level its manifest names
+    (ws.parts_dir / "labels_levels.npy").unlink()
+    (ws.parts_dir / "parts.json").write_text(json.dumps({"level": 2}))
+    assert L._saved_part_labels(ws, 2) is not None and L._saved_part_labels(ws, 0) is None
 
 
 def test_render_workspace_runs_discretize(parts_scene, tmp_path, monkeypatch):
