@@ -572,21 +572,9 @@ def _write_coco(path: Path, images_jsonl: Path, ann_jsonl: Path) -> None:
 # --------------------------------------------------------------------------- workspace
 def _load_workspace_scene(ws: Workspace) -> Scene:
     """Geometry (geometry.npz) and cameras (cameras.json) of a fitted workspace."""
-    try:
-        from ..io.geometry import load_workspace_scene
-    except ImportError:
-        load_workspace_scene = None
-    if load_workspace_scene is not None:
-        return load_workspace_scene(ws)
-    geo = ws.load_geometry()
-    if not ws.cameras_path.is_file():
-        raise FileNotFoundError(f"no cameras in workspace {ws.root} (expected {ws.cameras_path.name}): run `omniseg-mesh fit` first")
-    from ..io.cameras_json import load_cameras_json
+    from ..io.geometry import load_workspace_scene
 
-    cams = load_cameras_json(ws.cameras_path)
-    if isinstance(cams, tuple):
-        cams = cams[0]
-    return Scene(vertices=geo["vertices"], faces=geo["faces"], colors=geo["colors"], cameras=list(cams))
+    return load_workspace_scene(ws)
 
 
 def _load_array(path: str | Path, what: str) -> np.ndarray:
@@ -706,6 +694,11 @@ def render_workspace(
     if not ws.root.is_dir():
         raise FileNotFoundError(f"workspace {ws.root} does not exist: run `omniseg-mesh fit` first or pass --workspace DIR")
     scene = _load_workspace_scene(ws)
+    if not scene.cameras:
+        raise FileNotFoundError(
+            f"workspace {ws.root} has no cameras ({ws.cameras_path.name} missing or empty): "
+            "run `omniseg-mesh fit` with the images and cameras to create it"
+        )
     values = _workspace_values(ws, scene, config, labels)
     views = list(config.views) or None
     return render_views(

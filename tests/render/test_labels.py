@@ -472,14 +472,12 @@ def test_render_workspace_without_cameras(parts_scene, tmp_path):
 
     scene, _ = parts_scene
     ws = Workspace(tmp_path / "ws")
+    ws.root.mkdir()
     with pytest.raises(FileNotFoundError, match="no geometry in workspace"):
-        L._load_workspace_scene(ws)
+        render_workspace(ws, tmp_path / "o")
     ws.save_geometry(scene.vertices, scene.faces, None)
-    try:
-        from omniseg3d_mesh.io.geometry import load_workspace_scene  # noqa: F401
-    except ImportError:
-        with pytest.raises(FileNotFoundError, match="no cameras in workspace"):
-            L._load_workspace_scene(ws)
+    with pytest.raises(FileNotFoundError, match="no cameras"):
+        render_workspace(ws, tmp_path / "o")
 
 
 def test_render_workspace_from_saved_cameras(parts_scene, tmp_path):
