@@ -70,16 +70,22 @@ class _Context:
         return dr, cls.ctx, cls.tensors
 
 
-def clip_space_matrix(camera: Camera, near: float, far: float) -> np.ndarray:
+def clip_space_matrix(
+    camera: Camera, near: float, far: float, viewport: tuple[int, int] | None = None
+) -> np.ndarray:
     """[4, 4] float64 matrix taking world points (homogeneous) to nvdiffrast clip space.
 
     Rows of the result are ``(x_clip, y_clip, z_clip, w_clip)``; see the module
     docstring for the mapping (OpenCV camera, corner pixel convention, image row
     i = nvdiffrast output row i).
+
+    Args:
+        viewport: (width, height) of the rasterized image when it is larger than the
+            camera's (padding on the right and bottom); pixel (i, j) stays pixel (i, j).
     """
     if not (0 < near < far):
         raise ValueError(f"clip planes must satisfy 0 < near < far, got near={near}, far={far}")
-    W, H = float(camera.width), float(camera.height)
+    W, H = (float(camera.width), float(camera.height)) if viewport is None else (float(viewport[0]), float(viewport[1]))
     K = camera.K
     proj = np.zeros((4, 4))
     proj[0, :3] = [2 * K[0, 0] / W, 2 * K[0, 1] / W, 2 * K[0, 2] / W - 1]
@@ -143,13 +149,15 @@ def rasterize_fragments(scene: Scene, camera: Camera, device=None) -> Fragments:
     device = torch.device("cuda", torch.cuda.current_device()) if device is None else torch.device(device)
     dr, ctx, (verts, faces) = _Context.get(scene, device)
     h, w = camera.height, camera.width
+    # early CUDA-rasterizer releases need sizes divisible by 8: pad right/bottom, crop after
+    hp, wp = -(-h // 8) * 8, -(-w // 8) * 8
     near, far = _clip_planes(scene, camera)
-    mvp = torch.from_numpy(clip_space_matrix(camera, near, far)).to(device=device, dtype=torch.float64)
+    mvp = torch.from_numpy(clip_space_matrix(camera, near, far, viewport=(wp, hp))).to(device=device, dtype=torch.float64)
     vh = torch.cat([verts.double(), torch.ones_like(verts[:, :1], dtype=torch.float64)], dim=1)
     clip = vh @ mvp.T  # [V, 4], w = camera z
     with torch.no_grad():
-        rast, _ = dr.rasterize(ctx, clip.float()[None].contiguous(), faces, resolution=(h, w), grad_db=False)
-    rast = rast[0]  # [H, W, 4]: (u, v, z/w, triangle_id + 1), row i = image row i
+        rast, _ = dr.rasterize(ctx, clip.float()[None].contiguous(), faces, resolution=(hp, wp), grad_db=False)
+    rast = rast[0, :h, :w]  # [H, W, 4]: (u, v, z/w, triangle_id + 1), row i = image row i
     tri = decode_triangle_ids(rast[..., 3]) - 1  # [H, W], -1 = background
     hit = tri >= 0
     u, v = rast[..., 0], rast[..., 1]

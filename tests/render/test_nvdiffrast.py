@@ -37,6 +37,16 @@ def test_clip_space_reproduces_camera_projection():
     np.testing.assert_allclose(c[:, 2] / c[:, 3], [-1.0, 1.0], atol=1e-9)
 
 
+def test_padded_viewport_keeps_pixels():
+    cam = _camera(width=45, height=35)
+    pts = np.random.default_rng(1).uniform(-1, 1, size=(50, 3))
+    M = clip_space_matrix(cam, 0.5, 20.0, viewport=(48, 40))
+    clip = np.concatenate([pts, np.ones((len(pts), 1))], axis=1) @ M.T
+    uv, _ = cam.project(pts)
+    np.testing.assert_allclose((clip[:, 0] / clip[:, 3] + 1) * 48 / 2, uv[:, 0], atol=1e-9)
+    np.testing.assert_allclose((clip[:, 1] / clip[:, 3] + 1) * 40 / 2, uv[:, 1], atol=1e-9)
+
+
 def test_decode_triangle_ids():
     import torch
 
@@ -89,7 +99,7 @@ def test_agrees_with_cpu_backend():
 
     from omniseg3d_mesh.render.raycast import raycast_fragments
 
-    scene, _ = make_box_scene(num_views=4, width=320, height=240)
+    scene, _ = make_box_scene(num_views=4, width=317, height=229)  # odd sizes: padding is cropped
     for cam in scene.cameras:
         cpu = raycast_fragments(scene, cam)
         gpu = rasterize_fragments(scene, cam)
