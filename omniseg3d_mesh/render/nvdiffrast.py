@@ -46,6 +46,17 @@ __all__ = ["rasterize_fragments", "clip_space_matrix", "decode_triangle_ids"]
 NEAR_FRACTION = 1e-4
 
 
+def _require_nvdiffrast():
+    """``nvdiffrast.torch``, with its CUDA rasterizer (nvdiffrast >= 0.3)."""
+    dr = require("nvdiffrast.torch", "the nvdiffrast fragment backend")
+    if not hasattr(dr, "RasterizeCudaContext"):
+        raise ImportError(
+            "the nvdiffrast fragment backend needs nvdiffrast >= 0.3 (RasterizeCudaContext); the installed "
+            "version only has the OpenGL rasterizer: upgrade nvdiffrast, or use --backend cpu"
+        )
+    return dr
+
+
 class _Context:
     """One RasterizeCudaContext per device, and the scene's geometry already on it."""
 
@@ -58,7 +69,7 @@ class _Context:
     def get(cls, scene: Scene, device):
         import torch
 
-        dr = require("nvdiffrast.torch", "the nvdiffrast fragment backend")
+        dr = _require_nvdiffrast()
         if cls.ctx is None or cls.device != device:
             cls.ctx = dr.RasterizeCudaContext(device=device)
             cls.device = device

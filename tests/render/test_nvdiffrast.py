@@ -121,3 +121,14 @@ def test_agrees_with_cpu_backend():
         np.testing.assert_array_equal(gpu.vertex_ids[both], cpu.vertex_ids[both])
         np.testing.assert_allclose(gpu.weights[both], cpu.weights[both], atol=2e-3)
         np.testing.assert_allclose(gpu.depth[both], cpu.depth[both], rtol=1e-3)
+
+
+def test_old_nvdiffrast_is_named(monkeypatch):
+    import types
+
+    from omniseg3d_mesh.render import nvdiffrast as backend
+
+    monkeypatch.setattr(backend, "require", lambda module, purpose: types.SimpleNamespace())
+    with pytest.raises(ImportError, match="needs nvdiffrast >= 0.3"):
+        backend._require_nvdiffrast()
+
