@@ -39,6 +39,11 @@ __all__ = [
     "discretization_scores",
     "click_miou",
     "mask_iou",
+    "BenchmarkData",
+    "prepare_benchmark",
+    "evaluate_field",
+    "evaluate_masks",
+    "evaluate_3d",
 ]
 
 
@@ -319,7 +324,7 @@ def click_miou(selector, gt_object_labels: np.ndarray, objects=None, seed: int =
         if len(members) == 0:
             raise ValueError(f"object {o} has no vertices in gt_object_labels; pass ids that occur in it")
         v = int(members[rng.integers(len(members))])
-        steps = selector.hierarchy(Click(kind="vertex", positive=True, vertex=v))
+        steps = selector.hierarchy(Click.at_vertex(v))
         target = gt == o
         per[o] = max((mask_iou(np.asarray(s.mask, bool), target) for s in steps), default=0.0)
     return {"miou": 100.0 * float(np.mean(list(per.values()))) if per else float("nan"), "per_object": per}

@@ -133,3 +133,35 @@ def test_masks_only_clean_vs_hard(bench):
     assert hard["average"] < clean["average"] - 5
     empty = masks_only_miou({}, frags, parts, objs, queries)
     assert empty["average"] == 0.0
+
+
+def test_tiny_benchmark_end_to_end():
+    """prepare -> fit (few steps) -> paper protocol + 3D metrics; and the tool's tables."""
+    from omniseg3d_mesh.config import FitConfig
+    from omniseg3d_mesh.evaluation import evaluate_3d, evaluate_field, evaluate_masks, prepare_benchmark
+    from omniseg3d_mesh.fit import fit_field
+
+    data = prepare_benchmark("small", "clean", seed=0, num_views=3, width=80, height=60, queries_per_view=3)
+    assert data.queries and evaluate_masks(data)["average"] == pytest.approx(100.0)
+    cfg = FitConfig(steps=40, num_pixels=512, lr=0.05, lr_final=0.005, smooth_weight=1.0, checkpoint_every=0)
+    field = fit_field(data.syn.scene, data.masks, cfg)
+    res = evaluate_field(field, data)
+    assert res["num_queries"] == len(data.queries)
+    assert 0 < res["level1"] <= 100 and 0 < res["level2"] <= 100  # quality: see the oracle test and tools/
+    m3 = evaluate_3d(field, data)
+    assert -1 <= m3["part_ari"] <= 1 and 0 <= m3["part_miou"] <= 100 and 0 < m3["click_miou"] <= 100
+
+
+def test_eval_tool_prints_tables(capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "tools" / "eval_hierarchy.py"
+    spec = importlib.util.spec_from_file_location("eval_hierarchy", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    argv = ["--seeds", "0", "--presets", "clean", "--tables", "1", "--views", "2", "--width", "64", "--height", "48",
+            "--steps", "5", "--num-pixels", "128"]
+    assert mod.main(argv) == 0
+    text = capsys.readouterr().out
+    assert "| 2D masks only" in text and "lambda = 0.5" in text and "Command: `python tools/eval_hierarchy.py --seeds 0" in text

@@ -40,6 +40,9 @@ def _parse(argv=None):
     p.add_argument("--height", type=int, default=None, help="view height (default 240; quick: 180)")
     p.add_argument("--steps", type=int, default=None, help="fit steps (default 2000; quick: 600)")
     p.add_argument("--num-pixels", type=int, default=None, help="pixels per step (default: FitConfig's)")
+    p.add_argument("--lr", type=float, default=None, help="fit learning rate (default: FitConfig's)")
+    p.add_argument("--lr-final", type=float, default=None, help="final learning rate (default: FitConfig's)")
+    p.add_argument("--smooth-weight", type=float, default=None, help="mesh-edge smoothness weight (default: FitConfig's)")
     p.add_argument("--queries", type=int, default=4, help="queries per view")
     p.add_argument("--device", default="auto", help="torch device for fitting")
     p.add_argument("--json", type=Path, default=None, help="also write all numbers to this JSON file")
@@ -52,6 +55,14 @@ def _parse(argv=None):
     args.height = args.height or (180 if q else 240)
     args.steps = args.steps or (600 if q else 2000)
     return args
+
+
+def _fit_summary(args) -> str:
+    from omniseg3d_mesh.config import FitConfig
+
+    d = FitConfig()
+    vals = {n: getattr(args, n) if getattr(args, n) is not None else getattr(d, n) for n in ("num_pixels", "lr", "lr_final", "smooth_weight")}
+    return ", ".join(f"{k}={v:g}" for k, v in vals.items())
 
 
 def _row(name, r):
@@ -87,8 +98,9 @@ def main(argv=None) -> int:
             case = {"masks": evaluate_masks(data), "fits": {}, "fit_seconds": {}}
             for lam, dim in sorted(variants):
                 cfg_kwargs = dict(steps=args.steps, hier_lambda=lam, feature_dim=dim, seed=seed, device=args.device, checkpoint_every=0)
-                if args.num_pixels:
-                    cfg_kwargs["num_pixels"] = args.num_pixels
+                for name in ("num_pixels", "lr", "lr_final", "smooth_weight"):
+                    if getattr(args, name) is not None:
+                        cfg_kwargs[name] = getattr(args, name)
                 t1 = time.time()
                 field = fit_field(data.syn.scene, data.masks, FitConfig(**cfg_kwargs))
                 case["fit_seconds"][f"{lam}/{dim}"] = time.time() - t1
@@ -112,7 +124,8 @@ def main(argv=None) -> int:
     cmd = "python tools/eval_hierarchy.py " + " ".join(sys.argv[1:] if argv is None else argv)
     lines = [
         f"Synthetic hierarchical benchmark: scene `{args.scene}`, {args.views} views at {args.width}x{args.height}, "
-        f"{args.steps} fit steps, seeds {args.seeds}, {args.queries} queries/view; mIoU in % "
+        f"{args.steps} fit steps, seeds {args.seeds}, {args.queries} queries/view, "
+        f"fit settings {_fit_summary(args)}; mIoU in % "
         "(best threshold per query and level, paper Eq. 12), mean over seeds.",
         "",
     ]
