@@ -38,8 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--width", type=int, default=320, help="view width in pixels (default: 320)")
     parser.add_argument("--height", type=int, default=240, help="view height in pixels (default: 240)")
     parser.add_argument("--config", type=Path, default=None, help="YAML preset (sections 'fit', 'discretize')")
-    add_dataclass_arguments(parser, FitConfig)
-    add_dataclass_arguments(parser, DiscretizeConfig)
+    add_dataclass_arguments(parser, FitConfig)  # discretize settings come from --config (its flags would clash: --seed)
 
 
 def _fit_config(args: argparse.Namespace) -> FitConfig:
@@ -68,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from ._ui import console, print_table, progress_bars
 
     fit_cfg = _fit_config(args)
-    disc_cfg = dataclass_from_namespace(DiscretizeConfig, args, args.config)
+    disc_cfg = dataclass_from_namespace(DiscretizeConfig, argparse.Namespace(), args.config)
     out: Path = args.out
     t0 = time.perf_counter()
     with progress_bars() as progress:
