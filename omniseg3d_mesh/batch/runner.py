@@ -391,7 +391,7 @@ def run_batch(
         spec: the scenes (see :func:`omniseg3d_mesh.batch.load_batch_spec`).
         options: executor, stages, retries, resources.
         registry: stage name -> :class:`Stage` (default: the real stages).
-        progress: called as ``progress(stage, finished, total, done=, skipped=, failed=, blocked=)``
+        progress: called as ``progress(stage, finished, total, completed=, skipped=, failed=, blocked=)``
             after each stage of each scene ends, ``finished`` counting scenes over all outcomes.
         report_path: when given, the JSON report is written there (atomically) at the end.
 
@@ -427,7 +427,8 @@ def run_batch(
         if remaining[stage] == 0:
             executor.stage_finished(stage)
         t = tallies[stage]
-        report(progress, stage, sum(t.values()), len(spec.scenes), **t)
+        report(progress, stage, sum(t.values()), len(spec.scenes), completed=t["done"], skipped=t["skipped"],
+               failed=t["failed"], blocked=t["blocked"])
         if status == "failed":
             log.warning("scene %s: %s failed: %s", state.scene.name, stage, error)
 
