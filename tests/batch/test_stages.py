@@ -1,0 +1,102 @@
+"""The stage registry: fingerprints, 'is done' checks, resources, and each error message."""
+
+from __future__ import annotations
+
+import pytest
+
+from omniseg3d_mesh.batch import BatchOptions, ResourcePlan, Stage, StageTask, default_registry, load_batch_spec, run_batch
+from omniseg3d_mesh.batch.stages import clear_marker, is_done, read_marker, write_marker
+from omniseg3d_mesh.workspace import atomic_save_npz
+
+
+@pytest.fixture
+def scene(tmp_path):
+    (tmp_path / "img").mkdir()
+    (tmp_path / "img" / "a.png").write_bytes(b"x")
+    (tmp_path / "m.ply").write_bytes(b"ply")
+    (tmp_path / "S.yaml").write_text("scenes:\n  - {name: a, mesh: m.ply, images: img, workspace: ws}\n")
+    return load_batch_spec(tmp_path / "S.yaml").scenes[0]
+
+
+def test_fingerprint_errors_name_the_fix(scene, tmp_path):
+    reg = default_registry()
+    with pytest.raises(ValueError, match=r"line 2 \(scene 'a'\): mask generation needs a Segment Anything checkpoint, found no 'sam_checkpoint:'"):
+        reg["masks"].fingerprint(scene)
+    with pytest.raises(ValueError, match=r"fit needs masks, found neither 'masks:' nor generated masks .* nor a 'sam_checkpoint:'"):
+        reg["fit"].fingerprint(scene)
+    with pytest.raises(FileNotFoundError, match=r"discretize needs a fitted field, found no .*field\.npz; fix: run the fit stage first"):
+        reg["discretize"].fingerprint(scene)
+    atomic_save_npz(tmp_path / "ws" / "field.npz", features=[[1.0]])
+    with pytest.raises(FileNotFoundError, match=r"render needs the parts of discretize, found no .*parts; fix: run the discretize stage first"):
+        reg["render"].fingerprint(scene)
+    scene.masks = tmp_path / "nomasks"
+    with pytest.raises(FileNotFoundError, match=r"masks .*nomasks not found; fix 'masks:' in the scenes file"):
+        reg["fit"].fingerprint(scene)
+    scene.images = tmp_path / "noimg"
+    with pytest.raises(FileNotFoundError, match=r"images folder .*noimg not found; fix 'images:' in the scenes file"):
+        reg["fit"].fingerprint(scene)
+
+
+def test_masks_chunks_need_images(scene, tmp_path):
+    (tmp_path / "img" / "a.png").unlink()
+    with pytest.raises(FileNotFoundError, match=r"no images \(\.png, .*\) in .*img; fix 'images:'"):
+        default_registry()["masks"].chunks(StageTask("masks", scene))
+
+
+def test_fit_fingerprint_follows_inputs(scene, tmp_path):
+    fit = default_registry()["fit"]
+    scene.masks = tmp_path / "img"
+    a = fit.fingerprint(scene)
+    assert fit.fingerprint(scene) == a
+    (tmp_path / "m.ply").write_bytes(b"ply2")
+    assert fit.fingerprint(scene)["mesh"] != a["mesh"]
+    scene.overrides = {"fit": {"steps": 7}}
+    assert fit.fingerprint(scene)["fit"]["steps"] == 7
+
+
+def test_marker_and_is_done(scene, tmp_path):
+    stage = default_registry()["discretize"]
+    assert not is_done(stage, scene, "h1")
+    write_marker(scene, "discretize", "h1", seconds=1.0)
+    assert not is_done(stage, scene, "h1")  # the marker alone is not enough: parts/ is missing
+    (tmp_path / "ws" / "parts").mkdir()
+    assert is_done(stage, scene, "h1") and not is_done(stage, scene, "h2")
+    clear_marker(scene, ["discretize"])
+    assert read_marker(scene) == {} and not is_done(stage, scene, "h1")
+    (tmp_path / "ws" / "batch.json").write_text("{not json")
+    assert read_marker(scene) == {}
+
+
+def test_resources_declared_per_task():
+    reg = default_registry()
+    cpu = ResourcePlan(gpus=False, cpus_per_fit=2)
+    gpu = ResourcePlan(gpus=True, gpus_per_fit=0.5)
+    assert reg["fit"].resources(cpu) == {"num_cpus": 2}
+    assert reg["fit"].resources(gpu) == {"num_gpus": 0.5, "num_cpus": 1}
+    assert reg["masks"].resources(gpu) == {"num_gpus": 1, "num_cpus": 1}
+    assert reg["masks"].resources(cpu) == {"num_cpus": 1}
+    assert reg["discretize"].resources(gpu) == {"num_cpus": 1} == reg["render"].resources(gpu)
+
+
+def test_stage_definition_errors():
+    fp = lambda scene: {}  # noqa: E731
+    out = lambda scene: []  # noqa: E731
+    with pytest.raises(ValueError, match=r"stage 'x': give either run \(one task per scene\) or run_chunk"):
+        Stage("x", fp, out)
+    with pytest.raises(ValueError, match=r"stage 'x': a chunked stage needs chunks and load_model besides run_chunk"):
+        Stage("x", fp, out, run_chunk=lambda m, t, c: None)
+
+
+def test_run_batch_argument_errors(scene, tmp_path):
+    spec = load_batch_spec(tmp_path / "S.yaml")
+    with pytest.raises(ValueError, match=r"unknown stage\(s\) fitt; expected some of masks, fit, discretize, render"):
+        run_batch(spec, BatchOptions(stages=("fitt",)))
+    with pytest.raises(ValueError, match=r"executor must be 'ray' or 'local', found 'dask'"):
+        run_batch(spec, BatchOptions(executor="dask"))  # type: ignore[arg-type]
+
+
+def test_chunked_stage_with_no_chunks_fails_the_scene(scene, tmp_path):
+    spec = load_batch_spec(tmp_path / "S.yaml")
+    reg = {"m": Stage("m", lambda s: {}, lambda s: [], load_model=lambda t: None, chunks=lambda t: [], run_chunk=lambda m, t, c: None)}
+    report = run_batch(spec, BatchOptions(stages=("m",), executor="local"), registry=reg)
+    assert report.failed_scenes() == {"a": f"m: ValueError: {scene.where}: stage m found nothing to do (no chunks)"}
