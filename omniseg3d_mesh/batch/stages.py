@@ -272,15 +272,28 @@ def _masks_model_key(task: StageTask) -> str:
     return content_hash(str(task.scene.sam_checkpoint), cfg.model, cfg.device)
 
 
-def _masks_load_model(task: StageTask) -> Any:
-    """The SAM model, loaded once per worker. Uses masks.sam's reuse API when it has one."""
+def _generate_masks_params() -> set[str]:
+    import inspect
+
     from omniseg3d_mesh.masks import sam
 
-    loader = getattr(sam, "load_mask_generator", None)
-    if loader is None:
-        # no model-reuse API: every chunk calls generate_masks, which loads the model itself
+    return set(inspect.signature(sam.generate_masks).parameters)
+
+
+def _masks_load_model(task: StageTask) -> Any:
+    """The SAM model, loaded once per worker, when ``generate_masks`` can take a loaded model.
+
+    ``masks.sam.generate_masks`` loads the checkpoint itself; when it accepts a loaded
+    model (a ``model=`` argument, built by ``masks.sam.load_sam_model``) the actor
+    loads it once here and passes it to every chunk. Otherwise (None) each chunk's
+    ``generate_masks`` call loads the model: correct, with one model load per chunk.
+    """
+    from omniseg3d_mesh.masks import sam
+
+    if "model" not in _generate_masks_params():
         return None
-    return loader(task.scene.sam_checkpoint, task.scene.config("masks"))
+    cfg = task.scene.config("masks")
+    return sam.load_sam_model(task.scene.sam_checkpoint, cfg.model, cfg.device)
 
 
 def _masks_chunks(task: StageTask, chunk_size: int = 16) -> list:
@@ -294,21 +307,29 @@ def _masks_chunks(task: StageTask, chunk_size: int = 16) -> list:
 
 
 def _masks_run_chunk(model: Any, task: StageTask, chunk: list[str]) -> dict:
-    """Masks for some images of one scene into <workspace>/masks (one atomic output per image)."""
+    """Masks for some images of one scene into <workspace>/masks (generate_masks writes one folder per image, atomically)."""
     from omniseg3d_mesh.masks import sam
 
     scene = task.scene
     out_dir = task.workspace.masks_dir
-    per_images = getattr(sam, "generate_masks_for_images", None)
-    if model is not None and per_images is not None:
-        return dict(per_images(model, [Path(scene.images) / n for n in chunk], out_dir, config=scene.config("masks")) or {})
-    # fallback: generate_masks over a folder that holds only this chunk's images (links)
-    import tempfile
+    params = _generate_masks_params()
+    kwargs: dict[str, Any] = {"config": scene.config("masks")}
+    if model is not None:
+        kwargs["model"] = model
+    if "images" in params:
+        result = sam.generate_masks(scene.images, scene.sam_checkpoint, out_dir, images=list(chunk), **kwargs)
+    else:  # an older generate_masks without images=: a folder of links to this chunk's images
+        import tempfile
 
-    with tempfile.TemporaryDirectory(prefix=f".chunk_{scene.name}_", dir=Path(scene.workspace)) as tmp:
-        for name in chunk:
-            os.symlink(Path(scene.images).resolve() / name, Path(tmp) / name)
-        return dict(sam.generate_masks(Path(tmp), scene.sam_checkpoint, out_dir, config=scene.config("masks")) or {})
+        with tempfile.TemporaryDirectory(prefix=f".chunk_{scene.name}_", dir=Path(scene.workspace)) as tmp:
+            for name in chunk:
+                os.symlink(Path(scene.images).resolve() / name, Path(tmp) / name)
+            result = sam.generate_masks(Path(tmp), scene.sam_checkpoint, out_dir, **kwargs)
+    result = dict(result or {})
+    if result.get("failed"):
+        failures = "; ".join(f"{f.get('image')}: {f.get('error')}" for f in result.get("failures", [])[:3])
+        raise RuntimeError(f"{scene.where}: SAM failed on {result['failed']} image(s): {failures}")
+    return {k: result[k] for k in ("done", "skipped", "masks") if k in result}
 
 
 def _masks_finish(task: StageTask, results: list) -> dict:
@@ -341,10 +362,17 @@ def _fit_fingerprint(scene: SceneSpec) -> dict:
 
 
 def _fit_run(task: StageTask) -> dict:
+    import inspect
+
     from omniseg3d_mesh.fit import fit_workspace
 
     scene = task.scene
     masks = _masks_source(scene)
+    kwargs: dict[str, Any] = {}
+    if masks is None:
+        kwargs["sam_checkpoint"] = scene.sam_checkpoint
+        if "mask_config" in inspect.signature(fit_workspace).parameters:
+            kwargs["mask_config"] = scene.config("masks")
     ws = fit_workspace(
         scene.mesh,
         scene.images,
@@ -353,7 +381,7 @@ def _fit_run(task: StageTask) -> dict:
         workspace=scene.workspace,
         config=scene.config("fit"),
         fragment_config=scene.config("fragments"),
-        sam_checkpoint=None if masks is not None else scene.sam_checkpoint,
+        **kwargs,
     )
     return {"field": str(Workspace(getattr(ws, "root", scene.workspace)).field_path)}
 
@@ -426,7 +454,11 @@ def default_registry(mask_chunk_size: int = 16) -> dict[str, Stage]:
         "fit": Stage(
             name="fit",
             fingerprint=_fit_fingerprint,
-            outputs=lambda scene: [Workspace(scene.workspace).field_path],
+            outputs=lambda scene: [
+                Workspace(scene.workspace).field_path,
+                Workspace(scene.workspace).geometry_path,
+                Workspace(scene.workspace).cameras_path,
+            ],
             run=_fit_run,
             resources=_fit_resources,
         ),

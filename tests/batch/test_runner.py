@@ -75,7 +75,10 @@ def _fake_fit(task) -> dict:
     mesh = Path(task.scene.mesh).read_bytes()
     steps = task.scene.config("fit").steps
     feats = np.frombuffer(mesh[:64].ljust(64, b"\0"), np.uint8).astype(np.float32).reshape(4, 16) * steps
-    atomic_save_npz(Workspace(task.scene.workspace).field_path, features=feats)
+    ws = Workspace(task.scene.workspace)
+    atomic_save_npz(ws.field_path, features=feats)
+    ws.save_geometry(np.zeros((4, 3), np.float32), None, None)
+    atomic_write_json(ws.cameras_path, {"views": []})
     return {"pid": os.getpid()}
 
 
