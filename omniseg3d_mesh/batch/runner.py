@@ -250,7 +250,7 @@ class _RayExecutor:
         self.started_ray = False
         if not self.ray.is_initialized():
             if options.address:
-                self.ray.init(address=options.address, include_dashboard=False, log_to_driver=True)
+                self.ray.init(address=options.address)
             else:
                 self.ray.init(num_cpus=options.num_cpus or os.cpu_count() or 1, include_dashboard=False)
             self.started_ray = True
@@ -355,8 +355,11 @@ class _RayExecutor:
             self.chunk_queue.pop(mkey, None)
 
     def close(self) -> None:
-        for ref in list(self.refs):
-            self.ray.cancel(ref, force=True)
+        for ref in list(self.refs):  # only left after an interruption
+            try:
+                self.ray.cancel(ref, force=ref not in self.actor_of)
+            except Exception:  # noqa: BLE001 - best effort while shutting down
+                pass
         for actors in self.actors.values():
             for actor in actors:
                 self.ray.kill(actor)
