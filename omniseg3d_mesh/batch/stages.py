@@ -373,7 +373,7 @@ def _fit_run(task: StageTask) -> dict:
         kwargs["sam_checkpoint"] = scene.sam_checkpoint
         if "mask_config" in inspect.signature(fit_workspace).parameters:
             kwargs["mask_config"] = scene.config("masks")
-    ws = fit_workspace(
+    fit_workspace(
         scene.mesh,
         scene.images,
         cameras=scene.cameras,
@@ -383,7 +383,7 @@ def _fit_run(task: StageTask) -> dict:
         fragment_config=scene.config("fragments"),
         **kwargs,
     )
-    return {"field": str(Workspace(getattr(ws, "root", scene.workspace)).field_path)}
+    return {}
 
 
 def _fit_resources(plan: ResourcePlan) -> dict:
@@ -409,8 +409,12 @@ def _discretize_run(task: StageTask) -> dict:
     from omniseg3d_mesh.discretize import discretize_workspace
 
     manifest = discretize_workspace(task.workspace, out=None, config=task.scene.config("discretize"))
-    parts = manifest.get("parts") if isinstance(manifest, dict) else None
-    return {"parts": len(parts) if isinstance(parts, (list, dict)) else None}
+    if not isinstance(manifest, dict):
+        return {}
+    if "num_parts" in manifest:
+        return {"parts": int(manifest["num_parts"])}
+    parts = manifest.get("parts")
+    return {"parts": len(parts)} if isinstance(parts, (list, dict)) else {}
 
 
 def _render_fingerprint(scene: SceneSpec) -> dict:
