@@ -349,3 +349,24 @@ def test_chunked_stage_loads_model_once_per_worker(tmp_path, executor, request):
     assert len(list(loads.iterdir())) == 1  # 2 scenes x 2 chunks, one model load
     for s in ("scene0", "scene1"):
         assert len(list((tmp_path / "ws" / s / "masks").glob("*.json"))) == 3
+
+
+def _masks_chunk_crash_once(marker: str, model, task, chunk):
+    if not os.path.exists(marker):
+        Path(marker).write_text(str(os.getpid()))
+        os._exit(1)
+    return _masks_chunk(model, task, chunk)
+
+
+def test_ray_killed_mask_actor_is_restarted(tmp_path, local_ray):
+    spec = load_batch_spec(_write_spec(tmp_path, broken=None, n_good=2))
+    loads = tmp_path / "loads"
+    loads.mkdir()
+    reg = _chunk_registry(loads)
+    reg["masks"] = reg["masks"].replace(run_chunk=functools.partial(_masks_chunk_crash_once, str(tmp_path / "crashed")))
+    report = run_batch(spec, BatchOptions(stages=("masks",), executor="ray", mask_workers=1, max_retries=1), registry=reg)
+    assert (tmp_path / "crashed").is_file()
+    assert _statuses(report) == {("scene0", "masks"): "done", ("scene1", "masks"): "done"}
+    assert len(list(loads.iterdir())) == 2  # loaded again by the restarted actor
+    for s in ("scene0", "scene1"):
+        assert len(list((tmp_path / "ws" / s / "masks").glob("*.json"))) == 3
