@@ -23,6 +23,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -61,8 +62,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="projection: fit on one GPU is this many times faster than the measured fit here (1 = no speed-up assumed)")
     ap.add_argument("--sam-s-per-image", type=float, default=0.0,
                     help="projection: SAM seconds per image on one GPU (0 = masks given, no mask stage)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch/OpenMP threads per task, both executors (Ray gives a 1-CPU task 1 thread)")
     ap.add_argument("--keep", type=Path, default=None, help="write the demo batch here and keep it (default: a temp folder)")
     args = ap.parse_args(argv)
+    # before torch is imported anywhere; Ray workers inherit it (and Ray sets it per task anyway)
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    load_before = os.getloadavg()[0]
 
     root = args.keep or Path(tempfile.mkdtemp(prefix="bench_batch_"))
     try:
@@ -112,8 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     ray_stage = {s: [r.seconds for r in par.results if r.stage == s and r.status == "done"] for s in stages}
     ray_mean = {s: (sum(v) / len(v) if v else 0.0) for s, v in ray_stage.items()}
 
-    print(f"machine: this host, {args.cpus}-core local Ray; demo scenes written in {make_s:.1f} s "
-          f"({args.views} views {args.width}x{args.height}, fit {args.steps} steps x {args.num_pixels} px)")
+    print(f"machine: {os.cpu_count()} cores (load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after), "
+          f"no GPU; local Ray with {args.cpus} CPUs; {args.threads} torch thread(s) per task")
+    print(f"scenes: {args.views} views {args.width}x{args.height}, fit {args.steps} steps x {args.num_pixels} px "
+          f"(demo batch written in {make_s:.1f} s, not counted)")
     print()
     print(_table(
         f"MEASURED: {n} scenes, stages {','.join(stages)}",
