@@ -100,3 +100,28 @@ def test_chunked_stage_with_no_chunks_fails_the_scene(scene, tmp_path):
     reg = {"m": Stage("m", lambda s: {}, lambda s: [], load_model=lambda t: None, chunks=lambda t: [], run_chunk=lambda m, t, c: None)}
     report = run_batch(spec, BatchOptions(stages=("m",), executor="local"), registry=reg)
     assert report.failed_scenes() == {"a": f"m: ValueError: {scene.where}: stage m found nothing to do (no chunks)"}
+
+
+def test_masks_chunk_reports_sam_failures(scene, tmp_path, monkeypatch):
+    from omniseg3d_mesh.batch import stages
+    from omniseg3d_mesh.masks import sam
+
+    calls = []
+
+    def fake_generate(images_dir, checkpoint, out_dir, config=None, progress=None, images=None):
+        calls.append(list(images))
+        return {"done": 0, "failed": 1, "failures": [{"image": "a.png", "error": "cannot identify image file"}]}
+
+    monkeypatch.setattr(sam, "generate_masks", fake_generate)
+    with pytest.raises(RuntimeError, match=r"\(scene 'a'\): SAM failed on 1 image\(s\): a\.png: cannot identify image file"):
+        stages._masks_run_chunk(None, StageTask("masks", scene), ["a.png"])
+    assert calls == [["a.png"]]
+
+
+def test_list_images_needs_the_folder(scene, tmp_path):
+    from omniseg3d_mesh.batch.stages import list_images
+
+    assert [p.name for p in list_images(scene)] == ["a.png"]
+    scene.images = tmp_path / "gone"
+    with pytest.raises(FileNotFoundError, match=r"images folder .*gone not found; fix 'images:' in the scenes file"):
+        list_images(scene)
