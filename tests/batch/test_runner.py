@@ -128,10 +128,7 @@ TINY = {
 
 
 def _real_stages() -> tuple[str, ...]:
-    import importlib.util
-
-    render = importlib.util.find_spec("omniseg3d_mesh.render.labels") is not None
-    return ("masks", "fit", "discretize", "render") if render else ("masks", "fit", "discretize")
+    return ("masks", "fit", "discretize", "render")
 
 
 def _demo(tmp_path: Path, num_scenes: int = 3, broken=(1,)) -> Path:
@@ -147,7 +144,9 @@ def _check_real_report(report, spec, stages) -> None:
         for stage in stages[1:]:
             assert st[(good, stage)] == "done", report.results
         ws = Workspace(spec.scene(good).workspace)
-        assert ws.field_path.is_file() and (ws.parts_dir / "labels.npy").is_file() or ws.parts_dir.is_dir()
+        assert ws.field_path.is_file() and ws.geometry_path.is_file()
+        assert (ws.parts_dir / "parts.json").is_file() and (ws.parts_dir / "labels.npy").is_file()
+        assert sorted(p.name for p in (ws.root / "renders").glob("*_labels.png")) == [f"view_00{k}_labels.png" for k in range(3)]
     assert st[("scene1", "fit")] == "failed"
     assert all(st[("scene1", s)] == "blocked" for s in stages[2:])
     err = report.failed_scenes()["scene1"]
