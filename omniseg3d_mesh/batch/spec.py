@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from omniseg3d_mesh.config import STAGES as CONFIG_CLASSES
-from omniseg3d_mesh.config import config_from_dict, config_to_dict
+from omniseg3d_mesh.config import config_from_dict
 from omniseg3d_mesh.workspace import DEFAULT_WORKSPACE_NAME
 
 __all__ = ["SceneSpec", "BatchSpec", "load_batch_spec", "CSV_COLUMNS", "PATH_KEYS", "OVERRIDE_STAGES"]
@@ -87,8 +87,8 @@ class SceneSpec:
         return config_from_dict(CONFIG_CLASSES[stage], dict(self.overrides.get(stage, {})), source=self.where)
 
     def to_dict(self) -> dict:
-        out = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(self).items()}
-        return out
+        """Plain JSON-able values (paths as strings)."""
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(self).items()}
 
 
 @dataclass
@@ -336,7 +336,3 @@ def load_batch_spec(path: str | Path) -> BatchSpec:
         return _load_yaml(path)
     raise ValueError(f"{path}: expected a .yaml, .yml or .csv scenes file, found suffix {suffix!r}; rename the file")
 
-
-def describe_overrides(scene: SceneSpec, stage: str) -> dict:
-    """The full config of ``stage`` for ``scene`` as a plain dict (for hashing and reports)."""
-    return config_to_dict(scene.config(stage))
