@@ -261,9 +261,12 @@ class Selector:
         geo = ws.load_geometry()
         cameras: list = []
         if ws.cameras_path.is_file():
-            from .io.cameras_json import load_cameras_json
-
-            cameras = list(load_cameras_json(ws.cameras_path))
+            try:
+                from .io.cameras_json import load_cameras_json
+            except ImportError:  # pragma: no cover - the io floor ships it
+                log.warning("cannot read %s (no io.cameras_json): pixel clicks are unavailable", ws.cameras_path)
+            else:
+                cameras = list(load_cameras_json(ws.cameras_path))
         verts, faces, colors = geo["vertices"], geo["faces"], geo["colors"]
         state: dict = {}
 
@@ -368,7 +371,7 @@ class Selector:
     # ------------------------------------------------------------------ scores
     def scores(self, clicks: ClickLike | Iterable[ClickLike]) -> np.ndarray:
         """[V] float32 score: max cosine similarity to the positive clicks' features;
-        ``-inf`` where a negative click is more similar than every positive one."""
+        ``-inf`` where a negative click is at least as similar as every positive one."""
         pos, neg = self._split(clicks)
         return self._scores(pos, neg)
 
@@ -381,7 +384,7 @@ class Selector:
             sn = f @ self.features[neg[0]]
             for q in neg[1:]:
                 np.maximum(sn, f @ self.features[q], out=sn)
-            s[sn > s] = -np.inf
+            s[sn >= s] = -np.inf  # ties go to the negative: a negative on a positive cancels it
         return s
 
     @staticmethod
