@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from ..config import SelectConfig, add_dataclass_arguments, dataclass_from_namespace
@@ -11,6 +12,9 @@ HELP = "select by clicks, with hierarchy steps and region growing"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # `--click -v:99` must read "-v:99" as a value (a negative click), not as an option:
+    # argparse lets values through that match its negative-number pattern, so widen it.
+    parser._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+|[vxp]:.*)$")  # noqa: SLF001
     parser.add_argument(
         "--workspace", type=Path, default=None, help="workspace written by `fit` (default: ./omniseg)"
     )
@@ -41,8 +45,14 @@ def run(args: argparse.Namespace) -> int:
         mask = sel.select(clicks, config.threshold, grow=config.grow)
         chosen = None
     else:
-        step = sel.select_step(clicks, config.step or 0)
-        chosen = steps.index(step) if step in steps else None
+        if not steps:
+            raise ValueError("the clicks select nothing: every vertex is closer to a negative click")
+        if config.step is not None and config.step < 0:
+            raise ValueError(f"--step must be 0 (smallest) or more, got {config.step}")
+        chosen = min(config.step or 0, len(steps) - 1)
+        if (config.step or 0) >= len(steps):
+            console.print(f"[yellow]step {config.step} requested but the click has {len(steps)} steps: using the last one")
+        step = steps[chosen]
         mask = step.mask if config.grow else sel.scores(clicks) >= step.threshold
     rows = [
         [("* " if i == chosen else "") + str(i), f"{st.threshold_hi:.3f} .. {st.threshold_lo:.3f}", f"{st.threshold:.3f}", st.size]
