@@ -88,7 +88,7 @@ class SelectConfig:
     knn: int = opt(8, "point clouds: neighbours per point in the k-nearest-neighbour graph")
     min_step_change: float = opt(0.05, "hierarchy steps: a step is a threshold range over which the selection grows by at most this fraction")
     min_step_width: float = opt(0.05, "hierarchy steps: the narrowest threshold range that counts as a step")
-    exact_limit: int = opt(300_000, "hierarchy sweep on vertices up to this many vertices; above it on cached superpoints (masks stay exact)")
+    exact_limit: int = opt(50_000, "hierarchy sweep on vertices up to this many vertices; above it on cached superpoints (masks stay exact)")
 
 
 @dataclass

@@ -529,8 +529,6 @@ class Selector:
         else:
             node_score = np.minimum.reduceat(s[order], starts).astype(np.float64)
             click_nodes = lab[pos]
-            # a clicked superpoint counts from its clicked vertex's score
-            node_score[click_nodes] = np.maximum(node_score[click_nodes], np.minimum(s[pos], node_score[click_nodes]))
         bott = self._bottleneck(node_score, edges, click_nodes)
         reach = np.isfinite(bott)
         if not reach.any():
