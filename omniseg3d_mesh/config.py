@@ -114,14 +114,18 @@ class DiscretizeConfig:
 class MaskConfig:
     """Segment Anything automatic mask generation (paper Sec. 3.1; defaults = the paper's release)."""
 
-    model: Literal["vit_h", "vit_l", "vit_b"] = opt("vit_h", "SAM backbone; must match the checkpoint")
+    model: Literal["vit_h", "vit_l", "vit_b", "auto"] = opt(
+        "vit_h", "SAM backbone; must match the checkpoint (auto = detect it from the checkpoint)"
+    )
     points_per_side: int = opt(32, "point grid size (32 x 32 prompts)")
     points_per_batch: int = opt(64, "prompts run through the mask decoder at once")
     pred_iou_thresh: float = opt(0.88, "keep masks whose predicted IoU is at least this")
     stability_score_thresh: float = opt(0.95, "keep masks whose stability score is at least this")
     box_nms_thresh: float = opt(0.7, "box IoU for non-maximum suppression between masks")
     crop_n_layers: int = opt(0, "extra crop layers (0 = whole image only)")
-    min_mask_region_area: int = opt(128, "remove holes and islands smaller than this many pixels")
+    min_mask_region_area: int = opt(
+        128, "remove holes and islands smaller than this many pixels (at the size SAM runs at; 0 = off)"
+    )
     max_long_side: int = opt(1024, "downscale images whose long side is larger before SAM (masks are scaled back)")
     device: str = opt("auto", "torch device: auto (CUDA when present), cpu, cuda")
     strict: bool = opt(False, "stop at the first image that fails instead of reporting it and going on")
