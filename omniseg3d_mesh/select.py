@@ -270,14 +270,19 @@ class Selector:
         verts, faces, colors = geo["vertices"], geo["faces"], geo["colors"]
         state: dict = {}
 
+        frag_cfg = (ws.read_scene_info().get("config") or {}).get("fragments") or {}
+
         def lookup(view: str):
+            # the fragments `fit` cached for this view (same backend and splat radius -> same cache key)
             from .render.fragments import load_or_compute_fragments
             from .scene import Scene
 
             if "scene" not in state:
                 state["scene"] = Scene(vertices=verts, faces=faces, colors=colors, cameras=cameras)
             scene = state["scene"]
-            return load_or_compute_fragments(scene, scene.camera(view), ws)
+            return load_or_compute_fragments(
+                scene, scene.camera(view), ws, backend=frag_cfg.get("backend", "auto"), point_radius=frag_cfg.get("point_radius")
+            )
 
         sel = cls(fld, verts, faces, cameras=cameras, fragments_lookup=lookup, knn=knn, config=config)
         sel.workspace = ws
@@ -517,8 +522,8 @@ class Selector:
 
         A step is a threshold range ``[threshold_lo, threshold_hi]`` at least
         ``config.min_step_width`` wide over which the grown selection grows by at most
-        ``config.min_step_change`` (relative): the part, then the object, then the
-        group... Returns at least one step (the click's own selection at the median
+        ``config.min_step_change`` (relative) and holds at least ``config.min_step_size``
+        vertices: the part, then the object, then the group... Returns at least one step (the click's own selection at the median
         threshold when the size curve has no flat range).
         """
         pos, neg = self._split(clicks)
@@ -563,8 +568,9 @@ class Selector:
         change, width = self.config.min_step_change, self.config.min_step_width
         out = []
         i, g = 0, len(grid)
+        min_size = max(1, min(int(self.config.min_step_size), int(size_at[-1])))
         while i < g:
-            if size_at[i] == 0:
+            if size_at[i] < min_size:
                 i += 1
                 continue
             limit = size_at[i] * (1.0 + change)

@@ -251,3 +251,13 @@ def test_select_step_when_everything_is_excluded(scene, selector):
     v = scene.vertex_in(2)
     with pytest.raises(ValueError, match="the clicks select nothing"):
         selector.select_step([f"v:{v}", f"-v:{v}"], 0)
+
+
+def test_a_noisy_clicked_vertex_is_not_a_step(scene):
+    feats = scene.features.copy()
+    v = scene.vertex_in(2)
+    rng = np.random.default_rng(1)
+    odd = feats[v] + 0.9 * rng.normal(size=feats.shape[1]).astype(np.float32) / np.sqrt(feats.shape[1])
+    feats[v] = odd / np.linalg.norm(odd)  # the clicked vertex itself is an outlier
+    steps = Selector(feats, scene.vertices, scene.faces).hierarchy(f"v:{v}")
+    assert steps[0].size >= SelectConfig().min_step_size
