@@ -106,7 +106,9 @@ class DiscretizeConfig:
     level_similarities: list[float] = opt(
         [0.7, 0.4], "coarser levels: level k merges parts whose average cosine similarity is at least the k-th value (decreasing)"
     )
-    max_samples: int = opt(5000, "most rows given to HDBSCAN (superpoints repeated in proportion to their size)")
+    max_samples: int = opt(5000, "most rows given to HDBSCAN (superpoints repeated in proportion to their size; more superpoints than this are sampled)")
+    cluster_selection: Literal["eom", "leaf"] = opt("eom", "HDBSCAN cluster selection: eom = most stable clusters, leaf = finest clusters of the tree")
+    smooth_iters: int = opt(2, "edge-aware denoising sweeps of the field before over-segmentation (0 = off)")
     format: Literal["ply", "obj", "glb"] = opt("ply", "file format of the per-part meshes")
     seed: int = opt(0, "random seed")
 

@@ -154,3 +154,23 @@ def test_part_tree_by_hand():
     np.testing.assert_array_equal(tree.cut(1), [0, 0, 0, 1, 1])
     np.testing.assert_array_equal(tree.parents(1), [0, 0])
     np.testing.assert_array_equal(tree.children(1, 0), [0, 1])
+
+
+def test_noisy_field_still_finds_parts_and_objects():
+    noisy = make_part_scene(60, noise=0.5, seed=2)  # same-part cosine ~0.8
+    est = Discretizer(min_part_size=20).fit(noisy.features, noisy.vertices, noisy.faces)
+    assert adjusted_rand_score(noisy.part, est.levels_[0]) >= 0.9
+    assert adjusted_rand_score(noisy.object, est.levels_[1]) >= 0.9
+    assert est.superpoint_threshold_ <= 0.95
+
+
+def test_more_superpoints_than_samples(scene):
+    est = Discretizer(min_part_size=20, max_samples=100, max_superpoint_size=20, smooth_iters=0)
+    est.fit(scene.features, scene.vertices, scene.faces)
+    assert est.superpoints_.max() + 1 > 100  # the sampled path ran
+    assert adjusted_rand_score(scene.object, est.levels_[1]) >= 0.9
+
+
+def test_cluster_selection_error(scene):
+    with pytest.raises(ValueError, match="cluster_selection must be 'eom' or 'leaf', got 'best'"):
+        Discretizer(cluster_selection="best").fit(scene.features, scene.vertices, scene.faces)
