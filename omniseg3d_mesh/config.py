@@ -88,6 +88,7 @@ class SelectConfig:
     knn: int = opt(8, "point clouds: neighbours per point in the k-nearest-neighbour graph")
     min_step_change: float = opt(0.05, "hierarchy steps: a step is a threshold range over which the selection grows by at most this fraction")
     min_step_width: float = opt(0.05, "hierarchy steps: the narrowest threshold range that counts as a step")
+    smooth_iters: int = opt(0, "edge-aware denoising sweeps of the field before scoring (0 = score the field as fitted; 2 helps a noisy field)")
     min_step_size: int = opt(10, "hierarchy steps: ignore selections smaller than this many vertices (a lone noisy vertex is not a step)")
     exact_limit: int = opt(50_000, "hierarchy sweep on vertices up to this many vertices; above it on cached superpoints (masks stay exact)")
 

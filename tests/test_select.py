@@ -261,3 +261,13 @@ def test_a_noisy_clicked_vertex_is_not_a_step(scene):
     feats[v] = odd / np.linalg.norm(odd)  # the clicked vertex itself is an outlier
     steps = Selector(feats, scene.vertices, scene.faces).hierarchy(f"v:{v}")
     assert steps[0].size >= SelectConfig().min_step_size
+
+
+@pytest.mark.parametrize("exact_limit", [10**9, 0], ids=["vertices", "superpoints"])
+def test_noisy_field_with_denoising(exact_limit):
+    noisy = make_part_scene(60, noise=0.5, seed=2)  # same-part cosine ~0.8
+    cfg = SelectConfig(smooth_iters=2, exact_limit=exact_limit)
+    sel = Selector(noisy.features, noisy.vertices, noisy.faces, config=cfg)
+    steps = sel.hierarchy(f"v:{noisy.vertex_in(2)}")
+    assert iou(steps[0].mask, noisy.part == 2) >= 0.9
+    assert iou(steps[1].mask, noisy.object == 1) >= 0.9
