@@ -539,8 +539,9 @@ class Selector:
         A step is a threshold range ``[threshold_lo, threshold_hi]`` at least
         ``config.min_step_width`` wide over which the grown selection grows by at most
         ``config.min_step_change`` (relative) and holds at least ``config.min_step_size``
-        vertices: the part, then the object, then the group... Returns at least one step (the click's own selection at the median
-        threshold when the size curve has no flat range).
+        vertices: the part, then the object, then the group... Returns at least one
+        step (the click's own selection at the median threshold when the size curve
+        has no flat range), or none when negative clicks exclude everything.
         """
         pos, neg = self._split(clicks)
         s = self._scores(pos, neg)
