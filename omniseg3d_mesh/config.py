@@ -120,7 +120,7 @@ class MaskConfig:
     min_mask_region_area: int = opt(
         128, "remove holes and islands smaller than this many pixels (at the size SAM runs at; 0 = off)"
     )
-    max_long_side: int = opt(1024, "downscale images whose long side is larger before SAM (masks are scaled back)")
+    max_long_side: int = opt(1024, "downscale images whose long side is larger before SAM (masks are scaled back; 0 = never)")
     device: str = opt("auto", "torch device: auto (CUDA when present), cpu, cuda")
     strict: bool = opt(False, "stop at the first image that fails instead of reporting it and going on")
 
