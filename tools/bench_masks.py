@@ -45,7 +45,7 @@ def _one(args: argparse.Namespace) -> None:
             y, x = rng.integers(0, h * 3 // 4), rng.integers(0, w * 3 // 4)
             img[y : y + h // 5, x : x + w // 5] = rng.integers(0, 255, 3)
         Image.fromarray(img).save(images / f"img_{i}.png")
-    cfg = MaskConfig(model=args.model, points_per_side=args.points_per_side, max_long_side=args.max_long_side, device=args.device)
+    cfg = MaskConfig(model="auto" if args.model == "tiny" else args.model, points_per_side=args.points_per_side, max_long_side=args.max_long_side, device=args.device)
     start = time.perf_counter()
     report = generate_masks(images, args.checkpoint, work / f"masks_{args.max_long_side}", cfg)
     total = time.perf_counter() - start
@@ -57,7 +57,7 @@ def _one(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="vit_b", choices=["vit_b", "vit_l", "vit_h"])
+    parser.add_argument("--model", default="vit_b", choices=["vit_b", "vit_l", "vit_h", "tiny"], help="tiny = a toy SAM to check the script")
     parser.add_argument("--size", default="1600x1200", help="image size WxH")
     parser.add_argument("--images", type=int, default=1)
     parser.add_argument("--points-per-side", type=int, default=32)
@@ -78,7 +78,13 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = Path(tmp) / f"random_{args.model}.pth"
-        torch.save(sam_model_registry[args.model](checkpoint=None).state_dict(), ckpt)
+        if args.model == "tiny":
+            from omniseg3d_mesh.masks.sam import build_tiny_sam
+
+            model = build_tiny_sam(64)
+        else:
+            model = sam_model_registry[args.model](checkpoint=None)
+        torch.save(model.state_dict(), ckpt)
         rows = []
         for long_side in [int(v) for v in args.long_sides.split(",")]:
             cmd = [sys.executable, __file__, "--one", "--model", args.model, "--size", args.size, "--images", str(args.images),
