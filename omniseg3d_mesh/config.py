@@ -86,7 +86,9 @@ class SelectConfig:
     step: Optional[int] = opt(None, "hierarchy step for the click: 0 = smallest (part), 1 = next bigger, ...")
     grow: bool = opt(True, "region growing: keep only graph-connected components that contain a positive click")
     knn: int = opt(8, "point clouds: neighbours per point in the k-nearest-neighbour graph")
-    min_step_change: float = opt(0.05, "hierarchy steps: a new step needs at least this relative growth in size")
+    min_step_change: float = opt(0.05, "hierarchy steps: a step is a threshold range over which the selection grows by at most this fraction")
+    min_step_width: float = opt(0.05, "hierarchy steps: the narrowest threshold range that counts as a step")
+    exact_limit: int = opt(300_000, "hierarchy sweep on vertices up to this many vertices; above it on cached superpoints (masks stay exact)")
 
 
 @dataclass
@@ -100,6 +102,10 @@ class DiscretizeConfig:
     superpoint_threshold: float = opt(0.95, "over-segmentation: neighbouring vertices join a superpoint above this cosine similarity")
     max_superpoint_size: int = opt(2000, "over-segmentation: largest superpoint, in vertices")
     knn: int = opt(8, "point clouds: neighbours per point in the k-nearest-neighbour graph")
+    level_similarities: list[float] = opt(
+        [0.7, 0.4], "coarser levels: level k merges parts whose average cosine similarity is at least the k-th value (decreasing)"
+    )
+    max_samples: int = opt(5000, "most rows given to HDBSCAN (superpoints repeated in proportion to their size)")
     format: Literal["ply", "obj", "glb"] = opt("ply", "file format of the per-part meshes")
     seed: int = opt(0, "random seed")
 
@@ -133,6 +139,14 @@ class RenderConfig:
     level: int = opt(0, "hierarchy level of the parts (as in discretize)")
     views: list[str] = opt([], "render only these views (default: all)")
     overlay_alpha: float = opt(0.5, "opacity of the colour overlay on the input image")
+    overlays: bool = opt(True, "also write <view>_overlay.png (the colours over the input image, or over grey)")
+    click: Optional[int] = opt(None, "scores: the vertex id whose feature similarity is rendered")
+    backend: Literal["auto", "cpu", "nvdiffrast"] = opt(
+        "auto", "fragment backend (auto: nvdiffrast when CUDA and nvdiffrast are present, cpu for distorted views)"
+    )
+    point_radius: Optional[float] = opt(
+        None, "point clouds: splat radius in world units (default: 1.5x the median nearest-neighbour spacing)"
+    )
 
 
 STAGES: dict[str, type] = {
