@@ -130,7 +130,7 @@ class MaskConfig:
     min_mask_region_area: int = opt(
         128, "remove holes and islands smaller than this many pixels (at the size SAM runs at; 0 = off)"
     )
-    max_long_side: int = opt(1024, "downscale images whose long side is larger before SAM (masks are scaled back)")
+    max_long_side: int = opt(1024, "downscale images whose long side is larger before SAM (masks are scaled back; 0 = never)")
     device: str = opt("auto", "torch device: auto (CUDA when present), cpu, cuda")
     strict: bool = opt(False, "stop at the first image that fails instead of reporting it and going on")
 
@@ -143,6 +143,14 @@ class RenderConfig:
     level: int = opt(0, "hierarchy level of the parts (as in discretize)")
     views: list[str] = opt([], "render only these views (default: all)")
     overlay_alpha: float = opt(0.5, "opacity of the colour overlay on the input image")
+    overlays: bool = opt(True, "also write <view>_overlay.png (the colours over the input image, or over grey)")
+    click: Optional[int] = opt(None, "scores: the vertex id whose feature similarity is rendered")
+    backend: Literal["auto", "cpu", "nvdiffrast"] = opt(
+        "auto", "fragment backend (auto: nvdiffrast when CUDA and nvdiffrast are present, cpu for distorted views)"
+    )
+    point_radius: Optional[float] = opt(
+        None, "point clouds: splat radius in world units (default: 1.5x the median nearest-neighbour spacing)"
+    )
 
 
 STAGES: dict[str, type] = {
