@@ -72,26 +72,19 @@ def run(args: argparse.Namespace) -> int:
         report = run_batch(spec, options, progress=progress, report_path=report_path)
 
     rows = []
-    by_scene = {s.name: {} for s in spec.scenes}
+    by_scene: dict[str, dict] = {s.name: {} for s in spec.scenes}
     for r in report.results:
         by_scene[r.scene][r.stage] = r
     for name, cells in by_scene.items():
         row = [name]
-        errors = []
         for stage in stages:
             r = cells.get(stage)
-            if r is None:
-                row.append("")
-            elif r.status == "done":
-                row.append(f"done {r.seconds:.1f}s")
-            else:
-                row.append(r.status)
-            if r is not None and r.status == "failed":
-                errors.append(f"{stage}: {r.error}")
-        row.append("; ".join(errors))
+            row.append("" if r is None else f"done {r.seconds:.1f}s" if r.status == "done" else r.status)
         rows.append(row)
-    print_table(f"batch {spec.path.name} ({report.seconds:.1f} s)", ["scene", *stages, "error"], rows)
+    print_table(f"batch {spec.path.name} ({report.seconds:.1f} s)", ["scene", *stages], rows)
     failed = report.failed_scenes()
+    for name, error in failed.items():
+        console.print(f"[red]{name}[/]: {error}", highlight=False)
     console.print(
         f"{len(spec.scenes) - len(failed)} of {len(spec.scenes)} scene(s) finished, {len(failed)} failed; report: {report_path}"
     )
