@@ -32,12 +32,16 @@ ray = pytest.importorskip("ray")
 
 @pytest.fixture(scope="module")
 def local_ray():
-    """One local Ray instance with 2 CPUs for the whole module (each start costs seconds)."""
+    """One local Ray instance with 2 CPUs for the whole module (each start costs seconds).
+
+    It also declares 2 logical GPUs: Ray only does the bookkeeping (nothing runs on a
+    GPU here), which shows that fit tasks ask for GPUs and discretize does not.
+    """
     import sys
 
     # the test stages live in this module, which Ray workers cannot import: ship them by value
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=80 * 1024 * 1024, log_to_driver=False)
+    ray.init(num_cpus=2, num_gpus=2, include_dashboard=False, object_store_memory=80 * 1024 * 1024, log_to_driver=False)
     yield ray
     ray.shutdown()
 
@@ -227,8 +231,9 @@ def test_local_masks_from_tiny_sam_feed_the_fit(tmp_path):
     assert {r.status for r in again.results} == {"skipped"}
 
 
-# --------------------------------------------------------------------------- tests
-def _check_broken_batch(tmp_path: Path, executor: str) -> None:
+# --------------------------------------------------------------------------- test stages
+def test_local_report_progress_resume_and_rerun_on_change(tmp_path):
+    executor = "local"
     spec_path = _write_spec(tmp_path)
     spec = load_batch_spec(spec_path)
     events = []
@@ -275,10 +280,6 @@ def _check_broken_batch(tmp_path: Path, executor: str) -> None:
     third = run_batch(load_batch_spec(spec_path), BatchOptions(stages=STAGES, executor=executor), registry=_registry())
     st3 = _statuses(third)
     assert st3[("scene0", "fit")] == "skipped" and st3[("scene1", "fit")] == "done" and st3[("scene1", "discretize")] == "done"
-
-
-def test_local_executor_fake_stages_rerun_on_change(tmp_path):
-    _check_broken_batch(tmp_path, "local")
 
 
 def test_ray_killed_worker_is_retried(tmp_path, local_ray):
@@ -369,3 +370,22 @@ def test_ray_killed_mask_actor_is_restarted(tmp_path, local_ray):
     assert len(list(loads.iterdir())) == 2  # loaded again by the restarted actor
     for s in ("scene0", "scene1"):
         assert len(list((tmp_path / "ws" / s / "masks").glob("*.json"))) == 3
+
+
+def _fit_showing_gpus(task):
+    _fake_fit(task)
+    return {"gpus": ",".join(str(g) for g in ray.get_gpu_ids()) or "none"}
+
+
+def _discretize_showing_gpus(task):
+    _fake_discretize(task)
+    return {"gpus": ",".join(str(g) for g in ray.get_gpu_ids()) or "none"}
+
+
+def test_ray_fit_tasks_get_gpus_discretize_only_cores(tmp_path, local_ray):
+    spec = load_batch_spec(_write_spec(tmp_path, broken=None, n_good=2))
+    reg = _registry(fit_run=_fit_showing_gpus, discretize_run=_discretize_showing_gpus)
+    report = run_batch(spec, BatchOptions(stages=("fit", "discretize"), executor="ray", gpus_per_fit=1), registry=reg)
+    notes = {(r.scene, r.stage): r.note for r in report.results}
+    assert {notes[(s, "fit")] for s in ("scene0", "scene1")} <= {"gpus=0", "gpus=1"}
+    assert notes[("scene0", "discretize")] == notes[("scene1", "discretize")] == "gpus=none"
