@@ -35,7 +35,8 @@ def chromium_command(binary: str, url: str, user_dir: str, screenshot: str | Non
         binary, "--headless", "--no-sandbox", "--disable-gpu", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
         "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--disable-default-apps", "--disable-extensions", "--no-default-browser-check",
-        "--hide-scrollbars", f"--user-data-dir={user_dir}", f"--window-size={size[0]},{size[1]}",
+        "--hide-scrollbars", "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+        f"--user-data-dir={user_dir}", f"--window-size={size[0]},{size[1]}",
         f"--virtual-time-budget={budget_ms}",
     ]
     cmd += [f"--screenshot={screenshot}"] if screenshot else ["--dump-dom"]

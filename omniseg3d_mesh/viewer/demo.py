@@ -95,10 +95,11 @@ def make_demo_scene(resolution: int = 1, num_views: int = 8, floor_cells: int | 
     return DemoScene(vertices, np.concatenate(faces).astype(np.int32), colors, labels, cams)
 
 
-def hierarchical_features(labels: dict, dim: int = 16, noise: float = 0.03, seed: int = 0) -> np.ndarray:
+def hierarchical_features(labels: dict, dim: int = 32, noise: float = 0.03, seed: int = 0) -> np.ndarray:
     """[V, dim] float32 unit features: group direction + object offset + part offset + noise.
 
-    Same part -> cosine ~1, same object -> ~0.75, same group -> ~0.4, else ~0.
+    Same part -> cosine ~1, same object -> ~0.75, same group -> ~0.4, else ~0 (exact
+    when dim >= the number of labels of all levels together, else only roughly).
     """
     rng = np.random.default_rng(seed)
     weights = {"group": np.sqrt(0.4), "object": np.sqrt(0.35), "part": np.sqrt(0.25)}
