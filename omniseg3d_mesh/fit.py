@@ -1,0 +1,478 @@
+"""Fit a per-vertex feature field to multi-view masks (paper Sec. 3.2-3.3).
+
+The pipeline of :func:`fit_field`:
+
+1. Per view: fragments (pixel -> 3 vertex ids + barycentric weights, cached in the
+   workspace) and the 2D hierarchy (patch map + votes, cached in
+   ``hierarchy/<view>.npz`` keyed by the mask content). Only pixels with both a
+   fragment and a patch are kept, stored compactly (int32 ids, float16 weights,
+   int32 patch ids): 60 views at 640x480 take about 400 MB.
+2. Per step: one view (drawn at random), N pixels of it (with replacement); a
+   pixel's feature is the weighted sum of its vertices' features (a gather + sum,
+   whose backward is torch's own index scatter-add); loss = hierarchical
+   contrastive loss + ``norm_weight`` * norm loss (+ ``smooth_weight`` * mean squared
+   feature difference over mesh edges); Adam with a cosine learning-rate schedule
+   ``lr -> lr_final``.
+3. After the last step, vertices no kept pixel ever touched get features by
+   diffusion over the vertex graph; all features are normalised to unit length.
+
+Every step draws its view and pixels from a generator seeded with ``(seed, step)``,
+so an interrupted fit that resumes from a checkpoint (``checkpoints/fit.pt``, written
+atomically every ``checkpoint_every`` steps) gives the same field as an
+uninterrupted one, and a fixed seed gives the same field (on CPU; CUDA scatter-adds
+are not bit-deterministic).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+from .config import FitConfig, FragmentConfig, MaskConfig, config_to_dict
+from .field import Field
+from .hierarchy import Hierarchy, build_hierarchy
+from .progress import ProgressCallback, report
+from .scene import Scene
+from .workspace import Workspace, atomic_save_npz, atomic_write_bytes, content_hash
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ViewData", "prepare_views", "fit_field", "fit_workspace", "resolve_device", "masks_hash"]
+
+FIT_VERSION = 1
+HIERARCHY_VERSION = 1
+# config fields that do not change the fitted field (excluded from the resume key)
+_NOT_IN_KEY = ("checkpoint_every", "device", "allow_missing_masks", "diffusion_iters")
+
+
+@dataclass
+class ViewData:
+    """The training pixels of one view: those with both a fragment and a patch.
+
+    Attributes:
+        name: view name.
+        vertex_ids: [n, K] int32 vertex ids of each pixel.
+        weights: [n, K] float16 interpolation weights.
+        patch_ids: [n] int32 patch id of each pixel (0..P-1).
+        votes: [P, P] int32 vote matrix of the view.
+    """
+
+    name: str
+    vertex_ids: np.ndarray
+    weights: np.ndarray
+    patch_ids: np.ndarray
+    votes: np.ndarray
+
+    @property
+    def num_pixels(self) -> int:
+        return int(len(self.patch_ids))
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.vertex_ids.nbytes + self.weights.nbytes + self.patch_ids.nbytes + self.votes.nbytes)
+
+
+def resolve_device(device: str = "auto"):
+    """``auto`` -> CUDA when present, else CPU."""
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N ({exc})") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available; use --device cpu or auto")
+    return dev
+
+
+def masks_hash(masks: np.ndarray) -> str:
+    """Content hash of a [M, H, W] bool stack (hashes the packed bits)."""
+    m = np.asarray(masks, dtype=bool)
+    return content_hash(str(m.shape), np.packbits(m.reshape(len(m), -1), axis=1) if m.size else np.zeros(0, np.uint8))
+
+
+def _check_masks_for_views(scene: Scene, masks: Mapping[str, np.ndarray], allow_missing: bool) -> list:
+    """The cameras to fit, in scene order; validates names and resolutions."""
+    names = {cam.name for cam in scene.cameras}
+    unknown = sorted(set(masks) - names)
+    if unknown:
+        raise ValueError(
+            f"masks given for {len(unknown)} view(s) with no camera: {', '.join(unknown[:5])}; "
+            f"camera views are: {', '.join(sorted(names)[:5])}{' ...' if len(names) > 5 else ''}. "
+            "Fix the mask names (view name = image file name) or remove them"
+        )
+    missing = [cam.name for cam in scene.cameras if cam.name not in masks]
+    if missing and not allow_missing:
+        raise ValueError(
+            f"{len(missing)} of {len(scene.cameras)} views have no masks: {', '.join(missing[:5])}"
+            f"{' ...' if len(missing) > 5 else ''}; generate them (--sam-checkpoint) or pass --allow-missing-masks to skip those views"
+        )
+    if missing:
+        log.warning("%d of %d views have no masks and are skipped", len(missing), len(scene.cameras))
+    cams = [cam for cam in scene.cameras if cam.name in masks]
+    if not cams:
+        raise ValueError("no view has masks: nothing to fit; pass --masks DIR or --sam-checkpoint FILE")
+    for cam in cams:
+        m = np.asarray(masks[cam.name])
+        if m.ndim != 3 or m.shape[1:] != (cam.height, cam.width):
+            raise ValueError(
+                f"masks of view {cam.name!r} must have shape (M, {cam.height}, {cam.width}) to match its camera, "
+                f"got {m.shape}; resize them to the camera resolution (io.masks.load_masks does this)"
+            )
+    return cams
+
+
+def load_or_build_hierarchy(
+    view_name: str, masks: np.ndarray, config: FitConfig, workspace: Workspace | None
+) -> Hierarchy:
+    """The view's hierarchy, from ``hierarchy/<view>.npz`` when the masks are unchanged."""
+    if workspace is None:
+        return build_hierarchy(masks, config.absorb_containment, config.containment_ratio, config.min_patch_pixels)
+    key = content_hash(
+        HIERARCHY_VERSION, masks_hash(masks), config.absorb_containment, config.containment_ratio, config.min_patch_pixels
+    )
+    path = workspace.hierarchy_path(view_name)
+    if path.is_file():
+        try:
+            with np.load(path) as data:
+                if str(data["key"]) == key:
+                    return Hierarchy.from_npz(data)
+        except Exception as exc:  # a corrupt cache entry is rebuilt, never fatal
+            log.warning("rebuilding unreadable hierarchy cache %s (%s)", path, exc)
+    hier = build_hierarchy(masks, config.absorb_containment, config.containment_ratio, config.min_patch_pixels)
+    atomic_save_npz(path, compress=True, key=np.array(key), **hier.to_npz_arrays())
+    return hier
+
+
+def prepare_views(
+    scene: Scene,
+    masks: Mapping[str, np.ndarray],
+    config: FitConfig = FitConfig(),
+    workspace: Workspace | None = None,
+    fragment_config: FragmentConfig = FragmentConfig(),
+    progress: ProgressCallback | None = None,
+) -> list[ViewData]:
+    """Fragments + hierarchy of every view with masks, reduced to the training pixels."""
+    from .render.fragments import iter_fragments
+
+    cams = _check_masks_for_views(scene, masks, config.allow_missing_masks)
+    views: list[ViewData] = []
+    frags_iter = iter_fragments(
+        scene, cams, workspace, backend=fragment_config.backend, point_radius=fragment_config.point_radius, progress=progress
+    )
+    for i, (cam, frags) in enumerate(frags_iter):
+        hier = load_or_build_hierarchy(cam.name, np.asarray(masks[cam.name], dtype=bool), config, workspace)
+        report(progress, "hierarchy", i + 1, len(cams), patches=hier.num_patches)
+        keep = frags.valid & (hier.patch_map >= 0)
+        if not keep.any():
+            log.warning("view %s has no pixel with both a surface hit and a mask; skipped", cam.name)
+            continue
+        views.append(
+            ViewData(
+                name=cam.name,
+                vertex_ids=np.ascontiguousarray(frags.vertex_ids[keep], dtype=np.int32),
+                weights=np.ascontiguousarray(frags.weights[keep], dtype=np.float16),
+                patch_ids=np.ascontiguousarray(hier.patch_map[keep], dtype=np.int32),
+                votes=hier.votes.astype(np.int32),
+            )
+        )
+    if not views:
+        raise ValueError(
+            "no view has a pixel that both sees the geometry and lies in a mask: check that the cameras "
+            "look at the mesh (omniseg-mesh info) and that the masks belong to these images"
+        )
+    return views
+
+
+def _fit_key(scene_hash: str, views: list[ViewData], masks: Mapping[str, np.ndarray], config: FitConfig, num_vertices: int) -> str:
+    cfg = {k: v for k, v in config_to_dict(config).items() if k not in _NOT_IN_KEY}
+    return content_hash(FIT_VERSION, scene_hash, num_vertices, cfg, [(v.name, masks_hash(masks[v.name])) for v in views])
+
+
+def _cosine_lr(step: int, total: int, lr: float, lr_final: float) -> float:
+    if total <= 1:
+        return lr
+    t = min(step / (total - 1), 1.0)
+    return lr_final + 0.5 * (lr - lr_final) * (1.0 + math.cos(math.pi * t))
+
+
+def _interpolate(features, vertex_ids, weights):
+    """[N, D] pixel features = sum_k weights[:, k] * features[vertex_ids[:, k]] (gather + sum)."""
+    n, k = vertex_ids.shape
+    gathered = features.index_select(0, vertex_ids.reshape(-1)).view(n, k, -1)
+    return (gathered * weights[:, :, None]).sum(dim=1)
+
+
+def _save_checkpoint(path: Path, key: str, step: int, features, optimizer) -> None:
+    import torch
+
+    buf = io.BytesIO()
+    torch.save({"key": key, "step": step, "features": features.detach().cpu(), "optimizer": optimizer.state_dict()}, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _load_checkpoint(path: Path, key: str):
+    import torch
+
+    if not path.is_file():
+        return None
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # unreadable -> start over, never fatal
+        log.warning("ignoring unreadable fit checkpoint %s (%s)", path, exc)
+        return None
+    if ckpt.get("key") != key:
+        log.info("fit checkpoint %s belongs to other inputs or settings; starting over", path)
+        return None
+    return ckpt
+
+
+def _optimizer_to(optimizer, device) -> None:
+    for state in optimizer.state.values():
+        for k, v in state.items():
+            if hasattr(v, "to") and k != "step":
+                state[k] = v.to(device)
+
+
+def fit_field(
+    scene: Scene,
+    masks: Mapping[str, np.ndarray],
+    config: FitConfig = FitConfig(),
+    workspace: Workspace | None = None,
+    fragment_config: FragmentConfig = FragmentConfig(),
+    progress: ProgressCallback | None = None,
+) -> Field:
+    """Lift multi-view masks into a per-vertex feature field.
+
+    Args:
+        scene: geometry + cameras (OpenCV axes).
+        masks: view name -> [M, H, W] bool proposals at the camera's resolution.
+        config: fit settings (:class:`~omniseg3d_mesh.config.FitConfig`).
+        workspace: where fragments, hierarchies and checkpoints are cached (None = no cache, no resume).
+        fragment_config: fragment backend.
+        progress: ``progress(stage, done, total, **info)`` for stages ``fragments``,
+            ``hierarchy`` and ``fit`` (info: ``loss``, ``steps_per_s``).
+
+    Returns:
+        :class:`~omniseg3d_mesh.field.Field` with unit-length features [V, D] and meta
+        (config, geometry_hash, num_vertices, source, views, steps, steps_done, version).
+    """
+    import torch
+
+    from .graph import diffuse_features, vertex_graph
+    from .losses import hierarchical_contrastive_loss, norm_loss
+
+    if config.steps < 0 or config.num_pixels < 1 or config.feature_dim < 1:
+        raise ValueError(
+            f"steps must be >= 0, num_pixels >= 1 and feature_dim >= 1; got steps={config.steps}, "
+            f"num_pixels={config.num_pixels}, feature_dim={config.feature_dim}"
+        )
+    device = resolve_device(config.device)
+    t0 = time.perf_counter()
+    views = prepare_views(scene, masks, config, workspace, fragment_config, progress)
+    t_prep = time.perf_counter() - t0
+    num_v = scene.num_vertices
+    geometry_hash = scene.geometry_hash()
+    log.info(
+        "fit: %d views, %d training pixels (%.0f MB), %d vertices, device %s",
+        len(views), sum(v.num_pixels for v in views), sum(v.nbytes for v in views) / 2**20, num_v, device,
+    )
+
+    # training data as tensors (zero-copy on CPU)
+    t_ids = [torch.from_numpy(v.vertex_ids).to(device) for v in views]
+    t_w = [torch.from_numpy(v.weights).to(device) for v in views]
+    t_patch = [torch.from_numpy(v.patch_ids).to(device) for v in views]
+    t_votes = [torch.from_numpy(v.votes).to(device) for v in views]
+    seen = np.zeros(num_v, dtype=bool)
+    for v in views:
+        ids = v.vertex_ids[v.weights > 0]
+        seen[ids[ids >= 0]] = True
+
+    gen = torch.Generator().manual_seed(int(config.seed))
+    init = torch.randn(num_v, config.feature_dim, generator=gen) / math.sqrt(config.feature_dim)
+    features = torch.nn.Parameter(init.to(device))
+    optimizer = torch.optim.Adam([features], lr=config.lr)
+
+    edges = None
+    if config.smooth_weight > 0:
+        from .graph import graph_edges
+
+        edges = torch.from_numpy(graph_edges(vertex_graph(scene.vertices, scene.faces))).to(device)
+
+    key = _fit_key(geometry_hash, views, masks, config, num_v)
+    ckpt_path = workspace.checkpoints_dir / "fit.pt" if workspace is not None else None
+    start = 0
+    if ckpt_path is not None:
+        ckpt = _load_checkpoint(ckpt_path, key)
+        if ckpt is not None:
+            with torch.no_grad():
+                features.copy_(ckpt["features"].to(device))
+            optimizer.load_state_dict(ckpt["optimizer"])
+            _optimizer_to(optimizer, device)
+            start = int(ckpt["step"])
+            log.info("resuming fit from step %d of %d (%s)", start, config.steps, ckpt_path)
+
+    t_fit = time.perf_counter()
+    last_loss = float("nan")
+    for step in range(start, config.steps):
+        rng = np.random.default_rng([int(config.seed), step])
+        vi = int(rng.integers(len(views)))
+        n_avail = views[vi].num_pixels
+        if n_avail <= config.num_pixels:
+            idx = torch.arange(n_avail, device=device)
+        else:
+            idx = torch.from_numpy(rng.integers(0, n_avail, config.num_pixels)).to(device)
+        ids = t_ids[vi].index_select(0, idx).long()
+        w = t_w[vi].index_select(0, idx).float()
+        patches = t_patch[vi].index_select(0, idx).long()
+
+        lr = _cosine_lr(step, config.steps, config.lr, config.lr_final)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        pix = _interpolate(features, ids.clamp(min=0), w)
+        loss = hierarchical_contrastive_loss(
+            pix, patches, t_votes[vi], hier_lambda=config.hier_lambda, alpha=config.temperature_alpha
+        )
+        if config.norm_weight > 0:
+            loss = loss + config.norm_weight * norm_loss(pix)
+        if edges is not None:
+            e = edges[torch.from_numpy(rng.integers(0, len(edges), min(len(edges), 4 * config.num_pixels))).to(device)]
+            loss = loss + config.smooth_weight * (features[e[:, 0]] - features[e[:, 1]]).pow(2).sum(1).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+        done = step + 1
+        if done % 10 == 0 or done == config.steps:
+            last_loss = float(loss.detach())
+            elapsed = time.perf_counter() - t_fit
+            report(progress, "fit", done, config.steps, loss=last_loss, steps_per_s=(done - start) / max(elapsed, 1e-9))
+        if ckpt_path is not None and config.checkpoint_every > 0 and (done % config.checkpoint_every == 0 or done == config.steps):
+            _save_checkpoint(ckpt_path, key, done, features, optimizer)
+    fit_seconds = time.perf_counter() - t_fit
+
+    feats = features.detach().cpu().numpy().astype(np.float32)
+    n_unseen = int((~seen).sum())
+    if n_unseen and seen.any():
+        adj = vertex_graph(scene.vertices, scene.faces)
+        feats = diffuse_features(feats, seen, adj, iterations=config.diffusion_iters)
+    norms = np.linalg.norm(feats, axis=1, keepdims=True)
+    feats = feats / np.maximum(norms, 1e-12)
+
+    from . import __version__
+
+    meta = {
+        "config": config_to_dict(config),
+        "fragment_config": config_to_dict(fragment_config),
+        "geometry_hash": geometry_hash,
+        "num_vertices": num_v,
+        "feature_dim": int(config.feature_dim),
+        "source": str(scene.source) if scene.source is not None else None,
+        "views": [v.name for v in views],
+        "steps": int(config.steps),
+        "steps_done": int(config.steps),
+        "unseen_vertices": n_unseen,
+        "final_loss": last_loss,
+        "prepare_seconds": round(t_prep, 3),
+        "fit_seconds": round(fit_seconds, 3),
+        "device": str(device),
+        "fit_version": FIT_VERSION,
+        "version": __version__,
+    }
+    return Field(features=feats, meta=meta)
+
+
+def fit_workspace(
+    mesh,
+    images=None,
+    cameras=None,
+    masks=None,
+    workspace=None,
+    config: FitConfig = FitConfig(),
+    fragment_config: FragmentConfig = FragmentConfig(),
+    sam_checkpoint=None,
+    mask_config: MaskConfig | None = None,
+    progress: ProgressCallback | None = None,
+) -> Workspace:
+    """Load a scene and its masks, fit, and write everything into a workspace.
+
+    Args:
+        mesh: mesh or point-cloud file.
+        images: the images folder (cameras are found next to it unless ``cameras`` is given).
+        cameras: a camera file/folder (COLMAP, transforms.json, ScanNet, cameras.json).
+        masks: a masks folder or file (SAM amg folders, COCO-RLE json, .npz); when None,
+            masks are generated with SAM from ``sam_checkpoint`` into ``<workspace>/masks``,
+            or read from there if they already exist.
+        workspace: the workspace folder (default: ``omniseg/`` beside the mesh).
+        config, fragment_config: stage settings.
+        sam_checkpoint: SAM weights for generating masks.
+        mask_config: SAM settings.
+        progress: progress callback.
+
+    Returns:
+        The :class:`~omniseg3d_mesh.workspace.Workspace` holding ``field.npz``,
+        ``geometry.npz``, ``cameras.json``, ``scene.json``, ``fragments/``, ``hierarchy/``.
+    """
+    from .io.geometry import load_scene
+
+    mesh = Path(mesh)
+    ws = workspace if isinstance(workspace, Workspace) else (Workspace(workspace) if workspace is not None else Workspace.default_for(mesh))
+    scene = load_scene(mesh, images=images, cameras=cameras, point_mode=fragment_config.point_mode)
+    mask_views = _load_or_generate_masks(scene, images, masks, ws, sam_checkpoint, mask_config, config, progress)
+
+    field = fit_field(scene, mask_views, config=config, workspace=ws, fragment_config=fragment_config, progress=progress)
+    ws.save_geometry(scene.vertices, scene.faces, scene.colors)
+    from .io.cameras_json import save_cameras_json
+
+    save_cameras_json(ws.cameras_path, scene.cameras)
+    from . import __version__
+
+    ws.update_scene_info(
+        mesh=str(mesh.resolve()),
+        images=str(Path(images).resolve()) if images is not None else None,
+        cameras=str(Path(cameras).resolve()) if cameras is not None else None,
+        masks=str(Path(masks).resolve()) if masks is not None else str(ws.masks_dir),
+        camera_format=scene.camera_format,
+        num_vertices=scene.num_vertices,
+        num_faces=int(len(scene.faces)) if scene.faces is not None else 0,
+        point_cloud=scene.is_point_cloud,
+        num_views=len(scene.cameras),
+        fitted_views=field.meta["views"],
+        geometry_hash=scene.geometry_hash(),
+        masks_hash=content_hash([(k, masks_hash(v)) for k, v in sorted(mask_views.items())]),
+        config={"fit": config_to_dict(config), "fragments": config_to_dict(fragment_config)},
+        version=__version__,
+    )
+    field.meta["source"] = str(mesh.resolve())
+    field.save(ws.field_path)
+    return ws
+
+
+def _load_or_generate_masks(scene, images, masks, ws: Workspace, sam_checkpoint, mask_config, config: FitConfig, progress):
+    from .io.masks import load_masks
+
+    if masks is not None:
+        return load_masks(masks, scene.cameras, allow_missing=config.allow_missing_masks)
+    if sam_checkpoint is not None:
+        if images is None:
+            raise ValueError("generating masks with --sam-checkpoint needs the IMAGES folder")
+        from .masks.sam import generate_masks
+
+        generate_masks(images, sam_checkpoint, ws.masks_dir, config=mask_config or MaskConfig(), progress=progress)
+        return load_masks(ws.masks_dir, scene.cameras, allow_missing=config.allow_missing_masks)
+    if ws.masks_dir.is_dir() and any(ws.masks_dir.iterdir()):
+        log.info("using the masks already in %s", ws.masks_dir)
+        return load_masks(ws.masks_dir, scene.cameras, allow_missing=config.allow_missing_masks)
+    raise ValueError(
+        f"no masks: pass --masks DIR (SAM amg folders, COCO-RLE json or .npz), or --sam-checkpoint FILE to "
+        f"generate them into {ws.masks_dir}"
+    )

@@ -1,0 +1,169 @@
+"""Contrastive losses that lift 2D patch hierarchies into a feature field (paper Sec. 3.2, Eq. 5-9).
+
+Pure torch, fully vectorised over the N sampled pixels x S patches present in the
+batch: no Python loop over anchors or levels.
+
+The hierarchical contrastive loss, step by step (DESIGN.md "The loss, in words"):
+
+1. Group the N pixels by patch id; the S patches present in the batch get a
+   prototype ``mu_s`` = mean feature of their pixels.
+2. Per-cluster temperature ``phi_s = sum_j ||f_j - mu_s|| / (n_s log(n_s + alpha))``.
+   As in the official release (``losses.py`` of THU-luvision/OmniSeg3D) it is then
+   multiplied by 10, clipped to [0.1, 1] and detached (no gradient through phi).
+3. ``L(j, s) = -log softmax_s(f_j . mu_s / phi_s)`` over the S present patches
+   (Eq. 7). The official code adds 1e-6 to the softmax denominator; we use the
+   exact log-softmax.
+4. Levels of anchor patch ``i`` (the patch of pixel j), from the vote row ``C[i, :]``
+   restricted to present patches with ``C[i, s] > 0``:
+
+   * level 1 is ``{i}`` alone;
+   * the other related patches get levels 2, 3, ... by the dense rank of
+     ``C[i, s]`` in descending order.
+
+   **Ties with the anchor.** ``C[i, s] == C[i, i]`` for ``s != i`` means every mask
+   that contains ``i`` also contains ``s`` (``s`` sits in a strict superset of
+   ``i``'s masks, e.g. ``i`` is the remainder of an object and ``s`` a part of it
+   that has its own mask). A plain dense rank would put such ``s`` on level 1 next
+   to ``i``, and so would the official code (its level 0 is the set of patches with
+   the largest count). We put them on level 2 instead: the anchor's own patch is
+   always strictly the closest, ``lambda = 0`` is then exactly the paper's basic
+   loss (Eq. 5, same-patch positives only), and the running max below orders the
+   anchor before the patches that merely contain it. The reference implementation
+   in ``tests/test_losses.py`` follows the same rule.
+5. Running-max clamp (Eq. 6, 8): a level-d term is ``max(L(j, s), M_{d-1}(j))`` where
+   ``M_d(j)`` is the largest clamped term up to level d, ``M_0 = -inf``. Since
+   ``M_d = max(M_{d-1}, max_{s in S_d} L(j, s))``, M is a per-(pixel, level) amax
+   scatter followed by a cumulative max over levels.
+6. Weights and normalisation. Our reading of Eq. 6's ``lambda^(d-1) / (N L)``,
+   following the official code: within a level the clamped terms are *averaged*
+   over the level's patches (``1 / |S_d^i|``), levels are weighted by
+   ``lambda^(d-1)`` and summed, and the result is averaged over the N pixels of the
+   batch (the official code sums over pixels and scales the sum by a small loss
+   weight; the mean makes the value independent of the batch size).
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["hierarchical_contrastive_loss", "norm_loss", "patch_levels", "cluster_temperature"]
+
+TEMPERATURE_SCALE = 10.0  # official code: phi * 10, then clip
+TEMPERATURE_MIN = 0.1
+TEMPERATURE_MAX = 1.0
+
+
+def cluster_temperature(features: torch.Tensor, inverse: torch.Tensor, num: int, alpha: float = 10.0):
+    """Prototypes and temperatures of the clusters present in a batch.
+
+    Args:
+        features: [N, D] float.
+        inverse: [N] long cluster index 0..S-1 of each pixel.
+        num: S.
+        alpha: smoothing of the temperature (paper: 10).
+
+    Returns:
+        ``(mu [S, D], phi [S] detached, counts [S] float)``.
+    """
+    d = features.shape[1]
+    counts = torch.zeros(num, dtype=features.dtype, device=features.device).index_add_(
+        0, inverse, torch.ones_like(inverse, dtype=features.dtype)
+    )
+    sums = torch.zeros(num, d, dtype=features.dtype, device=features.device).index_add_(0, inverse, features)
+    mu = sums / counts[:, None]
+    with torch.no_grad():
+        dist = (features - mu[inverse]).norm(dim=1)
+        spread = torch.zeros(num, dtype=features.dtype, device=features.device).index_add_(0, inverse, dist)
+        phi = spread / (counts * torch.log(counts + alpha))
+        phi = (phi * TEMPERATURE_SCALE).clamp(TEMPERATURE_MIN, TEMPERATURE_MAX)
+    return mu, phi.detach(), counts
+
+
+def patch_levels(votes: torch.Tensor) -> torch.Tensor:
+    """Hierarchy level of every present patch for every anchor patch.
+
+    Args:
+        votes: [S, S] integer vote counts between the patches present in a batch.
+
+    Returns:
+        [S, S] long: ``levels[i, s]`` = 1 for ``s == i``, 2, 3, ... for the other
+        patches with ``votes[i, s] > 0`` by dense rank of descending votes (ties with
+        ``votes[i, i]`` go to level 2), 0 for unrelated patches.
+    """
+    v = votes.to(torch.long)
+    s = v.shape[0]
+    eye = torch.eye(s, dtype=torch.bool, device=v.device)
+    big = int(v.max().item()) + 1 if s else 1
+    key = torch.where(eye, torch.full_like(v, big), v)  # the anchor alone on top
+    srt, order = torch.sort(key, dim=1, descending=True)
+    new = torch.ones_like(srt, dtype=torch.long)
+    new[:, 1:] = (srt[:, 1:] != srt[:, :-1]).long()
+    rank_sorted = torch.cumsum(new, dim=1)  # dense rank, 1 = the anchor
+    levels = torch.empty_like(rank_sorted).scatter_(1, order, rank_sorted)
+    return torch.where(key > 0, levels, torch.zeros_like(levels))
+
+
+def hierarchical_contrastive_loss(
+    features: torch.Tensor,
+    patch_ids: torch.Tensor,
+    votes: torch.Tensor,
+    hier_lambda: float = 0.5,
+    alpha: float = 10.0,
+) -> torch.Tensor:
+    """Hierarchical contrastive clustering loss of one view's batch (Eq. 5-8).
+
+    Args:
+        features: [N, D] float pixel features (interpolated from vertex features).
+        patch_ids: [N] long patch id of each pixel, 0..P-1.
+        votes: [P, P] integer vote matrix of the view (Eq. 1).
+        hier_lambda: per-level decay lambda; 0 = basic variant (same-patch positives only).
+        alpha: temperature smoothing (paper: 10).
+
+    Returns:
+        scalar loss (mean over the N pixels).
+    """
+    if features.ndim != 2:
+        raise ValueError(f"features must have shape (N, D), got {tuple(features.shape)}")
+    if patch_ids.shape != features.shape[:1]:
+        raise ValueError(f"patch_ids must have shape ({features.shape[0]},), got {tuple(patch_ids.shape)}")
+    n = features.shape[0]
+    if n == 0:
+        return features.sum() * 0.0
+    present, inverse = torch.unique(patch_ids, return_inverse=True)
+    num = int(present.shape[0])
+    mu, phi, _ = cluster_temperature(features, inverse, num, alpha)
+    logits = (features @ mu.T) / phi[None, :]  # [N, S]
+    term = -torch.log_softmax(logits, dim=1)  # L(j, s)
+
+    if hier_lambda == 0.0:
+        # basic variant (Eq. 5): only level 1, the anchor's own patch, carries weight
+        return term.gather(1, inverse[:, None]).mean()
+    sub_votes = votes.to(present.device)[present][:, present]
+    levels = patch_levels(sub_votes)  # [S, S]
+
+    lev = levels[inverse]  # [N, S] level of each patch for each pixel's anchor, 0 = unrelated
+    num_levels = int(levels.max().item())
+    related = lev > 0
+    neg_inf = torch.tensor(float("-inf"), dtype=term.dtype, device=term.device)
+    # per-(pixel, level) amax of L, column 0 collects the unrelated (kept at -inf)
+    src = torch.where(related, term, neg_inf)
+    level_max = torch.full((n, num_levels + 1), float("-inf"), dtype=term.dtype, device=term.device)
+    level_max = level_max.scatter_reduce(1, lev, src, reduce="amax", include_self=True)
+    running = torch.cummax(level_max, dim=1).values  # M_d, column 0 = M_0 = -inf
+    prev = running.gather(1, (lev - 1).clamp(min=0))  # M_{d-1}(j) for each (j, s)
+    clamped = torch.maximum(term, prev)
+
+    # weights: lambda^(d-1) / |S_d^i|
+    counts = torch.zeros(levels.shape[0], num_levels + 1, dtype=term.dtype, device=term.device)
+    counts.scatter_add_(1, levels, torch.ones_like(levels, dtype=term.dtype))
+    count_px = counts[inverse].gather(1, lev)  # [N, S]
+    decay = torch.tensor([0.0] + [hier_lambda ** (d - 1) for d in range(1, num_levels + 1)], dtype=term.dtype, device=term.device)
+    weight = decay[lev] / count_px.clamp(min=1.0)  # 0 for unrelated patches (level 0)
+    return (weight * clamped).sum() / n
+
+
+def norm_loss(features: torch.Tensor) -> torch.Tensor:
+    """Eq. 9: mean (||f|| - 1)^2 over the rows of ``features`` [N, D]."""
+    if features.shape[0] == 0:
+        return features.sum() * 0.0
+    return ((features.norm(dim=1) - 1.0) ** 2).mean()

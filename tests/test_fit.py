@@ -1,0 +1,230 @@
+import numpy as np
+import pytest
+
+from omniseg3d_mesh.config import FitConfig, FragmentConfig
+from omniseg3d_mesh.fit import fit_field, prepare_views
+from omniseg3d_mesh.workspace import Workspace
+
+# object -> list of (primitive, size, centre) parts; parts of one object touch
+_OBJECTS = [
+    [("box", (0.6, 0.6, 0.4), (-1.0, -0.3, 0.2)), ("box", (0.3, 0.3, 0.5), (-1.0, -0.3, 0.65))],
+    [("cyl", (0.25, 0.6), (0.1, 0.6, 0.3)), ("sphere", 0.25, (0.1, 0.6, 0.85)), ("box", (0.3, 0.2, 0.2), (0.45, 0.6, 0.3))],
+    [("box", (0.5, 0.4, 0.3), (0.9, -0.6, 0.15)), ("box", (0.5, 0.4, 0.3), (0.9, -0.6, 0.45))],
+]
+
+
+def make_parts_scene(num_views=10, width=96, height=72, subdivisions=2, seed=0):
+    """Three objects of 2-3 parts on a floor. Returns (scene, part [V], object [V]); the floor is
+    its own part and object."""
+    import trimesh
+
+    from omniseg3d_mesh.scene import Camera, Scene
+
+    T = trimesh.transformations.translation_matrix
+    meshes, part_of, obj_of = [], [], []
+    floor = trimesh.creation.box(extents=(4, 4, 0.1), transform=T((0, 0, -0.05)))
+    for _ in range(subdivisions + 1):
+        floor = floor.subdivide()
+    meshes.append(floor)
+    part_of.append(0)
+    obj_of.append(0)
+    part = 1
+    for o, parts in enumerate(_OBJECTS, start=1):
+        for kind, size, centre in parts:
+            if kind == "box":
+                m = trimesh.creation.box(extents=size, transform=T(centre))
+                for _ in range(subdivisions):
+                    m = m.subdivide()
+            elif kind == "cyl":
+                m = trimesh.creation.cylinder(radius=size[0], height=size[1], sections=24, transform=T(centre))
+                m = m.subdivide()
+            else:
+                m = trimesh.creation.icosphere(subdivisions=2, radius=size)
+                m.apply_translation(centre)
+            meshes.append(m)
+            part_of.append(part)
+            obj_of.append(o)
+            part += 1
+    verts, faces, parts, objs = [], [], [], []
+    off = 0
+    for m, p, o in zip(meshes, part_of, obj_of):
+        verts.append(np.asarray(m.vertices))
+        faces.append(np.asarray(m.faces) + off)
+        parts.append(np.full(len(m.vertices), p))
+        objs.append(np.full(len(m.vertices), o))
+        off += len(m.vertices)
+    rng = np.random.default_rng(seed)
+    cams = []
+    for k in range(num_views):
+        a = 2 * np.pi * k / num_views + rng.uniform(-0.15, 0.15)
+        r = rng.uniform(2.6, 3.4)
+        eye = (r * np.cos(a), r * np.sin(a), rng.uniform(1.5, 2.5))
+        cams.append(Camera.look_at(eye, (0, 0, 0.3), width=width, height=height, fov_y_deg=55, name=f"view_{k:03d}.png"))
+    scene = Scene(vertices=np.concatenate(verts), faces=np.concatenate(faces), cameras=cams)
+    return scene, np.concatenate(parts), np.concatenate(objs)
+
+
+def simulate_masks(scene, part, obj, seed=0):
+    """Part and object masks from rendered GT labels that disagree between views: every 3rd view
+    misses one part mask, every 4th merges two neighbouring objects, every 5th splits a part."""
+    from omniseg3d_mesh.render.fragments import compute_fragments
+
+    rng = np.random.default_rng(seed)
+    out = {}
+    for k, cam in enumerate(scene.cameras):
+        dom = compute_fragments(scene, cam, "cpu").dominant_vertex()
+        valid = dom >= 0
+        pmap = np.where(valid, part[np.clip(dom, 0, None)], -1)
+        omap = np.where(valid, obj[np.clip(dom, 0, None)], -1)
+        masks = []
+        objs_here = [o for o in np.unique(omap[valid]) if (omap == o).sum() >= 4]
+        merged = set()
+        if k % 4 == 1 and 1 in objs_here and 2 in objs_here:
+            masks.append((omap == 1) | (omap == 2))
+            merged = {1, 2}
+        for o in objs_here:
+            if o not in merged:
+                masks.append(omap == o)
+        parts_here = [p for p in np.unique(pmap[valid]) if (pmap == p).sum() >= 4 and p != 0]
+        missing = rng.choice(parts_here) if (k % 3 == 0 and parts_here) else None
+        split = rng.choice(parts_here) if (k % 5 == 2 and parts_here) else None
+        for p in parts_here:
+            if p == missing:
+                continue
+            m = pmap == p
+            if p == split:
+                cols = np.flatnonzero(m.any(axis=0))
+                mid = cols[len(cols) // 2]
+                left = m.copy()
+                left[:, mid:] = False
+                masks.append(left)
+                masks.append(m & ~left)
+            else:
+                masks.append(m)
+        out[cam.name] = np.stack(masks).astype(bool)
+    return out
+
+
+@pytest.fixture(scope="module")
+def parts_scene():
+    scene, part, obj = make_parts_scene(subdivisions=3)
+    return scene, part, obj, simulate_masks(scene, part, obj)
+
+
+def _similarity_levels(features, part, obj, keep):
+    f = features[keep]
+    p, o = part[keep], obj[keep]
+    sim = f @ f.T
+    same_part = p[:, None] == p[None, :]
+    same_obj = o[:, None] == o[None, :]
+    return (
+        float(sim[same_part].mean()),
+        float(sim[~same_part & same_obj].mean()),
+        float(sim[~same_obj].mean()),
+    )
+
+
+FAST = FitConfig(steps=300, num_pixels=1024, lr=0.03, checkpoint_every=0, device="cpu")
+
+
+def test_fit_lifts_inconsistent_hierarchy(parts_scene):
+    scene, part, obj, masks = parts_scene
+    field = fit_field(scene, masks, FAST, fragment_config=FragmentConfig(backend="cpu"))
+    f = field.features
+    assert f.shape == (scene.num_vertices, 16)
+    np.testing.assert_allclose(np.linalg.norm(f, axis=1), 1.0, atol=1e-5)
+    keep = obj > 0  # the objects (the floor is one big part)
+    same_part, other_part, other_obj = _similarity_levels(f, part, obj, keep)
+    print(f"same part {same_part:.3f}  other part same object {other_part:.3f}  other object {other_obj:.3f}")
+    assert same_part > other_part + 0.1
+    assert other_part > other_obj + 0.3
+    assert field.meta["num_vertices"] == scene.num_vertices
+    assert field.meta["views"] == [c.name for c in scene.cameras]
+
+
+def _seen(views, num_vertices):
+    seen = np.zeros(num_vertices, bool)
+    for v in views:
+        ids = v.vertex_ids[v.weights > 0]
+        seen[ids] = True
+    return seen
+
+
+def test_unseen_vertices_get_diffused_features(parts_scene):
+    scene, part, obj, masks = parts_scene
+    views = prepare_views(scene, masks, FAST)
+    assert all(v.vertex_ids.dtype == np.int32 and v.weights.dtype == np.float16 for v in views)
+    seen = _seen(views, scene.num_vertices)
+    field = fit_field(scene, masks, FitConfig(steps=120, num_pixels=512, lr=0.03, checkpoint_every=0, device="cpu"))
+    assert field.meta["unseen_vertices"] == int((~seen).sum()) > 0
+    f = field.features
+    np.testing.assert_allclose(np.linalg.norm(f, axis=1), 1.0, atol=1e-5)
+    # the hidden underside of the floor takes the floor's features, not another object's
+    floor_seen = f[seen & (part == 0)].mean(0)
+    floor_seen /= np.linalg.norm(floor_seen)
+    hidden_floor = ~seen & (part == 0)
+    assert hidden_floor.sum() > 10
+    to_floor = float((f[hidden_floor] @ floor_seen).mean())
+    for o in (1, 2, 3):
+        other = f[seen & (obj == o)].mean(0)
+        other /= np.linalg.norm(other)
+        assert to_floor > float((f[hidden_floor] @ other).mean()) + 0.3
+
+
+SHORT = FitConfig(steps=60, num_pixels=256, lr=0.03, checkpoint_every=20, device="cpu")
+
+
+def test_fixed_seed_gives_same_field_and_other_seed_differs(parts_scene):
+    scene, part, obj, masks = parts_scene
+    a = fit_field(scene, masks, SHORT)
+    b = fit_field(scene, masks, SHORT)
+    np.testing.assert_array_equal(a.features, b.features)
+    c = fit_field(scene, masks, FitConfig(**{**SHORT.__dict__, "seed": 1}))
+    assert not np.array_equal(a.features, c.features)
+
+
+def test_interrupted_fit_resumes_to_the_same_result(parts_scene, tmp_path):
+    scene, part, obj, masks = parts_scene
+    full = fit_field(scene, masks, SHORT, workspace=Workspace(tmp_path / "full"))
+    ws = Workspace(tmp_path / "cut")
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_50(stage, done, total, **info):
+        if stage == "fit" and done == 50:
+            raise Stop
+
+    with pytest.raises(Stop):
+        fit_field(scene, masks, SHORT, workspace=ws, progress=stop_at_50)
+    assert (ws.checkpoints_dir / "fit.pt").is_file()
+    assert any(ws.hierarchy_dir.glob("*.npz")) and any(ws.fragments_dir.glob("*.npz"))
+    steps_run = []
+    resumed = fit_field(scene, masks, SHORT, workspace=ws, progress=lambda s, d, t, **i: s == "fit" and steps_run.append(d))
+    assert steps_run[0] == 50  # resumed after the checkpoint at step 40, first report at 50
+    np.testing.assert_array_equal(full.features, resumed.features)
+    # changed settings do not reuse the checkpoint
+    other = fit_field(scene, masks, FitConfig(**{**SHORT.__dict__, "hier_lambda": 0.2}), workspace=ws)
+    assert not np.array_equal(other.features, full.features)
+
+
+def test_errors(parts_scene):
+    scene, part, obj, masks = parts_scene
+    name = scene.cameras[0].name
+    with pytest.raises(ValueError, match="with no camera: nope.png"):
+        fit_field(scene, {**masks, "nope.png": masks[name]}, SHORT)
+    partial = {k: v for k, v in masks.items() if k != name}
+    with pytest.raises(ValueError, match="1 of 10 views have no masks: view_000.png"):
+        fit_field(scene, partial, SHORT)
+    field = fit_field(scene, partial, FitConfig(**{**SHORT.__dict__, "allow_missing_masks": True, "steps": 5}))
+    assert name not in field.meta["views"]
+    with pytest.raises(ValueError, match=r"must have shape \(M, 72, 96\)"):
+        fit_field(scene, {**masks, name: masks[name][:, :10]}, SHORT)
+    with pytest.raises(ValueError, match="no view has masks"):
+        fit_field(scene, {}, FitConfig(allow_missing_masks=True))
+    with pytest.raises(ValueError, match="no view has a pixel"):
+        fit_field(scene, {k: np.zeros_like(v) for k, v in masks.items()}, SHORT)
+    with pytest.raises(ValueError, match="steps must be >= 0"):
+        fit_field(scene, masks, FitConfig(steps=-1))
+    with pytest.raises(ValueError, match="unknown device 'gpu0'"):
+        fit_field(scene, masks, FitConfig(device="gpu0"))
