@@ -319,9 +319,12 @@ class ViewerApp:
 
     def _export(self, what: str) -> None:
         st = self.state
-        manifest = st.export_selection() if what == "selection" else st.export_parts()
-        where = manifest.get("out_dir", "")
-        self.g_export_msg.content = f"wrote {what} to `{where}`"
+        if what == "selection":
+            result = st.export_selection()
+            where = result["mesh"] + (f" and `{result['objects']}/`" if "objects" in result else "")
+        else:
+            where = st.export_parts()["out"] + "/"
+        self.g_export_msg.content = f"wrote {what}: `{where}`"
         log.info("exported %s to %s", what, where)
 
     def _toggle_cameras(self) -> None:

@@ -6,10 +6,13 @@ region-growing flag and the display mode. The web app (``viewer/app.py``) only m
 browser events onto its methods and sends :meth:`ViewerState.colors` back, so
 everything the GUI can do is testable (and scriptable) here.
 
-Responsiveness at ~1M vertices comes from caching: the unit features, the vertex
-graph (CSR arrays), the PCA colours, the base colours of each mode and the scores of
-the current clicks are computed once; a slider move recomputes only the threshold
-mask and its region growing (one breadth-first search over the kept edges).
+Scores, region growing and the hierarchy steps come from :class:`~omniseg3d_mesh.select.Selector`
+(its vertex graph, gated breadth-first search and superpoints are built once); parts
+from :class:`~omniseg3d_mesh.discretize.Discretizer` (kept, so another level is a cut
+of its tree, not a new fit). Responsiveness at ~1M vertices comes from caching: the
+PCA colours, the dimmed base colours, the scores of the current clicks and the
+selection are computed once per change; a slider move recomputes only the threshold
+mask and its region growing.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..config import SelectConfig
 from ..progress import ProgressCallback, report
-from ..workspace import Workspace, atomic_directory, atomic_write_json
+from ..select import Click, Selector
+from ..workspace import Workspace
 
 __all__ = [
     "DISPLAY_MODES",
@@ -120,9 +125,9 @@ class ViewerState:
         cameras: input cameras (for the frusta), any sequence of ``scene.Camera``.
         workspace: where exports go (``Workspace`` or folder), optional.
         knn: neighbours per point of the point-cloud graph.
-        min_step_change: hierarchy steps: relative growth in size needed for a new step.
-        selector: an object with ``hierarchy(click)`` returning steps with
-            ``threshold``/``size`` (e.g. ``select.Selector``); None = built in.
+        config: selection settings (hierarchy step detection), default ``SelectConfig()``.
+        selector: a ready :class:`~omniseg3d_mesh.select.Selector` over the same
+            geometry (None: one is built here).
 
     Raises:
         ValueError: features and vertices disagree on the number of vertices.
@@ -137,8 +142,8 @@ class ViewerState:
         cameras: Sequence[Any] = (),
         workspace: Workspace | str | Path | None = None,
         knn: int = 8,
-        min_step_change: float = 0.05,
-        selector: Any = None,
+        config: SelectConfig | None = None,
+        selector: Selector | None = None,
     ):
         feats = np.asarray(features, np.float32)
         verts = np.asarray(vertices, np.float32)
@@ -161,8 +166,9 @@ class ViewerState:
         self.cameras = list(cameras)
         self.workspace = Workspace(workspace) if isinstance(workspace, (str, Path)) else workspace
         self.knn = int(knn)
-        self.min_step_change = float(min_step_change)
-        self.selector = selector
+        self.config = config or (selector.config if selector is not None else SelectConfig())
+        self.selector = selector or Selector(self.features, verts, self.faces, knn=self.knn, config=self.config)
+        self.discretizer: Any = None  # the last fitted Discretizer (its tree gives the other levels)
 
         # selection state
         self.clicks: list[ViewerClick] = []
@@ -176,7 +182,6 @@ class ViewerState:
         self.parts_info: dict = {}
 
         # caches
-        self._csr: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # indptr, indices, row of each entry
         self._pca: np.ndarray | None = None
         self._scores_key: tuple | None = None
         self._scores: np.ndarray | None = None
@@ -193,13 +198,10 @@ class ViewerState:
         Raises:
             FileNotFoundError: no field or no geometry in the workspace (with the fix).
         """
-        from ..field import Field
-
         ws = workspace if isinstance(workspace, Workspace) else Workspace.find(workspace)
-        fld = Field.load(ws.field_path)
-        geo = ws.load_geometry()
-        cameras = _load_workspace_cameras(ws)
-        state = cls(fld.features, geo["vertices"], geo["faces"], geo["colors"], cameras=cameras, workspace=ws, **kwargs)
+        sel = Selector.from_workspace(ws, knn=kwargs.pop("knn", 8), config=kwargs.pop("config", None))
+        state = cls(sel.features, sel.vertices, sel.faces, sel.colors, cameras=list(sel.cameras.values()), workspace=ws,
+                    knn=sel.knn, selector=sel, **kwargs)
         parts = ws.parts_dir / "labels.npy"
         if parts.is_file():
             labels = np.load(parts)
@@ -211,56 +213,10 @@ class ViewerState:
     def num_vertices(self) -> int:
         return int(len(self.vertices))
 
-    # ------------------------------------------------------------------ graph
-    def _graph(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Cached CSR arrays (indptr [V+1], indices [E], row of each entry [E]) of the vertex graph."""
-        if self._csr is None:
-            from ..graph import vertex_graph
-
-            adj = vertex_graph(self.vertices, self.faces, knn=self.knn).tocsr()
-            indptr = adj.indptr.astype(np.int64)
-            indices = adj.indices.astype(np.int32)
-            rows = np.repeat(np.arange(self.num_vertices, dtype=np.int32), np.diff(indptr))
-            self._csr = (indptr, indices, rows)
-        return self._csr
-
     def warm_up(self) -> None:
-        """Build the caches a first click needs (vertex graph, PCA colours) ahead of time."""
-        self._graph()
+        """Build the caches a first click needs (vertex graph, superpoints, PCA colours) ahead of time."""
+        self.selector.prepare(hierarchy=True)
         self._pca_colors()
-
-    def grow_from(self, mask: np.ndarray, seeds: Sequence[int]) -> np.ndarray:
-        """The vertices of ``mask`` graph-connected to any seed (region growing).
-
-        Args:
-            mask: [V] bool candidate vertices.
-            seeds: vertex ids; seeds outside ``mask`` are ignored.
-
-        Returns:
-            [V] bool.
-        """
-        import scipy.sparse as sp
-        from scipy.sparse.csgraph import breadth_first_order
-
-        mask = np.asarray(mask, bool)
-        seeds = [int(s) for s in seeds if mask[int(s)]]
-        out = np.zeros(self.num_vertices, bool)
-        if not seeds:
-            return out
-        indptr, indices, rows = self._graph()
-        keep = mask[indices]
-        keep &= mask[rows]
-        counts = np.bincount(rows[keep], minlength=self.num_vertices)
-        sub_indptr = np.zeros(self.num_vertices + 1, np.int64)
-        np.cumsum(counts, out=sub_indptr[1:])
-        sub_indices = indices[keep]
-        g = sp.csr_matrix((np.ones(len(sub_indices), np.int8), sub_indices, sub_indptr), shape=(self.num_vertices,) * 2)
-        for s in seeds:
-            if out[s]:
-                continue
-            order = breadth_first_order(g, s, directed=True, return_predecessors=False)
-            out[order] = True
-        return out
 
     # ------------------------------------------------------------------ scores and selection
     def scores(self, clicks: Sequence[ViewerClick] | None = None) -> np.ndarray:
@@ -272,21 +228,12 @@ class ViewerState:
         clicks = tuple(self.clicks if clicks is None else clicks)
         if clicks == self._scores_key and self._scores is not None:
             return self._scores
-        pos = [c.vertex for c in clicks if c.positive]
-        neg = [c.vertex for c in clicks if not c.positive]
-        if not pos:
+        if not any(c.positive for c in clicks):
             s = np.full(self.num_vertices, -np.inf, np.float32)
         else:
-            s = self._max_similarity(pos)
-            if neg:
-                s = np.where(self._max_similarity(neg) > s, np.float32(-np.inf), s)
+            s = self.selector.scores(_to_select_clicks(clicks)).astype(np.float32, copy=False)
         self._scores_key, self._scores = clicks, s
         return s
-
-    def _max_similarity(self, vertex_ids: Sequence[int]) -> np.ndarray:
-        q = self.features[np.asarray(vertex_ids, np.int64)]  # [Q, D]
-        s = self.features @ q.T  # [V, Q]
-        return s.max(axis=1).astype(np.float32) if s.shape[1] > 1 else s[:, 0].copy()
 
     def selection(self) -> np.ndarray:
         """[V] bool: the current object's selection (threshold, region growing, negatives)."""
@@ -294,14 +241,10 @@ class ViewerState:
         key = (clicks, round(float(self.threshold), 6), bool(self.grow))
         if key == self._mask_key and self._mask is not None:
             return self._mask
-        s = self.scores()
-        mask = s >= self.threshold
-        pos = [c.vertex for c in clicks if c.positive]
-        for v in pos:  # a positive click always selects its own vertex
-            if np.isfinite(s[v]):
-                mask[v] = True
-        if self.grow and pos:
-            mask = self.grow_from(mask, pos)
+        if any(c.positive for c in clicks):
+            mask = self.selector.select(_to_select_clicks(clicks), float(self.threshold), grow=self.grow)
+        else:
+            mask = np.zeros(self.num_vertices, bool)
         self._mask_key, self._mask = key, mask
         return mask
 
@@ -322,31 +265,28 @@ class ViewerState:
         return lab
 
     # ------------------------------------------------------------------ hierarchy
-    def hierarchy(self, vertex: int) -> list[HierarchyStep]:
-        """The hierarchy steps (small -> big) of a click at ``vertex``."""
-        if self.selector is not None and hasattr(self.selector, "hierarchy"):
-            try:
-                raw = self.selector.hierarchy(_as_select_click(vertex))
-                steps = [
-                    HierarchyStep(
-                        float(st.threshold), int(st.size), float(getattr(st, "threshold_hi", 1.0)), float(getattr(st, "threshold_lo", -1.0))
-                    )
-                    for st in raw
-                ]
-                if steps:
-                    return steps
-            except Exception as exc:  # pragma: no cover - a selector that cannot handle the click
-                log.warning("selector hierarchy failed (%s); using the built-in steps", exc)
-        return self._builtin_hierarchy(vertex)
+    def hierarchy(self, clicks: Sequence[ViewerClick] | None = None) -> list[HierarchyStep]:
+        """The hierarchy steps (small -> big) of ``clicks`` (default: the current object's).
 
-    def _builtin_hierarchy(self, vertex: int) -> list[HierarchyStep]:
-        """Steps from the gaps of the click's score distribution.
-
-        A step is a plateau of the selected size as the threshold goes down: the
-        thresholds sit in the score valleys (histogram bins holding almost no vertex);
-        a new step must grow the (region-grown) selection by ``min_step_change``.
+        With region growing: :meth:`Selector.hierarchy` (treads of the grown size
+        staircase). Without: the valleys of the score distribution
+        (:meth:`_valley_steps`), since plain thresholding ignores connectivity.
         """
-        s = self.features @ self.features[int(vertex)]
+        clicks = tuple(self.clicks if clicks is None else clicks)
+        if not any(c.positive for c in clicks):
+            return []
+        if self.grow:
+            steps = [HierarchyStep(st.threshold, st.approx_size, st.threshold_hi, st.threshold_lo)
+                     for st in self.selector.hierarchy(_to_select_clicks(clicks))]
+        else:
+            steps = self._valley_steps(self.scores(clicks))
+        return steps or [HierarchyStep(float(self.threshold), 0)]
+
+    def _valley_steps(self, s: np.ndarray) -> list[HierarchyStep]:
+        """Steps of plain thresholding: thresholds in the score valleys (histogram bins
+        holding almost no vertex); a new step must grow the selection by
+        ``config.min_step_change``."""
+        s = s[np.isfinite(s)]
         edges = np.linspace(-1.0, 1.0, 201)
         hist, _ = np.histogram(s, bins=edges)
         empty = hist <= max(1, int(2e-4 * len(s)))
@@ -360,19 +300,14 @@ class ViewerState:
             j = i
             while j - 1 >= 0 and empty[j - 1]:
                 j -= 1
-            hi, lo = float(edges[i + 1]), float(edges[j])
-            if j > 0 and i < len(hist) - 1 and (hist[: j].sum() > 0):  # a valley between occupied bins
-                t = 0.5 * (hi + lo)
-                mask = s >= t
-                if self.grow:
-                    mask = self.grow_from(mask, [vertex])
-                size = int(mask.sum())
-                if size > last_size * (1.0 + self.min_step_change):
+            if j > 0 and i < len(hist) - 1 and hist[:j].sum() > 0:  # a valley between occupied bins
+                hi, lo = float(edges[i + 1]), float(edges[j])
+                t = round(0.5 * (hi + lo), 4)
+                size = int((s >= t).sum())
+                if size > last_size * (1.0 + self.config.min_step_change):
                     steps.append(HierarchyStep(t, size, hi, lo))
                     last_size = size
             i = j - 1
-        if not steps:
-            steps.append(HierarchyStep(0.9, int((s >= 0.9).sum())))
         return steps
 
     # ------------------------------------------------------------------ button callbacks
@@ -396,23 +331,33 @@ class ViewerState:
         c = ViewerClick(v, bool(positive))
         if add_group and any(k.positive for k in self.clicks):
             self.commit_group()
-        if not positive:
-            self.clicks.append(c)
-        elif append or add_group and not self.clicks:
-            self.clicks.append(c)
-            if len([k for k in self.clicks if k.positive]) == 1:
-                self._set_steps(v)
-        else:
+        fresh = positive and not append and not (add_group and not self.clicks)
+        if fresh:
             self.clicks = [c]
-            self._set_steps(v)
+        else:
+            self.clicks.append(c)
+        self._update_steps(new_object=fresh or len(self.clicks) == 1)
         if self.mode in ("original", "pca", "parts"):
             self.mode = "selection"
         return self.colors()
 
-    def _set_steps(self, vertex: int) -> None:
-        self.steps = self.hierarchy(vertex)
-        self.step = 0
-        self.threshold = self.steps[0].threshold
+    def _update_steps(self, new_object: bool) -> None:
+        """Recompute the steps of the current clicks; a new object starts at step 0, else the
+        threshold stays and the step becomes the one holding it."""
+        self.steps = self.hierarchy()
+        if not self.steps:
+            self.step = None
+            return
+        if new_object:
+            self.step, self.threshold = 0, self.steps[0].threshold
+        else:
+            self.step = self._step_of(self.threshold)
+
+    def _step_of(self, t: float) -> int | None:
+        for i, st in enumerate(self.steps):
+            if st.threshold_lo <= t <= st.threshold_hi or abs(st.threshold - t) < 1e-6:
+                return i
+        return None
 
     def commit_group(self) -> None:
         """Freeze the current object into the multi-selection and start an empty one."""
@@ -427,11 +372,7 @@ class ViewerState:
         if not -1.0 <= t <= 1.0:
             raise ValueError(f"threshold must be a cosine similarity in [-1, 1], got {t}")
         self.threshold = t
-        self.step = None
-        for i, st in enumerate(self.steps):
-            if st.threshold_lo <= t <= st.threshold_hi or abs(st.threshold - t) < 1e-6:
-                self.step = i
-                break
+        self.step = self._step_of(t)
         return self.colors()
 
     def set_step(self, step: int) -> np.ndarray:
@@ -461,12 +402,12 @@ class ViewerState:
     def set_grow(self, grow: bool) -> np.ndarray:
         """Region growing on/off (the click's hierarchy steps are recomputed, the step index kept)."""
         self.grow = bool(grow)
-        pos = [c.vertex for c in self.clicks if c.positive]
-        if pos:
+        if any(c.positive for c in self.clicks):
             step = self.step
-            self.steps = self.hierarchy(pos[0])
+            self.steps = self.hierarchy()
             if step is not None:
                 return self.set_step(step)
+            self.step = self._step_of(self.threshold)
         return self.colors()
 
     def set_mode(self, mode: str) -> np.ndarray:
@@ -487,6 +428,8 @@ class ViewerState:
         elif self.groups:
             g = self.groups.pop()
             self.clicks, self.threshold, self.grow = list(g.clicks), g.threshold, g.grow
+        self.steps = self.hierarchy()
+        self.step = self._step_of(self.threshold) if self.steps else None
         return self.colors()
 
     def clear(self) -> np.ndarray:
@@ -497,90 +440,89 @@ class ViewerState:
         return self.colors()
 
     def discretize(self, level: int = 0, min_part_size: int = 50, progress: ProgressCallback | None = None, **config: Any) -> np.ndarray:
-        """Cut the scene into parts and show them; returns the colours.
+        """Cut the scene into parts at ``level`` (0 = finest) and show them; returns the colours.
 
-        Uses ``discretize.Discretizer`` when present, else a built-in cut (graph
-        components of edges whose features agree, small ones dropped).
-        """
-        if level < 0 or min_part_size < 1:
-            raise ValueError(f"discretize needs level >= 0 and min_part_size >= 1, got level={level}, min_part_size={min_part_size}")
-        report(progress, "discretize", 0, 1)
-        try:
-            from ..discretize import Discretizer  # type: ignore[attr-defined]
-        except ImportError:
-            Discretizer = None
-        if Discretizer is not None:
-            d = Discretizer(level=int(level), min_part_size=int(min_part_size), **config).fit(self.features, self.vertices, self.faces)
-            labels = np.asarray(d.labels_, np.int32)
-            parents = getattr(d, "parents_", None)
-            self.parts_info = {"level": int(level), "min_part_size": int(min_part_size), "parents": parents, "method": "hdbscan"}
-        else:
-            labels = self._builtin_parts(level, min_part_size)
-            self.parts_info = {"level": int(level), "min_part_size": int(min_part_size), "parents": None, "method": "graph"}
-        self.parts = labels
-        self.mode = "parts"
-        report(progress, "discretize", 1, 1, parts=int(labels.max()) + 1 if len(labels) else 0)
-        return self.colors()
-
-    def _builtin_parts(self, level: int, min_part_size: int) -> np.ndarray:
-        import scipy.sparse as sp
-        from scipy.sparse.csgraph import connected_components
-
-        indptr, indices, rows = self._graph()
-        sim_threshold = {0: 0.9, 1: 0.7}.get(int(level), 0.5)
-        sim = np.einsum("ed,ed->e", self.features[rows], self.features[indices])
-        keep = sim >= sim_threshold
-        g = sp.csr_matrix((np.ones(int(keep.sum()), np.int8), (rows[keep], indices[keep])), shape=(self.num_vertices,) * 2)
-        _, comp = connected_components(g, directed=False)
-        sizes = np.bincount(comp)
-        big = np.flatnonzero(sizes >= min_part_size)
-        remap = np.full(len(sizes), -1, np.int32)
-        remap[big[np.argsort(-sizes[big], kind="stable")]] = np.arange(len(big), dtype=np.int32)
-        return remap[comp]
-
-    # ------------------------------------------------------------------ export
-    def export_selection(self, out_dir: str | Path | None = None) -> dict:
-        """Write the current selection (and multi-selection groups) as files; returns the manifest.
-
-        Default folder: ``<workspace>/selection``.
+        The fitted :class:`~omniseg3d_mesh.discretize.Discretizer` is kept: asking for
+        another level with the same settings cuts its part tree instead of refitting.
+        ``config``: more ``Discretizer`` arguments (``min_cluster_size``, ...).
 
         Raises:
-            ValueError: nothing selected.
+            ValueError: a negative level, a part size below 1, or a level the tree does not have.
+        """
+        from ..discretize import Discretizer
+
+        if level < 0 or min_part_size < 1:
+            raise ValueError(f"discretize needs level >= 0 and min_part_size >= 1, got level={level}, min_part_size={min_part_size}")
+        key = (int(min_part_size), tuple(sorted(config.items())))
+        d = self.discretizer
+        if d is None or getattr(d, "_viewer_key", None) != key:
+            d = Discretizer(level=0, min_part_size=int(min_part_size), knn=self.knn, **config)
+            d.fit(self.features, self.vertices, self.faces, adjacency=self.selector.adjacency, progress=progress)
+            d._viewer_key = key
+            self.discretizer = d
+        tree = d.tree_
+        if level >= tree.num_levels:
+            raise ValueError(f"the part tree has levels 0..{tree.num_levels - 1}, got level {level}: choose a smaller level")
+        self.parts = np.asarray(tree.cut(int(level)), np.int32)
+        self.parts_info = {"level": int(level), "min_part_size": int(min_part_size), "parents": np.asarray(tree.parents(int(level))),
+                           "num_levels": int(tree.num_levels)}
+        self.mode = "parts"
+        report(progress, "discretize", 1, 1, parts=int(self.parts.max()) + 1 if len(self.parts) else 0)
+        return self.colors()
+
+    # ------------------------------------------------------------------ export
+    def export_selection(self, path: str | Path | None = None, format: str = "ply") -> dict:
+        """Write the selection the way ``omniseg-mesh select --out`` does; returns its manifest.
+
+        The union of all objects goes to ``path`` (default ``<workspace>/selection.<format>``)
+        with its mask in ``<stem>.mask.npy``; with several objects (multi-selection) each
+        object is also written as a part, into ``<stem>_objects/`` (as ``discretize`` writes parts).
+
+        Raises:
+            ValueError: nothing selected, or no path and no workspace.
         """
         labels = self.labels()
         if not (labels >= 0).any():
             raise ValueError("nothing is selected: click on the mesh first, then export the selection")
-        out = self._out_dir(out_dir, "selection")
-        try:
-            from ..io.export import export_selection  # type: ignore[attr-defined]
-        except ImportError:
-            export_selection = None
-        if export_selection is not None:
-            return export_selection(out, self.vertices, self.faces, self.original, labels)
-        return _write_labels_folder(out, labels, self.vertices, self.faces, self.original, kind="selection",
-                                    extra={"groups": [[(c.vertex, c.positive) for c in g.clicks] for g in self.groups]
-                                           + ([[(c.vertex, c.positive) for c in self.clicks]] if self.clicks else [])})
+        path = Path(path) if path is not None else self._out_dir(None, f"selection.{format}")
+        from ..io.export import export_parts, export_selection
+
+        result = export_selection(path, self.vertices, self.faces, self.original, labels >= 0)
+        if int(labels.max()) > 0:
+            objects = path.with_name(path.stem + "_objects")
+            export_parts(objects, self.vertices, self.faces, self.original, labels, format=format,
+                         extra={"source": "viewer multi-selection", "clicks": self._click_record()})
+            result["objects"] = str(objects)
+        return result
 
     def export_parts(self, out_dir: str | Path | None = None, format: str = "ply") -> dict:
-        """Write the discovered parts (after :meth:`discretize`) as files; returns the manifest.
-
-        Default folder: ``<workspace>/parts``.
+        """Write the discovered parts (after :meth:`discretize`) the way ``omniseg-mesh
+        discretize`` does (default ``<workspace>/parts``); returns the manifest.
 
         Raises:
             ValueError: no parts yet.
         """
         if self.parts is None:
             raise ValueError("no parts to export: run discretize first (the Discretize panel's Run button)")
-        out = self._out_dir(out_dir, "parts")
-        try:
-            from ..io.export import export_parts  # type: ignore[attr-defined]
-        except ImportError:
-            export_parts = None
-        if export_parts is not None:
-            return export_parts(out, self.vertices, self.faces, self.original, self.parts,
-                                parents=self.parts_info.get("parents"), format=format)
-        return _write_labels_folder(out, self.parts, self.vertices, self.faces, self.original, kind="parts",
-                                    extra={k: v for k, v in self.parts_info.items() if k != "parents"})
+        out = Path(out_dir) if out_dir is not None else self._out_dir(None, "parts")
+        from ..io.export import export_parts
+
+        info = self.parts_info
+        level_labels = None
+        if self.discretizer is not None:
+            tree = self.discretizer.tree_
+            level_labels = np.stack([tree.cut(lv) for lv in range(tree.num_levels)])
+        manifest = export_parts(
+            out, self.vertices, self.faces, self.original, self.parts, parents=info.get("parents"),
+            levels=info.get("level", 0), format=format, level_labels=level_labels,
+            extra={"source": "viewer", "min_part_size": info.get("min_part_size")},
+        )
+        manifest["out"] = str(out)
+        return manifest
+
+    def _click_record(self) -> list[list[str]]:
+        groups = [list(g.clicks) for g in self.groups] + ([list(self.clicks)] if self.clicks else [])
+        return [[("" if c.positive else "-") + f"v:{c.vertex}" for c in g] for g in groups]
 
     def _out_dir(self, out_dir: str | Path | None, name: str) -> Path:
         if out_dir is not None:
@@ -706,53 +648,5 @@ class ViewerState:
 
 
 # ---------------------------------------------------------------------- helpers
-def _as_select_click(vertex: int) -> Any:
-    try:
-        from ..select import Click  # type: ignore[attr-defined]
-
-        return Click(kind="vertex", positive=True, vertex=int(vertex))
-    except ImportError:  # pragma: no cover
-        return int(vertex)
-
-
-def _load_workspace_cameras(ws: Workspace) -> list:
-    if not ws.cameras_path.is_file():
-        return []
-    try:
-        from ..io.cameras_json import load_cameras_json  # type: ignore[attr-defined]
-    except ImportError:
-        log.info("io.cameras_json is not available: no camera frusta")
-        return []
-    try:
-        return list(load_cameras_json(ws.cameras_path))
-    except (ValueError, KeyError) as exc:
-        log.warning("could not read %s (%s): no camera frusta", ws.cameras_path, exc)
-        return []
-
-
-def _write_labels_folder(
-    out: Path, labels: np.ndarray, vertices: np.ndarray, faces: np.ndarray | None, colors: np.ndarray | None, kind: str, extra: dict
-) -> dict:
-    """Fallback writer used until ``io/export.py`` is present: labels.npy, a coloured PLY, manifest.json."""
-    import trimesh
-
-    pal = label_palette(int(labels.max()) + 1 if len(labels) else 0)
-    vc = np.empty((len(labels), 3), np.uint8)
-    vc[:] = _NONE_COLOR
-    vc[labels >= 0] = pal[labels[labels >= 0]]
-    with atomic_directory(out) as tmp:
-        np.save(tmp / "labels.npy", labels.astype(np.int32))
-        geom = trimesh.Trimesh(vertices, faces, vertex_colors=vc, process=False) if faces is not None else trimesh.PointCloud(vertices, colors=vc)
-        geom.export(tmp / f"{kind}_colored.ply")
-        ids, counts = np.unique(labels[labels >= 0], return_counts=True)
-        manifest = {
-            "kind": kind,
-            "num_vertices": int(len(labels)),
-            "labels": "labels.npy",
-            "colored": f"{kind}_colored.ply",
-            "parts": [{"id": int(i), "num_vertices": int(n)} for i, n in zip(ids, counts)],
-            **extra,
-        }
-        atomic_write_json(tmp / "manifest.json", manifest)
-    manifest["out_dir"] = str(out)
-    return manifest
+def _to_select_clicks(clicks: Sequence[ViewerClick]) -> list[Click]:
+    return [Click.at_vertex(c.vertex, c.positive) for c in clicks]

@@ -116,13 +116,20 @@ def test_discretize_and_export_parts(state, demo_ws, tmp_path):
     assert state.mode == "parts" and state.parts is not None
     # every ground-truth part of a box is (mostly) one discovered part
     for p in (1, 2, 7, 8):
-        labels, counts = np.unique(state.parts[gt["part"] == p], return_counts=True)
+        _, counts = np.unique(state.parts[gt["part"] == p], return_counts=True)
         assert counts.max() / counts.sum() > 0.9
-    manifest = state.export_parts(tmp_path / "parts")
-    assert (tmp_path / "parts").is_dir()
-    files = [p for p in (tmp_path / "parts").rglob("*") if p.is_file()]
-    assert len(files) >= 2
-    assert manifest
+    fitted = state.discretizer
+    state.discretize(level=1, min_part_size=20)  # another level: a cut of the same tree, no refit
+    assert state.discretizer is fitted
+    assert state.parts.max() <= state.discretizer.tree_.cut(0).max()
+    with pytest.raises(ValueError, match="the part tree has levels 0..[0-9]+, got level 9"):
+        state.discretize(level=9, min_part_size=20)
+    pytest.importorskip("omniseg3d_mesh.io.export")
+    state.discretize(level=0, min_part_size=20)
+    state.export_parts(tmp_path / "parts")
+    np.testing.assert_array_equal(np.load(tmp_path / "parts" / "labels.npy"), state.parts)
+    assert (tmp_path / "parts" / "parts.json").is_file()
+    assert len(list((tmp_path / "parts").glob("part_*.ply"))) == state.parts.max() + 1
 
 
 def test_export_selection_writes_into_the_workspace(demo_ws, tmp_path):
@@ -136,28 +143,19 @@ def test_export_selection_writes_into_the_workspace(demo_ws, tmp_path):
     st = ViewerState.from_workspace(ws)
     with pytest.raises(ValueError, match="nothing is selected: click on the mesh first"):
         st.export_selection()
+    pytest.importorskip("omniseg3d_mesh.io.export")
     st.click(first_vertex(gt["part"], 1))
     st.step_bigger()
-    manifest = st.export_selection()
-    out = ws.root / "selection"
-    assert out.is_dir() and manifest
-    labels_files = list(out.rglob("*.npy"))
-    if labels_files:  # the built-in writer: labels.npy holds the selection
-        np.testing.assert_array_equal(np.load(labels_files[0]) >= 0, gt["object"] == 1)
-    assert any(p.suffix in (".ply", ".obj", ".glb") for p in out.rglob("*"))
-
-
-def test_grow_matches_the_slow_reference(state, demo_ws):
-    """Fast region growing (masked CSR + BFS) == graph.connected_components on the subgraph."""
-    from omniseg3d_mesh.graph import connected_components, vertex_graph
-
-    _, gt = demo_ws
-    rng = np.random.default_rng(0)
-    mask = rng.random(state.num_vertices) < 0.7
-    seeds = [int(i) for i in rng.choice(np.flatnonzero(mask), 5, replace=False)]
-    comp = connected_components(vertex_graph(state.vertices, state.faces), mask)
-    expected = np.isin(comp, comp[seeds])
-    np.testing.assert_array_equal(state.grow_from(mask, seeds), expected)
+    result = st.export_selection()
+    assert (ws.root / "selection.ply").is_file() and "objects" not in result
+    np.testing.assert_array_equal(np.load(ws.root / "selection.mask.npy"), gt["object"] == 1)
+    # multi-selection: the union, plus one file per object
+    st.click(first_vertex(gt["part"], 5), add_group=True)
+    result = st.export_selection()
+    np.testing.assert_array_equal(np.load(ws.root / "selection.mask.npy"), (gt["object"] == 1) | (gt["part"] == 5))
+    labels = np.load(ws.root / "selection_objects" / "labels.npy")
+    np.testing.assert_array_equal(labels, st.labels())
+    assert len(list((ws.root / "selection_objects").glob("part_*.ply"))) == 2
 
 
 def test_scores_match_the_slow_reference(state, demo_ws):
