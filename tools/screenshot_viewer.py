@@ -28,19 +28,111 @@ def find_chromium() -> str | None:
     return None
 
 
-def chromium_command(binary: str, url: str, user_dir: str, screenshot: str | None = None, size=(1280, 800),
-                     budget_ms: int = 15000) -> list[str]:
-    """Headless Chromium arguments that only talk to ``url`` (software WebGL, no background traffic)."""
-    cmd = [
-        binary, "--headless", "--no-sandbox", "--disable-gpu", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
-        "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--disable-default-apps", "--disable-extensions", "--no-default-browser-check",
-        "--hide-scrollbars", "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-        f"--user-data-dir={user_dir}", f"--window-size={size[0]},{size[1]}",
-        f"--virtual-time-budget={budget_ms}",
-    ]
-    cmd += [f"--screenshot={screenshot}"] if screenshot else ["--dump-dom"]
-    return cmd + [url]
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+    "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--disable-default-apps", "--disable-extensions", "--no-default-browser-check",
+    "--hide-scrollbars", "--mute-audio",
+    # resolve no host name but 127.0.0.1: the browser can only ever talk to the local viewer
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+]
+
+
+def capture(binary: str, url: str, out: str | Path | None, size=(1280, 800), wait_text: str = "Threshold",
+            settle_s: float = 3.0, timeout_s: float = 120.0) -> str:
+    """Load ``url`` in headless Chromium, wait (real time) until the page shows ``wait_text``
+    and then ``settle_s`` more seconds, save a PNG screenshot to ``out``; returns the page text.
+
+    Drives Chromium over its DevTools protocol (on 127.0.0.1, a free port) rather than
+    ``--screenshot --virtual-time-budget``: virtual time races ahead of the viewer's
+    websocket on a busy machine, real-time waiting does not.
+
+    Raises:
+        TimeoutError: the page did not show ``wait_text`` within ``timeout_s``.
+    """
+    import base64
+    import json
+    import os
+    import signal
+    import time
+    import urllib.request
+
+    from websockets.sync.client import connect
+
+    user_dir = tempfile.mkdtemp(prefix="viewer-chromium-")
+    cmd = [binary, *CHROMIUM_FLAGS, f"--user-data-dir={user_dir}", f"--window-size={size[0]},{size[1]}",
+           "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "about:blank"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + timeout_s
+    try:
+        port = None
+        while port is None:
+            line = proc.stderr.readline()
+            if not line:
+                raise RuntimeError(f"chromium exited (code {proc.poll()}) before opening its DevTools port")
+            if "DevTools listening on ws://" in line:
+                port = int(line.split("ws://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+        pages = []
+        while not pages:
+            targets = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10).read())
+            pages = [t for t in targets if t.get("type") == "page"]
+            if not pages:
+                time.sleep(0.2)
+        with connect(pages[0]["webSocketDebuggerUrl"], max_size=None, open_timeout=30) as ws:
+            counter = [0]
+
+            def call(method: str, **params):
+                counter[0] += 1
+                ws.send(json.dumps({"id": counter[0], "method": method, "params": params}))
+                while True:
+                    msg = json.loads(ws.recv(timeout=max(deadline - time.time(), 1.0)))
+                    if msg.get("id") == counter[0]:
+                        if "error" in msg:
+                            raise RuntimeError(f"{method}: {msg['error']}")
+                        return msg.get("result", {})
+
+            call("Emulation.setDeviceMetricsOverride", width=size[0], height=size[1], deviceScaleFactor=1, mobile=False)
+            call("Page.navigate", url=url)
+            text = ""
+            while wait_text not in text:
+                if time.time() > deadline:
+                    raise TimeoutError(f"{url} did not show {wait_text!r} within {timeout_s:.0f} s")
+                time.sleep(0.5)
+                res = call("Runtime.evaluate", expression="document.body ? document.body.innerText : ''", returnByValue=True)
+                text = str(res.get("result", {}).get("value", ""))
+            time.sleep(settle_s)
+            # close notifications (e.g. "software WebGL") so they do not cover the scene
+            call("Runtime.evaluate", expression="document.querySelectorAll('.mantine-Notification-closeButton, "
+                 "[class*=Notification] button').forEach(b => b.click())")
+            time.sleep(0.5)
+            if out is not None:
+                png = call("Page.captureScreenshot", format="png")["data"]
+                Path(out).write_bytes(base64.b64decode(png))
+            return text
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)  # chromium and the helpers it started (own session)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        for _ in range(100):  # until every helper of that session is gone
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if proc.stderr:
+            proc.stderr.close()
+        shutil.rmtree(user_dir, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=root / "docs" / "images" / "viewer.png")
     p.add_argument("--mode", default="selection", help="display mode to show")
-    p.add_argument("--budget-ms", type=int, default=15000, help="Chromium virtual time budget")
+    p.add_argument("--settle", type=float, default=4.0, help="seconds to wait after the GUI appeared")
     args = p.parse_args(argv)
 
     chromium = find_chromium()
@@ -80,12 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             app.g_cameras.value = True
             app.push_colors()
             args.out.parent.mkdir(parents=True, exist_ok=True)
-            cmd = chromium_command(chromium, f"http://127.0.0.1:{app.port}/", str(Path(tmp) / "chrome"),
-                                   screenshot=str(args.out), budget_ms=args.budget_ms)
-            res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-            if res.returncode != 0 or not args.out.is_file():
-                print(res.stderr[-2000:], file=sys.stderr)
-                return 1
+            capture(chromium, f"http://127.0.0.1:{app.port}/", args.out, settle_s=args.settle)
         finally:
             app.stop()
     print(f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KB)")

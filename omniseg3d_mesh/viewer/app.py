@@ -231,14 +231,14 @@ class ViewerApp:
         c2w = np.asarray(cam.cam_to_world, np.float64)
         fov = 2.0 * np.arctan2(cam.height / 2.0, float(cam.K[1, 1]))
         return self.server.scene.add_camera_frustum(
-            f"/cameras/{k:04d}", fov=float(fov), aspect=cam.width / cam.height, scale=0.05 * self.extent,
+            f"/cameras/{k:04d}", fov=float(fov), aspect=cam.width / cam.height, scale=0.04 * self.extent,
             thickness=0.002 * self.extent, color=(230, 120, 30), wxyz=vtf.SO3.from_matrix(c2w[:3, :3]).wxyz,
             position=c2w[:3, 3], visible=False,
         )
 
     def _set_initial_view(self) -> None:
         center = self.center
-        eye = center + np.array([0.8, -1.0, 0.75]) * self.extent * 0.5
+        eye = center + np.array([0.38, -0.92, 0.75]) * self.extent * 0.5
 
         @self.server.on_client_connect
         def _(client: Any) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import socket
-import subprocess
 import threading
 import time
 import urllib.request
@@ -139,23 +138,12 @@ def test_chromium_loads_the_page(app, tmp_path):
     from PIL import Image
 
     tool = _screenshot_tool()
-    url = f"http://127.0.0.1:{app.port}/"
-    for attempt in range(2):  # a loaded machine can miss the budget once
-        shot = tmp_path / f"shot{attempt}.png"
-        cmd = tool.chromium_command(chromium, url, str(tmp_path / f"profile{attempt}"), screenshot=str(shot), budget_ms=10000)
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
-        assert res.returncode == 0, res.stderr[-2000:]
-        img = np.asarray(Image.open(shot).convert("RGB")).astype(int)
-        assert img.shape[:2] == (800, 1280)
-        # the mesh sits in the middle of the canvas: many non-background pixels there
-        centre = img[250:550, 350:850]
-        background = np.median(img[700:790, 100:300].reshape(-1, 3), axis=0)
-        mesh_drawn = (np.abs(centre - background).sum(axis=2) > 40).mean() > 0.05
-        # the GUI panel on the right has its blue buttons (Smaller / Bigger / ...)
-        panel = img[100:500, 880:1270]
-        blue = (panel[..., 2] > 180) & (panel[..., 0] < 80) & (panel[..., 1] > 100) & (panel[..., 1] < 170)
-        gui_drawn = blue.mean() > 0.02
-        if mesh_drawn and gui_drawn:
-            break
-    assert mesh_drawn, "the mesh was not drawn in the screenshot"
-    assert gui_drawn, "the GUI panel was not drawn in the screenshot"
+    shot = tmp_path / "shot.png"
+    text = tool.capture(chromium, f"http://127.0.0.1:{app.port}/", shot, settle_s=2.0, timeout_s=180)
+    assert "Threshold" in text and "Region growing" in text and "Show cameras" in text
+    img = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    assert img.shape[:2] == (800, 1280)
+    # the mesh sits in the middle of the canvas: many non-background pixels there
+    centre = img[250:550, 300:800]
+    background = np.median(img[700:790, 100:300].reshape(-1, 3), axis=0)
+    assert (np.abs(centre - background).sum(axis=2) > 40).mean() > 0.05, "the mesh was not drawn"
