@@ -285,7 +285,7 @@ class ViewerApp:
                                           hint=f"{len(st.cameras)} input views" if st.cameras else "no cameras.json in the workspace")
 
         self.g_mode.on_update(self._guarded(lambda: self.state.set_mode(_mode_from_label(self.g_mode.value))))
-        self.g_threshold.on_update(self._guarded(lambda: self.state.set_threshold(self.g_threshold.value)))
+        self.g_threshold.on_update(self._latest_only(lambda: self.state.set_threshold(self.g_threshold.value)))
         self.g_smaller.on_click(self._guarded(self.state.step_smaller))
         self.g_bigger.on_click(self._guarded(self.state.step_bigger))
         self.g_grow.on_update(self._guarded(lambda: self.state.set_grow(self.g_grow.value)))
@@ -314,6 +314,28 @@ class ViewerApp:
                     self.push_colors()
                 else:
                     self._sync_gui()
+
+        return callback
+
+    def _latest_only(self, fn: Any) -> Any:
+        """Like :meth:`_guarded`, but events arriving while one runs collapse into one run
+        with the latest value (a dragged slider sends many more events than a big mesh can
+        answer; only the last one matters)."""
+        run = self._guarded(fn)
+        pending = threading.Event()
+        busy = threading.Lock()
+
+        def callback(_event: Any = None) -> None:
+            if self._syncing:
+                return
+            pending.set()
+            while pending.is_set() and busy.acquire(blocking=False):
+                try:
+                    while pending.is_set():
+                        pending.clear()
+                        run()
+                finally:
+                    busy.release()
 
         return callback
 

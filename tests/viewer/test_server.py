@@ -92,6 +92,13 @@ def test_points_transport_and_glb(demo_ws):
         np.testing.assert_array_equal(a._points_handle.colors, st.colors())
     finally:
         a.stop()
+    cloud = ViewerApp(ViewerState(st.features, st.vertices, None, None), port=0)  # a point cloud
+    try:
+        assert cloud.transport == "points" and cloud._mesh_handle is None
+        v = cloud.handle_click((0.9, 0.6, 5.0), (0.0, 0.0, -1.0))
+        assert v is not None and cloud.state.selection()[v]
+    finally:
+        cloud.stop()
     glb = encode_glb(st.vertices, st.faces, st.colors("original"))
     mesh = trimesh.load(trimesh.util.wrap_as_stream(glb), file_type="glb", force="mesh", process=False)
     assert len(mesh.vertices) == st.num_vertices and len(mesh.faces) == len(st.faces)
@@ -110,7 +117,7 @@ def test_serve_refuses_remote_hosts_without_permission(demo_ws):
         ViewerApp(ViewerState.from_workspace(ws), port=0, transport="gif")
 
 
-def test_cli_view(demo_ws, monkeypatch, capsys):
+def test_cli_view(demo_ws, monkeypatch, tmp_path):
     from omniseg3d_mesh.cli import main
     from omniseg3d_mesh.cli import view as view_cmd
     from omniseg3d_mesh.viewer.app import ViewerApp
@@ -120,6 +127,8 @@ def test_cli_view(demo_ws, monkeypatch, capsys):
     monkeypatch.setattr(ViewerApp, "wait", lambda self: (served.append(self.port), self.stop()))
     assert main(["view", "--workspace", str(ws.root), "--port", "0"]) == 0
     assert served and not _port_open(served[0])
+    assert main(["view", "--demo", str(tmp_path / "demo"), "--port", "0"]) == 0  # writes and serves a demo workspace
+    assert (tmp_path / "demo" / "field.npz").is_file() and len(served) == 2
     p = argparse.ArgumentParser()
     view_cmd.add_arguments(p)
     args = p.parse_args(["--workspace", str(ws.root), "--host", "0.0.0.0"])
