@@ -139,6 +139,14 @@ class RenderConfig:
     level: int = opt(0, "hierarchy level of the parts (as in discretize)")
     views: list[str] = opt([], "render only these views (default: all)")
     overlay_alpha: float = opt(0.5, "opacity of the colour overlay on the input image")
+    overlays: bool = opt(True, "also write <view>_overlay.png (the colours over the input image, or over grey)")
+    click: Optional[int] = opt(None, "scores: the vertex id whose feature similarity is rendered")
+    backend: Literal["auto", "cpu", "nvdiffrast"] = opt(
+        "auto", "fragment backend (auto: nvdiffrast when CUDA and nvdiffrast are present, cpu for distorted views)"
+    )
+    point_radius: Optional[float] = opt(
+        None, "point clouds: splat radius in world units (default: 1.5x the median nearest-neighbour spacing)"
+    )
 
 
 STAGES: dict[str, type] = {
