@@ -39,9 +39,10 @@ CHROMIUM_FLAGS = [
 
 
 def capture(binary: str, url: str, out: str | Path | None, size=(1280, 800), wait_text: str = "Threshold",
-            settle_s: float = 3.0, timeout_s: float = 120.0) -> str:
+            settle_s: float = 3.0, timeout_s: float = 120.0, clicks: list[tuple[float, float]] = ()) -> str:
     """Load ``url`` in headless Chromium, wait (real time) until the page shows ``wait_text``
-    and then ``settle_s`` more seconds, save a PNG screenshot to ``out``; returns the page text.
+    and then ``settle_s`` more seconds, left-click at each ``clicks`` (x, y) page position
+    (``settle_s`` after each), save a PNG screenshot to ``out``; returns the page text.
 
     Drives Chromium over its DevTools protocol (on 127.0.0.1, a free port) rather than
     ``--screenshot --virtual-time-budget``: virtual time races ahead of the viewer's
@@ -104,6 +105,11 @@ def capture(binary: str, url: str, out: str | Path | None, size=(1280, 800), wai
             # close notifications (e.g. "software WebGL") so they do not cover the scene
             call("Runtime.evaluate", expression="document.querySelectorAll('.mantine-Notification-closeButton, "
                  "[class*=Notification] button').forEach(b => b.click())")
+            for x, y in clicks:
+                for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
+                    call("Input.dispatchMouseEvent", type=kind, x=float(x), y=float(y), button="left",
+                         buttons=1 if kind == "mousePressed" else 0, clickCount=0 if kind == "mouseMoved" else 1)
+                time.sleep(settle_s)
             time.sleep(0.5)
             if out is not None:
                 png = call("Page.captureScreenshot", format="png")["data"]
