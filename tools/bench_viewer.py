@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--resolution", type=int, default=5, help="demo box subdivision level (5: ~98k vertices per box)")
-    p.add_argument("--floor-cells", type=int, default=670, help="floor grid cells per side (670: ~450k vertices)")
+    p.add_argument("--floor-cells", type=int, default=800, help="floor grid cells per side (800: ~640k vertices)")
     p.add_argument("--repeats", type=int, default=3, help="clicks per timed action (different objects)")
     args = p.parse_args(argv)
 
