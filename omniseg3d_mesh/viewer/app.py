@@ -292,7 +292,7 @@ class ViewerApp:
         self.g_new.on_click(self._guarded(self.state.commit_group))
         self.g_undo.on_click(self._guarded(self.state.undo))
         self.g_clear.on_click(self._guarded(self.state.clear))
-        self.g_run.on_click(self._guarded(lambda: self.state.discretize(int(self.g_level.value), int(self.g_min_size.value))))
+        self.g_run.on_click(self._guarded(self._discretize))
         self.g_export_sel.on_click(self._guarded(lambda: self._export("selection")))
         self.g_export_parts.on_click(self._guarded(lambda: self._export("parts")))
         self.g_cameras.on_update(self._guarded(self._toggle_cameras, push=False))
@@ -338,6 +338,10 @@ class ViewerApp:
                     busy.release()
 
         return callback
+
+    def _discretize(self) -> None:
+        self.g_status.content = "**discretizing ...** (a new minimum part size refits; another level is a cut)"
+        self.state.discretize(int(self.g_level.value), int(self.g_min_size.value))
 
     def _export(self, what: str) -> None:
         st = self.state

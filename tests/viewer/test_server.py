@@ -74,6 +74,10 @@ def test_server_answers_http_and_gui_drives_the_state(app, demo_ws):
     # shift-click equivalent: a second object in the multi-selection
     app.handle_click((-1.0, -0.4, 5.0), (0.0, 0.0, -1.0), kind="new object (multi)")
     assert len(app.state.groups) == 1
+    # the discretize panel
+    app.g_min_size.value = 20
+    app._discretize()
+    assert app.state.mode == "parts" and app.state.parts is not None
     assert len(app._frusta) == len(app.state.cameras) == 8  # the demo's cameras.json
     app.g_cameras.value = True
     assert all(h.visible for h in app._frusta)
