@@ -156,6 +156,10 @@ def test_export_selection_writes_into_the_workspace(demo_ws, tmp_path):
     labels = np.load(ws.root / "selection_objects" / "labels.npy")
     np.testing.assert_array_equal(labels, st.labels())
     assert len(list((ws.root / "selection_objects").glob("part_*.ply"))) == 2
+    # parts exported into the workspace come back when the viewer opens it again
+    st.discretize(level=0, min_part_size=20)
+    assert st.export_parts()["out"] == str(ws.root / "parts")
+    np.testing.assert_array_equal(ViewerState.from_workspace(ws).parts, st.parts)
 
 
 def test_scores_match_the_slow_reference(state, demo_ws):
