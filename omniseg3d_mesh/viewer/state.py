@@ -168,6 +168,8 @@ class ViewerState:
         self.knn = int(knn)
         self.config = config or (selector.config if selector is not None else SelectConfig())
         self.selector = selector or Selector(self.features, verts, self.faces, knn=self.knn, config=self.config)
+        if self.selector.features.shape == self.features.shape:
+            self.features = self.selector.features  # one copy of the unit features, shared
         self.discretizer: Any = None  # the last fitted Discretizer (its tree gives the other levels)
 
         # selection state
