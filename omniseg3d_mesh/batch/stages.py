@@ -343,8 +343,19 @@ def _masks_resources(plan: ResourcePlan) -> dict:
 def _fit_fingerprint(scene: SceneSpec) -> dict:
     if not Path(scene.mesh).is_file():
         raise FileNotFoundError(f"{scene.where}: mesh file {scene.mesh} not found; fix 'mesh:' in the scenes file")
-    masks = _masks_source(scene)
-    if masks is None and scene.sam_checkpoint is None:
+    images = _images_fingerprint(scene)
+    if scene.masks is not None:
+        masks: Any = path_fingerprint(scene.masks, "masks", scene)
+    elif scene.sam_checkpoint is not None:
+        # generated (by the masks stage, or by fit itself): determined by images, checkpoint and settings,
+        # so the fingerprint is the same before and after the masks exist
+        masks = {
+            "sam_checkpoint": path_fingerprint(scene.sam_checkpoint, "sam_checkpoint", scene, content=False),
+            "config": config_to_dict(scene.config("masks")),
+        }
+    elif _masks_source(scene) is not None:  # masks someone put into the workspace
+        masks = folder_fingerprint(Workspace(scene.workspace).masks_dir)
+    else:
         raise ValueError(
             f"{scene.where}: fit needs masks, found neither 'masks:' nor generated masks in "
             f"{Workspace(scene.workspace).masks_dir} nor a 'sam_checkpoint:'; fix: add 'masks: DIR', or "
@@ -352,10 +363,9 @@ def _fit_fingerprint(scene: SceneSpec) -> dict:
         )
     return {
         "mesh": path_fingerprint(scene.mesh, "mesh", scene),
-        "images": _images_fingerprint(scene),
+        "images": images,
         "cameras": path_fingerprint(scene.cameras, "cameras", scene),
-        "masks": path_fingerprint(masks, "masks", scene) if masks is not None else None,
-        "sam_checkpoint": None if masks is not None else path_fingerprint(scene.sam_checkpoint, "sam_checkpoint", scene, content=False),
+        "masks": masks,
         "fit": config_to_dict(scene.config("fit")),
         "fragments": config_to_dict(scene.config("fragments")),
     }
