@@ -250,7 +250,14 @@ class _RayExecutor:
         self.started_ray = False
         if not self.ray.is_initialized():
             if options.address:
-                self.ray.init(address=options.address)
+                try:
+                    self.ray.init(address=options.address)
+                except ConnectionError as exc:
+                    raise ValueError(
+                        f"--address {options.address}: no Ray cluster to join ({str(exc).splitlines()[0]}); fix: start one "
+                        "with `ray start --head` (and `ray start --address=HEAD:6379` on the other nodes), or leave out "
+                        "--address to run on a local Ray instance"
+                    ) from None
             else:
                 self.ray.init(num_cpus=options.num_cpus or os.cpu_count() or 1, include_dashboard=False)
             self.started_ray = True

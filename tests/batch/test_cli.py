@@ -40,3 +40,17 @@ def test_parse_stages_orders_and_checks():
     assert parse_stages(["masks"]) == ("masks",)
     with pytest.raises(ValueError, match=r"unknown stage\(s\) \(none given\)"):
         parse_stages(" , ")
+
+
+def test_address_without_a_cluster_names_the_fix(spec, capsys):
+    pytest.importorskip("ray")
+    import ray
+
+    if ray.is_initialized():  # pragma: no cover - another test left Ray running
+        pytest.skip("a Ray instance is running in this process")
+    with pytest.raises(SystemExit) as exc:
+        main(["batch", str(spec), "--address", "auto"])
+    assert exc.value.code == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "--address auto: no Ray cluster to join (Could not find any running Ray instance" in err
+    assert "fix: start one with `ray start --head`" in err
