@@ -342,7 +342,17 @@ class _RayExecutor:
                     self.actors[mkey].append(actor)
                 self.idle[mkey].append(actor)
                 self._dispatch(mkey)
+                self._release_if_idle(mkey)
         return out
+
+    def _release_if_idle(self, mkey: tuple) -> None:
+        """Kill a pool with nothing queued or running, so its GPUs go to other tasks (or another model's pool)."""
+        if self.chunk_queue.get(mkey) or any(v[0] == mkey for v in self.actor_of.values()):
+            return
+        for actor in self.actors.pop(mkey, []):
+            self.ray.kill(actor)
+        self.idle.pop(mkey, None)
+        self.chunk_queue.pop(mkey, None)
 
     def drop(self, scene: str) -> None:
         """Forget the queued chunks of a failed scene."""
@@ -352,14 +362,9 @@ class _RayExecutor:
             q.extend(keep)
 
     def stage_finished(self, stage: str) -> None:
-        """No scene needs ``stage`` any more: free its actors (and their GPUs) for later stages."""
+        """No scene needs ``stage`` any more: free its idle actors (and their GPUs) for later stages."""
         for mkey in [k for k in self.actors if k[0] == stage]:
-            if self.chunk_queue.get(mkey) or any(v[0] == mkey for v in self.actor_of.values()):
-                continue
-            for actor in self.actors.pop(mkey):
-                self.ray.kill(actor)
-            self.idle.pop(mkey, None)
-            self.chunk_queue.pop(mkey, None)
+            self._release_if_idle(mkey)
 
     def close(self) -> None:
         for ref in list(self.refs):  # only left after an interruption

@@ -312,19 +312,10 @@ def _masks_run_chunk(model: Any, task: StageTask, chunk: list[str]) -> dict:
 
     scene = task.scene
     out_dir = task.workspace.masks_dir
-    params = _generate_masks_params()
     kwargs: dict[str, Any] = {"config": scene.config("masks")}
     if model is not None:
         kwargs["model"] = model
-    if "images" in params:
-        result = sam.generate_masks(scene.images, scene.sam_checkpoint, out_dir, images=list(chunk), **kwargs)
-    else:  # an older generate_masks without images=: a folder of links to this chunk's images
-        import tempfile
-
-        with tempfile.TemporaryDirectory(prefix=f".chunk_{scene.name}_", dir=Path(scene.workspace)) as tmp:
-            for name in chunk:
-                os.symlink(Path(scene.images).resolve() / name, Path(tmp) / name)
-            result = sam.generate_masks(Path(tmp), scene.sam_checkpoint, out_dir, **kwargs)
+    result = sam.generate_masks(scene.images, scene.sam_checkpoint, out_dir, images=list(chunk), **kwargs)
     result = dict(result or {})
     if result.get("failed"):
         failures = "; ".join(f"{f.get('image')}: {f.get('error')}" for f in result.get("failures", [])[:3])

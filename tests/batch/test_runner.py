@@ -389,3 +389,15 @@ def test_ray_fit_tasks_get_gpus_discretize_only_cores(tmp_path, local_ray):
     notes = {(r.scene, r.stage): r.note for r in report.results}
     assert {notes[(s, "fit")] for s in ("scene0", "scene1")} <= {"gpus=0", "gpus=1"}
     assert notes[("scene0", "discretize")] == notes[("scene1", "discretize")] == "gpus=none"
+
+
+def test_ray_mask_pools_release_gpus_for_the_next_model(tmp_path, local_ray):
+    """Two checkpoints -> two actor pools of 2 GPU actors each on 2 (logical) GPUs: the second waits for the first."""
+    spec = load_batch_spec(_write_spec(tmp_path, broken=None, n_good=2))
+    loads = tmp_path / "loads"
+    loads.mkdir()
+    reg = _chunk_registry(loads)
+    reg["masks"] = reg["masks"].replace(model_key=lambda task: task.scene.name, resources=lambda plan: {"num_gpus": 1, "num_cpus": 0})
+    report = run_batch(spec, BatchOptions(stages=("masks",), executor="ray"), registry=reg)
+    assert _statuses(report) == {("scene0", "masks"): "done", ("scene1", "masks"): "done"}
+    assert len(list(loads.iterdir())) == 4  # one pool after the other, 2 actors each
