@@ -86,10 +86,6 @@ class SceneSpec:
         """The config dataclass of ``stage`` (``fit``, ``discretize``, ...) with overrides applied."""
         return config_from_dict(CONFIG_CLASSES[stage], dict(self.overrides.get(stage, {})), source=self.where)
 
-    def to_dict(self) -> dict:
-        """Plain JSON-able values (paths as strings)."""
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(self).items()}
-
 
 @dataclass
 class BatchSpec:
