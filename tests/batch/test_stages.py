@@ -125,3 +125,12 @@ def test_list_images_needs_the_folder(scene, tmp_path):
     scene.images = tmp_path / "gone"
     with pytest.raises(FileNotFoundError, match=r"images folder .*gone not found; fix 'images:' in the scenes file"):
         list_images(scene)
+
+
+def test_ray_executor_without_ray_names_the_extra(scene, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    spec = load_batch_spec(tmp_path / "S.yaml")
+    with pytest.raises(ImportError, match=r"the ray executor of `omniseg-mesh batch` \(or use --executor local\) needs .*'ray'.*omniseg3d-mesh\[ray\]"):
+        run_batch(spec, BatchOptions(executor="ray"))
