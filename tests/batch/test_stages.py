@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from omniseg3d_mesh.batch import BatchOptions, ResourcePlan, Stage, StageTask, default_registry, load_batch_spec, run_batch
@@ -134,3 +136,38 @@ def test_ray_executor_without_ray_names_the_extra(scene, tmp_path, monkeypatch):
     spec = load_batch_spec(tmp_path / "S.yaml")
     with pytest.raises(ImportError, match=r"the ray executor of `omniseg-mesh batch` \(or use --executor local\) needs .*'ray'.*omniseg3d-mesh\[ray\]"):
         run_batch(spec, BatchOptions(executor="ray"))
+
+
+def test_masks_stage_loads_sam_once_when_generate_masks_takes_a_model(tmp_path, monkeypatch):
+    """If masks.sam.generate_masks accepts ``model=``, the worker loads SAM once and passes it to every chunk."""
+    from omniseg3d_mesh.masks import sam
+
+    for s in ("a", "b"):
+        (tmp_path / s / "img").mkdir(parents=True)
+        for k in range(3):
+            (tmp_path / s / "img" / f"v{k}.png").write_bytes(b"x")
+    (tmp_path / "sam.pth").write_bytes(b"weights")
+    (tmp_path / "S.yaml").write_text(
+        "scenes:\n"
+        "  - {name: a, mesh: a/m.ply, images: a/img, workspace: wa, sam_checkpoint: sam.pth}\n"
+        "  - {name: b, mesh: b/m.ply, images: b/img, workspace: wb, sam_checkpoint: sam.pth}\n"
+    )
+    loads, calls = [], []
+
+    def fake_load(checkpoint, model="vit_h", device="auto"):
+        loads.append(str(checkpoint))
+        return "the-model"
+
+    def fake_generate(images_dir, checkpoint, out_dir, config=None, progress=None, images=None, model=None):
+        calls.append((model, list(images)))
+        for name in images:
+            (Path(out_dir) / Path(name).stem).mkdir(parents=True, exist_ok=True)
+        return {"done": len(images), "failed": 0}
+
+    monkeypatch.setattr(sam, "load_sam_model", fake_load)
+    monkeypatch.setattr(sam, "generate_masks", fake_generate)
+    spec = load_batch_spec(tmp_path / "S.yaml")
+    report = run_batch(spec, BatchOptions(stages=("masks",), executor="local"), registry=default_registry(mask_chunk_size=2))
+    assert [r.status for r in report.results] == ["done", "done"]
+    assert loads == [str(tmp_path / "sam.pth")]  # once, for 2 scenes x 2 chunks
+    assert [c[0] for c in calls] == ["the-model"] * 4 and sum(len(c[1]) for c in calls) == 6
