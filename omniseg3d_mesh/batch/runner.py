@@ -160,8 +160,19 @@ def _format_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _run_stage_task(stage: Stage, task: StageTask) -> dict:
-    """Run one per-scene stage (in a worker process or in-process)."""
+def _run_stage_task(stage: Stage, task: StageTask, threads: int | None = None) -> dict:
+    """Run one per-scene stage (in a worker process or in-process).
+
+    ``threads``: the cores the task was given. Ray sets OMP_NUM_THREADS for a new
+    worker, but a reused worker keeps the torch thread count of its first task, so
+    it is set here for every task.
+    """
+    if threads is not None:
+        import sys
+
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(threads)
     start = time.perf_counter()
     info = stage.run(task)  # type: ignore[misc]
     return {"seconds": time.perf_counter() - start, "info": info if isinstance(info, dict) else None, "pid": os.getpid()}
@@ -287,7 +298,7 @@ class _RayExecutor:
                 retry_exceptions=False,
                 name=f"{job.stage.name}:{job.task.scene.name}",
                 **resources,
-            ).remote(job.stage, job.task)
+            ).remote(job.stage, job.task, max(1, int(resources.get("num_cpus", 1))))
             self.refs[ref] = job
             return
         mkey = (job.stage.name, job.stage.model_key(job.task) if job.stage.model_key else "")

@@ -401,3 +401,19 @@ def test_ray_mask_pools_release_gpus_for_the_next_model(tmp_path, local_ray):
     report = run_batch(spec, BatchOptions(stages=("masks",), executor="ray"), registry=reg)
     assert _statuses(report) == {("scene0", "masks"): "done", ("scene1", "masks"): "done"}
     assert len(list(loads.iterdir())) == 4  # one pool after the other, 2 actors each
+
+
+def _fit_showing_threads(task):
+    import torch
+
+    _fake_fit(task)
+    return {"threads": torch.get_num_threads()}
+
+
+def test_ray_tasks_run_with_their_cores_as_threads(tmp_path, local_ray):
+    spec = load_batch_spec(_write_spec(tmp_path, broken=None, n_good=1))
+    reg = _registry(fit_run=_fit_showing_threads)
+    reg["fit"] = reg["fit"].replace(resources=lambda plan: {"num_cpus": plan.cpus_per_fit})  # a CPU fit
+    for cpus in (2, 1, 2):  # workers are reused between tasks: each task gets its own count
+        report = run_batch(spec, BatchOptions(stages=("fit",), executor="ray", cpus_per_fit=cpus, rerun=True), registry=reg)
+        assert report.results[0].note == f"threads={cpus}"
