@@ -43,6 +43,7 @@ def _parse(argv=None):
     p.add_argument("--lr", type=float, default=None, help="fit learning rate (default: FitConfig's)")
     p.add_argument("--lr-final", type=float, default=None, help="final learning rate (default: FitConfig's)")
     p.add_argument("--smooth-weight", type=float, default=None, help="mesh-edge smoothness weight (default: FitConfig's)")
+    p.add_argument("--min-patch-pixels", type=int, default=None, help="fit: ignore patches smaller than this (default: FitConfig's)")
     p.add_argument("--queries", type=int, default=4, help="queries per view")
     p.add_argument("--device", default="auto", help="torch device for fitting")
     p.add_argument("--json", type=Path, default=None, help="also write all numbers to this JSON file")
@@ -61,7 +62,7 @@ def _fit_summary(args) -> str:
     from omniseg3d_mesh.config import FitConfig
 
     d = FitConfig()
-    vals = {n: getattr(args, n) if getattr(args, n) is not None else getattr(d, n) for n in ("num_pixels", "lr", "lr_final", "smooth_weight")}
+    vals = {n: getattr(args, n) if getattr(args, n) is not None else getattr(d, n) for n in ("num_pixels", "lr", "lr_final", "smooth_weight", "min_patch_pixels")}
     return ", ".join(f"{k}={v:g}" for k, v in vals.items())
 
 
@@ -98,7 +99,7 @@ def main(argv=None) -> int:
             case = {"masks": evaluate_masks(data), "fits": {}, "fit_seconds": {}}
             for lam, dim in sorted(variants):
                 cfg_kwargs = dict(steps=args.steps, hier_lambda=lam, feature_dim=dim, seed=seed, device=args.device, checkpoint_every=0)
-                for name in ("num_pixels", "lr", "lr_final", "smooth_weight"):
+                for name in ("num_pixels", "lr", "lr_final", "smooth_weight", "min_patch_pixels"):
                     if getattr(args, name) is not None:
                         cfg_kwargs[name] = getattr(args, name)
                 t1 = time.time()
