@@ -24,7 +24,9 @@ from ..config import DiscretizeConfig, FitConfig, add_dataclass_arguments, datac
 HELP = "build a synthetic scene, fit, discretize and evaluate it"
 
 # demo-sized fit (a 2-core CPU finishes in about a minute); any --flag overrides these
-DEMO_FIT = {"steps": 300, "num_pixels": 2048, "lr": 0.05, "lr_final": 0.002, "smooth_weight": 1.0, "checkpoint_every": 0}
+DEMO_FIT = {
+    "steps": 300, "num_pixels": 2048, "lr": 0.1, "lr_final": 0.003, "smooth_weight": 1.0, "min_patch_pixels": 100, "checkpoint_every": 0,
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,7 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _fit_config(args: argparse.Namespace) -> FitConfig:
     cfg = dataclass_from_namespace(FitConfig, args, args.config)
     given = {k.split(".", 1)[1] for k in vars(args) if k.startswith("FitConfig.")}
-    return dataclasses.replace(cfg, **{k: v for k, v in DEMO_FIT.items() if k not in given})
+    demo = dict(DEMO_FIT)
+    # sliver patches (inconsistent mask boundaries) are ignored; the size is given at 320x240
+    demo["min_patch_pixels"] = int(round(demo["min_patch_pixels"] * args.width * args.height / (320 * 240)))
+    return dataclasses.replace(cfg, **{k: v for k, v in demo.items() if k not in given})
 
 
 def run(args: argparse.Namespace) -> int:
