@@ -122,8 +122,8 @@ def run(args: argparse.Namespace) -> int:
     )
     print_table(
         "3D",
-        ["parts found", "part ARI", "part mIoU %", "click mIoU % (objects)"],
-        [[int(labels.max()) + 1 if labels is not None else "-", part_ari, 100 * part_miou, clicks["miou"]]],
+        ["parts found", "part ARI", "part mIoU %", "click mIoU % (steps)", "click mIoU % (best threshold)"],
+        [[int(labels.max()) + 1 if labels is not None else "-", part_ari, 100 * part_miou, clicks["miou"], clicks["miou_threshold"]]],
     )
     console.print(
         f"scene: {paths['mesh']} ({syn.scene.num_vertices} vertices, {len(syn.scene.cameras)} views); "
