@@ -166,10 +166,13 @@ def _draw_sheet(path: Path, data, labels, selector) -> Path:
         cam = syn.scene.camera(q.view)
         vid = int(fr.dominant_vertex()[q.row, q.col])
         img = render_shaded(syn.scene, fr, cam)
-        steps = selector.hierarchy(Click.at_vertex(vid))[:3]
+        click = Click.at_vertex(vid)
+        # the synthetic parts are separate connected components, so region-grown steps stop
+        # at the clicked part; the sheet shows the plain thresholded scores (no growing)
+        masks = [selector.select(click, t, grow=False) for t in (0.95, 0.8, 0.6)]
         tiles = []
-        for st in steps:
-            lab = np.where(st.mask, 0, -1)
+        for m in masks:
+            lab = np.where(m, 0, -1)
             tile = overlay(img, render_label_map(fr, lab), alpha=0.6)
             r0, c0 = q.row, q.col
             tile[max(r0 - 3, 0) : r0 + 4, max(c0 - 3, 0) : c0 + 4] = (0, 0, 0)
@@ -184,7 +187,7 @@ def _draw_sheet(path: Path, data, labels, selector) -> Path:
             sheet[i * h : (i + 1) * h, j * w : (j + 1) * w] = tile
     im = Image.fromarray(sheet)
     draw = ImageDraw.Draw(im)
-    titles = ["views", "discovered parts", "click: hierarchy steps (part -> object -> group)"][: len(rows)]
+    titles = ["views", "discovered parts", "click: score > 0.95 / 0.8 / 0.6 (part -> object -> group)"][: len(rows)]
     if labels is None and len(rows) == 2:
         titles = ["views", "click: hierarchy steps"]
     for i, t in enumerate(titles):
