@@ -75,6 +75,9 @@ class FitConfig:
     checkpoint_every: int = opt(500, "write a resumable checkpoint every N steps (0 = never)")
     seed: int = opt(0, "random seed; the same seed gives the same field")
     device: str = opt("auto", "torch device: auto (CUDA when present), cpu, cuda, cuda:N")
+    num_threads: int = opt(
+        0, "CPU threads torch may use during the fit (0 = torch's default, one per core); 1 is much faster on a machine busy with other work"
+    )
     allow_missing_masks: bool = opt(False, "views without masks are skipped with a counted warning instead of an error")
 
 

@@ -49,7 +49,7 @@ __all__ = ["ViewData", "prepare_views", "fit_field", "fit_workspace", "resolve_d
 FIT_VERSION = 1
 HIERARCHY_VERSION = 1
 # config fields that do not change the fitted field (excluded from the resume key)
-_NOT_IN_KEY = ("checkpoint_every", "device", "allow_missing_masks", "diffusion_iters")
+_NOT_IN_KEY = ("checkpoint_every", "device", "num_threads", "allow_missing_masks", "diffusion_iters")
 
 
 @dataclass
@@ -268,15 +268,27 @@ def fit_field(
     """
     import torch
 
-    from .graph import diffuse_features, vertex_graph
-    from .losses import hierarchical_contrastive_loss, norm_loss
-
     if config.steps < 0 or config.num_pixels < 1 or config.feature_dim < 1:
         raise ValueError(
             f"steps must be >= 0, num_pixels >= 1 and feature_dim >= 1; got steps={config.steps}, "
             f"num_pixels={config.num_pixels}, feature_dim={config.feature_dim}"
         )
     device = resolve_device(config.device)
+    threads_before = torch.get_num_threads()
+    if config.num_threads > 0:
+        torch.set_num_threads(int(config.num_threads))
+    try:
+        return _fit(scene, masks, config, workspace, fragment_config, progress, device)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> Field:
+    import torch
+
+    from .graph import diffuse_features, vertex_graph
+    from .losses import hierarchical_contrastive_loss, norm_loss
+
     t0 = time.perf_counter()
     views = prepare_views(scene, masks, config, workspace, fragment_config, progress)
     t_prep = time.perf_counter() - t0
@@ -352,12 +364,12 @@ def fit_field(
         optimizer.step()
 
         done = step + 1
+        if ckpt_path is not None and config.checkpoint_every > 0 and (done % config.checkpoint_every == 0 or done == config.steps):
+            _save_checkpoint(ckpt_path, key, done, features, optimizer)
         if done % 10 == 0 or done == config.steps:
             last_loss = float(loss.detach())
             elapsed = time.perf_counter() - t_fit
             report(progress, "fit", done, config.steps, loss=last_loss, steps_per_s=(done - start) / max(elapsed, 1e-9))
-        if ckpt_path is not None and config.checkpoint_every > 0 and (done % config.checkpoint_every == 0 or done == config.steps):
-            _save_checkpoint(ckpt_path, key, done, features, optimizer)
     fit_seconds = time.perf_counter() - t_fit
 
     feats = features.detach().cpu().numpy().astype(np.float32)

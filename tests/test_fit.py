@@ -124,12 +124,18 @@ def _similarity_levels(features, part, obj, keep):
     )
 
 
-FAST = FitConfig(steps=300, num_pixels=1024, lr=0.03, checkpoint_every=0, device="cpu")
+FAST = FitConfig(steps=300, num_pixels=1024, lr=0.03, checkpoint_every=0, device="cpu", num_threads=1)
 
 
-def test_fit_lifts_inconsistent_hierarchy(parts_scene):
+@pytest.fixture(scope="module")
+def fitted(parts_scene):
     scene, part, obj, masks = parts_scene
-    field = fit_field(scene, masks, FAST, fragment_config=FragmentConfig(backend="cpu"))
+    return fit_field(scene, masks, FAST, fragment_config=FragmentConfig(backend="cpu"))
+
+
+def test_fit_lifts_inconsistent_hierarchy(parts_scene, fitted):
+    scene, part, obj, masks = parts_scene
+    field = fitted
     f = field.features
     assert f.shape == (scene.num_vertices, 16)
     np.testing.assert_allclose(np.linalg.norm(f, axis=1), 1.0, atol=1e-5)
@@ -150,12 +156,12 @@ def _seen(views, num_vertices):
     return seen
 
 
-def test_unseen_vertices_get_diffused_features(parts_scene):
+def test_unseen_vertices_get_diffused_features(parts_scene, fitted):
     scene, part, obj, masks = parts_scene
     views = prepare_views(scene, masks, FAST)
     assert all(v.vertex_ids.dtype == np.int32 and v.weights.dtype == np.float16 for v in views)
     seen = _seen(views, scene.num_vertices)
-    field = fit_field(scene, masks, FitConfig(steps=120, num_pixels=512, lr=0.03, checkpoint_every=0, device="cpu"))
+    field = fitted
     assert field.meta["unseen_vertices"] == int((~seen).sum()) > 0
     f = field.features
     np.testing.assert_allclose(np.linalg.norm(f, axis=1), 1.0, atol=1e-5)
@@ -171,7 +177,7 @@ def test_unseen_vertices_get_diffused_features(parts_scene):
         assert to_floor > float((f[hidden_floor] @ other).mean()) + 0.3
 
 
-SHORT = FitConfig(steps=60, num_pixels=256, lr=0.03, checkpoint_every=20, device="cpu")
+SHORT = FitConfig(steps=40, num_pixels=256, lr=0.03, checkpoint_every=10, device="cpu", num_threads=1)
 
 
 def test_fixed_seed_gives_same_field_and_other_seed_differs(parts_scene):
@@ -179,8 +185,9 @@ def test_fixed_seed_gives_same_field_and_other_seed_differs(parts_scene):
     a = fit_field(scene, masks, SHORT)
     b = fit_field(scene, masks, SHORT)
     np.testing.assert_array_equal(a.features, b.features)
-    c = fit_field(scene, masks, FitConfig(**{**SHORT.__dict__, "seed": 1}))
-    assert not np.array_equal(a.features, c.features)
+    c = fit_field(scene, masks, FitConfig(**{**SHORT.__dict__, "seed": 1, "steps": 3}))
+    d = fit_field(scene, masks, FitConfig(**{**SHORT.__dict__, "steps": 3}))
+    assert not np.array_equal(c.features, d.features)
 
 
 def test_interrupted_fit_resumes_to_the_same_result(parts_scene, tmp_path):
@@ -191,21 +198,23 @@ def test_interrupted_fit_resumes_to_the_same_result(parts_scene, tmp_path):
     class Stop(Exception):
         pass
 
-    def stop_at_50(stage, done, total, **info):
-        if stage == "fit" and done == 50:
+    def stop_at_30(stage, done, total, **info):
+        if stage == "fit" and done == 30:
             raise Stop
 
     with pytest.raises(Stop):
-        fit_field(scene, masks, SHORT, workspace=ws, progress=stop_at_50)
+        fit_field(scene, masks, SHORT, workspace=ws, progress=stop_at_30)
     assert (ws.checkpoints_dir / "fit.pt").is_file()
     assert any(ws.hierarchy_dir.glob("*.npz")) and any(ws.fragments_dir.glob("*.npz"))
     steps_run = []
     resumed = fit_field(scene, masks, SHORT, workspace=ws, progress=lambda s, d, t, **i: s == "fit" and steps_run.append(d))
-    assert steps_run[0] == 50  # resumed after the checkpoint at step 40, first report at 50
+    assert steps_run[0] == 40  # resumed from the checkpoint at step 30 (written before the interrupt)
     np.testing.assert_array_equal(full.features, resumed.features)
-    # changed settings do not reuse the checkpoint
-    other = fit_field(scene, masks, FitConfig(**{**SHORT.__dict__, "hier_lambda": 0.2}), workspace=ws)
-    assert not np.array_equal(other.features, full.features)
+    # changed settings do not reuse the checkpoint: a 1-step fit with another lambda starts over
+    steps_run.clear()
+    fit_field(scene, masks, FitConfig(**{**SHORT.__dict__, "hier_lambda": 0.2}), workspace=ws,
+              progress=lambda s, d, t, **i: s == "fit" and steps_run.append(d))
+    assert steps_run[0] == 10
 
 
 def test_errors(parts_scene):
