@@ -89,7 +89,9 @@ class SelectConfig:
     step: Optional[int] = opt(None, "hierarchy step for the click: 0 = smallest (part), 1 = next bigger, ...")
     grow: bool = opt(True, "region growing: keep only graph-connected components that contain a positive click")
     knn: int = opt(8, "point clouds: neighbours per point in the k-nearest-neighbour graph")
-    min_step_change: float = opt(0.05, "hierarchy steps: a new step needs at least this relative growth in size")
+    min_step_change: float = opt(0.05, "hierarchy steps: a step is a threshold range over which the selection grows by at most this fraction")
+    min_step_width: float = opt(0.05, "hierarchy steps: the narrowest threshold range that counts as a step")
+    exact_limit: int = opt(300_000, "hierarchy sweep on vertices up to this many vertices; above it on cached superpoints (masks stay exact)")
 
 
 @dataclass
@@ -103,6 +105,10 @@ class DiscretizeConfig:
     superpoint_threshold: float = opt(0.95, "over-segmentation: neighbouring vertices join a superpoint above this cosine similarity")
     max_superpoint_size: int = opt(2000, "over-segmentation: largest superpoint, in vertices")
     knn: int = opt(8, "point clouds: neighbours per point in the k-nearest-neighbour graph")
+    level_similarities: list[float] = opt(
+        [0.7, 0.4], "coarser levels: level k merges parts whose average cosine similarity is at least the k-th value (decreasing)"
+    )
+    max_samples: int = opt(5000, "most rows given to HDBSCAN (superpoints repeated in proportion to their size)")
     format: Literal["ply", "obj", "glb"] = opt("ply", "file format of the per-part meshes")
     seed: int = opt(0, "random seed")
 
@@ -111,14 +117,18 @@ class DiscretizeConfig:
 class MaskConfig:
     """Segment Anything automatic mask generation (paper Sec. 3.1; defaults = the paper's release)."""
 
-    model: Literal["vit_h", "vit_l", "vit_b"] = opt("vit_h", "SAM backbone; must match the checkpoint")
+    model: Literal["vit_h", "vit_l", "vit_b", "auto"] = opt(
+        "vit_h", "SAM backbone; must match the checkpoint (auto = detect it from the checkpoint)"
+    )
     points_per_side: int = opt(32, "point grid size (32 x 32 prompts)")
     points_per_batch: int = opt(64, "prompts run through the mask decoder at once")
     pred_iou_thresh: float = opt(0.88, "keep masks whose predicted IoU is at least this")
     stability_score_thresh: float = opt(0.95, "keep masks whose stability score is at least this")
     box_nms_thresh: float = opt(0.7, "box IoU for non-maximum suppression between masks")
     crop_n_layers: int = opt(0, "extra crop layers (0 = whole image only)")
-    min_mask_region_area: int = opt(128, "remove holes and islands smaller than this many pixels")
+    min_mask_region_area: int = opt(
+        128, "remove holes and islands smaller than this many pixels (at the size SAM runs at; 0 = off)"
+    )
     max_long_side: int = opt(1024, "downscale images whose long side is larger before SAM (masks are scaled back)")
     device: str = opt("auto", "torch device: auto (CUDA when present), cpu, cuda")
     strict: bool = opt(False, "stop at the first image that fails instead of reporting it and going on")

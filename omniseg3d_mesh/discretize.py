@@ -1,0 +1,555 @@
+"""Whole-scene discretization of a feature field into a hierarchy of parts.
+
+Pipeline (all steps vectorised; nothing loops over vertices in Python):
+
+1. **Superpoints** (:func:`oversegment`): connected components of the vertex graph
+   restricted to edges whose features agree (cosine >= ``superpoint_threshold``).
+   Chaining along a slow feature drift is caught by checking each component's
+   spread (a member further than the threshold from its component mean splits the
+   component again with a stricter edge threshold), and components larger than
+   ``max_superpoint_size`` are cut by a spatial grid and re-split into connected
+   pieces. A 1M-vertex mesh becomes a few thousand superpoints.
+2. **HDBSCAN** (scikit-learn) on the superpoints' mean features. Density must count
+   vertices, not superpoints, so a superpoint is *repeated* in proportion to its
+   size (``ceil(size / unit)`` copies, ``unit`` chosen so that at most
+   ``max_samples`` rows go in). Copies are at distance 0 from each other, so a big
+   superpoint is a dense spot, as the vertices it stands for are; sklearn's
+   HDBSCAN takes no sample weights, and repetition is the exact equivalent of
+   integer weights for the core distances. The labels of the copies are identical
+   by construction (HDBSCAN cannot separate points at distance 0 except as noise),
+   the first copy's label is used.
+3. **Post-processing** on the mesh graph: a cluster that falls apart into several
+   graph components becomes several parts; noise and parts smaller than
+   ``min_part_size`` join the neighbouring part (graph neighbour) with the most
+   similar mean feature, repeatedly, until none is left (an isolated piece with no
+   neighbour stays a part of its own).
+4. **Hierarchy** (:class:`PartTree`): sklearn's HDBSCAN does not expose its
+   condensed tree, so coarser levels are built by average-linkage agglomerative
+   clustering of the parts' mean features (cosine), cut at the similarity schedule
+   ``level_similarities`` (level k merges everything whose average similarity is at
+   least ``level_similarities[k-1]``). Cuts of one dendrogram at increasing
+   heights nest by construction: every coarser cluster is a union of finer ones.
+   Coarser levels are not required to be graph-connected (an object made of
+   separate mesh pieces is still one object).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse import csgraph
+
+from .config import DiscretizeConfig, config_to_dict
+from .graph import vertex_graph
+from .progress import ProgressCallback, report
+
+log = logging.getLogger(__name__)
+
+__all__ = ["PartTree", "Discretizer", "discretize", "discretize_workspace", "oversegment", "normalize_features"]
+
+
+# --------------------------------------------------------------------------- helpers
+def normalize_features(features: np.ndarray) -> np.ndarray:
+    """[V, D] float32 unit-length rows (zero rows stay zero)."""
+    f = np.asarray(features, dtype=np.float32)
+    n = np.linalg.norm(f, axis=1, keepdims=True)
+    return np.ascontiguousarray(f / np.maximum(n, 1e-12), dtype=np.float32)
+
+
+def _edges(adj: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Undirected edges (u < v) of a symmetric adjacency, as two int64 arrays."""
+    coo = sp.triu(adj, k=1).tocoo()
+    return coo.row.astype(np.int64), coo.col.astype(np.int64)
+
+
+def _components(n: int, u: np.ndarray, v: np.ndarray) -> tuple[int, np.ndarray]:
+    """Connected components of the graph on ``n`` nodes with edges (u, v)."""
+    g = sp.csr_matrix((np.ones(len(u), np.int8), (u, v)), shape=(n, n))
+    k, lab = csgraph.connected_components(g, directed=False)
+    return int(k), lab.astype(np.int64)
+
+
+def _group_means(features: np.ndarray, labels: np.ndarray, k: int, spread: bool = False):
+    """Per label: unit mean feature [k, D] and size [k] (and, with ``spread``, the
+    per-dimension standard deviation [k] of unit-length members around their raw mean)."""
+    sizes = np.bincount(labels, minlength=k).astype(np.int64)
+    sums = np.zeros((k, features.shape[1]), np.float64)
+    _add_rows(sums, labels, features)
+    if not spread:
+        return normalize_features(sums), sizes
+    raw = sums / np.maximum(sizes, 1)[:, None]
+    var = np.clip(1.0 - (raw**2).sum(1), 0.0, None) / features.shape[1]
+    return normalize_features(sums), sizes, np.sqrt(var)
+
+
+def _add_rows(out: np.ndarray, labels: np.ndarray, values: np.ndarray) -> None:
+    """``out[labels] += values`` for many rows (sort + reduceat, faster than np.add.at)."""
+    order = np.argsort(labels, kind="stable")
+    lab = labels[order]
+    starts = np.flatnonzero(np.r_[True, lab[1:] != lab[:-1]])
+    out[lab[starts]] += np.add.reduceat(values[order].astype(np.float64), starts, axis=0)
+
+
+def oversegment(
+    features: np.ndarray,
+    adjacency: sp.csr_matrix,
+    vertices: np.ndarray | None = None,
+    threshold: float = 0.95,
+    max_size: int = 2000,
+    refine_rounds: int = 3,
+) -> np.ndarray:
+    """Graph-connected superpoints of similar feature.
+
+    Args:
+        features: [V, D] float32 unit-length features.
+        adjacency: [V, V] symmetric vertex graph.
+        vertices: [V, 3] positions, used to cut superpoints larger than ``max_size``
+            (without them big superpoints are kept whole).
+        threshold: neighbouring vertices join when their cosine similarity is at least this.
+        max_size: largest superpoint in vertices (0 = unlimited).
+        refine_rounds: rounds of re-splitting components whose members stray from the mean.
+
+    Returns:
+        [V] int64 superpoint ids 0..S-1; every superpoint is connected on the graph.
+    """
+    f = normalize_features(features)
+    n = len(f)
+    u, v = _edges(adjacency)
+    cos = np.einsum("ij,ij->i", f[u], f[v]) if len(u) else np.zeros(0, np.float32)
+    keep = cos >= threshold
+    k, lab = _components(n, u[keep], v[keep])
+    # chaining guard: a component whose members stray from its mean is split again
+    edge_t = np.full(len(u), float(threshold), np.float32)
+    for _ in range(int(refine_rounds)):
+        means, _ = _group_means(f, lab, k)
+        sim = np.einsum("ij,ij->i", f, means[lab])
+        bad_comp = np.zeros(k, bool)
+        bad_comp[lab[sim < threshold - (1.0 - threshold)]] = True
+        if not bad_comp.any():
+            break
+        inside = bad_comp[lab[u]] & (lab[u] == lab[v])
+        edge_t[inside] = (1.0 + edge_t[inside]) / 2.0
+        keep = (cos >= edge_t) & (lab[u] == lab[v])
+        k, lab = _components(n, u[keep], v[keep])
+    # size cap: cut large components with a spatial grid, then re-split into connected pieces
+    if max_size and vertices is not None:
+        sizes = np.bincount(lab, minlength=k)
+        big = np.flatnonzero(sizes > max_size)
+        if len(big):
+            pts = np.asarray(vertices, np.float64)
+            cell_id = np.zeros(n, np.int64)
+            order = np.argsort(lab, kind="stable")
+            starts = np.r_[0, np.cumsum(sizes)]
+            for c in big:  # a handful of big components; vectorised inside
+                idx = order[starts[c] : starts[c + 1]]
+                p = pts[idx]
+                lo = p.min(0)
+                ext = np.sort(np.maximum(p.max(0) - lo, 1e-9))[::-1]
+                # a surface piece: cell side ~ sqrt(area / pieces), area ~ two largest extents
+                h = math.sqrt(ext[0] * ext[1] / (sizes[c] / max_size))
+                g = np.floor((p - lo) / max(h, 1e-9)).astype(np.int64)
+                dimsz = g.max(0) + 1
+                cell_id[idx] = (g[:, 0] * dimsz[1] + g[:, 1]) * dimsz[2] + g[:, 2] + 1
+            keep = keep & (cell_id[u] == cell_id[v])
+            k, lab = _components(n, u[keep], v[keep])
+    return lab
+
+
+# --------------------------------------------------------------------------- the tree
+@dataclass
+class PartTree:
+    """A hierarchy of parts: level 0 = finest parts, higher levels = unions of them.
+
+    Attributes:
+        part_labels: [V] int32 level-0 part per vertex (0..P-1).
+        level_maps: one [P] int32 array per level: the level-``l`` cluster of each
+            level-0 part (``level_maps[0]`` is the identity).
+        similarities: the cosine-similarity cut of each coarser level (len = levels - 1).
+    """
+
+    part_labels: np.ndarray
+    level_maps: list[np.ndarray]
+    similarities: list[float] = field(default_factory=list)
+
+    @property
+    def num_levels(self) -> int:
+        return len(self.level_maps)
+
+    def _check_level(self, level: int) -> int:
+        if not 0 <= int(level) < self.num_levels:
+            raise ValueError(
+                f"level {level} does not exist: this hierarchy has levels 0..{self.num_levels - 1} "
+                "(0 = finest parts); choose --level within that range"
+            )
+        return int(level)
+
+    def num_parts(self, level: int = 0) -> int:
+        level = self._check_level(level)
+        m = self.level_maps[level]
+        return int(m.max()) + 1 if len(m) else 0
+
+    def cut(self, level: int = 0) -> np.ndarray:
+        """[V] int32 labels at ``level`` (0 = finest)."""
+        level = self._check_level(level)
+        return self.level_maps[level][self.part_labels].astype(np.int32)
+
+    def parents(self, level: int = 0) -> np.ndarray:
+        """[P_level] int32: the id at ``level + 1`` of each part at ``level`` (-1 at the top level)."""
+        level = self._check_level(level)
+        k = self.num_parts(level)
+        if level + 1 >= self.num_levels:
+            return np.full(k, -1, np.int32)
+        out = np.full(k, -1, np.int32)
+        out[self.level_maps[level]] = self.level_maps[level + 1]
+        return out
+
+    def children(self, level: int, part: int) -> np.ndarray:
+        """Ids at ``level - 1`` of the parts that make up ``part`` at ``level``."""
+        level = self._check_level(level)
+        if level == 0:
+            return np.zeros(0, np.int32)
+        fine, coarse = self.level_maps[level - 1], self.level_maps[level]
+        return np.unique(fine[coarse == part]).astype(np.int32)
+
+
+# --------------------------------------------------------------------------- the estimator
+class Discretizer:
+    """Cut a scene into parts by clustering its feature field (estimator style).
+
+    Args:
+        level: hierarchy level of ``labels_`` (0 = finest parts, 1 = objects, ...).
+        min_part_size: parts with fewer vertices (and noise) join their most similar neighbour.
+        min_cluster_size: HDBSCAN ``min_cluster_size`` in (size-weighted) superpoint rows.
+        min_samples: HDBSCAN ``min_samples`` (None = ``min_cluster_size``).
+        superpoint_threshold: over-segmentation edge threshold (cosine similarity).
+        max_superpoint_size: largest superpoint, in vertices.
+        knn: neighbours per point for point clouds.
+        seed: random seed (HDBSCAN is deterministic; kept for reproducible subsampling).
+        level_similarities: cosine-similarity cuts of the coarser levels, decreasing.
+        max_samples: most rows given to HDBSCAN after size-weighted repetition.
+
+    Attributes (after :meth:`fit`):
+        labels_: [V] int32 part per vertex at ``level`` (-1 = none; none left after post-processing).
+        tree_: :class:`PartTree`.
+        parents_: [P] int32 parent id (at ``level + 1``) of each part of ``labels_``, -1 at the top.
+        levels_: [L, V] int32 labels at every level.
+        superpoints_: [V] int64 superpoint per vertex.
+    """
+
+    def __init__(
+        self,
+        level: int = 0,
+        min_part_size: int = 50,
+        min_cluster_size: int = 5,
+        min_samples: int | None = None,
+        superpoint_threshold: float = 0.95,
+        max_superpoint_size: int = 2000,
+        knn: int = 8,
+        seed: int = 0,
+        level_similarities: Sequence[float] = (0.7, 0.4),
+        max_samples: int = 5000,
+    ):
+        self.level = level
+        self.min_part_size = min_part_size
+        self.min_cluster_size = min_cluster_size
+        self.min_samples = min_samples
+        self.superpoint_threshold = superpoint_threshold
+        self.max_superpoint_size = max_superpoint_size
+        self.knn = knn
+        self.seed = seed
+        self.level_similarities = level_similarities
+        self.max_samples = max_samples
+
+    @classmethod
+    def from_config(cls, config: DiscretizeConfig) -> "Discretizer":
+        return cls(
+            level=config.level,
+            min_part_size=config.min_part_size,
+            min_cluster_size=config.min_cluster_size,
+            min_samples=config.min_samples,
+            superpoint_threshold=config.superpoint_threshold,
+            max_superpoint_size=config.max_superpoint_size,
+            knn=config.knn,
+            seed=config.seed,
+            level_similarities=tuple(config.level_similarities),
+            max_samples=config.max_samples,
+        )
+
+    # ------------------------------------------------------------------ checks
+    def _validate(self, features: np.ndarray, vertices: np.ndarray, faces: np.ndarray | None) -> None:
+        if features.ndim != 2:
+            raise ValueError(f"features must have shape (V, D), got {features.shape}")
+        if vertices.ndim != 2 or vertices.shape[1] != 3:
+            raise ValueError(f"vertices must have shape (V, 3), got {vertices.shape}")
+        if len(features) != len(vertices):
+            raise ValueError(
+                f"features has {len(features)} rows but the geometry has {len(vertices)} vertices: "
+                "the field was fitted on another mesh; re-run `omniseg-mesh fit` on this one"
+            )
+        if len(vertices) == 0:
+            raise ValueError("the geometry has no vertices: nothing to discretize")
+        if faces is not None and (faces.ndim != 2 or faces.shape[1] != 3):
+            raise ValueError(f"faces must be triangles with shape (F, 3), got {faces.shape}")
+        if self.min_cluster_size < 2:
+            raise ValueError(f"min_cluster_size must be at least 2 (HDBSCAN), got {self.min_cluster_size}")
+        if not -1.0 <= self.superpoint_threshold <= 1.0:
+            raise ValueError(f"superpoint_threshold is a cosine similarity in [-1, 1], got {self.superpoint_threshold}")
+        sims = list(self.level_similarities)
+        if any(b > a for a, b in zip(sims, sims[1:])):
+            raise ValueError(f"level_similarities must decrease (finer levels merge less), got {sims}")
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self,
+        features: np.ndarray,
+        vertices: np.ndarray,
+        faces: np.ndarray | None = None,
+        adjacency: sp.csr_matrix | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> "Discretizer":
+        """Cluster the field into parts.
+
+        Args:
+            features: [V, D] float features (normalised here).
+            vertices: [V, 3] float positions.
+            faces: [F, 3] int triangles, or None for a point cloud (k-NN graph).
+            adjacency: optional precomputed [V, V] vertex graph.
+            progress: optional ``progress(stage, done, total, **info)`` callback.
+        """
+        feats = np.asarray(features)
+        verts = np.asarray(vertices, dtype=np.float32)
+        faces = None if faces is None else np.asarray(faces)
+        self._validate(feats, verts, faces)
+        f = normalize_features(feats)
+        n = len(f)
+        t0 = time.perf_counter()
+        adj = adjacency if adjacency is not None else vertex_graph(verts, faces, self.knn)
+        report(progress, "discretize", 1, 5, step="graph")
+        sp_lab = oversegment(f, adj, verts, self.superpoint_threshold, self.max_superpoint_size)
+        n_sp = int(sp_lab.max()) + 1
+        sp_mean, sp_size, sp_std = _group_means(f, sp_lab, n_sp, spread=True)
+        report(progress, "discretize", 2, 5, step="superpoints", superpoints=n_sp)
+        log.info("%d vertices -> %d superpoints (%.2fs)", n, n_sp, time.perf_counter() - t0)
+
+        cl = self._cluster_superpoints(sp_mean, sp_size, sp_std)
+        report(progress, "discretize", 3, 5, step="hdbscan", clusters=int(cl.max()) + 1 if len(cl) else 0)
+        labels = cl[sp_lab]
+        u, v = _edges(adj)
+        parts = _postprocess(f, labels, u, v, self.min_part_size)
+        report(progress, "discretize", 4, 5, step="post-processing", parts=int(parts.max()) + 1)
+        self.tree_ = _build_tree(f, parts, list(self.level_similarities))
+        self.superpoints_ = sp_lab
+        self.levels_ = np.stack([self.tree_.cut(lv) for lv in range(self.tree_.num_levels)])
+        self.labels_ = self.tree_.cut(self.level)
+        self.parents_ = self.tree_.parents(self.level)
+        report(progress, "discretize", 5, 5, step="hierarchy", levels=self.tree_.num_levels)
+        log.info(
+            "discretized %d vertices into %s parts per level in %.2fs",
+            n,
+            [self.tree_.num_parts(lv) for lv in range(self.tree_.num_levels)],
+            time.perf_counter() - t0,
+        )
+        return self
+
+    def fit_predict(self, features: np.ndarray, vertices: np.ndarray, faces: np.ndarray | None = None) -> np.ndarray:
+        return self.fit(features, vertices, faces).labels_
+
+    def _cluster_superpoints(self, means: np.ndarray, sizes: np.ndarray, std: np.ndarray) -> np.ndarray:
+        """HDBSCAN labels [S] (-1 noise) of superpoints, weighted by size through repetition.
+
+        Each superpoint stands for its vertices by ``ceil(size / unit)`` samples drawn
+        around its mean with its own feature spread ``std`` (exact copies would sit at
+        distance 0, which HDBSCAN sees as infinitely dense and keeps every superpoint
+        as its own cluster). A superpoint's label is the majority label of its samples.
+        """
+        from sklearn.cluster import HDBSCAN
+
+        s = len(means)
+        if s < 2:
+            return np.zeros(s, np.int64)
+        unit = max(1.0, float(sizes.sum()) / float(self.max_samples))
+        reps = np.maximum(1, np.ceil(sizes / unit)).astype(np.int64)
+        while reps.sum() > max(self.max_samples, s):
+            unit *= 1.5
+            reps = np.maximum(1, np.ceil(sizes / unit)).astype(np.int64)
+        rows = np.repeat(np.arange(s), reps)
+        mcs = int(min(self.min_cluster_size, len(rows)))
+        if mcs < 2:
+            return np.zeros(s, np.int64)
+        ms = None if self.min_samples is None else int(min(self.min_samples, len(rows)))
+        model = HDBSCAN(min_cluster_size=mcs, min_samples=ms, metric="euclidean", copy=True)
+        rng = np.random.default_rng(self.seed)
+        x = means[rows].astype(np.float64)
+        x += rng.normal(size=x.shape) * np.maximum(std[rows], 1e-3)[:, None]
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        lab = model.fit_predict(x)
+        # majority label per superpoint (noise only if most samples are noise)
+        nl = int(lab.max()) + 2
+        votes = np.bincount(rows * nl + (lab + 1), minlength=s * nl).reshape(s, nl)
+        return (np.argmax(votes, axis=1) - 1).astype(np.int64)
+
+
+# --------------------------------------------------------------------------- post-processing
+def _postprocess(f: np.ndarray, labels: np.ndarray, u: np.ndarray, v: np.ndarray, min_part_size: int) -> np.ndarray:
+    """Split clusters into graph components, absorb noise and small parts. Returns [V] 0..P-1.
+
+    Pieces = graph components of each cluster (noise components are pieces marked
+    as noise). Each round, every noise piece and every piece smaller than
+    ``min_part_size`` picks its neighbour with the most similar mean feature
+    (non-small, non-noise neighbours first) and merges into it; merges follow a
+    strict order (size, then id) so they never form a cycle.
+    """
+    n = len(labels)
+    same = labels[u] == labels[v]
+    k, comp = _components(n, u[same], v[same])
+    is_noise = np.zeros(k, bool)
+    is_noise[comp[labels < 0]] = True
+    cu, cv = comp[u], comp[v]
+    cross = cu != cv
+    if cross.any():
+        a, b = np.minimum(cu[cross], cv[cross]), np.maximum(cu[cross], cv[cross])
+        pair = np.unique(a * k + b)
+        pa, pb = pair // k, pair % k
+    else:
+        pa = pb = np.zeros(0, np.int64)
+    base_sums = np.zeros((k, f.shape[1]), np.float64)
+    _add_rows(base_sums, comp, f)
+    base_size = np.bincount(comp, minlength=k).astype(np.int64)
+    base_noise = is_noise
+    root = np.arange(k)
+    sums, size = base_sums, base_size
+    for _ in range(200):
+        live = root == np.arange(k)
+        small = live & ((size < min_part_size) | is_noise)
+        a, b = root[pa], root[pb]
+        ok = a != b
+        src, dst = np.concatenate([a[ok], b[ok]]), np.concatenate([b[ok], a[ok]])
+        pick = small[src]
+        src, dst = src[pick], dst[pick]
+        if len(src) == 0:
+            break
+        mean = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+        key = np.einsum("ij,ij->i", mean[src], mean[dst]) + 10.0 * ~small[dst]
+        order = np.lexsort((-key, src))
+        src, dst = src[order], dst[order]
+        first = np.r_[True, src[1:] != src[:-1]]
+        src, dst = src[first], dst[first]
+        merging = np.zeros(k, bool)
+        merging[src] = True
+        up = (size[dst] > size[src]) | ((size[dst] == size[src]) & (dst < src))
+        allowed = ~merging[dst] | up
+        src, dst = src[allowed], dst[allowed]
+        if len(src) == 0:
+            break
+        parent = np.arange(k)
+        parent[src] = dst
+        while True:  # pointer jumping to the roots of this round's merges
+            nxt = parent[parent]
+            if np.array_equal(nxt, parent):
+                break
+            parent = nxt
+        root = parent[root]
+        sums, size, is_noise = _aggregate(root, base_sums, base_size, base_noise, k)
+    _, out = np.unique(root[comp], return_inverse=True)
+    return out.astype(np.int64)
+
+
+def _aggregate(root, base_sums, base_size, base_noise, k):
+    """Per root: summed features, size, and noise flag (noise only if all members were noise)."""
+    sums = np.zeros_like(base_sums)
+    _add_rows(sums, root, base_sums)
+    size = np.bincount(root, weights=base_size, minlength=k).astype(np.int64)
+    noise = (np.bincount(root, weights=(~base_noise).astype(np.float64), minlength=k) == 0) & (root == np.arange(k))
+    return sums, size, noise
+
+
+def _build_tree(f: np.ndarray, parts: np.ndarray, similarities: list[float]) -> PartTree:
+    p = int(parts.max()) + 1 if len(parts) else 0
+    maps = [np.arange(p, dtype=np.int32)]
+    if p >= 2 and similarities:
+        from scipy.cluster.hierarchy import fcluster, linkage
+
+        means, _ = _group_means(f, parts, p)
+        z = linkage(means.astype(np.float64), method="average", metric="cosine")
+        for s in similarities:
+            lab = fcluster(z, t=max(1.0 - float(s), 0.0), criterion="distance")
+            _, lab = np.unique(lab, return_inverse=True)
+            maps.append(lab.astype(np.int32))
+    elif similarities:
+        maps += [np.zeros(p, np.int32) for _ in similarities]
+    # make each level's ids follow the order of first appearance of their finest part (stable ids)
+    return PartTree(part_labels=parts.astype(np.int32), level_maps=maps, similarities=list(similarities))
+
+
+# --------------------------------------------------------------------------- function forms
+def discretize(
+    features: Any,
+    vertices: np.ndarray,
+    faces: np.ndarray | None = None,
+    config: DiscretizeConfig | None = None,
+) -> np.ndarray:
+    """[V] int32 part labels at ``config.level`` (function form of :class:`Discretizer`).
+
+    Args:
+        features: [V, D] features, or a :class:`~omniseg3d_mesh.field.Field`.
+        vertices: [V, 3] positions.
+        faces: [F, 3] triangles or None (point cloud).
+        config: :class:`~omniseg3d_mesh.config.DiscretizeConfig`.
+    """
+    feats = getattr(features, "features", features)
+    return Discretizer.from_config(config or DiscretizeConfig()).fit(feats, vertices, faces).labels_
+
+
+def discretize_workspace(
+    workspace: Any = None,
+    out: str | Path | None = None,
+    config: DiscretizeConfig | None = None,
+    progress: ProgressCallback | None = None,
+) -> dict:
+    """Discretize a workspace's fitted field and export the parts.
+
+    Reads ``field.npz`` and ``geometry.npz`` (no training data), writes the parts
+    folder (default ``<workspace>/parts``) atomically.
+
+    Returns:
+        The export manifest (also ``parts.json``), plus ``"out"`` and ``"levels"``.
+    """
+    from .field import load_field
+    from .io.export import export_parts
+    from .workspace import Workspace
+
+    config = config or DiscretizeConfig()
+    ws = workspace if isinstance(workspace, Workspace) else Workspace.find(workspace)
+    fld = load_field(ws)
+    geo = ws.load_geometry()
+    verts, faces, colors = geo["vertices"], geo["faces"], geo["colors"]
+    est = Discretizer.from_config(config).fit(fld.features, verts, faces, progress=progress)
+    out_dir = Path(out) if out is not None else ws.parts_dir
+    tree = est.tree_
+    manifest = export_parts(
+        out_dir,
+        verts,
+        faces,
+        colors,
+        est.labels_,
+        parents=est.parents_,
+        levels=config.level,
+        format=config.format,
+        extra={
+            "config": config_to_dict(config),
+            "workspace": str(ws.root),
+            "parts_per_level": [tree.num_parts(lv) for lv in range(tree.num_levels)],
+            "level_similarities": list(tree.similarities),
+        },
+        level_labels=est.levels_,
+        progress=progress,
+    )
+    manifest["out"] = str(out_dir)
+    return manifest

@@ -1,0 +1,662 @@
+"""Geometry loading: meshes and point clouds with the input file's vertex ids.
+
+Formats: PLY (ascii, binary little/big endian), OBJ, OFF, GLB/GLTF.
+
+The one promise of this module: **vertex ``i`` of the result is vertex ``i`` of the
+file.** Nothing is merged, reordered or dropped, so per-vertex results (labels,
+features) map straight back onto the user's mesh. PLY, OBJ and OFF are parsed here
+(small readers that keep every vertex and every polygon); GLB/GLTF goes through
+trimesh with ``process=False`` and ``maintain_order=True``, one primitive after the
+other in scene-graph order, node transforms applied.
+
+Polygons are fan-triangulated (``(a, b, c, d) -> (a, b, c), (a, c, d)``); faces
+with fewer than 3 vertices are refused. Degenerate and duplicate faces are kept
+(ids unchanged) with a warning that counts them.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..scene import Scene
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "GEOMETRY_SUFFIXES",
+    "load_geometry",
+    "load_scene",
+    "load_workspace_scene",
+    "save_ply",
+    "save_vertex_labels",
+    "load_vertex_labels",
+    "triangulate_polygons",
+    "validate_geometry",
+]
+
+GEOMETRY_SUFFIXES = (".ply", ".obj", ".off", ".glb", ".gltf")
+
+
+# --------------------------------------------------------------------- helpers
+def triangulate_polygons(polygons: Sequence[Sequence[int]], path: str | Path = "<mesh>") -> np.ndarray:
+    """Fan-triangulate polygons, keeping vertex ids.
+
+    Args:
+        polygons: faces as vertex-id sequences (any length >= 3).
+        path: the file the polygons came from (for error messages).
+
+    Returns:
+        [F, 3] int64 triangles, polygons in input order, each fanned from its first vertex.
+
+    Raises:
+        ValueError: a face has fewer than 3 vertices.
+    """
+    tris: list[tuple[int, int, int]] = []
+    for k, poly in enumerate(polygons):
+        n = len(poly)
+        if n < 3:
+            raise ValueError(
+                f"{path}: face {k} has {n} vertex id(s) {list(poly)}, but a face needs at least 3; "
+                "it cannot be triangulated. Fix: delete such faces (lines/points) in a mesh editor, "
+                "or load the file as a point cloud (--point-mode)"
+            )
+        a = poly[0]
+        for j in range(1, n - 1):
+            tris.append((a, poly[j], poly[j + 1]))
+    return np.asarray(tris, dtype=np.int64).reshape(-1, 3)
+
+
+def _faces_from_lists(lists: list[np.ndarray] | np.ndarray, path: Path) -> np.ndarray:
+    """Faces from a ragged list (or a regular [F, n] array) of polygons -> [F', 3] int64."""
+    if isinstance(lists, np.ndarray) and lists.ndim == 2:
+        if lists.shape[1] == 3:
+            return lists.astype(np.int64)
+        if lists.shape[1] >= 3:
+            n = lists.shape[1]
+            fans = [np.stack([lists[:, 0], lists[:, j], lists[:, j + 1]], axis=1) for j in range(1, n - 1)]
+            return np.stack(fans, axis=1).reshape(-1, 3).astype(np.int64)
+        lists = list(lists)
+    return triangulate_polygons([np.asarray(p).astype(np.int64).tolist() for p in lists], path)
+
+
+def _colors_to_u8(colors: np.ndarray | None) -> np.ndarray | None:
+    """[V, 3|4] colours of any numeric type -> [V, 3] uint8 (floats in [0, 1] are scaled)."""
+    if colors is None:
+        return None
+    c = np.asarray(colors)
+    if c.ndim != 2 or c.shape[1] < 3:
+        return None
+    c = c[:, :3]
+    if c.dtype == np.uint8:
+        return np.ascontiguousarray(c)
+    c = c.astype(np.float64)
+    if c.size and np.nanmax(c) <= 1.0:
+        c = c * 255.0
+    return np.clip(np.nan_to_num(c) + (0.5 if np.issubdtype(np.asarray(colors).dtype, np.floating) else 0.0), 0, 255).astype(np.uint8)
+
+
+def validate_geometry(
+    vertices: np.ndarray, faces: np.ndarray | None, path: str | Path = "<mesh>"
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Check loaded geometry; raise on what cannot be used, warn on what is odd.
+
+    Args:
+        vertices: [V, 3] positions.
+        faces: [F, 3] triangle vertex ids, or None.
+        path: the source file (named in messages).
+
+    Returns:
+        (vertices [V, 3] float32, faces [F, 3] int32 | None), unchanged in order.
+
+    Raises:
+        ValueError: no vertices, non-finite coordinates, face ids out of range.
+    """
+    vertices = np.asarray(vertices, dtype=np.float64)
+    if vertices.ndim != 2 or vertices.shape[0] == 0:
+        raise ValueError(
+            f"{path}: no vertices found (expected at least one 'x y z' vertex, found {vertices.shape[0] if vertices.ndim else 0}). "
+            "Fix: check that the file is a mesh or point-cloud export and not empty"
+        )
+    if vertices.shape[1] != 3:
+        raise ValueError(f"{path}: vertices must have 3 coordinates, found shape {vertices.shape}")
+    bad = ~np.all(np.isfinite(vertices), axis=1)
+    if bad.any():
+        ids = np.flatnonzero(bad)
+        raise ValueError(
+            f"{path}: {len(ids)} vertices have NaN or inf coordinates (first ids: {ids[:5].tolist()}). "
+            "Fix: remove or repair those vertices in a mesh editor (e.g. MeshLab 'Remove unreferenced/NaN vertices') "
+            "and export again"
+        )
+    if faces is not None:
+        faces = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
+        if len(faces) == 0:
+            faces = None
+    if faces is not None:
+        nv = len(vertices)
+        out = (faces < 0) | (faces >= nv)
+        if out.any():
+            rows = np.flatnonzero(out.any(axis=1))
+            raise ValueError(
+                f"{path}: face vertex ids must lie in [0, {nv - 1}] for {nv} vertices, but {len(rows)} faces "
+                f"do not (face {rows[0]} = {faces[rows[0]].tolist()}; ids found in [{faces.min()}, {faces.max()}]). "
+                "Fix: the file is truncated or its faces index another vertex list; export the mesh again"
+            )
+        degenerate = (faces[:, 0] == faces[:, 1]) | (faces[:, 1] == faces[:, 2]) | (faces[:, 0] == faces[:, 2])
+        v = vertices
+        area2 = np.linalg.norm(np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]]), axis=1)
+        scale = max(float(np.ptp(v, axis=0).max()), 1e-30)
+        zero_area = (area2 <= 1e-14 * scale * scale) & ~degenerate
+        sorted_faces = np.sort(faces, axis=1)
+        if nv < 2_000_000:  # one int64 key per face: much faster than unique over rows
+            keys = (sorted_faces[:, 0] * nv + sorted_faces[:, 1]) * nv + sorted_faces[:, 2]
+            keys.sort()
+            duplicates = int(np.count_nonzero(keys[1:] == keys[:-1]))
+        else:
+            duplicates = len(faces) - len(np.unique(sorted_faces, axis=0))
+        if degenerate.any() or zero_area.any() or duplicates:
+            log.warning(
+                "%s: %d faces repeat a vertex, %d have zero area, %d duplicate another face; "
+                "kept as they are (vertex ids unchanged) — they only cost a little time",
+                path,
+                int(degenerate.sum()),
+                int(zero_area.sum()),
+                duplicates,
+            )
+        faces = faces.astype(np.int32)
+    return vertices.astype(np.float32), faces
+
+
+# ------------------------------------------------------------------------- PLY
+_PLY_TYPES = {
+    "char": "i1", "int8": "i1", "uchar": "u1", "uint8": "u1",
+    "short": "i2", "int16": "i2", "ushort": "u2", "uint16": "u2",
+    "int": "i4", "int32": "i4", "uint": "u4", "uint32": "u4",
+    "float": "f4", "float32": "f4", "double": "f8", "float64": "f8",
+}  # fmt: skip
+
+
+class _PlyElement:
+    def __init__(self, name: str, count: int):
+        self.name = name
+        self.count = count
+        self.props: list[tuple[str, str, str | None]] = []  # (name, dtype, list count dtype or None)
+
+    @property
+    def has_lists(self) -> bool:
+        return any(p[2] is not None for p in self.props)
+
+
+def _ply_header(fh, path: Path) -> tuple[str, list[_PlyElement]]:
+    magic = fh.readline().strip()
+    if magic != b"ply":
+        raise ValueError(f"{path}: not a PLY file (expected the first line 'ply', found {magic[:20]!r})")
+    fmt = None
+    elements: list[_PlyElement] = []
+    while True:
+        line = fh.readline()
+        if not line:
+            raise ValueError(f"{path}: PLY header has no 'end_header' line (file truncated?)")
+        words = line.decode("ascii", errors="replace").split()
+        if not words or words[0] in ("comment", "obj_info"):
+            continue
+        if words[0] == "end_header":
+            break
+        if words[0] == "format":
+            fmt = words[1]
+        elif words[0] == "element":
+            elements.append(_PlyElement(words[1], int(words[2])))
+        elif words[0] == "property":
+            if not elements:
+                raise ValueError(f"{path}: PLY property before any element: {line!r}")
+            try:
+                if words[1] == "list":
+                    elements[-1].props.append((words[4], _PLY_TYPES[words[3]], _PLY_TYPES[words[2]]))
+                else:
+                    elements[-1].props.append((words[2], _PLY_TYPES[words[1]], None))
+            except KeyError as exc:
+                raise ValueError(f"{path}: unknown PLY property type {exc.args[0]!r} in {line!r}") from None
+    if fmt not in ("ascii", "binary_little_endian", "binary_big_endian"):
+        raise ValueError(f"{path}: unknown PLY format {fmt!r} (expected ascii, binary_little_endian or binary_big_endian)")
+    return fmt, elements
+
+
+def _ply_read_ascii(el: _PlyElement, tokens: list[bytes], pos: int, path: Path) -> tuple[dict, int]:
+    """Read one element from whitespace tokens; returns ({prop: array or list of arrays}, new pos)."""
+    if el.count == 0:
+        return {p[0]: np.zeros(0) for p in el.props}, pos
+    if not el.has_lists:
+        n = len(el.props)
+        chunk = tokens[pos : pos + n * el.count]
+        if len(chunk) < n * el.count:
+            raise ValueError(f"{path}: PLY element '{el.name}' is truncated (expected {el.count} rows)")
+        arr = np.array(chunk, dtype=np.float64).reshape(el.count, n)
+        return {p[0]: arr[:, i] for i, p in enumerate(el.props)}, pos + n * el.count
+    # fast path: every row has the same list lengths as the first row
+    widths, p = [], pos
+    for _name, _dt, cdt in el.props:
+        if cdt is None:
+            widths.append(1)
+            p += 1
+        else:
+            c = int(tokens[p])
+            widths.append(1 + c)
+            p += 1 + c
+    row = sum(widths)
+    chunk = tokens[pos : pos + row * el.count]
+    if len(chunk) == row * el.count:
+        try:
+            arr = np.array(chunk, dtype=np.float64).reshape(el.count, row)
+        except ValueError:
+            arr = None
+        if arr is not None:
+            ok, col = True, 0
+            for (_n, _dt, cdt), w in zip(el.props, widths):
+                if cdt is not None and not np.all(arr[:, col] == w - 1):
+                    ok = False
+                    break
+                col += w
+            if ok:
+                out, col = {}, 0
+                for (name, _dt, cdt), w in zip(el.props, widths):
+                    out[name] = arr[:, col] if cdt is None else arr[:, col + 1 : col + w]
+                    col += w
+                return out, pos + row * el.count
+    # general path: row by row
+    out = {p[0]: [] for p in el.props}
+    try:
+        for _ in range(el.count):
+            for name, _dt, cdt in el.props:
+                if cdt is None:
+                    out[name].append(float(tokens[pos]))
+                    pos += 1
+                else:
+                    c = int(tokens[pos])
+                    out[name].append(np.array(tokens[pos + 1 : pos + 1 + c], dtype=np.float64))
+                    pos += 1 + c
+    except (IndexError, ValueError):
+        raise ValueError(f"{path}: PLY element '{el.name}' is truncated or malformed (expected {el.count} rows)") from None
+    scalars = {p_[0] for p_ in el.props if p_[2] is None}
+    return {k: (np.array(v) if k in scalars else v) for k, v in out.items()}, pos
+
+
+def _ply_read_binary(el: _PlyElement, buf: memoryview, pos: int, endian: str, path: Path) -> tuple[dict, int]:
+    if el.count == 0:
+        return {p[0]: np.zeros(0) for p in el.props}, pos
+    if not el.has_lists:
+        dt = np.dtype([(f"p{i}", endian + p[1]) for i, p in enumerate(el.props)])
+        if pos + dt.itemsize * el.count > len(buf):
+            raise ValueError(f"{path}: PLY element '{el.name}' is truncated (expected {el.count} rows)")
+        arr = np.frombuffer(buf, dtype=dt, count=el.count, offset=pos)
+        return {p[0]: arr[f"p{i}"] for i, p in enumerate(el.props)}, pos + dt.itemsize * el.count
+    # fast path: list lengths of the first row for all rows
+    fields, p = [], pos
+    for i, (_name, dt, cdt) in enumerate(el.props):
+        if cdt is None:
+            fields.append((f"p{i}", endian + dt))
+            p += np.dtype(dt).itemsize
+        else:
+            c = int(np.frombuffer(buf, dtype=endian + cdt, count=1, offset=p)[0])
+            fields.append((f"c{i}", endian + cdt))
+            fields.append((f"p{i}", endian + dt, (c,)))
+            p += np.dtype(cdt).itemsize + c * np.dtype(dt).itemsize
+    dt_row = np.dtype(fields)
+    if pos + dt_row.itemsize * el.count <= len(buf):
+        arr = np.frombuffer(buf, dtype=dt_row, count=el.count, offset=pos)
+        ok = all(
+            np.all(arr[f"c{i}"] == (arr.dtype[f"p{i}"].shape[0] if arr.dtype[f"p{i}"].shape else 1))
+            for i, p_ in enumerate(el.props)
+            if p_[2] is not None
+        )
+        if ok:
+            return {p_[0]: arr[f"p{i}"] for i, p_ in enumerate(el.props)}, pos + dt_row.itemsize * el.count
+    # general path: row by row
+    out: dict[str, list] = {p_[0]: [] for p_ in el.props}
+    try:
+        for _ in range(el.count):
+            for name, dt, cdt in el.props:
+                if cdt is None:
+                    out[name].append(np.frombuffer(buf, dtype=endian + dt, count=1, offset=pos)[0])
+                    pos += np.dtype(dt).itemsize
+                else:
+                    c = int(np.frombuffer(buf, dtype=endian + cdt, count=1, offset=pos)[0])
+                    pos += np.dtype(cdt).itemsize
+                    out[name].append(np.frombuffer(buf, dtype=endian + dt, count=c, offset=pos))
+                    pos += c * np.dtype(dt).itemsize
+    except ValueError:
+        raise ValueError(f"{path}: PLY element '{el.name}' is truncated (expected {el.count} rows)") from None
+    scalars = {p_[0] for p_ in el.props if p_[2] is None}
+    return {k: (np.array(v) if k in scalars else v) for k, v in out.items()}, pos
+
+
+def _load_ply(path: Path) -> tuple[np.ndarray, list | np.ndarray | None, np.ndarray | None]:
+    with open(path, "rb") as fh:
+        fmt, elements = _ply_header(fh, path)
+        body = fh.read()
+    data: dict[str, dict] = {}
+    pos = 0
+    if fmt == "ascii":
+        tokens = body.split()
+        for el in elements:
+            data[el.name], pos = _ply_read_ascii(el, tokens, pos, path)
+    else:
+        endian = "<" if fmt == "binary_little_endian" else ">"
+        buf = memoryview(body)
+        for el in elements:
+            data[el.name], pos = _ply_read_binary(el, buf, pos, endian, path)
+    vert = data.get("vertex")
+    if vert is None or not all(k in vert for k in "xyz"):
+        if vert is None or not len(next(iter(vert.values()), [])):
+            return np.zeros((0, 3)), None, None
+        raise ValueError(f"{path}: PLY 'vertex' element has no x, y, z properties (found {list(vert)})")
+    vertices = np.stack([np.asarray(vert[k], dtype=np.float64) for k in "xyz"], axis=1)
+    colors = None
+    for names in (("red", "green", "blue"), ("r", "g", "b"), ("diffuse_red", "diffuse_green", "diffuse_blue")):
+        if all(n in vert for n in names):
+            colors = _colors_to_u8(np.stack([np.asarray(vert[n]) for n in names], axis=1))
+            break
+    faces = None
+    face = data.get("face")
+    if face:
+        key = next((k for k in ("vertex_indices", "vertex_index") if k in face), None)
+        if key is None:
+            list_props = [p[0] for el in elements if el.name == "face" for p in el.props if p[2] is not None]
+            key = list_props[0] if list_props else None
+        if key is not None:
+            faces = face[key]
+            if isinstance(faces, np.ndarray) and faces.ndim == 1:  # a 'face' element with zero rows
+                faces = None if faces.size == 0 else faces.reshape(-1, 1)
+    return vertices, faces, colors
+
+
+# ------------------------------------------------------------------------- OBJ
+def _load_obj(path: Path) -> tuple[np.ndarray, list | None, np.ndarray | None]:
+    verts: list[list[float]] = []
+    polys: list[list[int]] = []
+    has_color = True
+    with open(path, "r", encoding="utf-8", errors="replace") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if line.startswith("v "):
+                parts = line.split()
+                try:
+                    vals = [float(x) for x in parts[1:]]
+                except ValueError:
+                    raise ValueError(f"{path}:{lineno}: vertex line is not numbers: {line.strip()!r}") from None
+                if len(vals) < 3:
+                    raise ValueError(f"{path}:{lineno}: a vertex needs x y z, found {line.strip()!r}")
+                if len(vals) < 6:
+                    has_color = False
+                verts.append(vals[:6] if len(vals) >= 6 else vals[:3] + [0.0, 0.0, 0.0])
+            elif line.startswith("f ") or line.startswith("f\t"):
+                ids = []
+                nv = len(verts)
+                for tok in line.split()[1:]:
+                    if tok.startswith("#"):
+                        break
+                    ref = tok.split("/", 1)[0]
+                    try:
+                        k = int(ref)
+                    except ValueError:
+                        raise ValueError(f"{path}:{lineno}: face refers to vertex {ref!r}, not an integer") from None
+                    ids.append(k - 1 if k > 0 else nv + k if k < 0 else -(10**12))  # OBJ ids are 1-based; 0 is invalid
+                polys.append(ids)
+    vertices = np.asarray(verts, dtype=np.float64).reshape(-1, 6)
+    colors = _colors_to_u8(vertices[:, 3:6]) if has_color and len(vertices) else None
+    return vertices[:, :3], (polys if polys else None), colors
+
+
+# ------------------------------------------------------------------------- OFF
+def _load_off(path: Path) -> tuple[np.ndarray, list | None, np.ndarray | None]:
+    text = path.read_text(encoding="utf-8", errors="replace")
+    lines = [ln.split("#", 1)[0].split() for ln in text.splitlines()]
+    lines = [ln for ln in lines if ln]
+    if not lines:
+        raise ValueError(f"{path}: empty OFF file (expected a header 'OFF' then 'nv nf ne')")
+    head = lines[0]
+    if not re.fullmatch(r"(ST)?C?N?4?n?OFF", head[0]):
+        raise ValueError(f"{path}: not an OFF file (expected first word 'OFF', found {head[0]!r})")
+    rest = head[1:]
+    i = 1
+    if not rest:
+        rest = lines[1]
+        i = 2
+    try:
+        nv, nf = int(rest[0]), int(rest[1])
+    except (IndexError, ValueError):
+        raise ValueError(f"{path}: OFF counts line must be 'nv nf ne', found {' '.join(rest)!r}") from None
+    vlines = lines[i : i + nv]
+    flines = lines[i + nv : i + nv + nf]
+    if len(vlines) < nv or len(flines) < nf:
+        raise ValueError(f"{path}: OFF file is truncated (header says {nv} vertices and {nf} faces)")
+    ncols = {len(v) for v in vlines}
+    if len(ncols) == 1:
+        arr = np.array(vlines, dtype=np.float64).reshape(nv, -1)
+    else:
+        arr = np.array([v[:3] for v in vlines], dtype=np.float64).reshape(nv, 3)
+    colors = None
+    if head[0].startswith("C") or "COFF" in head[0]:
+        if arr.shape[1] >= 6:
+            colors = _colors_to_u8(arr[:, 3:6] if arr[:, 3:6].max(initial=0) > 1 else arr[:, 3:6])
+    vertices = arr[:, :3]
+    polys = []
+    for k, fl in enumerate(flines):
+        n = int(fl[0])
+        ids = fl[1 : 1 + n]
+        if len(ids) < n:
+            raise ValueError(f"{path}: OFF face {k} says {n} vertices but lists {len(ids)}")
+        polys.append([int(x) for x in ids])
+    return vertices, (polys if polys else None), colors
+
+
+# -------------------------------------------------------------------- GLB/GLTF
+def _load_gltf(path: Path) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    import trimesh
+
+    loaded = trimesh.load(str(path), process=False, maintain_order=True, force="scene")
+    # file order: primitives in the order the file lists them (trimesh keeps it in
+    # ``geometry``), instances of one mesh in node order; node transforms applied
+    geom_rank = {name: i for i, name in enumerate(loaded.geometry)}
+    listed = list(loaded.graph.nodes_geometry)
+    position = {n: i for i, n in enumerate(listed)}
+    nodes = sorted(listed, key=lambda n: (geom_rank.get(loaded.graph[n][1], len(geom_rank)), -position[n]))
+    geoms = []
+    for node in nodes:
+        matrix, gname = loaded.graph[node]
+        g = loaded.geometry[gname].copy()
+        g.apply_transform(matrix)
+        geoms.append(g)
+    verts, faces, cols = [], [], []
+    offset = 0
+    any_faces = False
+    for g in geoms:
+        v = np.asarray(g.vertices, dtype=np.float64)
+        if v.size == 0:
+            continue
+        f = getattr(g, "faces", None)
+        if f is not None and len(f):
+            faces.append(np.asarray(f, dtype=np.int64) + offset)
+            any_faces = True
+        c = None
+        visual = getattr(g, "visual", None)
+        if visual is not None and getattr(visual, "kind", None) == "vertex":
+            c = np.asarray(visual.vertex_colors)
+        elif hasattr(g, "colors") and len(getattr(g, "colors", [])) == len(v):
+            c = np.asarray(g.colors)
+        cols.append(c)
+        verts.append(v)
+        offset += len(v)
+    if not verts:
+        return np.zeros((0, 3)), None, None
+    colors = None
+    if any(c is not None for c in cols):
+        colors = np.concatenate(
+            [_colors_to_u8(c) if c is not None else np.full((len(v), 3), 255, np.uint8) for c, v in zip(cols, verts)]
+        )
+    return np.concatenate(verts), (np.concatenate(faces) if any_faces else None), colors
+
+
+_LOADERS = {".ply": _load_ply, ".obj": _load_obj, ".off": _load_off, ".glb": _load_gltf, ".gltf": _load_gltf}
+
+
+def load_geometry(path: str | Path, point_mode: bool = False) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Load a mesh or point cloud, keeping the file's vertex ids.
+
+    Args:
+        path: a .ply (ascii or binary), .obj, .off, .glb or .gltf file.
+        point_mode: treat a mesh as a point cloud (faces dropped).
+
+    Returns:
+        vertices: [V, 3] float32, in file order.
+        faces: [F, 3] int32 triangles (polygons fan-triangulated), or None for a point cloud.
+        colors: [V, 3] uint8 vertex colours, or None.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: unsupported format or unusable content (message names the fix).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"geometry file {path} does not exist; pass the path of a mesh or point cloud ({', '.join(GEOMETRY_SUFFIXES)})")
+    loader = _LOADERS.get(path.suffix.lower())
+    if loader is None:
+        raise ValueError(
+            f"{path}: unsupported geometry format {path.suffix!r}; supported: {', '.join(GEOMETRY_SUFFIXES)}. "
+            "Fix: convert it, e.g. with MeshLab or `python -c \"import trimesh; trimesh.load('in').export('out.ply')\"`"
+        )
+    vertices, faces, colors = loader(path)
+    tri = None
+    if faces is not None and not point_mode:
+        tri = _faces_from_lists(faces, path)
+    vertices, tri = validate_geometry(vertices, tri, path)
+    if colors is not None and len(colors) != len(vertices):
+        log.warning("%s: %d colours for %d vertices; colours ignored", path, len(colors), len(vertices))
+        colors = None
+    log.info(
+        "loaded %s: %d vertices, %s, %s",
+        path,
+        len(vertices),
+        f"{len(tri)} triangles" if tri is not None else "point cloud",
+        "vertex colours" if colors is not None else "no colours",
+    )
+    return vertices, tri, colors
+
+
+# ----------------------------------------------------------------- writers
+def save_ply(path: str | Path, vertices: np.ndarray, faces: np.ndarray | None = None, colors: np.ndarray | None = None) -> Path:
+    """Write a binary little-endian PLY (atomic), vertex ids as given.
+
+    Args:
+        vertices: [V, 3] float positions.
+        faces: [F, 3] int triangles, or None for a point cloud.
+        colors: [V, 3] uint8, or None.
+    """
+    from ..workspace import atomic_write_bytes
+
+    v = np.asarray(vertices, dtype=np.float32).reshape(-1, 3)
+    header = ["ply", "format binary_little_endian 1.0", f"element vertex {len(v)}"]
+    header += [f"property float {a}" for a in "xyz"]
+    fields = [("x", "<f4"), ("y", "<f4"), ("z", "<f4")]
+    if colors is not None:
+        header += [f"property uchar {a}" for a in ("red", "green", "blue")]
+        fields += [("red", "u1"), ("green", "u1"), ("blue", "u1")]
+    rows = np.zeros(len(v), dtype=fields)
+    rows["x"], rows["y"], rows["z"] = v[:, 0], v[:, 1], v[:, 2]
+    if colors is not None:
+        c = np.asarray(colors, dtype=np.uint8)
+        rows["red"], rows["green"], rows["blue"] = c[:, 0], c[:, 1], c[:, 2]
+    body = [rows.tobytes()]
+    if faces is not None:
+        f = np.asarray(faces, dtype=np.int32).reshape(-1, 3)
+        header += [f"element face {len(f)}", "property list uchar int vertex_indices"]
+        frows = np.zeros(len(f), dtype=[("n", "u1"), ("i", "<i4", (3,))])
+        frows["n"], frows["i"] = 3, f
+        body.append(frows.tobytes())
+    header.append("end_header")
+    return atomic_write_bytes(path, ("\n".join(header) + "\n").encode("ascii") + b"".join(body))
+
+
+def save_vertex_labels(path: str | Path, labels: np.ndarray) -> Path:
+    """Write one integer label per vertex, line ``i`` = vertex ``i`` of the input file (atomic).
+
+    ``.npy`` writes a numpy array; any other suffix (``.txt`` is usual) writes text.
+
+    Args:
+        labels: [V] integer labels (-1 = unlabelled).
+    """
+    from ..workspace import atomic_write_bytes, atomic_write_text
+
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise ValueError(f"vertex labels must be a 1-D array [V], got shape {labels.shape}")
+    labels = labels.astype(np.int64)
+    path = Path(path)
+    if path.suffix == ".npy":
+        import io
+
+        buf = io.BytesIO()
+        np.save(buf, labels.astype(np.int32))
+        return atomic_write_bytes(path, buf.getvalue())
+    return atomic_write_text(path, "".join(f"{int(x)}\n" for x in labels))
+
+
+def load_vertex_labels(path: str | Path) -> np.ndarray:
+    """Read labels written by :func:`save_vertex_labels` -> [V] int32."""
+    path = Path(path)
+    if path.suffix == ".npy":
+        return np.load(path).astype(np.int32)
+    return np.loadtxt(path, dtype=np.int64, ndmin=1).astype(np.int32)
+
+
+# ------------------------------------------------------------------ scenes
+def load_scene(
+    mesh: str | Path,
+    images: str | Path | None = None,
+    cameras: str | Path | None = None,
+    point_mode: bool = False,
+    world_transform=None,
+) -> Scene:
+    """Geometry plus calibrated views, in one world frame.
+
+    Args:
+        mesh: geometry file (see :func:`load_geometry`).
+        images: the images folder (cameras are matched to its files by name); None for geometry only.
+        cameras: an explicit camera file/folder; default: auto-detected next to / inside ``images``.
+        point_mode: treat a mesh as a point cloud.
+        world_transform: optional 4x4 (array or .txt/.npy/.json file) mapping the cameras' world
+            frame onto the mesh's (see :func:`omniseg3d_mesh.io.cameras.load_cameras`).
+    """
+    vertices, faces, colors = load_geometry(mesh, point_mode=point_mode)
+    cams, fmt = [], None
+    if images is not None or cameras is not None:
+        from .cameras import load_cameras
+
+        cams, fmt = load_cameras(images, cameras=cameras, world_transform=world_transform)
+    return Scene(vertices=vertices, faces=faces, colors=colors, cameras=cams, source=Path(mesh), camera_format=fmt)
+
+
+def load_workspace_scene(workspace) -> Scene:
+    """The scene a workspace was fitted on: ``geometry.npz`` + ``cameras.json``.
+
+    Args:
+        workspace: a :class:`~omniseg3d_mesh.workspace.Workspace` or its folder.
+    """
+    from ..workspace import Workspace
+    from .cameras_json import load_cameras_json
+
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    geo = ws.load_geometry()
+    cams = load_cameras_json(ws.cameras_path) if ws.cameras_path.is_file() else []
+    info = ws.read_scene_info()
+    source = info.get("mesh") or info.get("source")
+    return Scene(
+        vertices=geo["vertices"],
+        faces=geo["faces"],
+        colors=geo["colors"],
+        cameras=cams,
+        source=Path(source) if source else None,
+        camera_format=info.get("camera_format", "cameras.json"),
+    )

@@ -1,0 +1,636 @@
+"""Click selection on a fitted field: scores, thresholds, region growing, hierarchy steps.
+
+A click is a vertex id, a 3D point (snapped to the nearest vertex) or a pixel in one
+of the input views (the vertex that dominates that pixel's fragment). The score of a
+vertex is the cosine similarity of its feature to the clicked feature (paper Sec.
+3.4); several positive clicks take the max; a negative click removes every vertex
+that is closer (more similar) to it than to any positive click.
+
+Region growing keeps only the connected components of ``{score >= t}`` on the vertex
+graph (mesh edges; k-nearest neighbours for point clouds) that contain a positive
+click. As ``t`` sweeps from 1 down, the grown selection only ever gets bigger; its
+size as a function of ``t`` is a staircase whose flat treads are the part, the
+object, the group... :meth:`Selector.hierarchy` finds those treads (``Step``).
+
+How the sweep is computed: a vertex ``v`` is in the grown selection at ``t`` exactly
+when some path from a click to ``v`` has all scores ``>= t``, i.e. when its
+*bottleneck* (the best path's lowest score) is ``>= t``. Bottlenecks are read off a
+maximum spanning tree of the graph with edge weight ``min(score_u, score_v)`` (and a
+virtual root tied to the clicks): one scipy MST plus pointer jumping, no Python loop
+over vertices. Up to ``exact_limit`` vertices this runs on the vertices themselves
+and the steps are exact; above it, on cached superpoints (graph-connected vertex
+groups of near-identical feature, scored by their lowest member), which gives the
+threshold ranges, and each step's mask is then grown exactly on the vertices.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence, Union
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse import csgraph
+
+from .config import SelectConfig
+from .graph import vertex_graph
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Click", "parse_click", "Step", "Selector"]
+
+ClickLike = Union["Click", str]
+
+_CLICK_SYNTAX = "v:VERTEX, x:X,Y,Z or p:VIEW:U,V (prefix '-' for a negative click), e.g. v:1234, -v:99, x:0.1,0.2,0.3, p:img_0001.png:320,240"
+
+
+# --------------------------------------------------------------------------- clicks
+@dataclass(frozen=True)
+class Click:
+    """One click.
+
+    Attributes:
+        kind: ``"vertex"``, ``"point"`` or ``"pixel"``.
+        positive: False for a negative click (removes what is closer to it).
+        vertex: vertex id (kind ``vertex``).
+        point: (x, y, z) world position (kind ``point``); snapped to the nearest vertex.
+        view: view name = image file name (kind ``pixel``).
+        uv: (u, v) pixel coordinates in that view, (0, 0) = top-left corner of the
+            top-left pixel (so pixel column j, row i is any u in [j, j+1), v in [i, i+1)).
+    """
+
+    kind: str
+    positive: bool = True
+    vertex: int | None = None
+    point: tuple[float, float, float] | None = None
+    view: str | None = None
+    uv: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        need = {"vertex": "vertex", "point": "point", "pixel": "uv"}
+        if self.kind not in need:
+            raise ValueError(f"click kind must be 'vertex', 'point' or 'pixel', got {self.kind!r}")
+        if getattr(self, need[self.kind]) is None or (self.kind == "pixel" and self.view is None):
+            fields = "view and uv" if self.kind == "pixel" else need[self.kind]
+            raise ValueError(f"a {self.kind} click needs {fields}")
+
+    @classmethod
+    def at_vertex(cls, vertex: int, positive: bool = True) -> "Click":
+        return cls("vertex", positive, vertex=int(vertex))
+
+    @classmethod
+    def at_point(cls, point: Sequence[float], positive: bool = True) -> "Click":
+        p = tuple(float(x) for x in point)
+        if len(p) != 3:
+            raise ValueError(f"a point click needs 3 coordinates (x, y, z), got {len(p)}")
+        return cls("point", positive, point=p)  # type: ignore[arg-type]
+
+    @classmethod
+    def at_pixel(cls, view: str, u: float, v: float, positive: bool = True) -> "Click":
+        return cls("pixel", positive, view=str(view), uv=(float(u), float(v)))
+
+    def __str__(self) -> str:
+        sign = "" if self.positive else "-"
+        if self.kind == "vertex":
+            return f"{sign}v:{self.vertex}"
+        if self.kind == "point":
+            return f"{sign}x:" + ",".join(f"{c:g}" for c in self.point)  # type: ignore[union-attr]
+        return f"{sign}p:{self.view}:{self.uv[0]:g},{self.uv[1]:g}"  # type: ignore[index]
+
+
+def parse_click(text: str) -> Click:
+    """Parse ``v:1234``, ``-v:99``, ``x:0.1,0.2,0.3`` or ``p:VIEW:U,V`` (``+``/``-`` prefix = positive/negative).
+
+    Raises:
+        ValueError: the text is not one of these forms (the message shows the syntax).
+    """
+    raw = str(text).strip()
+    body, positive = raw, True
+    if body[:1] in "+-" and body:
+        positive, body = body[0] == "+", body[1:]
+    kind, sep, rest = body.partition(":")
+    kind = kind.strip().lower()
+    if not sep or kind not in ("v", "x", "p"):
+        raise ValueError(f"cannot parse click {raw!r}: expected {_CLICK_SYNTAX}")
+    try:
+        if kind == "v":
+            if not re.fullmatch(r"\s*\d+\s*", rest):
+                raise ValueError("vertex id must be a non-negative integer")
+            return Click.at_vertex(int(rest), positive)
+        if kind == "x":
+            coords = [float(c) for c in rest.split(",")]
+            if len(coords) != 3 or not np.all(np.isfinite(coords)):
+                raise ValueError(f"expected 3 finite coordinates, got {len(coords)}")
+            return Click.at_point(coords, positive)
+        view, sep2, uv = rest.rpartition(":")
+        if not sep2 or not view:
+            raise ValueError("expected VIEW:U,V")
+        u, v = (float(c) for c in uv.split(","))
+        return Click.at_pixel(view, u, v, positive)
+    except ValueError as exc:
+        raise ValueError(f"cannot parse click {raw!r} ({exc}): expected {_CLICK_SYNTAX}") from None
+
+
+def _as_clicks(clicks: ClickLike | Iterable[ClickLike]) -> list[Click]:
+    if isinstance(clicks, (Click, str)):
+        clicks = [clicks]
+    out = [c if isinstance(c, Click) else parse_click(c) for c in clicks]
+    if not out:
+        raise ValueError("no clicks given: pass at least one positive click (e.g. v:1234)")
+    return out
+
+
+# --------------------------------------------------------------------------- steps
+@dataclass
+class Step:
+    """One tread of the hierarchy staircase of a click.
+
+    Attributes:
+        threshold_hi: the highest threshold of the range that gives this selection.
+        threshold_lo: the lowest one.
+        threshold: the representative threshold (middle of the range); ``mask`` is taken there.
+        approx_size: selected vertices as seen by the sweep (exact up to
+            ``SelectConfig.exact_limit`` vertices; above it a superpoint estimate).
+        mask: [V] bool, the grown selection at ``threshold`` (computed on first access, exact).
+        size: ``mask.sum()`` (exact; computes the mask).
+    """
+
+    threshold_hi: float
+    threshold_lo: float
+    threshold: float
+    approx_size: int
+    _mask: np.ndarray | None = field(default=None, repr=False)
+    _compute: Callable[[], np.ndarray] | None = field(default=None, repr=False)
+
+    @property
+    def mask(self) -> np.ndarray:
+        if self._mask is None:
+            self._mask = self._compute()  # type: ignore[misc]
+            self._compute = None
+        return self._mask
+
+    @property
+    def size(self) -> int:
+        return int(self.mask.sum())
+
+    def __repr__(self) -> str:
+        return (
+            f"Step(threshold={self.threshold:.3f} in [{self.threshold_lo:.3f}, {self.threshold_hi:.3f}], "
+            f"size~{self.approx_size})"
+        )
+
+
+# --------------------------------------------------------------------------- selector
+class Selector:
+    """Answers clicks on a fitted field. Never needs the training data.
+
+    Args:
+        features: [V, D] float features (normalised here), or a :class:`~omniseg3d_mesh.field.Field`.
+        vertices: [V, 3] positions.
+        faces: [F, 3] triangles, or None for a point cloud (k-NN graph).
+        cameras: the views pixel clicks may refer to (a list of Camera).
+        fragments_lookup: ``view name -> Fragments`` for pixel clicks; default: ray cast the
+            view on first use (needs open3d) and keep it.
+        knn: neighbours per point in the point-cloud graph.
+        config: :class:`~omniseg3d_mesh.config.SelectConfig` (hierarchy step parameters).
+        adjacency: an optional precomputed [V, V] vertex graph.
+    """
+
+    def __init__(
+        self,
+        features: Any,
+        vertices: np.ndarray,
+        faces: np.ndarray | None = None,
+        cameras: Sequence[Any] | None = None,
+        fragments_lookup: Callable[[str], Any] | None = None,
+        knn: int = 8,
+        config: SelectConfig | None = None,
+        adjacency: sp.csr_matrix | None = None,
+    ):
+        feats = np.asarray(getattr(features, "features", features))
+        verts = np.asarray(vertices, dtype=np.float32)
+        if feats.ndim != 2:
+            raise ValueError(f"features must have shape (V, D), got {feats.shape}")
+        if verts.ndim != 2 or verts.shape[1] != 3:
+            raise ValueError(f"vertices must have shape (V, 3), got {verts.shape}")
+        if len(feats) != len(verts):
+            raise ValueError(
+                f"features has {len(feats)} rows but the geometry has {len(verts)} vertices: "
+                "the field was fitted on another mesh; re-run `omniseg-mesh fit` on this one"
+            )
+        if faces is not None:
+            faces = np.asarray(faces, dtype=np.int32)
+            if faces.ndim != 2 or faces.shape[1] != 3:
+                raise ValueError(f"faces must be triangles with shape (F, 3), got {faces.shape}")
+            if len(faces) == 0:
+                faces = None
+        norms = np.linalg.norm(feats, axis=1, keepdims=True)
+        self.features = np.ascontiguousarray(feats / np.maximum(norms, 1e-12), dtype=np.float32)
+        self.vertices = verts
+        self.faces = faces
+        self.cameras = {c.name: c for c in (cameras or [])}
+        self.knn = int(knn)
+        self.config = config or SelectConfig()
+        self._fragments_lookup = fragments_lookup
+        self._fragments: dict[str, Any] = {}
+        self._adj = adjacency
+        self._kdtree = None
+        self._coarse: tuple | None = None
+        self._gated: sp.csr_matrix | None = None
+        self._gate_open: np.ndarray | None = None
+        self.workspace = None  # set by from_workspace
+        self.colors: np.ndarray | None = None  # [V, 3] u8 when known (from_workspace)
+
+    @property
+    def num_vertices(self) -> int:
+        return int(self.vertices.shape[0])
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_workspace(cls, workspace: Any = None, knn: int = 8, config: SelectConfig | None = None) -> "Selector":
+        """A selector over a workspace: ``field.npz`` + ``geometry.npz`` (+ ``cameras.json`` and the
+        fragment cache for pixel clicks). Default workspace: ``./omniseg``."""
+        from .field import load_field
+        from .workspace import Workspace
+
+        ws = workspace if isinstance(workspace, Workspace) else Workspace.find(workspace)
+        fld = load_field(ws)
+        geo = ws.load_geometry()
+        cameras: list = []
+        if ws.cameras_path.is_file():
+            from .io.cameras_json import load_cameras_json
+
+            cameras = list(load_cameras_json(ws.cameras_path))
+        verts, faces, colors = geo["vertices"], geo["faces"], geo["colors"]
+        state: dict = {}
+
+        def lookup(view: str):
+            from .render.fragments import load_or_compute_fragments
+            from .scene import Scene
+
+            if "scene" not in state:
+                state["scene"] = Scene(vertices=verts, faces=faces, colors=colors, cameras=cameras)
+            scene = state["scene"]
+            return load_or_compute_fragments(scene, scene.camera(view), ws)
+
+        sel = cls(fld, verts, faces, cameras=cameras, fragments_lookup=lookup, knn=knn, config=config)
+        sel.workspace = ws
+        sel.colors = colors
+        return sel
+
+    @property
+    def adjacency(self) -> sp.csr_matrix:
+        """[V, V] vertex graph (built once, cached)."""
+        if self._adj is None:
+            adj = vertex_graph(self.vertices, self.faces, self.knn).tocsr()
+            adj.indices = adj.indices.astype(np.int32, copy=False)
+            adj.indptr = adj.indptr.astype(np.int64 if adj.nnz >= 2**31 else np.int32, copy=False)
+            self._adj = adj
+        return self._adj
+
+    def prepare(self, hierarchy: bool = True) -> "Selector":
+        """Build the cached graph (and the superpoints the hierarchy sweep uses on big meshes) now."""
+        _ = self.adjacency
+        if hierarchy:
+            self._coarse_graph()
+        return self
+
+    # ------------------------------------------------------------------ clicks
+    def resolve(self, click: ClickLike) -> int:
+        """The vertex id a click stands for.
+
+        Raises:
+            ValueError: vertex out of range, unknown view, pixel outside the image or on background.
+        """
+        c = click if isinstance(click, Click) else parse_click(click)
+        n = self.num_vertices
+        if c.kind == "vertex":
+            v = int(c.vertex)  # type: ignore[arg-type]
+            if not 0 <= v < n:
+                raise ValueError(f"click {c}: vertex {v} does not exist, the geometry has vertices 0..{n - 1}")
+            return v
+        if c.kind == "point":
+            if self._kdtree is None:
+                from scipy.spatial import cKDTree
+
+                self._kdtree = cKDTree(self.vertices)
+            _, idx = self._kdtree.query(np.asarray(c.point, dtype=np.float64))
+            return int(idx)
+        return self._resolve_pixel(c)
+
+    def _resolve_pixel(self, c: Click) -> int:
+        view = str(c.view)
+        if view not in self.cameras and (self._fragments_lookup is None or self.cameras):
+            known = ", ".join(sorted(self.cameras)[:8]) or "none"
+            more = f" (and {len(self.cameras) - 8} more)" if len(self.cameras) > 8 else ""
+            raise ValueError(
+                f"click {c}: unknown view {view!r}; views with cameras: {known}{more}. "
+                "Pixel clicks need the workspace's cameras.json (written by `omniseg-mesh fit`) and a view name from it"
+            )
+        frags = self._fragments.get(view)
+        if frags is None:
+            if self._fragments_lookup is not None:
+                frags = self._fragments_lookup(view)
+            else:
+                from .render.fragments import compute_fragments
+                from .scene import Scene
+
+                scene = Scene(vertices=self.vertices, faces=self.faces, cameras=list(self.cameras.values()))
+                frags = compute_fragments(scene, self.cameras[view])
+            self._fragments[view] = frags
+        u, v = c.uv  # type: ignore[misc]
+        col, row = int(np.floor(u)), int(np.floor(v))
+        if not (0 <= col < frags.width and 0 <= row < frags.height):
+            raise ValueError(
+                f"click {c}: pixel (u={u:g}, v={v:g}) is outside view {view!r} of size "
+                f"{frags.width}x{frags.height}; u must be in [0, {frags.width}) and v in [0, {frags.height})"
+            )
+        vid = int(frags.dominant_vertex()[row, col]) if frags.valid[row, col] else -1
+        if vid < 0:
+            raise ValueError(
+                f"click {c}: pixel (u={u:g}, v={v:g}) of view {view!r} sees background, not the surface; click on the object"
+            )
+        return vid
+
+    def _split(self, clicks: ClickLike | Iterable[ClickLike]) -> tuple[np.ndarray, np.ndarray]:
+        cl = _as_clicks(clicks)
+        pos = np.array([self.resolve(c) for c in cl if c.positive], dtype=np.int64)
+        neg = np.array([self.resolve(c) for c in cl if not c.positive], dtype=np.int64)
+        if len(pos) == 0:
+            raise ValueError(
+                f"only negative clicks given ({', '.join(map(str, cl))}): at least one positive click is needed"
+            )
+        return pos, neg
+
+    # ------------------------------------------------------------------ scores
+    def scores(self, clicks: ClickLike | Iterable[ClickLike]) -> np.ndarray:
+        """[V] float32 score: max cosine similarity to the positive clicks' features;
+        ``-inf`` where a negative click is more similar than every positive one."""
+        pos, neg = self._split(clicks)
+        return self._scores(pos, neg)
+
+    def _scores(self, pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
+        f = self.features
+        s = f @ self.features[pos[0]]
+        for p in pos[1:]:
+            np.maximum(s, f @ self.features[p], out=s)
+        if len(neg):
+            sn = f @ self.features[neg[0]]
+            for q in neg[1:]:
+                np.maximum(sn, f @ self.features[q], out=sn)
+            s[sn > s] = -np.inf
+        return s
+
+    @staticmethod
+    def _check_threshold(threshold: float) -> float:
+        t = float(threshold)
+        if not -1.0 <= t <= 1.0:
+            raise ValueError(f"threshold is a cosine similarity and must be in [-1, 1], got {threshold}")
+        return t
+
+    # ------------------------------------------------------------------ selection
+    def select(self, clicks: ClickLike | Iterable[ClickLike], threshold: float, grow: bool = True) -> np.ndarray:
+        """[V] bool selection at ``threshold``.
+
+        Args:
+            clicks: one or more clicks (``Click`` or click strings).
+            threshold: cosine-similarity threshold in [-1, 1].
+            grow: keep only the graph components of ``{score >= threshold}`` that
+                contain a positive click (False: every vertex above the threshold).
+        """
+        t = self._check_threshold(threshold)
+        pos, neg = self._split(clicks)
+        s = self._scores(pos, neg)
+        above = s >= t
+        return self._grow(above, pos) if grow else above
+
+    def _gated_graph(self) -> sp.csr_matrix:
+        """The vertex graph with a gate per vertex, built once (see :meth:`_grow`).
+
+        Nodes ``0..V-1`` are gates with one out-edge each (to their vertex, or to the
+        sink ``2V`` when closed); nodes ``V..2V-1`` are the vertices, whose out-edges go
+        to their neighbours' gates. Opening the gates of ``{score >= t}`` is one
+        vectorised write of V ids, so a query never rebuilds the E-edge graph.
+        """
+        if self._gated is None:
+            adj = self.adjacency
+            n = self.num_vertices
+            itype = np.int64 if adj.nnz + n >= 2**31 else np.int32
+            indices = np.concatenate([np.full(n, 2 * n, itype), adj.indices.astype(itype)])
+            indptr = np.concatenate(
+                [np.arange(n + 1, dtype=itype), (n + adj.indptr[1:]).astype(itype), np.array([n + adj.nnz], itype)]
+            )
+            g = sp.csr_matrix((2 * n + 1, 2 * n + 1), dtype=np.float64)
+            g.data, g.indices, g.indptr = np.ones(len(indices)), indices, indptr
+            self._gated = g
+            self._gate_open = (n + np.arange(n)).astype(itype)
+        return self._gated
+
+    def _grow(self, above: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+        """[V] bool: the vertices of ``above`` connected to a seed inside ``above``.
+
+        One C breadth-first search over the gated graph (:meth:`_gated_graph`): the
+        search enters any neighbour's gate but passes it only when the gate is open,
+        so its cost is the size of the grown region and its border, not of the mesh.
+        """
+        n = self.num_vertices
+        out = np.zeros(n, bool)
+        seeds = np.unique(seeds[above[seeds]])
+        if len(seeds) == 0:
+            return out
+        g = self._gated_graph()
+        g.indices[:n] = np.where(above, self._gate_open, 2 * n)
+        for s in seeds:
+            if not out[s]:
+                order = csgraph.breadth_first_order(g, int(s), directed=True, return_predecessors=False)
+                out[order[order < n]] = True
+        out &= above
+        return out
+
+    # ------------------------------------------------------------------ hierarchy
+    def _coarse_graph(self) -> tuple:
+        """(node_of_vertex [V] or None, order [V], starts [S], sizes [S], edges (a, b)) for the sweep."""
+        if self._coarse is not None:
+            return self._coarse
+        adj = self.adjacency
+        coo = sp.triu(adj, k=1).tocoo()
+        u, v = coo.row.astype(np.int64), coo.col.astype(np.int64)
+        if self.num_vertices <= self.config.exact_limit:
+            self._coarse = (None, None, None, np.ones(self.num_vertices, np.int64), (u, v))
+            return self._coarse
+        from .discretize import oversegment
+
+        lab = oversegment(self.features, adj, self.vertices, threshold=0.9, max_size=256)
+        k = int(lab.max()) + 1
+        order = np.argsort(lab, kind="stable")
+        sizes = np.bincount(lab, minlength=k)
+        starts = np.r_[0, np.cumsum(sizes)[:-1]]
+        cross = lab[u] != lab[v]
+        a, b = lab[u[cross]], lab[v[cross]]
+        key = np.unique(np.minimum(a, b) * k + np.maximum(a, b))
+        self._coarse = (lab, order, starts, sizes.astype(np.int64), (key // k, key % k))
+        log.info("hierarchy sweep on %d superpoints for %d vertices", k, self.num_vertices)
+        return self._coarse
+
+    def _bottleneck(self, node_score: np.ndarray, edges: tuple, click_nodes: np.ndarray) -> np.ndarray:
+        """[N] best-path lowest score from the clicks to every node (-inf = unreachable)."""
+        n = len(node_score)
+        a, b = edges
+        w = np.minimum(node_score[a], node_score[b])
+        ok = np.isfinite(w)
+        cn = np.unique(click_nodes)
+        cn = cn[np.isfinite(node_score[cn])]
+        root = n
+        ra = np.concatenate([a[ok], np.full(len(cn), root)])
+        rb = np.concatenate([b[ok], cn])
+        rw = np.concatenate([w[ok], node_score[cn]])
+        # maximum spanning tree = minimum spanning tree of (3 - w) > 0
+        g = sp.csr_matrix((3.0 - rw.astype(np.float64), (ra, rb)), shape=(n + 1, n + 1))
+        tree = csgraph.minimum_spanning_tree(g).tocoo()
+        _, pred = csgraph.breadth_first_order(tree, root, directed=False, return_predecessors=True)
+        bott = np.full(n + 1, -np.inf)
+        parent = np.arange(n + 1)
+        tr, tc, tw = tree.row, tree.col, 3.0 - tree.data
+        child = np.where(pred[tc] == tr, tc, tr)
+        par = np.where(pred[tc] == tr, tr, tc)
+        valid = pred[child] == par  # edges of the tree part hanging from the root
+        child, par, tw = child[valid], par[valid], tw[valid]
+        bott[child] = tw
+        parent[child] = par
+        bott[root] = np.inf
+        while True:  # pointer jumping: bott = min over the path to the root
+            pp = parent[parent]
+            np.minimum(bott, bott[parent], out=bott)
+            if np.array_equal(pp, parent):
+                break
+            parent = pp
+        return bott[:n]
+
+    def hierarchy(self, clicks: ClickLike | Iterable[ClickLike]) -> list[Step]:
+        """The distinct nested selections of a click (or clicks) as the threshold falls, smallest first.
+
+        A step is a threshold range ``[threshold_lo, threshold_hi]`` at least
+        ``config.min_step_width`` wide over which the grown selection grows by at most
+        ``config.min_step_change`` (relative): the part, then the object, then the
+        group... Returns at least one step (the click's own selection at the median
+        threshold when the size curve has no flat range).
+        """
+        pos, neg = self._split(clicks)
+        s = self._scores(pos, neg)
+        lab, order, starts, sizes, edges = self._coarse_graph()
+        if lab is None:
+            node_score, click_nodes = s.astype(np.float64), pos
+        else:
+            node_score = np.minimum.reduceat(s[order], starts).astype(np.float64)
+            click_nodes = lab[pos]
+            # a clicked superpoint counts from its clicked vertex's score
+            node_score[click_nodes] = np.maximum(node_score[click_nodes], np.minimum(s[pos], node_score[click_nodes]))
+        bott = self._bottleneck(node_score, edges, click_nodes)
+        reach = np.isfinite(bott)
+        if not reach.any():
+            return []
+        b_sorted = np.sort(bott[reach])[::-1]
+        cum = np.cumsum(sizes[reach][np.argsort(-bott[reach], kind="stable")])
+        grid = np.round(np.arange(1.0, -1.0 - 1e-9, -0.01), 4)
+        count = np.searchsorted(-b_sorted, -grid, side="right")
+        size_at = np.where(count > 0, cum[np.maximum(count - 1, 0)], 0)
+        ranges = self._plateaus(grid, size_at)
+        if not ranges:
+            mid = float(np.median(b_sorted))
+            ranges = [(mid, mid)]
+        steps: list[Step] = []
+        for hi, lo in ranges:
+            t = round((hi + lo) / 2.0, 4)
+            approx = int(size_at[np.searchsorted(-grid, -t, side="right") - 1]) if t <= 1.0 else 0
+            if approx == 0:
+                continue
+            if steps and approx <= steps[-1].approx_size * (1.0 + self.config.min_step_change):
+                steps[-1].threshold_lo = float(lo)
+                continue
+            if lab is None:
+                compute = (lambda t=t: bott >= t - 1e-9)
+            else:
+                compute = (lambda t=t: self._grow(s >= t, pos))
+            steps.append(Step(float(hi), float(lo), float(t), approx, _compute=compute))
+        return steps
+
+    def _plateaus(self, grid: np.ndarray, size_at: np.ndarray) -> list[tuple[float, float]]:
+        """Flat treads of the size curve: (hi, lo) threshold ranges, high to low."""
+        change, width = self.config.min_step_change, self.config.min_step_width
+        out = []
+        i, g = 0, len(grid)
+        while i < g:
+            if size_at[i] == 0:
+                i += 1
+                continue
+            limit = size_at[i] * (1.0 + change)
+            j = int(np.searchsorted(size_at, limit, side="right")) - 1  # size_at is non-decreasing
+            j = max(j, i)
+            if grid[i] - grid[j] >= width - 1e-9:
+                out.append((float(grid[i]), float(grid[j])))
+                i = j + 1
+            else:
+                i += 1
+        return out
+
+    def select_step(self, clicks: ClickLike | Iterable[ClickLike], step: int = 0) -> Step:
+        """The ``step``-th hierarchy step (0 = smallest); steps past the last give the last one.
+
+        Raises:
+            ValueError: a negative step.
+        """
+        if int(step) < 0:
+            raise ValueError(f"step must be 0 (smallest) or more, got {step}")
+        steps = self.hierarchy(clicks)
+        if not steps:
+            raise ValueError("the clicks select nothing: every vertex is closer to a negative click")
+        if int(step) >= len(steps):
+            log.warning("step %d requested but the click has %d steps; using the last one", step, len(steps))
+        return steps[min(int(step), len(steps) - 1)]
+
+    # ------------------------------------------------------------------ several objects
+    def multi_select(
+        self,
+        click_groups: Sequence[ClickLike | Iterable[ClickLike]],
+        threshold: float | None = None,
+        step: int | None = None,
+        grow: bool = True,
+    ) -> np.ndarray:
+        """One label per click group, without overlaps.
+
+        Args:
+            click_groups: a list of click groups (each one or more clicks).
+            threshold: the threshold for every group; or
+            step: the hierarchy step for every group (default: step 0).
+            grow: region growing (with ``threshold``).
+
+        Returns:
+            [V] int32: index of the group that selects each vertex, -1 = none. A vertex
+            claimed by several groups goes to the group with the highest score there.
+        """
+        if threshold is not None and step is not None:
+            raise ValueError("give either threshold or step for multi_select, not both")
+        if len(click_groups) == 0:
+            raise ValueError("no click groups given: pass a list with one list of clicks per object")
+        n = self.num_vertices
+        best = np.full(n, -np.inf, np.float32)
+        labels = np.full(n, -1, np.int32)
+        for gi, group in enumerate(click_groups):
+            pos, neg = self._split(group)
+            s = self._scores(pos, neg)
+            if threshold is not None:
+                t = self._check_threshold(threshold)
+                mask = self._grow(s >= t, pos) if grow else s >= t
+            else:
+                mask = self.select_step(group, step or 0).mask
+            win = mask & (s > best)
+            labels[win] = gi
+            best[win] = s[win]
+        return labels
+
+    def __repr__(self) -> str:
+        kind = "mesh" if self.faces is not None else "point cloud"
+        return f"Selector({self.num_vertices} vertices, {kind}, D={self.features.shape[1]}, views={len(self.cameras)})"

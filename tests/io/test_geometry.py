@@ -1,0 +1,258 @@
+"""Geometry loading: vertex ids kept exactly, colours kept, bad input refused with a fix."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+from _formats import (
+    read_positions_minimal,
+    write_glb,
+    write_obj,
+    write_off,
+    write_ply_ascii,
+    write_ply_binary,
+)
+
+from omniseg3d_mesh.io.geometry import (
+    load_geometry,
+    load_scene,
+    load_vertex_labels,
+    load_workspace_scene,
+    save_ply,
+    save_vertex_labels,
+    triangulate_polygons,
+)
+
+
+def _tricky_mesh(seed: int = 0):
+    """A mesh whose vertex order a careless loader would change.
+
+    Duplicate positions (vertex 7 == vertex 2), an unreferenced vertex (id 9), faces
+    that reference vertices out of order.
+    """
+    rng = np.random.default_rng(seed)
+    v = rng.normal(size=(10, 3)).round(4)
+    v[7] = v[2]
+    faces = np.array([[8, 1, 0], [2, 3, 4], [7, 5, 6], [4, 3, 1], [6, 8, 0]])
+    colors = rng.integers(0, 256, size=(10, 3)).astype(np.uint8)
+    return v, faces, colors
+
+
+WRITERS = {
+    "ply_ascii": lambda p, v, f, c: write_ply_ascii(p, v, f, c),
+    "ply_binary": lambda p, v, f, c: write_ply_binary(p, v, f, c),
+    "ply_binary_be": lambda p, v, f, c: write_ply_binary(p, v, f, c, big_endian=True, extra_face_prop=True),
+    "obj": lambda p, v, f, c: write_obj(p, v, f, c),
+    "off": lambda p, v, f, c: write_off(p, v, f, c),
+}
+SUFFIX = {"ply_ascii": ".ply", "ply_binary": ".ply", "ply_binary_be": ".ply", "obj": ".obj", "off": ".off"}
+
+
+@pytest.mark.parametrize("fmt", list(WRITERS))
+def test_vertex_ids_and_colors_round_trip(tmp_path, fmt):
+    v, faces, colors = _tricky_mesh()
+    path = tmp_path / f"mesh{SUFFIX[fmt]}"
+    WRITERS[fmt](path, v, faces, colors)
+    verts, tri, col = load_geometry(path)
+    np.testing.assert_allclose(verts, v.astype(np.float32), atol=1e-6)
+    np.testing.assert_array_equal(tri, faces)
+    np.testing.assert_array_equal(col, colors)
+    # labels written per vertex line up with an independent reading of the original file
+    labels = (verts[:, 0] > 0).astype(int) + 2 * (verts[:, 1] > 0)
+    save_vertex_labels(tmp_path / "labels.txt", labels)
+    reread = read_positions_minimal(path)
+    back = load_vertex_labels(tmp_path / "labels.txt")
+    assert len(back) == len(reread)
+    np.testing.assert_array_equal(back, (reread[:, 0] > 0).astype(int) + 2 * (reread[:, 1] > 0))
+    np.testing.assert_allclose(reread, verts, atol=1e-6)
+
+
+def test_glb_meshes_concatenated_in_file_order_with_transforms(tmp_path):
+    v1, f1, c1 = _tricky_mesh(1)
+    v2, f2, _ = _tricky_mesh(2)
+    path = tmp_path / "scene.glb"
+    write_glb(path, [(v1, f1, (1.0, 0.0, 0.0), c1), (v2, f2, (0.0, 0.0, 5.0), None)])
+    verts, tri, col = load_geometry(path)
+    reread = read_positions_minimal(path)
+    np.testing.assert_allclose(verts, reread, atol=1e-5)
+    np.testing.assert_allclose(verts[:10], v1 + [1, 0, 0], atol=1e-5)
+    np.testing.assert_array_equal(tri, np.concatenate([f1, f2 + 10]))
+    np.testing.assert_array_equal(col[:10], c1)
+    np.testing.assert_array_equal(col[10:], 255)  # the mesh without colours is white
+    labels = np.arange(len(verts)) % 3
+    save_vertex_labels(tmp_path / "labels.npy", labels)
+    np.testing.assert_array_equal(load_vertex_labels(tmp_path / "labels.npy"), labels)
+
+
+def test_obj_with_separate_vt_vn_indices_keeps_vertex_count(tmp_path):
+    v, faces, _ = _tricky_mesh()
+    path = tmp_path / "uv.obj"
+    write_obj(path, v, faces, with_vt_vn=True)
+    verts, tri, col = load_geometry(path)
+    assert verts.shape == (10, 3) and col is None
+    np.testing.assert_array_equal(tri, faces)
+
+
+def test_obj_negative_indices_and_polygons(tmp_path):
+    path = tmp_path / "quad.obj"
+    path.write_text("v 0 0 0\nv 1 0 0\nv 1 1 0\nv 0 1 0\nf -4 -3 -2 -1\n")
+    _, tri, _ = load_geometry(path)
+    np.testing.assert_array_equal(tri, [[0, 1, 2], [0, 2, 3]])
+
+
+@pytest.mark.parametrize("fmt", ["ply", "off"])
+def test_polygons_are_fan_triangulated(tmp_path, fmt):
+    v = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0], [2, 0, 0], [2, 1, 0]], float)
+    polys = [[0, 1, 2, 3], [1, 4, 5, 2], [0, 1, 3]]
+    path = tmp_path / f"poly.{fmt}"
+    (write_ply_ascii(path, v, polys=polys) if fmt == "ply" else write_off(path, v, polys))
+    _, tri, _ = load_geometry(path)
+    np.testing.assert_array_equal(tri, [[0, 1, 2], [0, 2, 3], [1, 4, 5], [1, 5, 2], [0, 1, 3]])
+
+
+def test_binary_ply_mixed_polygons(tmp_path):
+    path = tmp_path / "mixed.ply"
+    hdr = "ply\nformat binary_little_endian 1.0\nelement vertex 5\nproperty float x\nproperty float y\nproperty float z\n"
+    hdr += "element face 2\nproperty list uchar int vertex_indices\nend_header\n"
+    body = np.arange(15, dtype="<f4").tobytes()
+    body += bytes([4]) + np.array([0, 1, 2, 3], "<i4").tobytes() + bytes([3]) + np.array([1, 2, 4], "<i4").tobytes()
+    path.write_bytes(hdr.encode() + body)
+    _, tri, _ = load_geometry(path)
+    np.testing.assert_array_equal(tri, [[0, 1, 2], [0, 2, 3], [1, 2, 4]])
+
+
+def test_ply_without_faces_is_point_cloud_and_point_mode(tmp_path):
+    v, faces, colors = _tricky_mesh()
+    write_ply_binary(tmp_path / "pc.ply", v, None, colors)
+    verts, tri, col = load_geometry(tmp_path / "pc.ply")
+    assert tri is None and verts.shape == (10, 3)
+    np.testing.assert_array_equal(col, colors)
+    write_ply_binary(tmp_path / "m.ply", v, faces)
+    verts, tri, _ = load_geometry(tmp_path / "m.ply", point_mode=True)
+    assert tri is None and len(verts) == 10
+
+
+def test_save_ply_round_trip(tmp_path):
+    v, faces, colors = _tricky_mesh()
+    save_ply(tmp_path / "out.ply", v, faces, colors)
+    verts, tri, col = load_geometry(tmp_path / "out.ply")
+    np.testing.assert_allclose(verts, v, atol=1e-6)
+    np.testing.assert_array_equal(tri, faces)
+    np.testing.assert_array_equal(col, colors)
+
+
+# ----------------------------------------------------------------- errors
+def test_error_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_geometry(tmp_path / "nope.ply")
+
+
+def test_error_unsupported_format(tmp_path):
+    (tmp_path / "m.stl").write_text("solid x\n")
+    with pytest.raises(ValueError, match=r"unsupported geometry format '\.stl'.*supported: \.ply"):
+        load_geometry(tmp_path / "m.stl")
+
+
+def test_error_no_vertices(tmp_path):
+    write_ply_ascii(tmp_path / "empty.ply", np.zeros((0, 3)))
+    with pytest.raises(ValueError, match=r"empty\.ply: no vertices found"):
+        load_geometry(tmp_path / "empty.ply")
+    (tmp_path / "empty.obj").write_text("# nothing\n")
+    with pytest.raises(ValueError, match="no vertices found"):
+        load_geometry(tmp_path / "empty.obj")
+
+
+def test_error_nan_coordinates(tmp_path):
+    v, faces, _ = _tricky_mesh()
+    v[3, 1] = np.nan
+    v[5, 0] = np.inf
+    write_ply_binary(tmp_path / "nan.ply", v, faces)
+    with pytest.raises(ValueError, match=r"nan\.ply: 2 vertices have NaN or inf coordinates \(first ids: \[3, 5\]\)"):
+        load_geometry(tmp_path / "nan.ply")
+
+
+def test_error_face_index_out_of_range(tmp_path):
+    v, faces, _ = _tricky_mesh()
+    faces[2, 1] = 10
+    write_off(tmp_path / "oob.off", v, faces)
+    with pytest.raises(ValueError, match=r"oob\.off: face vertex ids must lie in \[0, 9\] for 10 vertices, but 1 faces"):
+        load_geometry(tmp_path / "oob.off")
+    (tmp_path / "zero.obj").write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 0 1 2\n")
+    with pytest.raises(ValueError, match="face vertex ids must lie in"):
+        load_geometry(tmp_path / "zero.obj")
+
+
+def test_error_face_with_two_vertices(tmp_path):
+    v = np.eye(3)
+    write_ply_ascii(tmp_path / "line.ply", v, polys=[[0, 1, 2], [0, 1]])
+    with pytest.raises(ValueError, match=r"face 1 has 2 vertex id\(s\) \[0, 1\].*--point-mode"):
+        load_geometry(tmp_path / "line.ply")
+    # point mode ignores faces entirely
+    verts, tri, _ = load_geometry(tmp_path / "line.ply", point_mode=True)
+    assert tri is None and len(verts) == 3
+    with pytest.raises(ValueError, match="needs at least 3"):
+        triangulate_polygons([[1]])
+
+
+def test_error_truncated_and_malformed_files(tmp_path):
+    write_ply_binary(tmp_path / "t.ply", *_tricky_mesh()[:2])
+    data = (tmp_path / "t.ply").read_bytes()
+    (tmp_path / "t.ply").write_bytes(data[:-30])
+    with pytest.raises(ValueError, match="truncated"):
+        load_geometry(tmp_path / "t.ply")
+    (tmp_path / "bad.ply").write_text("plyx\n")
+    with pytest.raises(ValueError, match="not a PLY file"):
+        load_geometry(tmp_path / "bad.ply")
+    (tmp_path / "nohdr.ply").write_text("ply\nformat ascii 1.0\nelement vertex 1\n")
+    with pytest.raises(ValueError, match="no 'end_header'"):
+        load_geometry(tmp_path / "nohdr.ply")
+    (tmp_path / "bad.off").write_text("NOPE\n1 0 0\n")
+    with pytest.raises(ValueError, match="not an OFF file"):
+        load_geometry(tmp_path / "bad.off")
+    (tmp_path / "short.off").write_text("OFF\n3 1 0\n0 0 0\n")
+    with pytest.raises(ValueError, match="OFF file is truncated"):
+        load_geometry(tmp_path / "short.off")
+    (tmp_path / "bad.obj").write_text("v 0 0\n")
+    with pytest.raises(ValueError, match="a vertex needs x y z"):
+        load_geometry(tmp_path / "bad.obj")
+    (tmp_path / "bad2.obj").write_text("v 0 0 0\nf a b c\n")
+    with pytest.raises(ValueError, match="not an integer"):
+        load_geometry(tmp_path / "bad2.obj")
+
+
+def test_degenerate_and_duplicate_faces_warn_and_keep_ids(tmp_path, caplog):
+    v, faces, _ = _tricky_mesh()
+    polys = [*faces.tolist(), [0, 0, 1], [3, 4, 2]]  # a repeated vertex, a duplicate of face 1
+    write_ply_ascii(tmp_path / "dup.ply", v, polys=polys)
+    with caplog.at_level(logging.WARNING, logger="omniseg3d_mesh"):
+        verts, tri, _ = load_geometry(tmp_path / "dup.ply")
+    assert len(tri) == 7 and len(verts) == 10
+    assert "1 faces repeat a vertex" in caplog.text and "1 duplicate another face" in caplog.text
+
+
+def test_load_workspace_scene(tmp_path):
+    from omniseg3d_mesh.io.cameras_json import save_cameras_json
+    from omniseg3d_mesh.scene import Camera
+    from omniseg3d_mesh.workspace import Workspace
+
+    v, faces, colors = _tricky_mesh()
+    ws = Workspace(tmp_path / "ws")
+    ws.save_geometry(v, faces, colors)
+    cams = [Camera.look_at((3, 0, 1), (0, 0, 0), width=32, height=24, name="a.png")]
+    save_cameras_json(ws.cameras_path, cams)
+    ws.update_scene_info(mesh="m.ply", camera_format="colmap-text")
+    scene = load_workspace_scene(ws)
+    np.testing.assert_allclose(scene.vertices, v, atol=1e-6)
+    np.testing.assert_array_equal(scene.faces, faces)
+    assert scene.camera_format == "colmap-text" and scene.cameras[0].name == "a.png"
+    np.testing.assert_allclose(scene.cameras[0].world_to_cam, cams[0].world_to_cam)
+
+
+def test_load_scene_geometry_only(tmp_path):
+    v, faces, colors = _tricky_mesh()
+    write_ply_binary(tmp_path / "m.ply", v, faces, colors)
+    scene = load_scene(tmp_path / "m.ply")
+    assert scene.cameras == [] and scene.camera_format is None and scene.source == tmp_path / "m.ply"
+    np.testing.assert_array_equal(scene.colors, colors)
