@@ -470,21 +470,14 @@ def fit_workspace(
 
 
 def _load_or_generate_masks(scene, images, masks, ws: Workspace, sam_checkpoint, mask_config, config: FitConfig, progress):
-    from .io.masks import load_masks
-
+    """``--masks`` when given, else the workspace's ``masks/`` (SAM fills in missing views when a checkpoint is given)."""
     if masks is not None:
-        return load_masks(masks, scene.cameras, allow_missing=config.allow_missing_masks)
-    if sam_checkpoint is not None:
-        if images is None:
-            raise ValueError("generating masks with --sam-checkpoint needs the IMAGES folder")
-        from .masks.sam import generate_masks
+        from .io.masks import load_masks
 
-        generate_masks(images, sam_checkpoint, ws.masks_dir, config=mask_config or MaskConfig(), progress=progress)
-        return load_masks(ws.masks_dir, scene.cameras, allow_missing=config.allow_missing_masks)
-    if ws.masks_dir.is_dir() and any(ws.masks_dir.iterdir()):
-        log.info("using the masks already in %s", ws.masks_dir)
-        return load_masks(ws.masks_dir, scene.cameras, allow_missing=config.allow_missing_masks)
-    raise ValueError(
-        f"no masks: pass --masks DIR (SAM amg folders, COCO-RLE json or .npz), or --sam-checkpoint FILE to "
-        f"generate them into {ws.masks_dir}"
+        return load_masks(masks, scene.cameras, allow_missing=config.allow_missing_masks)
+    from .masks.sam import ensure_masks
+
+    return ensure_masks(
+        images, scene.cameras, ws.masks_dir, checkpoint=sam_checkpoint, config=mask_config or MaskConfig(),
+        progress=progress, allow_missing=config.allow_missing_masks,
     )
