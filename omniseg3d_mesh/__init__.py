@@ -43,9 +43,14 @@ _EXPORTS: dict[str, str] = {
     # using the field
     "Selector": "omniseg3d_mesh.select",
     "Click": "omniseg3d_mesh.select",
+    "parse_click": "omniseg3d_mesh.select",
+    "Step": "omniseg3d_mesh.select",
     "Discretizer": "omniseg3d_mesh.discretize",
+    "PartTree": "omniseg3d_mesh.discretize",
     "discretize": "omniseg3d_mesh.discretize",
+    "discretize_workspace": "omniseg3d_mesh.discretize",
     "export_parts": "omniseg3d_mesh.io.export",
+    "export_selection": "omniseg3d_mesh.io.export",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -95,7 +95,9 @@ class SelectConfig:
     knn: int = opt(8, "point clouds: neighbours per point in the k-nearest-neighbour graph")
     min_step_change: float = opt(0.05, "hierarchy steps: a step is a threshold range over which the selection grows by at most this fraction")
     min_step_width: float = opt(0.05, "hierarchy steps: the narrowest threshold range that counts as a step")
-    exact_limit: int = opt(300_000, "hierarchy sweep on vertices up to this many vertices; above it on cached superpoints (masks stay exact)")
+    smooth_iters: int = opt(0, "edge-aware denoising sweeps of the field before scoring (0 = score the field as fitted; 2 helps a noisy field)")
+    min_step_size: int = opt(10, "hierarchy steps: ignore selections smaller than this many vertices (a lone noisy vertex is not a step)")
+    exact_limit: int = opt(50_000, "hierarchy sweep on vertices up to this many vertices; above it on cached superpoints (masks stay exact)")
 
 
 @dataclass
@@ -112,7 +114,9 @@ class DiscretizeConfig:
     level_similarities: list[float] = opt(
         [0.7, 0.4], "coarser levels: level k merges parts whose average cosine similarity is at least the k-th value (decreasing)"
     )
-    max_samples: int = opt(5000, "most rows given to HDBSCAN (superpoints repeated in proportion to their size)")
+    max_samples: int = opt(5000, "most rows given to HDBSCAN (superpoints repeated in proportion to their size; more superpoints than this are sampled)")
+    cluster_selection: Literal["eom", "leaf"] = opt("eom", "HDBSCAN cluster selection: eom = most stable clusters, leaf = finest clusters of the tree")
+    smooth_iters: int = opt(2, "edge-aware denoising sweeps of the field before over-segmentation (0 = off)")
     format: Literal["ply", "obj", "glb"] = opt("ply", "file format of the per-part meshes")
     seed: int = opt(0, "random seed")
 
@@ -133,7 +137,7 @@ class MaskConfig:
     min_mask_region_area: int = opt(
         128, "remove holes and islands smaller than this many pixels (at the size SAM runs at; 0 = off)"
     )
-    max_long_side: int = opt(1024, "downscale images whose long side is larger before SAM (masks are scaled back)")
+    max_long_side: int = opt(1024, "downscale images whose long side is larger before SAM (masks are scaled back; 0 = never)")
     device: str = opt("auto", "torch device: auto (CUDA when present), cpu, cuda")
     strict: bool = opt(False, "stop at the first image that fails instead of reporting it and going on")
 
@@ -146,6 +150,14 @@ class RenderConfig:
     level: int = opt(0, "hierarchy level of the parts (as in discretize)")
     views: list[str] = opt([], "render only these views (default: all)")
     overlay_alpha: float = opt(0.5, "opacity of the colour overlay on the input image")
+    overlays: bool = opt(True, "also write <view>_overlay.png (the colours over the input image, or over grey)")
+    click: Optional[int] = opt(None, "scores: the vertex id whose feature similarity is rendered")
+    backend: Literal["auto", "cpu", "nvdiffrast"] = opt(
+        "auto", "fragment backend (auto: nvdiffrast when CUDA and nvdiffrast are present, cpu for distorted views)"
+    )
+    point_radius: Optional[float] = opt(
+        None, "point clouds: splat radius in world units (default: 1.5x the median nearest-neighbour spacing)"
+    )
 
 
 STAGES: dict[str, type] = {

@@ -2,6 +2,10 @@
 
 Pipeline (all steps vectorised; nothing loops over vertices in Python):
 
+0. **Denoising** (:func:`smooth_features`): two edge-aware averaging sweeps (a vertex
+   averages with the neighbours it agrees with), used only to build superpoints; the
+   over-segmentation threshold drops to the lower quartile of neighbour agreement when
+   the field is noisier than ``superpoint_threshold`` assumes.
 1. **Superpoints** (:func:`oversegment`): connected components of the vertex graph
    restricted to edges whose features agree (cosine >= ``superpoint_threshold``).
    Chaining along a slow feature drift is caught by checking each component's
@@ -11,13 +15,15 @@ Pipeline (all steps vectorised; nothing loops over vertices in Python):
    pieces. A 1M-vertex mesh becomes a few thousand superpoints.
 2. **HDBSCAN** (scikit-learn) on the superpoints' mean features. Density must count
    vertices, not superpoints, so a superpoint is *repeated* in proportion to its
-   size (``ceil(size / unit)`` copies, ``unit`` chosen so that at most
-   ``max_samples`` rows go in). Copies are at distance 0 from each other, so a big
-   superpoint is a dense spot, as the vertices it stands for are; sklearn's
-   HDBSCAN takes no sample weights, and repetition is the exact equivalent of
-   integer weights for the core distances. The labels of the copies are identical
-   by construction (HDBSCAN cannot separate points at distance 0 except as noise),
-   the first copy's label is used.
+   size (``ceil(size / unit)`` samples, ``unit`` chosen so that at most
+   ``max_samples`` rows go in): sklearn's HDBSCAN takes no sample weights, and
+   repetition is the integer-weight equivalent. Exact copies would sit at distance
+   0, which HDBSCAN reads as infinite density (every superpoint would stay a cluster
+   of its own), so the samples are drawn around the mean with the superpoint's
+   spread in the *denoised* field. A superpoint takes the majority label of its
+   samples. With more superpoints than ``max_samples`` (a very noisy field),
+   HDBSCAN runs on a size-weighted sample of them and the rest take the label of
+   their most similar sampled superpoint.
 3. **Post-processing** on the mesh graph: a cluster that falls apart into several
    graph components becomes several parts; noise and parts smaller than
    ``min_part_size`` join the neighbouring part (graph neighbour) with the most
@@ -52,7 +58,7 @@ from .progress import ProgressCallback, report
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PartTree", "Discretizer", "discretize", "discretize_workspace", "oversegment", "normalize_features"]
+__all__ = ["PartTree", "Discretizer", "discretize", "discretize_workspace", "oversegment", "smooth_features", "normalize_features"]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -95,6 +101,34 @@ def _add_rows(out: np.ndarray, labels: np.ndarray, values: np.ndarray) -> None:
     lab = labels[order]
     starts = np.flatnonzero(np.r_[True, lab[1:] != lab[:-1]])
     out[lab[starts]] += np.add.reduceat(values[order].astype(np.float64), starts, axis=0)
+
+
+def smooth_features(features: np.ndarray, adjacency: sp.csr_matrix, iterations: int = 2, margin: float = 0.1) -> np.ndarray:
+    """Edge-aware denoising of a field for over-segmentation.
+
+    Each sweep adds to every vertex the features of the neighbours it agrees with
+    (edge cosine at least the median edge cosine minus ``margin``), then renormalises.
+    Noise shrinks like an average over the neighbourhood while part boundaries (edges
+    well below the typical agreement) stay sharp.
+
+    Args:
+        features: [V, D] unit features.
+        adjacency: [V, V] vertex graph.
+
+    Returns:
+        [V, D] float32 unit features.
+    """
+    g = normalize_features(features)
+    u, v = _edges(adjacency)
+    n = len(g)
+    if len(u) == 0:
+        return g
+    for _ in range(int(iterations)):
+        c = np.einsum("ij,ij->i", g[u], g[v])
+        k = c >= float(np.median(c)) - margin
+        w = sp.csr_matrix((np.ones(2 * int(k.sum()), np.float32), (np.r_[u[k], v[k]], np.r_[v[k], u[k]])), shape=(n, n))
+        g = normalize_features(g + w @ g)
+    return g
 
 
 def oversegment(
@@ -233,7 +267,12 @@ class Discretizer:
         knn: neighbours per point for point clouds.
         seed: random seed (HDBSCAN is deterministic; kept for reproducible subsampling).
         level_similarities: cosine-similarity cuts of the coarser levels, decreasing.
-        max_samples: most rows given to HDBSCAN after size-weighted repetition.
+        max_samples: most rows given to HDBSCAN after size-weighted repetition (more
+            superpoints than this: HDBSCAN on a size-weighted sample of them, the rest
+            take the label of their most similar sampled superpoint).
+        smooth_iters: edge-aware denoising sweeps before over-segmentation (0 = off).
+        cluster_selection: HDBSCAN ``cluster_selection_method``: ``eom`` (most stable
+            clusters) or ``leaf`` (finest clusters of the tree).
 
     Attributes (after :meth:`fit`):
         labels_: [V] int32 part per vertex at ``level`` (-1 = none; none left after post-processing).
@@ -241,6 +280,8 @@ class Discretizer:
         parents_: [P] int32 parent id (at ``level + 1``) of each part of ``labels_``, -1 at the top.
         levels_: [L, V] int32 labels at every level.
         superpoints_: [V] int64 superpoint per vertex.
+        superpoint_threshold_: the over-segmentation threshold used (``superpoint_threshold``,
+            lowered to the lower quartile of neighbour agreement on a noisy field).
     """
 
     def __init__(
@@ -255,6 +296,8 @@ class Discretizer:
         seed: int = 0,
         level_similarities: Sequence[float] = (0.7, 0.4),
         max_samples: int = 5000,
+        smooth_iters: int = 2,
+        cluster_selection: str = "eom",
     ):
         self.level = level
         self.min_part_size = min_part_size
@@ -266,6 +309,8 @@ class Discretizer:
         self.seed = seed
         self.level_similarities = level_similarities
         self.max_samples = max_samples
+        self.smooth_iters = smooth_iters
+        self.cluster_selection = cluster_selection
 
     @classmethod
     def from_config(cls, config: DiscretizeConfig) -> "Discretizer":
@@ -280,6 +325,8 @@ class Discretizer:
             seed=config.seed,
             level_similarities=tuple(config.level_similarities),
             max_samples=config.max_samples,
+            smooth_iters=config.smooth_iters,
+            cluster_selection=config.cluster_selection,
         )
 
     # ------------------------------------------------------------------ checks
@@ -299,6 +346,8 @@ class Discretizer:
             raise ValueError(f"faces must be triangles with shape (F, 3), got {faces.shape}")
         if self.min_cluster_size < 2:
             raise ValueError(f"min_cluster_size must be at least 2 (HDBSCAN), got {self.min_cluster_size}")
+        if self.cluster_selection not in ("eom", "leaf"):
+            raise ValueError(f"cluster_selection must be 'eom' or 'leaf', got {self.cluster_selection!r}")
         if not -1.0 <= self.superpoint_threshold <= 1.0:
             raise ValueError(f"superpoint_threshold is a cosine similarity in [-1, 1], got {self.superpoint_threshold}")
         sims = list(self.level_similarities)
@@ -332,16 +381,22 @@ class Discretizer:
         t0 = time.perf_counter()
         adj = adjacency if adjacency is not None else vertex_graph(verts, faces, self.knn)
         report(progress, "discretize", 1, 5, step="graph")
-        sp_lab = oversegment(f, adj, verts, self.superpoint_threshold, self.max_superpoint_size)
+        fs = smooth_features(f, adj, self.smooth_iters) if self.smooth_iters > 0 else f
+        u, v = _edges(adj)
+        tau = float(self.superpoint_threshold)
+        if len(u):  # a noisy field: the threshold follows the typical agreement of neighbours
+            tau = min(tau, float(np.quantile(np.einsum("ij,ij->i", fs[u], fs[v]), 0.25)))
+        sp_lab = oversegment(fs, adj, verts, tau, self.max_superpoint_size)
+        self.superpoint_threshold_ = tau
         n_sp = int(sp_lab.max()) + 1
-        sp_mean, sp_size, sp_std = _group_means(f, sp_lab, n_sp, spread=True)
+        sp_mean, sp_size = _group_means(f, sp_lab, n_sp)
+        _, _, sp_std = _group_means(fs, sp_lab, n_sp, spread=True)  # spread of the denoised field
         report(progress, "discretize", 2, 5, step="superpoints", superpoints=n_sp)
         log.info("%d vertices -> %d superpoints (%.2fs)", n, n_sp, time.perf_counter() - t0)
 
         cl = self._cluster_superpoints(sp_mean, sp_size, sp_std)
         report(progress, "discretize", 3, 5, step="hdbscan", clusters=int(cl.max()) + 1 if len(cl) else 0)
         labels = cl[sp_lab]
-        u, v = _edges(adj)
         parts = _postprocess(f, labels, u, v, self.min_part_size)
         report(progress, "discretize", 4, 5, step="post-processing", parts=int(parts.max()) + 1)
         self.tree_ = _build_tree(f, parts, list(self.level_similarities))
@@ -374,6 +429,18 @@ class Discretizer:
         s = len(means)
         if s < 2:
             return np.zeros(s, np.int64)
+        if s > self.max_samples:
+            # too many superpoints: cluster a size-weighted sample, label the rest by their
+            # most similar sampled superpoint (nearest mean; unit vectors: euclidean = cosine order)
+            from scipy.spatial import cKDTree
+
+            rng = np.random.default_rng(self.seed)
+            pick = np.sort(rng.choice(s, size=self.max_samples, replace=False, p=sizes / sizes.sum()))
+            lab_pick = self._cluster_superpoints(means[pick], sizes[pick], std[pick])
+            _, nn = cKDTree(means[pick]).query(means, k=1)
+            out = lab_pick[nn]
+            out[pick] = lab_pick
+            return out
         unit = max(1.0, float(sizes.sum()) / float(self.max_samples))
         reps = np.maximum(1, np.ceil(sizes / unit)).astype(np.int64)
         while reps.sum() > max(self.max_samples, s):
@@ -384,7 +451,9 @@ class Discretizer:
         if mcs < 2:
             return np.zeros(s, np.int64)
         ms = None if self.min_samples is None else int(min(self.min_samples, len(rows)))
-        model = HDBSCAN(min_cluster_size=mcs, min_samples=ms, metric="euclidean", copy=True)
+        model = HDBSCAN(
+            min_cluster_size=mcs, min_samples=ms, metric="euclidean", cluster_selection_method=self.cluster_selection, copy=True
+        )
         rng = np.random.default_rng(self.seed)
         x = means[rows].astype(np.float64)
         x += rng.normal(size=x.shape) * np.maximum(std[rows], 1e-3)[:, None]

@@ -19,8 +19,9 @@ maximum spanning tree of the graph with edge weight ``min(score_u, score_v)`` (a
 virtual root tied to the clicks): one scipy MST plus pointer jumping, no Python loop
 over vertices. Up to ``exact_limit`` vertices this runs on the vertices themselves
 and the steps are exact; above it, on cached superpoints (graph-connected vertex
-groups of near-identical feature, scored by their lowest member), which gives the
-threshold ranges, and each step's mask is then grown exactly on the vertices.
+groups of near-identical feature), which gives the
+threshold ranges (a superpoint scores the mean of its members), and each step's
+mask is then grown exactly on the vertices.
 """
 
 from __future__ import annotations
@@ -240,6 +241,7 @@ class Selector:
         self._kdtree = None
         self._coarse: tuple | None = None
         self._gated: sp.csr_matrix | None = None
+        self._smoothed: np.ndarray | None = None
         self._gate_open: np.ndarray | None = None
         self.workspace = None  # set by from_workspace
         self.colors: np.ndarray | None = None  # [V, 3] u8 when known (from_workspace)
@@ -261,25 +263,45 @@ class Selector:
         geo = ws.load_geometry()
         cameras: list = []
         if ws.cameras_path.is_file():
-            from .io.cameras_json import load_cameras_json
-
-            cameras = list(load_cameras_json(ws.cameras_path))
+            try:
+                from .io.cameras_json import load_cameras_json
+            except ImportError:  # pragma: no cover - the io floor ships it
+                log.warning("cannot read %s (no io.cameras_json): pixel clicks are unavailable", ws.cameras_path)
+            else:
+                cameras = list(load_cameras_json(ws.cameras_path))
         verts, faces, colors = geo["vertices"], geo["faces"], geo["colors"]
         state: dict = {}
 
+        frag_cfg = (ws.read_scene_info().get("config") or {}).get("fragments") or {}
+
         def lookup(view: str):
+            # the fragments `fit` cached for this view (same backend and splat radius -> same cache key)
             from .render.fragments import load_or_compute_fragments
             from .scene import Scene
 
             if "scene" not in state:
                 state["scene"] = Scene(vertices=verts, faces=faces, colors=colors, cameras=cameras)
             scene = state["scene"]
-            return load_or_compute_fragments(scene, scene.camera(view), ws)
+            return load_or_compute_fragments(
+                scene, scene.camera(view), ws, backend=frag_cfg.get("backend", "auto"), point_radius=frag_cfg.get("point_radius")
+            )
 
         sel = cls(fld, verts, faces, cameras=cameras, fragments_lookup=lookup, knn=knn, config=config)
         sel.workspace = ws
         sel.colors = colors
         return sel
+
+    @property
+    def score_features(self) -> np.ndarray:
+        """[V, D] the unit features scores are computed from: the field itself, or with
+        ``config.smooth_iters > 0`` its edge-aware denoised version (cached)."""
+        if self.config.smooth_iters <= 0:
+            return self.features
+        if self._smoothed is None:
+            from .discretize import smooth_features
+
+            self._smoothed = smooth_features(self.features, self.adjacency, self.config.smooth_iters)
+        return self._smoothed
 
     @property
     def adjacency(self) -> sp.csr_matrix:
@@ -368,20 +390,20 @@ class Selector:
     # ------------------------------------------------------------------ scores
     def scores(self, clicks: ClickLike | Iterable[ClickLike]) -> np.ndarray:
         """[V] float32 score: max cosine similarity to the positive clicks' features;
-        ``-inf`` where a negative click is more similar than every positive one."""
+        ``-inf`` where a negative click is at least as similar as every positive one."""
         pos, neg = self._split(clicks)
         return self._scores(pos, neg)
 
     def _scores(self, pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
-        f = self.features
-        s = f @ self.features[pos[0]]
+        f = self.score_features
+        s = f @ f[pos[0]]
         for p in pos[1:]:
-            np.maximum(s, f @ self.features[p], out=s)
+            np.maximum(s, f @ f[p], out=s)
         if len(neg):
-            sn = f @ self.features[neg[0]]
+            sn = f @ f[neg[0]]
             for q in neg[1:]:
-                np.maximum(sn, f @ self.features[q], out=sn)
-            s[sn > s] = -np.inf
+                np.maximum(sn, f @ f[q], out=sn)
+            s[sn >= s] = -np.inf  # ties go to the negative: a negative on a positive cancels it
         return s
 
     @staticmethod
@@ -461,9 +483,11 @@ class Selector:
         if self.num_vertices <= self.config.exact_limit:
             self._coarse = (None, None, None, np.ones(self.num_vertices, np.int64), (u, v))
             return self._coarse
-        from .discretize import oversegment
+        from .discretize import oversegment, smooth_features
 
-        lab = oversegment(self.features, adj, self.vertices, threshold=0.9, max_size=256)
+        # superpoints of the (edge-aware) denoised field: pure, and still ~V/256 of them on a noisy field
+        fs = self.score_features if self.config.smooth_iters >= 2 else smooth_features(self.features, adj, 2)
+        lab = oversegment(fs, adj, self.vertices, threshold=0.95, max_size=256)
         k = int(lab.max()) + 1
         order = np.argsort(lab, kind="stable")
         sizes = np.bincount(lab, minlength=k)
@@ -514,9 +538,10 @@ class Selector:
 
         A step is a threshold range ``[threshold_lo, threshold_hi]`` at least
         ``config.min_step_width`` wide over which the grown selection grows by at most
-        ``config.min_step_change`` (relative): the part, then the object, then the
-        group... Returns at least one step (the click's own selection at the median
-        threshold when the size curve has no flat range).
+        ``config.min_step_change`` (relative) and holds at least ``config.min_step_size``
+        vertices: the part, then the object, then the group... Returns at least one
+        step (the click's own selection at the median threshold when the size curve
+        has no flat range), or none when negative clicks exclude everything.
         """
         pos, neg = self._split(clicks)
         s = self._scores(pos, neg)
@@ -524,10 +549,9 @@ class Selector:
         if lab is None:
             node_score, click_nodes = s.astype(np.float64), pos
         else:
-            node_score = np.minimum.reduceat(s[order], starts).astype(np.float64)
+            # a superpoint's score: the mean of its members (-inf if any member is excluded)
+            node_score = np.add.reduceat(s[order].astype(np.float64), starts) / sizes
             click_nodes = lab[pos]
-            # a clicked superpoint counts from its clicked vertex's score
-            node_score[click_nodes] = np.maximum(node_score[click_nodes], np.minimum(s[pos], node_score[click_nodes]))
         bott = self._bottleneck(node_score, edges, click_nodes)
         reach = np.isfinite(bott)
         if not reach.any():
@@ -562,8 +586,9 @@ class Selector:
         change, width = self.config.min_step_change, self.config.min_step_width
         out = []
         i, g = 0, len(grid)
+        min_size = max(1, min(int(self.config.min_step_size), int(size_at[-1])))
         while i < g:
-            if size_at[i] == 0:
+            if size_at[i] < min_size:
                 i += 1
                 continue
             limit = size_at[i] * (1.0 + change)

@@ -20,6 +20,17 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0'; then
   fi
 fi
 
+# The viewer's end-to-end test drives headless Chromium (Debian package chromium);
+# without it that one test is skipped.
+if [[ ",$EXTRAS," == *",dev,"* ]] && ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+    echo "installing chromium (for the viewer's end-to-end test)"
+    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || echo "could not install chromium; the viewer's browser test will be skipped" >&2
+  else
+    echo "optional: sudo apt-get install -y chromium   (runs the viewer's browser test)" >&2
+  fi
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
   echo "creating virtual environment $VENV"
   "$PYTHON" -m venv "$VENV"

@@ -23,7 +23,8 @@ def setup_logging(verbose: int = 0) -> None:
         handler = RichHandler(console=console, show_path=False, show_time=False)
         handler.setLevel(logging.INFO if verbose == 0 else level)
         root.addHandler(handler)
-        root.propagate = False
+        # propagation stays on: the root logger has no handler in a CLI run (so nothing
+        # prints twice), and test tools that listen on the root (pytest's caplog) still hear us
 
 
 @contextlib.contextmanager

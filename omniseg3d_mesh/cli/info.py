@@ -11,12 +11,12 @@ LOW_COVERAGE = 0.5
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("mesh", nargs="?", help="mesh or point cloud (.ply, .obj, .off, .glb, .gltf)")
-    parser.add_argument("images", nargs="?", help="folder of the calibrated images")
-    parser.add_argument("--cameras", default=None, help="camera file or folder (default: auto-detected next to / inside IMAGES)")
-    parser.add_argument("--world-transform", default=None, help="4x4 matrix file (.txt/.npy/.json) mapping the cameras' world onto the mesh's")
+    parser.add_argument("mesh", nargs="?", metavar="MESH", help="mesh or point cloud (.ply, .obj, .off, .glb, .gltf)")
+    parser.add_argument("images", nargs="?", metavar="IMAGES", help="folder of the calibrated images")
+    parser.add_argument("--cameras", default=None, metavar="PATH", help="camera file or folder (default: auto-detected next to / inside IMAGES)")
+    parser.add_argument("--world-transform", default=None, metavar="FILE", help="4x4 matrix file (.txt/.npy/.json) mapping the cameras' world onto the mesh's")
     parser.add_argument("--point-mode", action="store_true", help="treat a mesh as a point cloud")
-    parser.add_argument("--coverage-size", type=int, default=200, help="long side (pixels) of the reduced views used for coverage")
+    parser.add_argument("--coverage-size", type=int, default=200, metavar="PX", help="long side (pixels) of the reduced views used for coverage")
     parser.add_argument("--example", action="store_true", help="run on a small built-in example scene (written to a temporary folder)")
 
 
@@ -81,6 +81,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scale_ratio(scene) -> float | None:
+    """Geometry bounding-box diagonal over the spread of the camera centres (None for < 2 cameras)."""
+    import numpy as np
+
+    centres = np.array([c.center for c in scene.cameras])
+    spread = float(np.linalg.norm(centres.max(axis=0) - centres.min(axis=0))) if len(centres) > 1 else 0.0
+    if spread <= 0:
+        return None
+    v = scene.vertices
+    return float(np.linalg.norm(v.max(axis=0) - v.min(axis=0))) / spread
+
+
 def _warn(console, scene, coverage) -> None:
     blind, away = coverage.blind_views, coverage.facing_away
     n = len(coverage.views)
@@ -91,6 +103,12 @@ def _warn(console, scene, coverage) -> None:
             if len(away) > n // 2
             else "the cameras and the geometry are probably in different world frames (scale, offset or up axis)"
         )
+        ratio = _scale_ratio(scene)
+        if ratio is not None and (ratio > 20 or ratio < 0.05):
+            hint += (
+                f"; the geometry is {ratio:.3g} times the size of the camera rig (different units, e.g. mm vs m, "
+                "or a normalised NeRF frame?)"
+            )
         console.print(
             f"[bold yellow]warning:[/] no camera sees the geometry (all rays miss): {hint}. "
             "Check that --cameras is the calibration of these images and that the mesh is in the same frame; "
@@ -104,8 +122,14 @@ def _warn(console, scene, coverage) -> None:
             "those cameras may be misplaced or belong to another scene"
         )
     if coverage.fraction < LOW_COVERAGE:
+        ratio = _scale_ratio(scene)
+        units = (
+            f" The geometry is {ratio:.3g} times the size of the camera rig: different units (mm vs m) or frames?"
+            if ratio is not None and (ratio > 20 or ratio < 0.05)
+            else ""
+        )
         console.print(
             f"[bold yellow]warning:[/] low coverage: only {100 * coverage.fraction:.1f}% of the "
             f"{'points' if scene.is_point_cloud else 'vertices'} are seen by any view; unseen parts get features "
-            "only by diffusion from their neighbours. Add views of the hidden parts, or check the camera frame."
+            f"only by diffusion from their neighbours. Add views of the hidden parts, or check the camera frame.{units}"
         )

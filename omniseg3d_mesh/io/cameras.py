@@ -30,10 +30,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import replace
 from pathlib import Path
-
-import numpy as np
 
 from ..scene import Camera
 from ._camera_common import IMAGE_SUFFIXES, image_size, load_world_transform, transform_camera
@@ -43,6 +42,11 @@ log = logging.getLogger(__name__)
 __all__ = ["load_cameras", "detect_camera_source", "list_images", "match_images", "load_world_transform"]
 
 FORMATS = ("cameras.json", "transforms.json", "colmap-binary", "colmap-text", "scannet")
+
+
+def natural_key(name: str) -> list:
+    """Sort key that puts ``view_2`` before ``view_10``."""
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", name)]
 
 
 def list_images(images_dir: str | Path) -> dict[str, Path]:
@@ -232,12 +236,12 @@ def match_images(
         )
     out = []
     notes: dict[tuple, int] = {}
-    for rel, cam in sorted(matched.items()):
+    for rel, cam in sorted(matched.items(), key=lambda kv: natural_key(kv[0])):
         path = images[rel]
         w, h = image_size(path)
         if (w, h) != (cam.width, cam.height):
             s = w / cam.width
-            if abs(cam.height * s - h) > 1.0 or abs(h / cam.height - s) > 0.02:
+            if abs(cam.height * s - h) > 1.0:  # a resize rounds to whole pixels
                 raise ValueError(
                     f"image {path} is {w}x{h} but its camera in {source} is {cam.width}x{cam.height}, "
                     "which is not a uniform rescale. Fix: use the images the cameras were calibrated on "
@@ -268,7 +272,7 @@ def load_cameras(
             rigid + uniform scale.
 
     Returns:
-        (cameras in OpenCV axes sorted by view name, format name — one of ``FORMATS``).
+        (cameras in OpenCV axes in natural order of view name, format name — one of ``FORMATS``).
     """
     images = Path(images_dir) if images_dir is not None else None
     if images is not None and not images.is_dir():
@@ -299,7 +303,7 @@ def load_cameras(
     if images is not None:
         cams = match_images(cams, images, source=str(src), skipped=skipped)
     else:
-        cams = sorted(cams, key=lambda c: c.name)
+        cams = sorted(cams, key=lambda c: natural_key(c.name))
     T = load_world_transform(world_transform)
     if T is not None:
         cams = [transform_camera(c, T) for c in cams]

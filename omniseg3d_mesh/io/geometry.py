@@ -84,8 +84,12 @@ def _faces_from_lists(lists: list[np.ndarray] | np.ndarray, path: Path) -> np.nd
     return triangulate_polygons([np.asarray(p).astype(np.int64).tolist() for p in lists], path)
 
 
-def _colors_to_u8(colors: np.ndarray | None) -> np.ndarray | None:
-    """[V, 3|4] colours of any numeric type -> [V, 3] uint8 (floats in [0, 1] are scaled)."""
+def _colors_to_u8(colors: np.ndarray | None, integer: bool | None = None) -> np.ndarray | None:
+    """[V, 3|4] colours -> [V, 3] uint8.
+
+    ``integer``: the file declares integer colours (0..255, never rescaled); ``None``
+    guesses from the values (all in [0, 1] -> floats in [0, 1], scaled by 255).
+    """
     if colors is None:
         return None
     c = np.asarray(colors)
@@ -94,10 +98,12 @@ def _colors_to_u8(colors: np.ndarray | None) -> np.ndarray | None:
     c = c[:, :3]
     if c.dtype == np.uint8:
         return np.ascontiguousarray(c)
-    c = c.astype(np.float64)
-    if c.size and np.nanmax(c) <= 1.0:
+    c = np.nan_to_num(c.astype(np.float64))
+    if integer is None:
+        integer = np.issubdtype(np.asarray(colors).dtype, np.integer) or (c.size > 0 and c.max() > 1.0)
+    if not integer:
         c = c * 255.0
-    return np.clip(np.nan_to_num(c) + (0.5 if np.issubdtype(np.asarray(colors).dtype, np.floating) else 0.0), 0, 255).astype(np.uint8)
+    return np.clip(np.rint(c), 0, 255).astype(np.uint8)
 
 
 def validate_geometry(
@@ -276,7 +282,10 @@ def _ply_read_ascii(el: _PlyElement, tokens: list[bytes], pos: int, path: Path) 
                     pos += 1
                 else:
                     c = int(tokens[pos])
-                    out[name].append(np.array(tokens[pos + 1 : pos + 1 + c], dtype=np.float64))
+                    items = tokens[pos + 1 : pos + 1 + c]
+                    if len(items) < c:
+                        raise IndexError
+                    out[name].append(np.array(items, dtype=np.float64))
                     pos += 1 + c
     except (IndexError, ValueError):
         raise ValueError(f"{path}: PLY element '{el.name}' is truncated or malformed (expected {el.count} rows)") from None
@@ -355,9 +364,11 @@ def _load_ply(path: Path) -> tuple[np.ndarray, list | np.ndarray | None, np.ndar
         raise ValueError(f"{path}: PLY 'vertex' element has no x, y, z properties (found {list(vert)})")
     vertices = np.stack([np.asarray(vert[k], dtype=np.float64) for k in "xyz"], axis=1)
     colors = None
+    declared = {name: dt for el in elements if el.name == "vertex" for name, dt, _c in el.props}
     for names in (("red", "green", "blue"), ("r", "g", "b"), ("diffuse_red", "diffuse_green", "diffuse_blue")):
         if all(n in vert for n in names):
-            colors = _colors_to_u8(np.stack([np.asarray(vert[n]) for n in names], axis=1))
+            integer = not declared[names[0]].startswith("f")
+            colors = _colors_to_u8(np.stack([np.asarray(vert[n]) for n in names], axis=1), integer=integer)
             break
     faces = None
     face = data.get("face")
@@ -374,7 +385,7 @@ def _load_ply(path: Path) -> tuple[np.ndarray, list | np.ndarray | None, np.ndar
 
 
 # ------------------------------------------------------------------------- OBJ
-def _load_obj(path: Path) -> tuple[np.ndarray, list | None, np.ndarray | None]:
+def _load_obj_slow(path: Path) -> tuple[np.ndarray, list | None, np.ndarray | None]:
     verts: list[list[float]] = []
     polys: list[list[int]] = []
     has_color = True
@@ -410,7 +421,7 @@ def _load_obj(path: Path) -> tuple[np.ndarray, list | None, np.ndarray | None]:
 
 
 # ------------------------------------------------------------------------- OFF
-def _load_off(path: Path) -> tuple[np.ndarray, list | None, np.ndarray | None]:
+def _load_off_slow(path: Path) -> tuple[np.ndarray, list | None, np.ndarray | None]:
     text = path.read_text(encoding="utf-8", errors="replace")
     lines = [ln.split("#", 1)[0].split() for ln in text.splitlines()]
     lines = [ln for ln in lines if ln]
@@ -440,7 +451,7 @@ def _load_off(path: Path) -> tuple[np.ndarray, list | None, np.ndarray | None]:
     colors = None
     if head[0].startswith("C") or "COFF" in head[0]:
         if arr.shape[1] >= 6:
-            colors = _colors_to_u8(arr[:, 3:6] if arr[:, 3:6].max(initial=0) > 1 else arr[:, 3:6])
+            colors = _colors_to_u8(arr[:, 3:6])
     vertices = arr[:, :3]
     polys = []
     for k, fl in enumerate(flines):
@@ -450,6 +461,83 @@ def _load_off(path: Path) -> tuple[np.ndarray, list | None, np.ndarray | None]:
             raise ValueError(f"{path}: OFF face {k} says {n} vertices but lists {len(ids)}")
         polys.append([int(x) for x in ids])
     return vertices, (polys if polys else None), colors
+
+
+# ---------------------------------------------------------- OBJ / OFF (fast)
+def _split_rows(rows: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """Ragged rows of integer tokens -> (flat int64 ids, row lengths); raises ValueError on bad tokens."""
+    lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+    flat = [t for r in rows for t in r]
+    return np.array(flat, dtype=np.int64) if flat else np.zeros(0, np.int64), lengths
+
+
+def _rows_to_polys(ids: np.ndarray, lengths: np.ndarray) -> np.ndarray | list:
+    if lengths.size and np.all(lengths == lengths[0]):
+        return ids.reshape(len(lengths), int(lengths[0]))
+    return np.split(ids, np.cumsum(lengths)[:-1])
+
+
+_OBJ_V = re.compile(r"^v[ \t]+([^\n#]*)", re.M)
+_OBJ_F = re.compile(r"^f[ \t]+([^\n#]*)", re.M)
+_OBJ_REF_TAIL = re.compile(r"/\S*")
+
+
+def _load_obj(path: Path) -> tuple[np.ndarray, list | np.ndarray | None, np.ndarray | None]:
+    """OBJ ``v`` / ``f`` lines, vectorised; negative ids or any oddity -> the line-by-line reader."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        vlines = _OBJ_V.findall(text)
+        vwidths = np.fromiter(map(len, map(str.split, vlines)), dtype=np.int64, count=len(vlines))
+        if vwidths.size and (vwidths.min() < 3 or vwidths.min() != vwidths.max()):
+            raise ValueError("ragged vertex rows")
+        verts = np.array(" ".join(vlines).split(), dtype=np.float64).reshape(len(vlines), -1)
+        colors = _colors_to_u8(verts[:, 3:6]) if verts.shape[1] >= 6 and len(verts) else None
+        flines = _OBJ_F.findall(text)
+        if not flines:
+            return verts[:, :3], None, colors
+        joined = "\n".join(flines)
+        if "/" in joined:
+            joined = _OBJ_REF_TAIL.sub("", joined)
+        rows = joined.split("\n")
+        lengths = np.fromiter(map(len, map(str.split, rows)), dtype=np.int64, count=len(rows))
+        ids = np.array(joined.split(), dtype=np.int64)
+        if ids.size and ids.min() <= 0:
+            raise ValueError("relative or zero ids")
+        return verts[:, :3], _rows_to_polys(ids - 1, lengths), colors
+    except ValueError:
+        return _load_obj_slow(path)
+
+
+def _load_off(path: Path) -> tuple[np.ndarray, list | np.ndarray | None, np.ndarray | None]:
+    """OFF with uniform vertex rows and face rows ``n i1 .. in`` (no per-face colours) fast; else line by line."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        lines = text.splitlines()
+        if "#" in text:
+            lines = [ln.split("#", 1)[0] for ln in lines]
+        lines = [ln for ln in lines if ln.strip()]
+        head = lines[0].split()
+        if head[0] not in ("OFF", "COFF"):
+            raise ValueError("unusual header")
+        rest, i = (head[1:], 1) if len(head) > 1 else (lines[1].split(), 2)
+        nv, nf = int(rest[0]), int(rest[1])
+        vrows = [ln.split() for ln in lines[i : i + nv]]
+        frows = [ln.split() for ln in lines[i + nv : i + nv + nf]]
+        if len(vrows) < nv or len(frows) < nf or len({len(r) for r in vrows}) > 1:
+            raise ValueError("truncated or ragged")
+        arr = np.array(vrows, dtype=np.float64).reshape(nv, -1)
+        colors = _colors_to_u8(arr[:, 3:6]) if head[0] == "COFF" and arr.shape[1] >= 6 else None
+        ids, lengths = _split_rows(frows)
+        counts = ids[np.concatenate([[0], np.cumsum(lengths)[:-1]])] if nf else ids[:0]
+        if np.any(counts != lengths - 1):
+            raise ValueError("face rows with extra values")
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if nf else ids[:0]
+        keep = np.ones(ids.size, bool)
+        keep[starts] = False
+        polys = _rows_to_polys(ids[keep], lengths - 1) if nf else None
+        return arr[:, :3], polys, colors
+    except (ValueError, IndexError):
+        return _load_off_slow(path)
 
 
 # -------------------------------------------------------------------- GLB/GLTF

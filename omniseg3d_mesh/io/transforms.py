@@ -17,9 +17,10 @@ Conventions of the file:
   original data coordinates", i.e. ``c2w_saved = A @ c2w_original`` (nerfstudio's
   ``colmap_to_json`` swaps y/z and negates z of the COLMAP world and records that
   as ``applied_transform``). The mesh lives in the original frame (e.g. COLMAP's),
-  so we undo it: ``c2w = inv(A) @ c2w_saved``. nerfstudio's dataparser treats a
-  missing key as identity except for old COLMAP conversions; we always treat a
-  missing key as identity (pass ``--world-transform`` if needed).
+  so we undo it: ``c2w = inv(A) @ c2w_saved``. A missing key means identity,
+  except — as in nerfstudio's dataparser — when ``colmap/sparse/0`` sits beside the
+  file: then nerfstudio's legacy COLMAP value ``[[0,1,0,0],[1,0,0,0],[0,0,-1,0]]``
+  is assumed (with a warning).
 * ``camera_model`` must be ``OPENCV`` (or absent / ``PINHOLE``); fisheye and
   equirectangular are refused; a non-zero ``k4`` is refused.
 """
@@ -40,6 +41,9 @@ from ._camera_common import OPENGL_TO_OPENCV, find_image, image_size, pose_to_ca
 log = logging.getLogger(__name__)
 
 __all__ = ["load_transforms", "save_transforms"]
+
+# what nerfstudio assumes for COLMAP conversions written before applied_transform was recorded
+LEGACY_COLMAP_APPLIED_TRANSFORM = [[0, 1, 0, 0], [1, 0, 0, 0], [0, 0, -1, 0]]
 
 _INTRINSIC_KEYS = ("fl_x", "fl_y", "cx", "cy", "w", "h", "k1", "k2", "k3", "k4", "p1", "p2",
                    "camera_angle_x", "camera_angle_y", "camera_model")  # fmt: skip
@@ -70,6 +74,13 @@ def load_transforms(path: str | Path, images_dir: str | Path | None = None) -> l
     path = Path(path)
     meta = _read_json(path)
     A = None
+    if "applied_transform" not in meta and (path.parent / "colmap" / "sparse" / "0").is_dir():
+        # nerfstudio's dataparser does the same for files written before the key existed
+        log.warning(
+            "%s has no applied_transform but sits beside colmap/sparse/0: assuming nerfstudio's legacy "
+            "COLMAP conversion %s (as nerfstudio does)", path, LEGACY_COLMAP_APPLIED_TRANSFORM
+        )
+        meta = {**meta, "applied_transform": LEGACY_COLMAP_APPLIED_TRANSFORM}
     if "applied_transform" in meta:
         A = np.asarray(meta["applied_transform"], dtype=np.float64)
         if A.shape == (3, 4):
@@ -122,9 +133,9 @@ def load_transforms(path: str | Path, images_dir: str | Path | None = None) -> l
             c2w = np.vstack([c2w, [0, 0, 0, 1]])
         if c2w.shape != (4, 4):
             raise ValueError(f"{src}: transform_matrix must be 4x4, found shape {c2w.shape}")
-        c2w_cv = c2w @ OPENGL_TO_OPENCV
-        if not np.all(np.isfinite(c2w_cv)):
+        if not np.all(np.isfinite(c2w)):
             raise ValueError(f"{src}: transform_matrix contains NaN or inf; remove that frame")
+        c2w_cv = c2w @ OPENGL_TO_OPENCV
         cam = pose_to_camera(
             np.linalg.inv(c2w_cv),
             src,

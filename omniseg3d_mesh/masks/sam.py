@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -91,7 +92,6 @@ class SamArchitecture:
     iou_head_depth: int = 3
     iou_head_hidden_dim: int = 256
     num_multimask_outputs: int = 3
-    extra: dict = field(default_factory=dict)
 
 
 def assemble_sam(arch: SamArchitecture):

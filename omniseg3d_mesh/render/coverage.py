@@ -6,7 +6,9 @@ For each view the camera is shrunk (intrinsics rescaled) so its long side is abo
 * meshes: rays are cast (:func:`~omniseg3d_mesh.render.fragments.compute_fragments`,
   CPU backend) to get a depth map; a vertex is seen when it projects inside the
   image, in front of the camera, and no nearer surface covers it (its depth is at
-  most the largest depth of the 3x3 pixels around it, plus a small tolerance).
+  most the largest depth of the 3x3 pixels around it, plus a small tolerance), or
+  when it is a corner of a triangle some ray hits (fitting learns it through that
+  triangle's interpolation).
   Projecting vertices makes the count independent of the reduced resolution.
 * point clouds: a numpy z-buffer of the projected points; a point is seen when it
   lies within a small depth band behind the nearest point of its pixel.

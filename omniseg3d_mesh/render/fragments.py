@@ -94,10 +94,16 @@ class Fragments:
         )
 
 
-def resolve_backend(backend: str, scene: Scene) -> str:
-    """``auto`` -> ``nvdiffrast`` when CUDA and nvdiffrast are importable, else ``cpu``; points -> ``points``."""
+def resolve_backend(backend: str, scene: Scene, camera: Camera | None = None) -> str:
+    """``auto`` -> ``nvdiffrast`` when CUDA and nvdiffrast are importable, else ``cpu``; points -> ``points``.
+
+    A rasterizer cannot bend straight edges, so ``auto`` sends distorted cameras to
+    the exact per-pixel ray caster.
+    """
     if scene.is_point_cloud:
         return "points"
+    if backend == "auto" and camera is not None and camera.is_distorted:
+        return "cpu"
     if backend == "auto":
         try:
             import torch
@@ -126,7 +132,7 @@ def compute_fragments(
         backend: ``auto``, ``cpu`` or ``nvdiffrast``.
         point_radius: point clouds only: splat radius in world units.
     """
-    kind = resolve_backend(backend, scene)
+    kind = resolve_backend(backend, scene, camera)
     if kind == "points":
         from .points import splat_points
 
@@ -155,7 +161,7 @@ def load_or_compute_fragments(
     geometry_hash: str | None = None,
 ) -> Fragments:
     """Fragments of one view, from the workspace cache when geometry and camera are unchanged."""
-    kind = resolve_backend(backend, scene)
+    kind = resolve_backend(backend, scene, camera)
     if workspace is None:
         return compute_fragments(scene, camera, backend, point_radius)
     key = _cache_key(scene, camera, kind if kind != "nvdiffrast" else "cpu", point_radius, geometry_hash or scene.geometry_hash())

@@ -101,3 +101,21 @@ def test_info_errors(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["info", str(mesh), str(images), "--world-transform", str(tmp_path / "T.txt")])
     assert "world transform file" in " ".join(capsys.readouterr().err.split())
+
+
+def test_info_hints_at_unit_mismatch(tmp_path, capsys):
+    mesh, images = write_example_scene(tmp_path, num_views=4, width=48, height=36)
+    from omniseg3d_mesh.io.geometry import load_geometry, save_ply
+
+    v, f, c = load_geometry(mesh)
+    save_ply(mesh, v * 1000.0, f, c)  # the mesh in millimetres, cameras in metres
+    assert main(["info", str(mesh), str(images)]) == 0
+    text = " ".join("".join(capsys.readouterr()).split())
+    assert "low coverage" in text
+    assert "times the size of the camera rig: different units (mm vs m)" in text
+    # cameras far away from a normalised scene: nothing is seen, and the hint says why
+    save_ply(mesh, v * 1000.0 + [0, 0, 5000.0], f, c)
+    assert main(["info", str(mesh), str(images)]) == 0
+    text = " ".join("".join(capsys.readouterr()).split())
+    assert "no camera sees the geometry" in text
+    assert "times the size of the camera rig (different units" in text

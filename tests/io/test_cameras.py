@@ -499,3 +499,31 @@ def test_error_cameras_json(tmp_path):
     (tmp_path / "c.json").write_text(json.dumps({"format": "omniseg3d-mesh/cameras", "version": 1, "views": [view]}))
     with pytest.raises(ValueError, match=r"view 0 \('a'\): world_to_cam rotation is not orthonormal"):
         load_cameras_json(tmp_path / "c.json")
+
+
+def test_views_in_natural_order_and_subfolders(tmp_path):
+    base = _rig()[:3]
+    names = ["view_10.png", "view_2.png", "left/view_1.png"]
+    cams = [Camera(K=c.K, world_to_cam=c.world_to_cam, width=W, height=H, name=n) for c, n in zip(base, names)]
+    for n in names:
+        (tmp_path / "images" / n).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("L", (W, H)).save(tmp_path / "images" / n)
+    save_colmap(tmp_path / "sparse" / "0", cams, binary=True)
+    loaded, _ = load_cameras(tmp_path / "images")
+    assert [c.name for c in loaded] == ["left/view_1.png", "view_2.png", "view_10.png"]
+    assert loaded[0].image_path == tmp_path / "images" / "left" / "view_1.png"
+
+
+def test_transforms_legacy_applied_transform_beside_colmap(tmp_path, caplog):
+    from omniseg3d_mesh.io.transforms import LEGACY_COLMAP_APPLIED_TRANSFORM
+
+    cams = _rig()
+    save_transforms(tmp_path / "transforms.json", cams, applied_transform=LEGACY_COLMAP_APPLIED_TRANSFORM)
+    doc = json.loads((tmp_path / "transforms.json").read_text())
+    del doc["applied_transform"]  # an old nerfstudio file: the key was not written yet
+    (tmp_path / "transforms.json").write_text(json.dumps(doc))
+    (tmp_path / "colmap" / "sparse" / "0").mkdir(parents=True)
+    with caplog.at_level(logging.WARNING, logger="omniseg3d_mesh"):
+        loaded = load_transforms(tmp_path / "transforms.json")
+    assert "assuming nerfstudio's legacy COLMAP conversion" in caplog.text
+    _assert_same_projection(loaded, cams)

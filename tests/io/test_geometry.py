@@ -256,3 +256,79 @@ def test_load_scene_geometry_only(tmp_path):
     scene = load_scene(tmp_path / "m.ply")
     assert scene.cameras == [] and scene.camera_format is None and scene.source == tmp_path / "m.ply"
     np.testing.assert_array_equal(scene.colors, colors)
+
+
+def test_gltf_text_with_embedded_buffer(tmp_path):
+    import base64
+    import json
+    import struct
+
+    v1, f1, c1 = _tricky_mesh(4)
+    write_glb(tmp_path / "a.glb", [(v1, f1, (0.0, 1.0, 0.0), c1)])
+    data = (tmp_path / "a.glb").read_bytes()
+    jlen = struct.unpack_from("<I", data, 12)[0]
+    gltf = json.loads(data[20 : 20 + jlen])
+    binary = data[20 + jlen + 8 :]
+    gltf["buffers"] = [{"byteLength": len(binary), "uri": "data:application/octet-stream;base64," + base64.b64encode(binary).decode()}]
+    (tmp_path / "a.gltf").write_text(json.dumps(gltf))
+    verts, tri, col = load_geometry(tmp_path / "a.gltf")
+    np.testing.assert_allclose(verts, v1 + [0, 1, 0], atol=1e-5)
+    np.testing.assert_array_equal(tri, f1)
+    np.testing.assert_array_equal(col, c1)
+
+
+_HDR = "ply\nformat ascii 1.0\n"
+
+
+@pytest.mark.parametrize(
+    "name, content, match",
+    [
+        ("a.ply", "ply\nproperty float x\nend_header\n", "PLY property before any element"),
+        ("b.ply", _HDR + "element vertex 1\nproperty float128 x\nend_header\n", "unknown PLY property type 'float128'"),
+        ("c.ply", "ply\nformat binary_middle_endian 1.0\nend_header\n", "unknown PLY format 'binary_middle_endian'"),
+        ("d.ply", _HDR + "element vertex 2\nproperty float x\nproperty float y\nproperty float z\nend_header\n0 0 0\n",
+         "PLY element 'vertex' is truncated"),
+        ("e.ply", _HDR + "element vertex 3\nproperty float x\nproperty float y\nproperty float z\n"
+         "element face 2\nproperty list uchar int vertex_indices\nend_header\n0 0 0\n1 0 0\n0 1 0\n4 0 1 2 0\n3 0 1\n",
+         "PLY element 'face' is truncated or malformed"),
+        ("f.ply", _HDR + "element vertex 1\nproperty float a\nproperty float b\nend_header\n0 0\n",
+         r"PLY 'vertex' element has no x, y, z properties \(found \['a', 'b'\]\)"),
+        ("g.obj", "v 0 0 zero\n", "vertex line is not numbers"),
+        ("h.off", "# only a comment\n", "empty OFF file"),
+        ("i.off", "OFF\nthree 1 0\n", "OFF counts line must be 'nv nf ne'"),
+        ("j.off", "OFF\n3 1 0\n0 0 0\n1 0 0\n0 1 0\n4 0 1 2\n", "OFF face 0 says 4 vertices but lists 3"),
+    ],
+)
+def test_error_malformed_files(tmp_path, name, content, match):
+    (tmp_path / name).write_text(content)
+    with pytest.raises(ValueError, match=match):
+        load_geometry(tmp_path / name)
+
+
+def test_error_binary_ply_list_truncated(tmp_path):
+    hdr = "ply\nformat binary_little_endian 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\n"
+    hdr += "element face 2\nproperty list uchar int vertex_indices\nend_header\n"
+    body = np.zeros(9, "<f4").tobytes() + bytes([4]) + np.array([0, 1, 2, 0], "<i4").tobytes() + bytes([3]) + np.array([0], "<i4").tobytes()
+    (tmp_path / "t.ply").write_bytes(hdr.encode() + body)
+    with pytest.raises(ValueError, match="PLY element 'face' is truncated"):
+        load_geometry(tmp_path / "t.ply")
+
+
+def test_error_validate_and_labels_shapes(tmp_path):
+    from omniseg3d_mesh.io.geometry import validate_geometry
+
+    with pytest.raises(ValueError, match=r"vertices must have 3 coordinates, found shape \(4, 2\)"):
+        validate_geometry(np.zeros((4, 2)), None, "x.ply")
+    with pytest.raises(ValueError, match=r"vertex labels must be a 1-D array \[V\], got shape \(2, 2\)"):
+        save_vertex_labels(tmp_path / "l.txt", np.zeros((2, 2)))
+
+
+def test_ply_colour_types(tmp_path):
+    v = np.eye(3)
+    dark = np.array([[0, 1, 0], [1, 1, 1], [0, 0, 1]], np.uint8)
+    write_ply_ascii(tmp_path / "dark.ply", v, colors=dark)  # uchar colours that happen to be <= 1
+    np.testing.assert_array_equal(load_geometry(tmp_path / "dark.ply")[2], dark)
+    text = "ply\nformat ascii 1.0\nelement vertex 2\nproperty float x\nproperty float y\nproperty float z\n"
+    text += "property float red\nproperty float green\nproperty float blue\nend_header\n0 0 0 1.0 0.5 0\n1 0 0 0 0 0.2\n"
+    (tmp_path / "f.ply").write_text(text)
+    np.testing.assert_array_equal(load_geometry(tmp_path / "f.ply")[2], [[255, 128, 0], [0, 0, 51]])

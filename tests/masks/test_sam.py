@@ -346,3 +346,22 @@ def test_presets_hold_the_paper_settings():
     assert (paper.box_nms_thresh, paper.min_mask_region_area) == (0.7, 128)
     fast = MaskConfig(**load_config_file(root / "sam_fast.yaml", MaskConfig))
     assert (fast.model, fast.points_per_side) == ("vit_b", 16)
+
+
+def test_standard_models_are_built_with_segment_anythings_registry(tiny_checkpoint, monkeypatch):
+    """The registry branch, cheaply: pretend the tiny size is vit_b and the registry builds it."""
+    import segment_anything
+
+    built = []
+
+    def fake_vit_b(checkpoint=None):
+        assert checkpoint is None  # weights are loaded by us, on the CPU, after validation
+        built.append(True)
+        return build_tiny_sam(64, seed=1)
+
+    monkeypatch.setitem(sam_mod.STANDARD_MODELS, "vit_b", (32, 2))
+    monkeypatch.setitem(segment_anything.sam_model_registry, "vit_b", fake_vit_b)
+    model = load_sam_model(tiny_checkpoint, "vit_b", "cpu")
+    assert built and detect_model_type(model.state_dict()) == "vit_b"
+    state = read_sam_checkpoint(tiny_checkpoint)
+    torch.testing.assert_close(model.state_dict()["mask_decoder.mask_tokens.weight"], state["mask_decoder.mask_tokens.weight"])

@@ -1,0 +1,42 @@
+"""``omniseg-mesh discretize``: cut the whole scene into parts and export them."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..config import DiscretizeConfig, add_dataclass_arguments, dataclass_from_namespace
+
+HELP = "cut the whole scene into parts (HDBSCAN) and export them"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workspace", type=Path, default=None, help="workspace written by `fit` (default: ./omniseg)"
+    )
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default: <workspace>/parts)")
+    parser.add_argument("--config", type=Path, default=None, help="YAML preset (a 'discretize:' section or flat fields)")
+    add_dataclass_arguments(parser, DiscretizeConfig)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..discretize import discretize_workspace
+    from ..workspace import Workspace
+    from ._ui import console, print_table, progress_bars
+
+    config = dataclass_from_namespace(DiscretizeConfig, args, args.config)
+    ws = Workspace.find(args.workspace)
+    with progress_bars() as progress:
+        manifest = discretize_workspace(ws, out=args.out, config=config, progress=progress)
+    per_level = manifest.get("parts_per_level", [])
+    print_table(
+        "hierarchy levels",
+        ["level", "parts", "merge similarity"],
+        [[lv, n, "-" if lv == 0 else manifest["level_similarities"][lv - 1]] for lv, n in enumerate(per_level)],
+    )
+    parts = sorted(manifest["parts"], key=lambda r: -r["num_vertices"])
+    rows = [[r["id"], r["file"], r["num_vertices"], r["num_faces"], r["parent"]] for r in parts[:20]]
+    title = f"parts at level {config.level}" + (f" (largest 20 of {len(parts)})" if len(parts) > 20 else "")
+    print_table(title, ["id", "file", "vertices", "faces", "parent"], rows)
+    console.print(f"[green]wrote[/] {manifest['num_parts']} parts to {manifest['out']} (parts.json, labels.npy, segmented.ply)")
+    return 0

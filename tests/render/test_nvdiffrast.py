@@ -1,0 +1,134 @@
+"""nvdiffrast backend: the clip-space mapping (CPU) and agreement with ray casting (GPU only)."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from omniseg3d_mesh.render.nvdiffrast import clip_space_matrix, rasterize_fragments
+from omniseg3d_mesh.scene import Camera, Scene
+
+
+def _camera(width=48, height=36) -> Camera:
+    K = np.array([[50.0, 0.7, 23.3], [0.0, 47.0, 19.1], [0.0, 0.0, 1.0]])
+    base = Camera.look_at((1.0, -4.0, 2.0), (0, 0, 0.3), width=width, height=height)
+    return Camera(K=K, world_to_cam=base.world_to_cam, width=width, height=height, name="cam.png")
+
+
+def test_clip_space_reproduces_camera_projection():
+    cam = _camera()
+    rng = np.random.default_rng(0)
+    pts = rng.uniform(-1, 1, size=(200, 3))
+    near, far = 0.5, 20.0
+    M = clip_space_matrix(cam, near, far)
+    clip = np.concatenate([pts, np.ones((len(pts), 1))], axis=1) @ M.T
+    uv, depth = cam.project(pts)
+    # nvdiffrast pixel j of W covers x/w in [-1 + 2j/W, -1 + 2(j+1)/W]: u = (x/w + 1) W / 2
+    u = (clip[:, 0] / clip[:, 3] + 1) * cam.width / 2
+    v = (clip[:, 1] / clip[:, 3] + 1) * cam.height / 2  # row i of the output = image row i
+    np.testing.assert_allclose(u, uv[:, 0], atol=1e-9)
+    np.testing.assert_allclose(v, uv[:, 1], atol=1e-9)
+    np.testing.assert_allclose(clip[:, 3], depth, atol=1e-12)
+    # z/w runs from -1 at the near plane to +1 at the far plane
+    on_axis = cam.cam_to_world[:3, :3] @ np.array([[0, 0, near], [0, 0, far]]).T + cam.center[:, None]
+    c = np.concatenate([on_axis.T, np.ones((2, 1))], axis=1) @ M.T
+    np.testing.assert_allclose(c[:, 2] / c[:, 3], [-1.0, 1.0], atol=1e-9)
+
+
+def test_padded_viewport_keeps_pixels():
+    cam = _camera(width=45, height=35)
+    pts = np.random.default_rng(1).uniform(-1, 1, size=(50, 3))
+    M = clip_space_matrix(cam, 0.5, 20.0, viewport=(48, 40))
+    clip = np.concatenate([pts, np.ones((len(pts), 1))], axis=1) @ M.T
+    uv, _ = cam.project(pts)
+    np.testing.assert_allclose((clip[:, 0] / clip[:, 3] + 1) * 48 / 2, uv[:, 0], atol=1e-9)
+    np.testing.assert_allclose((clip[:, 1] / clip[:, 3] + 1) * 40 / 2, uv[:, 1], atol=1e-9)
+
+
+def test_decode_triangle_ids():
+    import torch
+
+    from omniseg3d_mesh.render.nvdiffrast import decode_triangle_ids
+
+    ids = np.array([0, 1, 5, 16777216, 16777217, 300_000_000], dtype=np.int64)
+    # nvdiffrast's encoding: small ids as their float value, larger ones as float bits 0x4a800000 + id
+    enc = np.where(ids <= 0x01000000, ids.astype(np.float32), (0x4A800000 + ids).astype(np.int32).view(np.float32))
+    out = decode_triangle_ids(torch.from_numpy(enc.astype(np.float32)))
+    np.testing.assert_array_equal(out.numpy(), ids)
+
+
+def test_clip_planes_error():
+    with pytest.raises(ValueError, match="0 < near < far"):
+        clip_space_matrix(_camera(), 2.0, 1.0)
+
+
+def test_rejects_point_clouds_and_distortion(box_scene):
+    scene, _ = box_scene
+    with pytest.raises(ValueError, match="needs a mesh with faces"):
+        rasterize_fragments(Scene(vertices=scene.vertices), scene.cameras[0])
+    cam = _camera()
+    cam.distortion = np.array([0.1, 0.0, 0.0, 0.0, 0.0])
+    with pytest.raises(ValueError, match="use --backend cpu"):
+        rasterize_fragments(scene, cam)
+
+
+def _cuda() -> bool:
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except ImportError:  # pragma: no cover
+        return False
+
+
+@pytest.mark.skipif(_cuda(), reason="checks the message shown without CUDA")
+def test_without_cuda_says_so(box_scene):
+    scene, _ = box_scene
+    with pytest.raises(ValueError, match="needs a CUDA device"):
+        rasterize_fragments(scene, scene.cameras[0])
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(
+    not _cuda() or importlib.util.find_spec("nvdiffrast") is None, reason="needs CUDA and nvdiffrast"
+)
+def test_agrees_with_cpu_backend():
+    from conftest import make_box_scene
+
+    from omniseg3d_mesh.render.raycast import raycast_fragments
+
+    scene, _ = make_box_scene(num_views=4, width=317, height=229)  # odd sizes: padding is cropped
+    for cam in scene.cameras:
+        cpu = raycast_fragments(scene, cam)
+        gpu = rasterize_fragments(scene, cam)
+        assert gpu.vertex_ids.shape == cpu.vertex_ids.shape
+        f = cpu.face_ids
+        boundary = np.zeros(f.shape, dtype=bool)
+        for axis in (0, 1):
+            d = np.diff(f, axis=axis) != 0
+            if axis == 0:
+                boundary[1:] |= d
+                boundary[:-1] |= d
+            else:
+                boundary[:, 1:] |= d
+                boundary[:, :-1] |= d
+        inner = ~boundary
+        same = gpu.face_ids[inner] == cpu.face_ids[inner]
+        assert same.mean() >= 0.99, (cam.name, same.mean())
+        both = inner & cpu.valid & (gpu.face_ids == cpu.face_ids)
+        np.testing.assert_array_equal(gpu.vertex_ids[both], cpu.vertex_ids[both])
+        np.testing.assert_allclose(gpu.weights[both], cpu.weights[both], atol=2e-3)
+        np.testing.assert_allclose(gpu.depth[both], cpu.depth[both], rtol=1e-3)
+
+
+def test_old_nvdiffrast_is_named(monkeypatch):
+    import types
+
+    from omniseg3d_mesh.render import nvdiffrast as backend
+
+    monkeypatch.setattr(backend, "require", lambda module, purpose: types.SimpleNamespace())
+    with pytest.raises(ImportError, match="needs nvdiffrast >= 0.3"):
+        backend._require_nvdiffrast()
+

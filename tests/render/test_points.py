@@ -1,0 +1,120 @@
+"""Point-cloud splatting: agrees with the mesh's ray casting, respects occlusion, matches a slow reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from omniseg3d_mesh.render.points import default_point_radius, splat_points, splat_points_reference
+from omniseg3d_mesh.scene import Camera, Scene
+
+
+def _mesh_and_samples(n: int = 30000, seed: int = 0):
+    import trimesh
+
+    parts = [
+        trimesh.creation.box(extents=(3, 3, 0.1), transform=trimesh.transformations.translation_matrix((0, 0, -0.05))),
+        trimesh.creation.box(extents=(0.8, 0.8, 0.8), transform=trimesh.transformations.translation_matrix((-0.6, 0, 0.4))),
+        trimesh.creation.icosphere(subdivisions=3, radius=0.45).apply_translation((0.6, 0.1, 0.45)),
+    ]
+    mesh = trimesh.util.concatenate(parts)
+    pts, _ = trimesh.sample.sample_surface_even(mesh, n, seed=seed)
+    cams = [
+        Camera.look_at((3.0 * np.cos(a), 3.0 * np.sin(a), 2.0), (0, 0, 0.3), width=80, height=60, fov_y_deg=50, name=f"v{k}.png")
+        for k, a in enumerate(np.linspace(0, 2 * np.pi, 4, endpoint=False))
+    ]
+    mesh_scene = Scene(vertices=mesh.vertices, faces=mesh.faces, cameras=cams)
+    cloud = Scene(vertices=pts, cameras=cams)
+    return mesh_scene, cloud
+
+
+def test_default_radius_from_spacing():
+    g = np.stack(np.meshgrid(np.arange(30), np.arange(30), indexing="ij"), -1).reshape(-1, 2) * 0.1
+    pts = np.concatenate([g, np.zeros((len(g), 1))], axis=1)
+    assert default_point_radius(pts) == pytest.approx(0.15, rel=1e-6)
+
+
+def test_default_radius_errors():
+    with pytest.raises(ValueError, match="from 1 point"):
+        default_point_radius(np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="points coincide"):
+        default_point_radius(np.zeros((5, 3)))
+    with pytest.raises(ValueError, match=r"shape \(N, 3\)"):
+        default_point_radius(np.zeros((5, 2)))
+
+
+def test_bad_radius():
+    cloud = Scene(vertices=np.random.default_rng(0).normal(size=(10, 3)))
+    cam = Camera.look_at((0, 0, 5), (0, 0, 0), up=(0, 1, 0), width=16, height=12)
+    with pytest.raises(ValueError, match="positive number of world units"):
+        splat_points(cloud, cam, radius=-1.0)
+
+
+def test_matches_slow_reference():
+    rng = np.random.default_rng(3)
+    pts = rng.uniform(-1, 1, size=(400, 3))
+    cloud = Scene(vertices=pts)
+    cam = Camera.look_at((0.3, -3.0, 1.0), (0, 0, 0), width=40, height=30, fov_y_deg=60)
+    fast = splat_points(cloud, cam, radius=0.08)
+    slow = splat_points_reference(cloud, cam, radius=0.08)
+    np.testing.assert_array_equal(fast.vertex_ids, slow.vertex_ids)
+    np.testing.assert_array_equal(fast.depth, slow.depth)
+    assert fast.valid.mean() > 0.2
+    assert np.all(fast.weights[fast.valid] == 1) and np.all(fast.weights[~fast.valid] == 0)
+    assert np.all(fast.face_ids == -1)
+
+
+def test_distorted_camera_matches_reference():
+    rng = np.random.default_rng(4)
+    pts = rng.uniform(-1, 1, size=(300, 3))
+    cam = Camera.look_at((0.0, -3.0, 0.5), (0, 0, 0), width=32, height=24, fov_y_deg=70)
+    cam.distortion = np.array([-0.2, 0.05, 0.001, -0.001, 0.0])
+    fast = splat_points(Scene(vertices=pts), cam, radius=0.1)
+    slow = splat_points_reference(Scene(vertices=pts), cam, radius=0.1)
+    np.testing.assert_array_equal(fast.vertex_ids, slow.vertex_ids)
+
+
+def test_front_plane_hides_back_plane():
+    g = np.stack(np.meshgrid(np.linspace(-1, 1, 60), np.linspace(-1, 1, 60), indexing="ij"), -1).reshape(-1, 2)
+    front = np.concatenate([g * 0.5, np.full((len(g), 1), 1.0)], axis=1)  # z = 1, smaller
+    back = np.concatenate([g, np.full((len(g), 1), 0.0)], axis=1)  # z = 0, larger
+    # back points listed first: the winner must come from depth, not from order
+    cloud = Scene(vertices=np.concatenate([back, front]))
+    cam = Camera.look_at((0, 0, 4), (0, 0, 0), up=(0, 1, 0), width=64, height=64, fov_y_deg=40)
+    frags = splat_points(cloud, cam)
+    ids = frags.vertex_ids[..., 0]
+    uv, _ = cam.project(front)
+    lo, hi = uv.min(axis=0) + 2, uv.max(axis=0) - 2  # well inside the front plane's footprint
+    inner = np.zeros(ids.shape, dtype=bool)
+    inner[int(lo[1]) : int(hi[1]), int(lo[0]) : int(hi[0])] = True
+    assert inner.sum() > 100
+    assert np.all(ids[inner] >= len(back))  # only front points there
+    # outside the front plane the back plane shows, and nothing is a hole
+    outer = frags.valid & ~inner
+    assert (ids[outer] < len(back)).mean() > 0.5
+    np.testing.assert_allclose(frags.depth[inner], 3.0, atol=1e-5)
+
+
+def test_agrees_with_mesh_raycast():
+    """An evenly sampled cloud (like a scan) splats where the mesh is, with the mesh's occlusion."""
+    from omniseg3d_mesh.render.raycast import cast_rays, raycast_fragments
+
+    mesh_scene, cloud = _mesh_and_samples()
+    radius = default_point_radius(cloud.vertices)
+    agree, cover = [], []
+    for cam in mesh_scene.cameras:
+        ray = raycast_fragments(mesh_scene, cam)
+        pts = splat_points(cloud, cam)
+        both = ray.valid & pts.valid
+        cover.append((ray.valid == pts.valid).mean())
+        # the splatted point lies near the surface point the pixel's ray hits
+        o, d = cam.pixel_rays()
+        t, _, _ = cast_rays(mesh_scene, o, d)
+        hit = (o + d * t[:, None]).reshape(cam.height, cam.width, 3)
+        p = cloud.vertices[pts.vertex_ids[..., 0][both]]
+        dist = np.linalg.norm(p - hit[both], axis=1)
+        # within 2.5 splat radii, or 2.5 pixel footprints where pixels are larger than splats
+        pixel = ray.depth[both] / cam.K[0, 0]
+        agree.append((dist < 2.5 * np.maximum(radius, pixel)).mean())
+    assert min(cover) > 0.95, cover
+    assert min(agree) > 0.95, agree

@@ -1,0 +1,176 @@
+"""Discretization: superpoints, HDBSCAN, post-processing, the part hierarchy, the workspace entry point."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from omniseg3d_mesh import graph
+from omniseg3d_mesh.config import DiscretizeConfig
+from omniseg3d_mesh.discretize import Discretizer, PartTree, discretize, discretize_workspace, oversegment
+from omniseg3d_mesh.field import Field
+from omniseg3d_mesh.workspace import Workspace
+
+from select_data import make_part_scene
+
+
+@pytest.fixture(scope="module")
+def scene():
+    return make_part_scene(60)
+
+
+@pytest.fixture(scope="module")
+def fitted(scene):
+    return Discretizer(min_part_size=20).fit(scene.features, scene.vertices, scene.faces)
+
+
+def _connected(adj, mask):
+    comp = graph.connected_components(adj, mask)
+    return len(np.unique(comp[mask])) == 1
+
+
+def test_levels_match_parts_objects_groups(scene, fitted):
+    assert adjusted_rand_score(scene.part, fitted.levels_[0]) >= 0.9
+    assert adjusted_rand_score(scene.object, fitted.levels_[1]) >= 0.9
+    assert adjusted_rand_score(scene.group, fitted.levels_[2]) >= 0.9
+    np.testing.assert_array_equal(fitted.labels_, fitted.levels_[0])
+    assert fitted.labels_.dtype == np.int32 and (fitted.labels_ >= 0).all()
+
+
+def test_parts_are_connected_and_large_enough(scene, fitted):
+    adj = graph.vertex_graph(scene.vertices, scene.faces)
+    for p in np.unique(fitted.labels_):
+        m = fitted.labels_ == p
+        assert m.sum() >= 20
+        assert _connected(adj, m)
+
+
+def test_tree_nests_and_knows_parents(fitted):
+    tree = fitted.tree_
+    assert tree.num_levels == 3
+    fine, coarse = tree.cut(0), tree.cut(1)
+    for p in np.unique(fine):  # every finer part lies inside exactly one coarser part
+        assert len(np.unique(coarse[fine == p])) == 1
+    parents = tree.parents(0)
+    np.testing.assert_array_equal(parents[fine], coarse)
+    np.testing.assert_array_equal(fitted.parents_, parents)
+    assert (tree.parents(tree.num_levels - 1) == -1).all()
+    obj = int(coarse[fine == 0][0])
+    assert 0 in tree.children(1, obj)
+    with pytest.raises(ValueError, match=r"level 5 does not exist: this hierarchy has levels 0..2"):
+        tree.cut(5)
+
+
+def test_coarser_level_on_constructor(scene):
+    est = Discretizer(level=1, min_part_size=20).fit(scene.features, scene.vertices, scene.faces)
+    assert adjusted_rand_score(scene.object, est.labels_) >= 0.9
+    assert len(est.parents_) == est.tree_.num_parts(1)
+
+
+def test_a_cluster_that_falls_apart_becomes_several_parts(scene):
+    feats = scene.features.copy()
+    a, b = np.flatnonzero(scene.part == 1), np.flatnonzero(scene.part == 7)  # far apart on the mesh
+    feats[b] = feats[a[np.arange(len(b)) % len(a)]]
+    est = Discretizer(min_part_size=20).fit(feats, scene.vertices, scene.faces)
+    la, lb = np.unique(est.labels_[a]), np.unique(est.labels_[b])
+    assert len(la) == 1 and len(lb) == 1 and la[0] != lb[0]
+    assert est.levels_[1][a[0]] == est.levels_[1][b[0]]  # ... but the same object one level up
+
+
+def test_small_islands_join_their_most_similar_neighbour(scene):
+    feats = scene.features.copy()
+    rng = np.random.default_rng(3)
+    floor = np.flatnonzero((scene.part == 0) & (scene.vertices[:, 0] < 0.05) & (scene.vertices[:, 1] < 0.05))
+    odd = rng.normal(size=feats.shape[1]).astype(np.float32)
+    feats[floor] = odd / np.linalg.norm(odd)
+    est = Discretizer(min_part_size=50).fit(feats, scene.vertices, scene.faces)
+    floor_label = np.bincount(est.labels_[scene.part == 0]).argmax()
+    assert (est.labels_[floor] == floor_label).all()
+    assert adjusted_rand_score(scene.part, est.labels_) >= 0.9
+
+
+def test_point_cloud(scene):
+    est = Discretizer(min_part_size=20, knn=8).fit(scene.features, scene.vertices, None)
+    assert adjusted_rand_score(scene.part, est.labels_) >= 0.9
+
+
+def test_function_form(scene):
+    labels = discretize(Field(scene.features), scene.vertices, scene.faces, DiscretizeConfig(level=1, min_part_size=20))
+    assert adjusted_rand_score(scene.object, labels) >= 0.9
+
+
+def test_oversegment_superpoints_are_pure_connected_and_capped(scene):
+    adj = graph.vertex_graph(scene.vertices, scene.faces)
+    sp = oversegment(scene.features, adj, scene.vertices, threshold=0.9, max_size=300)
+    sizes = np.bincount(sp)
+    assert sizes.max() <= 300 * 1.6  # grid cells are approximate
+    for s in np.unique(sp)[:50]:
+        m = sp == s
+        assert len(np.unique(scene.part[m])) == 1
+        assert _connected(adj, m)
+
+
+def test_discretize_workspace_writes_parts(tmp_path, scene):
+    ws = Workspace(tmp_path / "omniseg")
+    ws.save_geometry(scene.vertices, scene.faces, scene.colors)
+    Field(scene.features).save(ws.field_path)
+    manifest = discretize_workspace(ws, config=DiscretizeConfig(level=1, min_part_size=20))
+    out = ws.parts_dir
+    assert manifest["out"] == str(out) and manifest["num_parts"] == 4
+    labels = np.load(out / "labels.npy")
+    assert adjusted_rand_score(scene.object, labels) >= 0.9
+    assert np.load(out / "labels_levels.npy").shape == (3, len(scene.vertices))
+    doc = json.loads((out / "parts.json").read_text())
+    assert doc["parts_per_level"][1] == 4 and all(p["level"] == 1 for p in doc["parts"])
+    assert all(p["parent"] is not None for p in doc["parts"])
+
+
+def test_errors(scene):
+    with pytest.raises(ValueError, match="features has 10 rows but the geometry has 3600 vertices"):
+        Discretizer().fit(scene.features[:10], scene.vertices, scene.faces)
+    with pytest.raises(ValueError, match=r"features must have shape \(V, D\)"):
+        Discretizer().fit(scene.features[:, 0], scene.vertices)
+    with pytest.raises(ValueError, match=r"vertices must have shape \(V, 3\)"):
+        Discretizer().fit(scene.features, scene.vertices[:, :2])
+    with pytest.raises(ValueError, match="the geometry has no vertices"):
+        Discretizer().fit(np.zeros((0, 4)), np.zeros((0, 3)))
+    with pytest.raises(ValueError, match=r"faces must be triangles with shape \(F, 3\)"):
+        Discretizer().fit(scene.features, scene.vertices, scene.faces[:, :2])
+    with pytest.raises(ValueError, match="min_cluster_size must be at least 2"):
+        Discretizer(min_cluster_size=1).fit(scene.features, scene.vertices, scene.faces)
+    with pytest.raises(ValueError, match=r"superpoint_threshold is a cosine similarity in \[-1, 1\], got 2"):
+        Discretizer(superpoint_threshold=2).fit(scene.features, scene.vertices, scene.faces)
+    with pytest.raises(ValueError, match=r"level_similarities must decrease .* got \[0.3, 0.6\]"):
+        Discretizer(level_similarities=(0.3, 0.6)).fit(scene.features, scene.vertices, scene.faces)
+    with pytest.raises(ValueError, match="level 3 does not exist"):
+        Discretizer(level=3, min_part_size=20).fit(scene.features, scene.vertices, scene.faces)
+
+
+def test_part_tree_by_hand():
+    tree = PartTree(np.array([0, 0, 1, 2, 2]), [np.arange(3), np.array([0, 0, 1]), np.array([0, 0, 0])], [0.7, 0.4])
+    np.testing.assert_array_equal(tree.cut(1), [0, 0, 0, 1, 1])
+    np.testing.assert_array_equal(tree.parents(1), [0, 0])
+    np.testing.assert_array_equal(tree.children(1, 0), [0, 1])
+
+
+def test_noisy_field_still_finds_parts_and_objects():
+    noisy = make_part_scene(60, noise=0.5, seed=2)  # same-part cosine ~0.8
+    est = Discretizer(min_part_size=20).fit(noisy.features, noisy.vertices, noisy.faces)
+    assert adjusted_rand_score(noisy.part, est.levels_[0]) >= 0.9
+    assert adjusted_rand_score(noisy.object, est.levels_[1]) >= 0.9
+    assert est.superpoint_threshold_ <= 0.95
+
+
+def test_more_superpoints_than_samples(scene):
+    est = Discretizer(min_part_size=20, max_samples=100, max_superpoint_size=20, smooth_iters=0)
+    est.fit(scene.features, scene.vertices, scene.faces)
+    assert est.superpoints_.max() + 1 > 100  # the sampled path ran
+    assert adjusted_rand_score(scene.object, est.levels_[1]) >= 0.9
+
+
+def test_cluster_selection_error(scene):
+    with pytest.raises(ValueError, match="cluster_selection must be 'eom' or 'leaf', got 'best'"):
+        Discretizer(cluster_selection="best").fit(scene.features, scene.vertices, scene.faces)
