@@ -60,7 +60,7 @@ class FitConfig:
     """Hierarchical contrastive lifting of 2D masks into a per-vertex field (paper Sec. 3.2-3.3)."""
 
     steps: int = opt(
-        1000, "optimisation steps (one view per step); 1000 from the convergence measurement in docs/fit.md (object separation saturates by 500, part separation gains ~13% more from 1000 to 2000)"
+        1000, "optimisation steps (one view per step); 1000 from the convergence measurement in docs/fit.md (object separation saturates by 500, part separation still gains a little from 1000 to 2000)"
     )
     num_pixels: int = opt(8192, "pixels sampled per step (paper: 8192 rays per batch)")
     feature_dim: int = opt(16, "feature dimension D (paper: 16)")
