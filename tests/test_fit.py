@@ -237,3 +237,18 @@ def test_errors(parts_scene):
         fit_field(scene, masks, FitConfig(steps=-1))
     with pytest.raises(ValueError, match="unknown device 'gpu0'"):
         fit_field(scene, masks, FitConfig(device="gpu0"))
+
+
+def test_smoothness_term_pulls_mesh_neighbours_together(parts_scene):
+    scene, part, obj, masks = parts_scene
+    from omniseg3d_mesh.graph import graph_edges, vertex_graph
+
+    edges = graph_edges(vertex_graph(scene.vertices, scene.faces))
+    cfg = dict(SHORT.__dict__, checkpoint_every=0, steps=20)
+    plain = fit_field(scene, masks, FitConfig(**cfg)).features
+    smooth = fit_field(scene, masks, FitConfig(**{**cfg, "smooth_weight": 5.0})).features
+
+    def edge_gap(f):
+        return float(np.square(f[edges[:, 0]] - f[edges[:, 1]]).sum(1).mean())
+
+    assert edge_gap(smooth) < edge_gap(plain)
