@@ -133,11 +133,11 @@ def hierarchical_contrastive_loss(
     num = int(present.shape[0])
     mu, phi, _ = cluster_temperature(features, inverse, num, alpha)
     logits = features @ (mu / phi[:, None]).T  # [N, S] f_j . mu_s / phi_s (phi is detached: scale the S prototypes, not N x S logits)
-    term = -torch.log_softmax(logits, dim=1)  # L(j, s)
+    lse = torch.logsumexp(logits, dim=1, keepdim=True)  # L(j, s) = lse_j - logits[j, s]
 
     if hier_lambda == 0.0:
         # basic variant (Eq. 5): only level 1, the anchor's own patch, carries weight
-        return term.gather(1, inverse[:, None]).mean()
+        return (lse - logits.gather(1, inverse[:, None])).mean()
     sub_votes = votes.to(present.device)[present][:, present]
     levels = patch_levels(sub_votes)  # [S, S]
 
@@ -149,18 +149,23 @@ def hierarchical_contrastive_loss(
     key = torch.where(levels > 0, levels, torch.full_like(levels, num_levels + 1))
     order = torch.argsort(key, dim=1, stable=True)  # [S, S]
     lev_sorted = levels.gather(1, order)
-    pos = torch.arange(num, device=term.device).expand(num, num)
+    pos = torch.arange(num, device=logits.device).expand(num, num)
     new_segment = torch.ones_like(lev_sorted, dtype=torch.bool)
     new_segment[:, 1:] = lev_sorted[:, 1:] != lev_sorted[:, :-1]
     start = torch.cummax(torch.where(new_segment, pos, torch.zeros_like(pos)), dim=1).values  # segment start
-    counts = torch.zeros(num, num_levels + 1, dtype=term.dtype, device=term.device)
-    counts.scatter_add_(1, levels, torch.ones_like(levels, dtype=term.dtype))
-    decay = torch.tensor([0.0] + [hier_lambda ** (d - 1) for d in range(1, num_levels + 1)], dtype=term.dtype, device=term.device)
+    counts = torch.zeros(num, num_levels + 1, dtype=logits.dtype, device=logits.device)
+    counts.scatter_add_(1, levels, torch.ones_like(levels, dtype=logits.dtype))
+    decay = torch.tensor([0.0] + [hier_lambda ** (d - 1) for d in range(1, num_levels + 1)], dtype=logits.dtype, device=logits.device)
     weight_sorted = decay[lev_sorted] / counts.gather(1, lev_sorted).clamp(min=1.0)  # lambda^(d-1) / |S_d|, 0 unrelated
 
-    ordered = term.gather(1, order[inverse])  # [N, S] L(j, s) in the anchor's level order
+    # Only the R related patches of an anchor (R = the most any anchor has) take part in
+    # the clamp and the weights; the others only enter the softmax's denominator (lse).
+    # This keeps all but the logits and their logsumexp at [N, R] instead of [N, S].
+    r = int((levels > 0).sum(dim=1).max().item())
+    order, start, weight_sorted = order[:, :r], start[:, :r], weight_sorted[:, :r]
+    ordered = lse - logits.gather(1, order[inverse])  # [N, R] L(j, s) in the anchor's level order
     running = torch.cummax(ordered, dim=1).values
-    running = torch.cat([torch.full((n, 1), float("-inf"), dtype=term.dtype, device=term.device), running], dim=1)
+    running = torch.cat([torch.full((n, 1), float("-inf"), dtype=logits.dtype, device=logits.device), running], dim=1)
     prev = running.gather(1, start[inverse])  # M_{d-1}(j): max over the earlier levels (-inf on level 1)
     clamped = torch.maximum(ordered, prev)
     return (weight_sorted[inverse] * clamped).sum() / n
