@@ -212,11 +212,12 @@ def _interpolate(features, vertex_ids, weights):
     return (gathered * weights[:, :, None]).sum(dim=1)
 
 
-def _save_checkpoint(path: Path, key: str, step: int, features, optimizer) -> None:
+def _save_checkpoint(path: Path, key: str, step: int, features, optimizer, loss: float) -> None:
     import torch
 
     buf = io.BytesIO()
-    torch.save({"key": key, "step": step, "features": features.detach().cpu(), "optimizer": optimizer.state_dict()}, buf)
+    state = {"key": key, "step": step, "loss": loss, "features": features.detach().cpu(), "optimizer": optimizer.state_dict()}
+    torch.save(state, buf)
     atomic_write_bytes(path, buf.getvalue())
 
 
@@ -323,6 +324,7 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
     key = _fit_key(geometry_hash, views, masks, config, num_v)
     ckpt_path = workspace.checkpoints_dir / "fit.pt" if workspace is not None else None
     start = 0
+    last_loss = float("nan")
     if ckpt_path is not None:
         ckpt = _load_checkpoint(ckpt_path, key)
         if ckpt is not None:
@@ -331,10 +333,10 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
             optimizer.load_state_dict(ckpt["optimizer"])
             _optimizer_to(optimizer, device)
             start = int(ckpt["step"])
+            last_loss = float(ckpt.get("loss", float("nan")))
             log.info("resuming fit from step %d of %d (%s)", start, config.steps, ckpt_path)
 
     t_fit = time.perf_counter()
-    last_loss = float("nan")
     for step in range(start, config.steps):
         rng = np.random.default_rng([int(config.seed), step])
         vi = int(rng.integers(len(views)))
@@ -364,10 +366,12 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
         optimizer.step()
 
         done = step + 1
-        if ckpt_path is not None and config.checkpoint_every > 0 and (done % config.checkpoint_every == 0 or done == config.steps):
-            _save_checkpoint(ckpt_path, key, done, features, optimizer)
+        checkpoint = ckpt_path is not None and config.checkpoint_every > 0 and (done % config.checkpoint_every == 0 or done == config.steps)
+        if checkpoint or done % 10 == 0 or done == config.steps:
+            last_loss = float(loss.detach())  # a device sync: only every few steps
+        if checkpoint:
+            _save_checkpoint(ckpt_path, key, done, features, optimizer, last_loss)
         if done % 10 == 0 or done == config.steps:
-            last_loss = float(loss.detach())
             elapsed = time.perf_counter() - t_fit
             report(progress, "fit", done, config.steps, loss=last_loss, steps_per_s=(done - start) / max(elapsed, 1e-9))
     fit_seconds = time.perf_counter() - t_fit
