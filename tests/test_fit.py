@@ -252,3 +252,16 @@ def test_smoothness_term_pulls_mesh_neighbours_together(parts_scene):
         return float(np.square(f[edges[:, 0]] - f[edges[:, 1]]).sum(1).mean())
 
     assert edge_gap(smooth) < edge_gap(plain)
+
+
+def test_point_cloud_fit(parts_scene):
+    """The same scene without faces: splatted fragments (K = 1), kNN-graph diffusion."""
+    from omniseg3d_mesh.scene import Scene
+
+    scene, part, obj, masks = parts_scene
+    cloud = Scene(vertices=scene.vertices, faces=None, cameras=scene.cameras)
+    field = fit_field(cloud, masks, FitConfig(**{**FAST.__dict__, "steps": 150}))
+    f = field.features
+    np.testing.assert_allclose(np.linalg.norm(f, axis=1), 1.0, atol=1e-5)
+    same_part, other_part, other_obj = _similarity_levels(f, part, obj, obj > 0)
+    assert same_part > other_obj + 0.3 and other_part > other_obj + 0.2
