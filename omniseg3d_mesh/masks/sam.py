@@ -398,6 +398,7 @@ def generate_masks(
     config: MaskConfig = MaskConfig(),
     progress: ProgressCallback | None = None,
     images: Sequence[str | Path] | Mapping[str, str | Path] | None = None,
+    model: Any = None,
 ) -> dict:
     """Run SAM's automatic mask generator on every image, writing segment-anything's amg folders.
 
@@ -412,6 +413,9 @@ def generate_masks(
         images: only these images (paths, absolute or relative to ``images_dir``),
             or a mapping output name -> image path; default: every image in
             ``images_dir``.
+        model: an already loaded SAM (from :func:`load_sam_model`), so a worker
+            that handles many chunks loads the checkpoint once; ``checkpoint`` is
+            then only used for reports.
 
     Returns:
         report dict: ``total``, ``done``, ``skipped``, ``failed``, ``failures``
@@ -442,14 +446,14 @@ def generate_masks(
     if not todo:
         report(progress, "masks", len(todo_map), len(todo_map), images_per_s=0.0, failed=0)
         return report_
-    if checkpoint is None:
+    if checkpoint is None and model is None:
         raise ValueError(f"{len(todo)} image(s) need masks but no SAM checkpoint was given: pass --sam-checkpoint FILE ({_CHECKPOINT_HINT})")
     require("segment_anything", "mask generation")
     if config.min_mask_region_area > 0:
         require("cv2", "SAM's small-region clean-up (min_mask_region_area > 0)")
     from segment_anything import SamAutomaticMaskGenerator
 
-    sam = load_sam_model(checkpoint, config.model, config.device)
+    sam = model if model is not None else load_sam_model(checkpoint, config.model, config.device)
     device = str(next(sam.parameters()).device)
     report_["device"] = device
     generator = SamAutomaticMaskGenerator(
