@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = dataclass_from_namespace(FitConfig, args, args.config)
     frag_config = dataclass_from_namespace(FragmentConfig, args, args.config)
-    mask_config = dataclass_from_namespace(MaskConfig, argparse.Namespace(), args.config) if args.sam_checkpoint else None
+    mask_config = _mask_config(args.config) if args.sam_checkpoint else None
     t0 = time.perf_counter()
     with progress_bars() as progress:
         ws = fit_workspace(
@@ -56,3 +56,20 @@ def run(args: argparse.Namespace) -> int:
     )
     console.print(f"next: omniseg-mesh discretize --workspace {ws.root}   or   omniseg-mesh select --workspace {ws.root} ...")
     return 0
+
+
+def _mask_config(config_file) -> MaskConfig:
+    """SAM settings from the preset's ``masks:`` section (a fit-only or flat preset has none)."""
+    if config_file is None:
+        return MaskConfig()
+    from omniseg3d_mesh.config import load_config_file
+
+    try:
+        import yaml
+
+        data = yaml.safe_load(Path(config_file).read_text()) if Path(config_file).is_file() else None
+    except OSError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("masks"), dict):
+        return MaskConfig(**load_config_file(config_file, MaskConfig))
+    return MaskConfig()
