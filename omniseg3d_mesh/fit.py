@@ -193,9 +193,16 @@ def prepare_views(
     return views
 
 
-def _fit_key(scene_hash: str, views: list[ViewData], masks: Mapping[str, np.ndarray], config: FitConfig, num_vertices: int) -> str:
+def _fit_key(
+    scene: Scene, views: list[ViewData], masks: Mapping[str, np.ndarray], config: FitConfig, fragment_config: FragmentConfig
+) -> str:
+    """What a checkpoint must match to be resumed: geometry, cameras, masks, settings."""
     cfg = {k: v for k, v in config_to_dict(config).items() if k not in _NOT_IN_KEY}
-    return content_hash(FIT_VERSION, scene_hash, num_vertices, cfg, [(v.name, masks_hash(masks[v.name])) for v in views])
+    cams = {cam.name: cam.fingerprint() for cam in scene.cameras}
+    return content_hash(
+        FIT_VERSION, scene.geometry_hash(), scene.num_vertices, cfg, config_to_dict(fragment_config),
+        [(v.name, cams[v.name], masks_hash(masks[v.name])) for v in views],
+    )
 
 
 def _cosine_lr(step: int, total: int, lr: float, lr_final: float) -> float:
@@ -321,7 +328,7 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
 
         edges = torch.from_numpy(graph_edges(vertex_graph(scene.vertices, scene.faces))).to(device)
 
-    key = _fit_key(geometry_hash, views, masks, config, num_v)
+    key = _fit_key(scene, views, masks, config, fragment_config)
     ckpt_path = workspace.checkpoints_dir / "fit.pt" if workspace is not None else None
     start = 0
     last_loss = float("nan")
