@@ -265,3 +265,55 @@ def test_point_cloud_fit(parts_scene):
     np.testing.assert_allclose(np.linalg.norm(f, axis=1), 1.0, atol=1e-5)
     same_part, other_part, other_obj = _similarity_levels(f, part, obj, obj > 0)
     assert same_part > other_obj + 0.3 and other_part > other_obj + 0.2
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_requested_without_cuda():
+    from omniseg3d_mesh.fit import resolve_device
+
+    with pytest.raises(ValueError, match="requested but CUDA is not available"):
+        resolve_device("cuda")
+    assert str(resolve_device("auto")) == "cpu"
+
+
+def test_hierarchy_cache_and_unreadable_caches(parts_scene, tmp_path, monkeypatch, caplog):
+    import omniseg3d_mesh.fit as fit_module
+    from omniseg3d_mesh.fit import load_or_build_hierarchy
+
+    scene, part, obj, masks = parts_scene
+    ws = Workspace(tmp_path)
+    name = scene.cameras[1].name
+    first = load_or_build_hierarchy(name, masks[name], FAST, ws)
+    assert ws.hierarchy_path(name).is_file()
+
+    def no_build(*a, **k):
+        raise AssertionError("rebuilt although the masks did not change")
+
+    monkeypatch.setattr(fit_module, "build_hierarchy", no_build)
+    again = load_or_build_hierarchy(name, masks[name], FAST, ws)
+    np.testing.assert_array_equal(first.patch_map, again.patch_map)
+    monkeypatch.undo()
+    with np.load(ws.hierarchy_path(name)) as data:
+        key_before = str(data["key"])
+    load_or_build_hierarchy(name, masks[name][:-1], FAST, ws)  # one mask fewer -> rebuilt, new key
+    with np.load(ws.hierarchy_path(name)) as data:
+        assert str(data["key"]) != key_before
+    # corrupt caches are rebuilt / ignored with a warning, never fatal
+    ws.hierarchy_path(name).write_bytes(b"not an npz")
+    load_or_build_hierarchy(name, masks[name], FAST, ws)
+    assert "rebuilding unreadable hierarchy cache" in caplog.text
+    ckpt = ws.checkpoints_dir / "fit.pt"
+    ckpt.parent.mkdir(parents=True, exist_ok=True)
+    ckpt.write_bytes(b"garbage")
+    fit_field(scene, masks, FitConfig(**{**SHORT.__dict__, "steps": 2, "checkpoint_every": 1}), workspace=ws)
+    assert "ignoring unreadable fit checkpoint" in caplog.text
+
+
+def test_views_without_usable_pixels_are_skipped(parts_scene, caplog):
+    scene, part, obj, masks = parts_scene
+    name = scene.cameras[2].name
+    some_empty = {**masks, name: np.zeros_like(masks[name])}
+    field = fit_field(scene, some_empty, FitConfig(**{**SHORT.__dict__, "steps": 2, "checkpoint_every": 0}))
+    assert name not in field.meta["views"] and len(field.meta["views"]) == 9
+    assert f"view {name} has no pixel with both a surface hit and a mask; skipped" in caplog.text
+    assert "views have no masks and are skipped" not in caplog.text
