@@ -48,11 +48,20 @@ def run(args: argparse.Namespace) -> int:
         )
     field = Field.load(ws.field_path)
     meta = field.meta
+    steps = meta["steps"]
+    rate = f"{steps / meta['fit_seconds']:.1f} steps/s" if meta["fit_seconds"] > 0 else "resumed (already done)"
     print_table(
         f"fit -> {ws.field_path}",
-        ["vertices", "views", "unseen", "dim", "steps", "final loss", "prepare s", "fit s", "total s", "device"],
-        [[meta["num_vertices"], len(meta["views"]), meta["unseen_vertices"], meta["feature_dim"], meta["steps"],
-          meta["final_loss"], meta["prepare_seconds"], meta["fit_seconds"], round(time.perf_counter() - t0, 1), meta["device"]]],
+        ["", ""],
+        [
+            ["vertices", f"{meta['num_vertices']} ({meta['unseen_vertices']} unseen, filled by diffusion)"],
+            ["views", len(meta["views"])],
+            ["features", f"{meta['feature_dim']} dims, unit length"],
+            ["steps", f"{steps}, {rate}"],
+            ["final loss", meta["final_loss"]],
+            ["time", f"prepare {meta['prepare_seconds']:.1f} s, fit {meta['fit_seconds']:.1f} s, total {time.perf_counter() - t0:.1f} s"],
+            ["device", meta["device"]],
+        ],
     )
     console.print(f"next: omniseg-mesh discretize --workspace {ws.root}   or   omniseg-mesh select --workspace {ws.root} ...")
     return 0
