@@ -159,6 +159,7 @@ def main(argv=None) -> int:
     ap.add_argument("--num-pixels", type=int, default=None)
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--hier-lambda", type=float, default=None)
+    ap.add_argument("--smooth-weight", type=float, default=None)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
     ap.add_argument("--config", default=None, help="YAML preset for FitConfig")
@@ -224,7 +225,7 @@ def main(argv=None) -> int:
     base = {}
     if args.config:
         base.update(load_config_file(args.config, FitConfig))
-    for name in ("num_pixels", "lr", "hier_lambda"):
+    for name in ("num_pixels", "lr", "hier_lambda", "smooth_weight"):
         if getattr(args, name) is not None:
             base[name] = getattr(args, name)
     base.update(device=args.device, num_threads=args.threads, checkpoint_every=0)
