@@ -169,7 +169,7 @@ def main(argv=None) -> int:
 
     from omniseg3d_mesh.config import FitConfig, FragmentConfig, config_from_dict, load_config_file
     from omniseg3d_mesh.fit import fit_field
-    from omniseg3d_mesh.render.fragments import iter_fragments
+    from omniseg3d_mesh.render.fragments import Fragments, iter_fragments
     from omniseg3d_mesh.workspace import Workspace
 
     t = time.perf_counter()
@@ -215,7 +215,7 @@ def main(argv=None) -> int:
     seen = np.zeros(scene.num_vertices, bool)  # vertices some view sees (quality is measured on those)
     for cam in scene.cameras:
         with np.load(ws.fragments_path(cam.name)) as data:
-            ids = data["vertex_ids"]
+            ids = Fragments.from_npz(data, scene.faces).vertex_ids
         seen[ids[ids >= 0]] = True
     fragments_module.atomic_save_npz = original_save
     t_cache = save_time[0]
