@@ -49,7 +49,7 @@ __all__ = ["ViewData", "prepare_views", "fit_field", "fit_workspace", "resolve_d
 FIT_VERSION = 1
 HIERARCHY_VERSION = 1
 # config fields that do not change the fitted field (excluded from the resume key)
-_NOT_IN_KEY = ("checkpoint_every", "device", "allow_missing_masks", "diffusion_iters")
+_NOT_IN_KEY = ("checkpoint_every", "device", "num_threads", "allow_missing_masks", "diffusion_iters")
 
 
 @dataclass
@@ -193,9 +193,16 @@ def prepare_views(
     return views
 
 
-def _fit_key(scene_hash: str, views: list[ViewData], masks: Mapping[str, np.ndarray], config: FitConfig, num_vertices: int) -> str:
+def _fit_key(
+    scene: Scene, views: list[ViewData], masks: Mapping[str, np.ndarray], config: FitConfig, fragment_config: FragmentConfig
+) -> str:
+    """What a checkpoint must match to be resumed: geometry, cameras, masks, settings."""
     cfg = {k: v for k, v in config_to_dict(config).items() if k not in _NOT_IN_KEY}
-    return content_hash(FIT_VERSION, scene_hash, num_vertices, cfg, [(v.name, masks_hash(masks[v.name])) for v in views])
+    cams = {cam.name: cam.fingerprint() for cam in scene.cameras}
+    return content_hash(
+        FIT_VERSION, scene.geometry_hash(), scene.num_vertices, cfg, config_to_dict(fragment_config),
+        [(v.name, cams[v.name], masks_hash(masks[v.name])) for v in views],
+    )
 
 
 def _cosine_lr(step: int, total: int, lr: float, lr_final: float) -> float:
@@ -212,11 +219,12 @@ def _interpolate(features, vertex_ids, weights):
     return (gathered * weights[:, :, None]).sum(dim=1)
 
 
-def _save_checkpoint(path: Path, key: str, step: int, features, optimizer) -> None:
+def _save_checkpoint(path: Path, key: str, step: int, features, optimizer, loss: float) -> None:
     import torch
 
     buf = io.BytesIO()
-    torch.save({"key": key, "step": step, "features": features.detach().cpu(), "optimizer": optimizer.state_dict()}, buf)
+    state = {"key": key, "step": step, "loss": loss, "features": features.detach().cpu(), "optimizer": optimizer.state_dict()}
+    torch.save(state, buf)
     atomic_write_bytes(path, buf.getvalue())
 
 
@@ -268,15 +276,27 @@ def fit_field(
     """
     import torch
 
-    from .graph import diffuse_features, vertex_graph
-    from .losses import hierarchical_contrastive_loss, norm_loss
-
     if config.steps < 0 or config.num_pixels < 1 or config.feature_dim < 1:
         raise ValueError(
             f"steps must be >= 0, num_pixels >= 1 and feature_dim >= 1; got steps={config.steps}, "
             f"num_pixels={config.num_pixels}, feature_dim={config.feature_dim}"
         )
     device = resolve_device(config.device)
+    threads_before = torch.get_num_threads()
+    if config.num_threads > 0:
+        torch.set_num_threads(int(config.num_threads))
+    try:
+        return _fit(scene, masks, config, workspace, fragment_config, progress, device)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> Field:
+    import torch
+
+    from .graph import diffuse_features, vertex_graph
+    from .losses import hierarchical_contrastive_loss, norm_loss
+
     t0 = time.perf_counter()
     views = prepare_views(scene, masks, config, workspace, fragment_config, progress)
     t_prep = time.perf_counter() - t0
@@ -308,9 +328,10 @@ def fit_field(
 
         edges = torch.from_numpy(graph_edges(vertex_graph(scene.vertices, scene.faces))).to(device)
 
-    key = _fit_key(geometry_hash, views, masks, config, num_v)
+    key = _fit_key(scene, views, masks, config, fragment_config)
     ckpt_path = workspace.checkpoints_dir / "fit.pt" if workspace is not None else None
     start = 0
+    last_loss = float("nan")
     if ckpt_path is not None:
         ckpt = _load_checkpoint(ckpt_path, key)
         if ckpt is not None:
@@ -319,10 +340,10 @@ def fit_field(
             optimizer.load_state_dict(ckpt["optimizer"])
             _optimizer_to(optimizer, device)
             start = int(ckpt["step"])
+            last_loss = float(ckpt.get("loss", float("nan")))
             log.info("resuming fit from step %d of %d (%s)", start, config.steps, ckpt_path)
 
     t_fit = time.perf_counter()
-    last_loss = float("nan")
     for step in range(start, config.steps):
         rng = np.random.default_rng([int(config.seed), step])
         vi = int(rng.integers(len(views)))
@@ -352,12 +373,14 @@ def fit_field(
         optimizer.step()
 
         done = step + 1
+        checkpoint = ckpt_path is not None and config.checkpoint_every > 0 and (done % config.checkpoint_every == 0 or done == config.steps)
+        if checkpoint or done % 10 == 0 or done == config.steps:
+            last_loss = float(loss.detach())  # a device sync: only every few steps
+        if checkpoint:
+            _save_checkpoint(ckpt_path, key, done, features, optimizer, last_loss)
         if done % 10 == 0 or done == config.steps:
-            last_loss = float(loss.detach())
             elapsed = time.perf_counter() - t_fit
             report(progress, "fit", done, config.steps, loss=last_loss, steps_per_s=(done - start) / max(elapsed, 1e-9))
-        if ckpt_path is not None and config.checkpoint_every > 0 and (done % config.checkpoint_every == 0 or done == config.steps):
-            _save_checkpoint(ckpt_path, key, done, features, optimizer)
     fit_seconds = time.perf_counter() - t_fit
 
     feats = features.detach().cpu().numpy().astype(np.float32)
@@ -458,21 +481,14 @@ def fit_workspace(
 
 
 def _load_or_generate_masks(scene, images, masks, ws: Workspace, sam_checkpoint, mask_config, config: FitConfig, progress):
-    from .io.masks import load_masks
-
+    """``--masks`` when given, else the workspace's ``masks/`` (SAM fills in missing views when a checkpoint is given)."""
     if masks is not None:
-        return load_masks(masks, scene.cameras, allow_missing=config.allow_missing_masks)
-    if sam_checkpoint is not None:
-        if images is None:
-            raise ValueError("generating masks with --sam-checkpoint needs the IMAGES folder")
-        from .masks.sam import generate_masks
+        from .io.masks import load_masks
 
-        generate_masks(images, sam_checkpoint, ws.masks_dir, config=mask_config or MaskConfig(), progress=progress)
-        return load_masks(ws.masks_dir, scene.cameras, allow_missing=config.allow_missing_masks)
-    if ws.masks_dir.is_dir() and any(ws.masks_dir.iterdir()):
-        log.info("using the masks already in %s", ws.masks_dir)
-        return load_masks(ws.masks_dir, scene.cameras, allow_missing=config.allow_missing_masks)
-    raise ValueError(
-        f"no masks: pass --masks DIR (SAM amg folders, COCO-RLE json or .npz), or --sam-checkpoint FILE to "
-        f"generate them into {ws.masks_dir}"
+        return load_masks(masks, scene.cameras, allow_missing=config.allow_missing_masks)
+    from .masks.sam import ensure_masks
+
+    return ensure_masks(
+        images, scene.cameras, ws.masks_dir, checkpoint=sam_checkpoint, config=mask_config or MaskConfig(),
+        progress=progress, allow_missing=config.allow_missing_masks,
     )

@@ -20,9 +20,8 @@ membership matrix instead of on pixels: all pixels of a patch share their
 membership, so the result is identical and costs O(P * M) per mask instead of
 O(H * W * M).
 
-Everything is vectorised: membership bits are packed along the mask axis
-(``np.packbits``), unique rows give patch ids, and votes are a (P x M) membership
-matrix product.
+Everything is vectorised: membership bits are packed into uint64 words per pixel,
+unique words give patch ids, and votes are a (P x M) membership matrix product.
 """
 
 from __future__ import annotations
@@ -77,8 +76,30 @@ def _check_masks(masks: np.ndarray) -> np.ndarray:
     return masks
 
 
+def _unique_rows(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(unique rows [U, W], inverse [N])`` of a [N, W] uint64 array, rows in sorted order."""
+    if words.shape[1] == 1:
+        w = words[:, 0]
+        order = np.argsort(w, kind="stable")
+        srt = w[order]
+        new = np.empty(len(srt), dtype=bool)
+        new[:1] = True
+        np.not_equal(srt[1:], srt[:-1], out=new[1:])
+        ids = np.cumsum(new) - 1
+        inverse = np.empty(len(w), dtype=np.int64)
+        inverse[order] = ids
+        return srt[new][:, None], inverse
+    keys = np.ascontiguousarray(words).view(np.dtype((np.void, words.shape[1] * 8))).ravel()
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    return uniq.view(np.uint64).reshape(len(uniq), words.shape[1]), inverse.reshape(-1)
+
+
 def build_patches(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Split the image into patches of identical mask membership.
+
+    Membership bits are packed into ``ceil(M / 64)`` uint64 words per pixel (bit j of
+    word j // 64 = "in mask j"; one masked OR per mask, so the cost follows the mask
+    areas), and unique words give the patches.
 
     Args:
         masks: [M, H, W] bool.
@@ -91,13 +112,14 @@ def build_patches(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     m, h, w = masks.shape
     if m == 0:
         return np.full((h, w), -1, np.int32), np.zeros((0, 0), bool)
-    bits = np.packbits(masks.reshape(m, h * w), axis=0)  # [ceil(M/8), HW] uint8
-    rows = np.ascontiguousarray(bits.T)  # [HW, nbytes]
-    keys = rows.view(np.dtype((np.void, rows.shape[1]))).ravel()
-    uniq, inverse = np.unique(keys, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    sig = uniq.view(np.uint8).reshape(len(uniq), rows.shape[1])  # [U, nbytes]
-    membership = np.unpackbits(sig, axis=1, count=m).astype(bool)  # [U, M]
+    flat = masks.reshape(m, h * w)
+    cols = [np.zeros(h * w, dtype=np.uint64) for _ in range((m + 63) // 64)]
+    for j in range(m):  # one masked OR per mask (the loop is over masks, not pixels)
+        col = cols[j // 64]
+        col[flat[j]] |= np.uint64(1) << np.uint64(j % 64)
+    uniq, inverse = _unique_rows(np.stack(cols, axis=1))
+    shifts = (np.arange(m) % 64).astype(np.uint64)
+    membership = ((uniq[:, np.arange(m) // 64] >> shifts[None, :]) & np.uint64(1)).astype(bool)  # [U, M]
     empty = ~membership.any(axis=1)
     # renumber: drop the empty signature (pixels in no mask)
     new_id = np.cumsum(~empty) - 1

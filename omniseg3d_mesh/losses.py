@@ -132,34 +132,43 @@ def hierarchical_contrastive_loss(
     present, inverse = torch.unique(patch_ids, return_inverse=True)
     num = int(present.shape[0])
     mu, phi, _ = cluster_temperature(features, inverse, num, alpha)
-    logits = (features @ mu.T) / phi[None, :]  # [N, S]
-    term = -torch.log_softmax(logits, dim=1)  # L(j, s)
+    logits = features @ (mu / phi[:, None]).T  # [N, S] f_j . mu_s / phi_s (phi is detached: scale the S prototypes, not N x S logits)
+    lse = torch.logsumexp(logits, dim=1, keepdim=True)  # L(j, s) = lse_j - logits[j, s]
 
     if hier_lambda == 0.0:
         # basic variant (Eq. 5): only level 1, the anchor's own patch, carries weight
-        return term.gather(1, inverse[:, None]).mean()
+        return (lse - logits.gather(1, inverse[:, None])).mean()
     sub_votes = votes.to(present.device)[present][:, present]
     levels = patch_levels(sub_votes)  # [S, S]
 
-    lev = levels[inverse]  # [N, S] level of each patch for each pixel's anchor, 0 = unrelated
     num_levels = int(levels.max().item())
-    related = lev > 0
-    neg_inf = torch.tensor(float("-inf"), dtype=term.dtype, device=term.device)
-    # per-(pixel, level) amax of L, column 0 collects the unrelated (kept at -inf)
-    src = torch.where(related, term, neg_inf)
-    level_max = torch.full((n, num_levels + 1), float("-inf"), dtype=term.dtype, device=term.device)
-    level_max = level_max.scatter_reduce(1, lev, src, reduce="amax", include_self=True)
-    running = torch.cummax(level_max, dim=1).values  # M_d, column 0 = M_0 = -inf
-    prev = running.gather(1, (lev - 1).clamp(min=0))  # M_{d-1}(j) for each (j, s)
-    clamped = torch.maximum(term, prev)
+    # Per anchor, order the patches by level (unrelated ones last). Along a pixel's
+    # reordered row, the running max M_{d-1} is a cumulative max read just before the
+    # start of level d's segment, so the amax-scatter + cummax over levels becomes one
+    # gather + cummax + gather over [N, S].
+    key = torch.where(levels > 0, levels, torch.full_like(levels, num_levels + 1))
+    order = torch.argsort(key, dim=1, stable=True)  # [S, S]
+    lev_sorted = levels.gather(1, order)
+    pos = torch.arange(num, device=logits.device).expand(num, num)
+    new_segment = torch.ones_like(lev_sorted, dtype=torch.bool)
+    new_segment[:, 1:] = lev_sorted[:, 1:] != lev_sorted[:, :-1]
+    start = torch.cummax(torch.where(new_segment, pos, torch.zeros_like(pos)), dim=1).values  # segment start
+    counts = torch.zeros(num, num_levels + 1, dtype=logits.dtype, device=logits.device)
+    counts.scatter_add_(1, levels, torch.ones_like(levels, dtype=logits.dtype))
+    decay = torch.tensor([0.0] + [hier_lambda ** (d - 1) for d in range(1, num_levels + 1)], dtype=logits.dtype, device=logits.device)
+    weight_sorted = decay[lev_sorted] / counts.gather(1, lev_sorted).clamp(min=1.0)  # lambda^(d-1) / |S_d|, 0 unrelated
 
-    # weights: lambda^(d-1) / |S_d^i|
-    counts = torch.zeros(levels.shape[0], num_levels + 1, dtype=term.dtype, device=term.device)
-    counts.scatter_add_(1, levels, torch.ones_like(levels, dtype=term.dtype))
-    count_px = counts[inverse].gather(1, lev)  # [N, S]
-    decay = torch.tensor([0.0] + [hier_lambda ** (d - 1) for d in range(1, num_levels + 1)], dtype=term.dtype, device=term.device)
-    weight = decay[lev] / count_px.clamp(min=1.0)  # 0 for unrelated patches (level 0)
-    return (weight * clamped).sum() / n
+    # Only the R related patches of an anchor (R = the most any anchor has) take part in
+    # the clamp and the weights; the others only enter the softmax's denominator (lse).
+    # This keeps all but the logits and their logsumexp at [N, R] instead of [N, S].
+    r = int((levels > 0).sum(dim=1).max().item())
+    order, start, weight_sorted = order[:, :r], start[:, :r], weight_sorted[:, :r]
+    ordered = lse - logits.gather(1, order[inverse])  # [N, R] L(j, s) in the anchor's level order
+    running = torch.cummax(ordered, dim=1).values
+    running = torch.cat([torch.full((n, 1), float("-inf"), dtype=logits.dtype, device=logits.device), running], dim=1)
+    prev = running.gather(1, start[inverse])  # M_{d-1}(j): max over the earlier levels (-inf on level 1)
+    clamped = torch.maximum(ordered, prev)
+    return (weight_sorted[inverse] * clamped).sum() / n
 
 
 def norm_loss(features: torch.Tensor) -> torch.Tensor:

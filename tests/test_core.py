@@ -151,3 +151,18 @@ def test_cli_help_lists_commands(capsys):
     out = capsys.readouterr().out
     for name in COMMANDS:
         assert name in out
+
+
+def test_compact_fragment_storage_roundtrips(box_scene):
+    from omniseg3d_mesh.render.fragments import Fragments, compute_fragments
+
+    scene, _ = box_scene
+    frags = compute_fragments(scene, scene.cameras[2], backend="cpu")
+    arrays = frags.to_npz_arrays()
+    assert "vertex_ids" not in arrays  # the compact mesh form
+    back = Fragments.from_npz(arrays, scene.faces)
+    assert np.array_equal(back.vertex_ids, frags.vertex_ids)
+    np.testing.assert_allclose(back.weights, frags.weights, atol=2e-3)
+    np.testing.assert_allclose(back.weights.sum(-1)[back.valid], 1.0, atol=1e-6)
+    with pytest.raises(ValueError, match="need the mesh faces"):
+        Fragments.from_npz(arrays)

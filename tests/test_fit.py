@@ -124,12 +124,18 @@ def _similarity_levels(features, part, obj, keep):
     )
 
 
-FAST = FitConfig(steps=300, num_pixels=1024, lr=0.03, checkpoint_every=0, device="cpu")
+FAST = FitConfig(steps=300, num_pixels=1024, lr=0.03, checkpoint_every=0, device="cpu", num_threads=1)
 
 
-def test_fit_lifts_inconsistent_hierarchy(parts_scene):
+@pytest.fixture(scope="module")
+def fitted(parts_scene):
     scene, part, obj, masks = parts_scene
-    field = fit_field(scene, masks, FAST, fragment_config=FragmentConfig(backend="cpu"))
+    return fit_field(scene, masks, FAST, fragment_config=FragmentConfig(backend="cpu"))
+
+
+def test_fit_lifts_inconsistent_hierarchy(parts_scene, fitted):
+    scene, part, obj, masks = parts_scene
+    field = fitted
     f = field.features
     assert f.shape == (scene.num_vertices, 16)
     np.testing.assert_allclose(np.linalg.norm(f, axis=1), 1.0, atol=1e-5)
@@ -150,12 +156,12 @@ def _seen(views, num_vertices):
     return seen
 
 
-def test_unseen_vertices_get_diffused_features(parts_scene):
+def test_unseen_vertices_get_diffused_features(parts_scene, fitted):
     scene, part, obj, masks = parts_scene
     views = prepare_views(scene, masks, FAST)
     assert all(v.vertex_ids.dtype == np.int32 and v.weights.dtype == np.float16 for v in views)
     seen = _seen(views, scene.num_vertices)
-    field = fit_field(scene, masks, FitConfig(steps=120, num_pixels=512, lr=0.03, checkpoint_every=0, device="cpu"))
+    field = fitted
     assert field.meta["unseen_vertices"] == int((~seen).sum()) > 0
     f = field.features
     np.testing.assert_allclose(np.linalg.norm(f, axis=1), 1.0, atol=1e-5)
@@ -171,7 +177,7 @@ def test_unseen_vertices_get_diffused_features(parts_scene):
         assert to_floor > float((f[hidden_floor] @ other).mean()) + 0.3
 
 
-SHORT = FitConfig(steps=60, num_pixels=256, lr=0.03, checkpoint_every=20, device="cpu")
+SHORT = FitConfig(steps=40, num_pixels=256, lr=0.03, checkpoint_every=10, device="cpu", num_threads=1)
 
 
 def test_fixed_seed_gives_same_field_and_other_seed_differs(parts_scene):
@@ -179,8 +185,9 @@ def test_fixed_seed_gives_same_field_and_other_seed_differs(parts_scene):
     a = fit_field(scene, masks, SHORT)
     b = fit_field(scene, masks, SHORT)
     np.testing.assert_array_equal(a.features, b.features)
-    c = fit_field(scene, masks, FitConfig(**{**SHORT.__dict__, "seed": 1}))
-    assert not np.array_equal(a.features, c.features)
+    c = fit_field(scene, masks, FitConfig(**{**SHORT.__dict__, "seed": 1, "steps": 3}))
+    d = fit_field(scene, masks, FitConfig(**{**SHORT.__dict__, "steps": 3}))
+    assert not np.array_equal(c.features, d.features)
 
 
 def test_interrupted_fit_resumes_to_the_same_result(parts_scene, tmp_path):
@@ -191,21 +198,23 @@ def test_interrupted_fit_resumes_to_the_same_result(parts_scene, tmp_path):
     class Stop(Exception):
         pass
 
-    def stop_at_50(stage, done, total, **info):
-        if stage == "fit" and done == 50:
+    def stop_at_30(stage, done, total, **info):
+        if stage == "fit" and done == 30:
             raise Stop
 
     with pytest.raises(Stop):
-        fit_field(scene, masks, SHORT, workspace=ws, progress=stop_at_50)
+        fit_field(scene, masks, SHORT, workspace=ws, progress=stop_at_30)
     assert (ws.checkpoints_dir / "fit.pt").is_file()
     assert any(ws.hierarchy_dir.glob("*.npz")) and any(ws.fragments_dir.glob("*.npz"))
     steps_run = []
     resumed = fit_field(scene, masks, SHORT, workspace=ws, progress=lambda s, d, t, **i: s == "fit" and steps_run.append(d))
-    assert steps_run[0] == 50  # resumed after the checkpoint at step 40, first report at 50
+    assert steps_run[0] == 40  # resumed from the checkpoint at step 30 (written before the interrupt)
     np.testing.assert_array_equal(full.features, resumed.features)
-    # changed settings do not reuse the checkpoint
-    other = fit_field(scene, masks, FitConfig(**{**SHORT.__dict__, "hier_lambda": 0.2}), workspace=ws)
-    assert not np.array_equal(other.features, full.features)
+    # changed settings do not reuse the checkpoint: a 1-step fit with another lambda starts over
+    steps_run.clear()
+    fit_field(scene, masks, FitConfig(**{**SHORT.__dict__, "hier_lambda": 0.2}), workspace=ws,
+              progress=lambda s, d, t, **i: s == "fit" and steps_run.append(d))
+    assert steps_run[0] == 10
 
 
 def test_errors(parts_scene):
@@ -228,3 +237,83 @@ def test_errors(parts_scene):
         fit_field(scene, masks, FitConfig(steps=-1))
     with pytest.raises(ValueError, match="unknown device 'gpu0'"):
         fit_field(scene, masks, FitConfig(device="gpu0"))
+
+
+def test_smoothness_term_pulls_mesh_neighbours_together(parts_scene):
+    scene, part, obj, masks = parts_scene
+    from omniseg3d_mesh.graph import graph_edges, vertex_graph
+
+    edges = graph_edges(vertex_graph(scene.vertices, scene.faces))
+    cfg = dict(SHORT.__dict__, checkpoint_every=0, steps=20)
+    plain = fit_field(scene, masks, FitConfig(**cfg)).features
+    smooth = fit_field(scene, masks, FitConfig(**{**cfg, "smooth_weight": 5.0})).features
+
+    def edge_gap(f):
+        return float(np.square(f[edges[:, 0]] - f[edges[:, 1]]).sum(1).mean())
+
+    assert edge_gap(smooth) < edge_gap(plain)
+
+
+def test_point_cloud_fit(parts_scene):
+    """The same scene without faces: splatted fragments (K = 1), kNN-graph diffusion."""
+    from omniseg3d_mesh.scene import Scene
+
+    scene, part, obj, masks = parts_scene
+    cloud = Scene(vertices=scene.vertices, faces=None, cameras=scene.cameras)
+    field = fit_field(cloud, masks, FitConfig(**{**FAST.__dict__, "steps": 150}))
+    f = field.features
+    np.testing.assert_allclose(np.linalg.norm(f, axis=1), 1.0, atol=1e-5)
+    same_part, other_part, other_obj = _similarity_levels(f, part, obj, obj > 0)
+    assert same_part > other_obj + 0.3 and other_part > other_obj + 0.2
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_requested_without_cuda():
+    from omniseg3d_mesh.fit import resolve_device
+
+    with pytest.raises(ValueError, match="requested but CUDA is not available"):
+        resolve_device("cuda")
+    assert str(resolve_device("auto")) == "cpu"
+
+
+def test_hierarchy_cache_and_unreadable_caches(parts_scene, tmp_path, monkeypatch, caplog):
+    import omniseg3d_mesh.fit as fit_module
+    from omniseg3d_mesh.fit import load_or_build_hierarchy
+
+    scene, part, obj, masks = parts_scene
+    ws = Workspace(tmp_path)
+    name = scene.cameras[1].name
+    first = load_or_build_hierarchy(name, masks[name], FAST, ws)
+    assert ws.hierarchy_path(name).is_file()
+
+    def no_build(*a, **k):
+        raise AssertionError("rebuilt although the masks did not change")
+
+    monkeypatch.setattr(fit_module, "build_hierarchy", no_build)
+    again = load_or_build_hierarchy(name, masks[name], FAST, ws)
+    np.testing.assert_array_equal(first.patch_map, again.patch_map)
+    monkeypatch.undo()
+    with np.load(ws.hierarchy_path(name)) as data:
+        key_before = str(data["key"])
+    load_or_build_hierarchy(name, masks[name][:-1], FAST, ws)  # one mask fewer -> rebuilt, new key
+    with np.load(ws.hierarchy_path(name)) as data:
+        assert str(data["key"]) != key_before
+    # corrupt caches are rebuilt / ignored with a warning, never fatal
+    ws.hierarchy_path(name).write_bytes(b"not an npz")
+    load_or_build_hierarchy(name, masks[name], FAST, ws)
+    assert "rebuilding unreadable hierarchy cache" in caplog.text
+    ckpt = ws.checkpoints_dir / "fit.pt"
+    ckpt.parent.mkdir(parents=True, exist_ok=True)
+    ckpt.write_bytes(b"garbage")
+    fit_field(scene, masks, FitConfig(**{**SHORT.__dict__, "steps": 2, "checkpoint_every": 1}), workspace=ws)
+    assert "ignoring unreadable fit checkpoint" in caplog.text
+
+
+def test_views_without_usable_pixels_are_skipped(parts_scene, caplog):
+    scene, part, obj, masks = parts_scene
+    name = scene.cameras[2].name
+    some_empty = {**masks, name: np.zeros_like(masks[name])}
+    field = fit_field(scene, some_empty, FitConfig(**{**SHORT.__dict__, "steps": 2, "checkpoint_every": 0}))
+    assert name not in field.meta["views"] and len(field.meta["views"]) == 9
+    assert f"view {name} has no pixel with both a surface hit and a mask; skipped" in caplog.text
+    assert "views have no masks and are skipped" not in caplog.text

@@ -257,6 +257,17 @@ def _read_png(path: Path) -> np.ndarray:
     return arr > top / 2
 
 
+def _stack_masks(masks: list, path: Path, size: tuple[int, int] | None) -> np.ndarray:
+    """[M, H, W] bool from per-mask arrays of one image (all the same size)."""
+    shapes = {m.shape for m in masks}
+    if len(shapes) > 1:
+        raise ValueError(f"{path}: masks have different sizes {sorted(shapes)}; all masks of one image must have its size")
+    if masks:
+        return np.stack(masks)
+    h, w = size if size is not None else (0, 0)
+    return np.zeros((0, h, w), bool)
+
+
 def load_sam_folder(
     path: str | Path, size: tuple[int, int] | None = None, with_records: bool = False
 ) -> np.ndarray | tuple[np.ndarray, list[dict]]:
@@ -296,14 +307,7 @@ def load_sam_folder(
             )
         records = None
     masks = [_read_png(f) for f in files]
-    shapes = {m.shape for m in masks}
-    if len(shapes) > 1:
-        raise ValueError(f"{path}: masks have different sizes {sorted(shapes)}; all masks of one image must have its size")
-    if masks:
-        stack = np.stack(masks)
-    else:
-        h, w = size if size is not None else (0, 0)
-        stack = np.zeros((0, h, w), bool)
+    stack = _stack_masks(masks, path, size)
     if with_records:
         return stack, (records if records is not None else mask_records(stack))
     return stack
@@ -371,14 +375,7 @@ def load_coco_rle_json(
             masks.append(decode_rle(ann["segmentation"]))
         except ValueError as exc:
             raise ValueError(f"{path}, annotation {i}: {exc}") from exc
-    shapes = {m.shape for m in masks}
-    if len(shapes) > 1:
-        raise ValueError(f"{path}: masks have different sizes {sorted(shapes)}; all masks of one image must have its size")
-    if masks:
-        stack = np.stack(masks)
-    else:
-        h, w = size if size is not None else (0, 0)
-        stack = np.zeros((0, h, w), bool)
+    stack = _stack_masks(masks, path, size)
     if with_records:
         return stack, [{k: v for k, v in a.items() if k != "segmentation"} for a in data]
     return stack

@@ -1,0 +1,269 @@
+"""Benchmark ``fit_field`` on a synthetic scene of objects made of parts.
+
+A floor with a 4x4 grid of objects (2-3 parts each: boxes, cylinders, spheres), about
+100k vertices, 60 views on a hemisphere ring at 640x480. Masks come from the
+ground-truth part/object labels rendered through the fragments, made to disagree
+between views the way SAM's do: every 3rd view misses a part mask, every 4th merges
+two neighbouring objects, every 5th splits a part in two.
+
+Prints: fragment time (Open3D ray casting, written to the workspace cache), prepare
+time (cache load + hierarchies), steps/s, fit time, peak RSS, and a quality figure:
+mean cosine similarity between vertices of the same part / other parts of the same
+object / other objects (on 4000 random object vertices that some view sees), and the two
+gaps between them. ``--steps 250 500 1000 2000`` runs one fit per value (the cosine
+schedule depends on the total) -- the convergence measurement behind the default.
+
+    python tools/bench_fit.py                       # the default table
+    python tools/bench_fit.py --steps 250 500 1000 2000 --threads 1
+    python tools/bench_fit.py --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def make_scene(target_vertices: int = 100_000, num_views: int = 60, width: int = 640, height: int = 480, seed: int = 0):
+    """Returns (scene, part [V], object [V]); the floor is part 0 / object 0."""
+    import trimesh
+
+    from omniseg3d_mesh.scene import Camera, Scene
+
+    rng = np.random.default_rng(seed)
+    T = trimesh.transformations.translation_matrix
+
+    def box(size, centre, sub):
+        m = trimesh.creation.box(extents=size, transform=T(centre))
+        for _ in range(sub):
+            m = m.subdivide()
+        return m
+
+    def part_mesh(kind, size, centre, sub):
+        if kind == "box":
+            return box(size, centre, sub)
+        if kind == "cyl":
+            m = trimesh.creation.cylinder(radius=size[0], height=size[1], sections=32 * 2 ** max(sub - 3, 0), transform=T(centre))
+            for _ in range(max(sub - 2, 0)):
+                m = m.subdivide()
+            return m
+        m = trimesh.creation.icosphere(subdivisions=max(sub, 1), radius=size)
+        m.apply_translation(centre)
+        return m
+
+    def build(sub):
+        meshes = [(box((7, 7, 0.1), (0, 0, -0.05), sub + 2), 0, 0)]
+        part = 1
+        for o, (gx, gy) in enumerate([(x, y) for x in (-2.25, -0.75, 0.75, 2.25) for y in (-2.25, -0.75, 0.75, 2.25)], start=1):
+            kind = o % 3
+            cx, cy = gx + rng.uniform(-0.1, 0.1), gy + rng.uniform(-0.1, 0.1)
+            if kind == 0:  # table-like: base + top + side block
+                parts = [("box", (0.7, 0.7, 0.5), (cx, cy, 0.25)), ("box", (0.9, 0.9, 0.12), (cx, cy, 0.56)),
+                         ("box", (0.25, 0.25, 0.3), (cx + 0.2, cy + 0.2, 0.77))]
+            elif kind == 1:  # lamp-like: cylinder + sphere
+                parts = [("cyl", (0.25, 0.7), (cx, cy, 0.35)), ("sphere", 0.3, (cx, cy, 0.98))]
+            else:  # two stacked boxes
+                parts = [("box", (0.8, 0.5, 0.4), (cx, cy, 0.2)), ("box", (0.8, 0.5, 0.4), (cx, cy, 0.6))]
+            for kind_, size, centre in parts:
+                meshes.append((part_mesh(kind_, size, centre, sub), part, o))
+                part += 1
+        return meshes
+
+    sub = 1
+    while True:
+        meshes = build(sub)
+        n = sum(len(m.vertices) for m, _, _ in meshes)
+        if n >= 0.5 * target_vertices or sub >= 6:
+            break
+        sub += 1
+    verts, faces, parts, objs = [], [], [], []
+    off = 0
+    for m, p, o in meshes:
+        verts.append(np.asarray(m.vertices))
+        faces.append(np.asarray(m.faces) + off)
+        parts.append(np.full(len(m.vertices), p))
+        objs.append(np.full(len(m.vertices), o))
+        off += len(m.vertices)
+    cams = []
+    for k in range(num_views):
+        a = 2 * np.pi * k / num_views + rng.uniform(-0.05, 0.05)
+        r = rng.uniform(4.5, 6.5)
+        eye = (r * np.cos(a), r * np.sin(a), rng.uniform(2.0, 3.5))
+        look = (rng.uniform(-1.2, 1.2), rng.uniform(-1.2, 1.2), 0.3)
+        cams.append(Camera.look_at(eye, look, width=width, height=height, fov_y_deg=50, name=f"view_{k:03d}.png"))
+    scene = Scene(vertices=np.concatenate(verts), faces=np.concatenate(faces), cameras=cams)
+    return scene, np.concatenate(parts), np.concatenate(objs)
+
+
+def masks_from_labels(pmap: np.ndarray, omap: np.ndarray, k: int, rng, neighbours: dict) -> np.ndarray:
+    """Part and object masks of one view from GT label maps, with view-dependent disagreements."""
+    valid = pmap >= 0
+    objs = [int(o) for o, c in zip(*np.unique(omap[valid], return_counts=True)) if c >= 16]
+    parts = [int(p) for p, c in zip(*np.unique(pmap[valid], return_counts=True)) if c >= 16 and p != 0]
+    masks = []
+    merged: set = set()
+    if k % 4 == 1:
+        for o in objs:
+            nb = neighbours.get(o)
+            if o != 0 and nb in objs and nb not in merged and o not in merged:
+                masks.append((omap == o) | (omap == nb))
+                merged |= {o, nb}
+                break
+    masks += [omap == o for o in objs if o not in merged]
+    missing = rng.choice(parts) if (k % 3 == 0 and parts) else None
+    split = rng.choice(parts) if (k % 5 == 2 and parts) else None
+    for p in parts:
+        if p == missing:
+            continue
+        m = pmap == p
+        if p == split:
+            cols = np.flatnonzero(m.any(axis=0))
+            left = m.copy()
+            left[:, cols[len(cols) // 2]:] = False
+            masks += [left, m & ~left]
+        else:
+            masks.append(m)
+    return np.stack(masks)
+
+
+def similarity_levels(features, part, obj, seen, n=4000, seed=0):
+    rng = np.random.default_rng(seed)
+    idx = np.flatnonzero(seen & (obj > 0))
+    idx = rng.choice(idx, min(n, len(idx)), replace=False)
+    f, p, o = features[idx], part[idx], obj[idx]
+    sim = f @ f.T
+    sp = p[:, None] == p[None, :]
+    so = o[:, None] == o[None, :]
+    return float(sim[sp].mean()), float(sim[~sp & so].mean()), float(sim[~so].mean())
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--vertices", type=int, default=100_000)
+    ap.add_argument("--views", type=int, default=60)
+    ap.add_argument("--width", type=int, default=640)
+    ap.add_argument("--height", type=int, default=480)
+    ap.add_argument("--steps", type=int, nargs="*", default=[None], help="one fit per value (default: FitConfig.steps)")
+    ap.add_argument("--num-pixels", type=int, default=None)
+    ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--hier-lambda", type=float, default=None)
+    ap.add_argument("--smooth-weight", type=float, default=None)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
+    ap.add_argument("--config", default=None, help="YAML preset for FitConfig")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    from omniseg3d_mesh.config import FitConfig, FragmentConfig, config_from_dict, load_config_file
+    from omniseg3d_mesh.fit import fit_field
+    from omniseg3d_mesh.render.fragments import Fragments, iter_fragments
+    from omniseg3d_mesh.workspace import Workspace
+
+    t = time.perf_counter()
+    scene, part, obj = make_scene(args.vertices, args.views, args.width, args.height)
+    t_scene = time.perf_counter() - t
+    print(f"scene: {scene.num_vertices} vertices, {len(scene.faces)} faces, {len(scene.cameras)} views "
+          f"{args.width}x{args.height}, {part.max()} parts in {obj.max()} objects ({t_scene:.1f} s)", flush=True)
+
+    # object neighbours (nearest centroid) for the merge disagreement
+    cents = np.stack([scene.vertices[obj == o].mean(0) for o in range(obj.max() + 1)])
+    d = np.linalg.norm(cents[:, None, :2] - cents[None, :, :2], axis=2)
+    d[0, :] = d[:, 0] = d[np.arange(len(d)), np.arange(len(d))] = np.inf
+    neighbours = {o: int(np.argmin(d[o])) for o in range(1, len(d))}
+
+    # time the fragment cache writes (compressed npz) apart from the ray casting
+    import omniseg3d_mesh.render.fragments as fragments_module
+
+    save_time = [0.0]
+    original_save = fragments_module.atomic_save_npz
+
+    def timed_save(*a, **kw):
+        t0 = time.perf_counter()
+        try:
+            return original_save(*a, **kw)
+        finally:
+            save_time[0] += time.perf_counter() - t0
+
+    fragments_module.atomic_save_npz = timed_save
+    tmp = tempfile.TemporaryDirectory(prefix="bench_fit_")
+    ws = Workspace(tmp.name)
+    rng = np.random.default_rng(0)
+    masks = {}
+    t_frag = 0.0
+    t = time.perf_counter()
+    for k, (cam, frags) in enumerate(iter_fragments(scene, workspace=ws, backend="cpu")):
+        t_frag += time.perf_counter() - t
+        dom = frags.dominant_vertex()
+        pmap = np.where(dom >= 0, part[np.clip(dom, 0, None)], -1)
+        omap = np.where(dom >= 0, obj[np.clip(dom, 0, None)], -1)
+        masks[cam.name] = masks_from_labels(pmap, omap, k, rng, neighbours)
+        t = time.perf_counter()
+    n_masks = sum(len(m) for m in masks.values())
+    seen = np.zeros(scene.num_vertices, bool)  # vertices some view sees (quality is measured on those)
+    for cam in scene.cameras:
+        with np.load(ws.fragments_path(cam.name)) as data:
+            ids = Fragments.from_npz(data, scene.faces).vertex_ids
+        seen[ids[ids >= 0]] = True
+    fragments_module.atomic_save_npz = original_save
+    t_cache = save_time[0]
+    print(f"fragments: {t_frag:.1f} s, of which {t_cache:.1f} s writing the compressed cache; "
+          f"masks: {n_masks} ({n_masks / len(masks):.1f} per view)", flush=True)
+
+    base = {}
+    if args.config:
+        base.update(load_config_file(args.config, FitConfig))
+    for name in ("num_pixels", "lr", "hier_lambda", "smooth_weight"):
+        if getattr(args, name) is not None:
+            base[name] = getattr(args, name)
+    base.update(device=args.device, num_threads=args.threads, checkpoint_every=0)
+    rows = []
+    for steps in args.steps:
+        cfg_values = dict(base)
+        if steps is not None:
+            cfg_values["steps"] = steps
+        cfg = config_from_dict(FitConfig, cfg_values)
+        speed = {}
+
+        def progress(stage, done, total, **info):
+            if stage == "fit" and "steps_per_s" in info:
+                speed["v"] = info["steps_per_s"]
+
+        t = time.perf_counter()
+        field = fit_field(scene, masks, cfg, workspace=ws, fragment_config=FragmentConfig(backend="cpu"), progress=progress)
+        total = time.perf_counter() - t
+        meta = field.meta
+        same, other_part, other_obj = similarity_levels(field.features, part, obj, seen)
+        rows.append([cfg.steps, cfg.num_pixels, cfg.lr, f"{t_frag - t_cache:.1f} + {t_cache:.1f}", f"{meta['prepare_seconds']:.1f}", f"{speed.get('v', 0):.1f}",
+                     f"{meta['fit_seconds']:.1f}", f"{t_frag + total:.1f}", f"{peak_rss_mb():.0f}",
+                     f"{same:.3f}", f"{other_part:.3f}", f"{other_obj:.3f}", f"{same - other_part:.3f}", f"{other_part - other_obj:.3f}"])
+        print("  ".join(str(x) for x in rows[-1]), flush=True)
+
+    cols = ["steps", "pixels", "lr", "fragments s (cast + cache)", "prepare s", "steps/s", "fit s", "total s", "peak RSS MB",
+            "cos same part", "cos other part", "cos other obj", "gap part", "gap object"]
+    threads = args.threads if args.threads > 0 else torch.get_num_threads()
+    dev = "CUDA " + torch.cuda.get_device_name(0) if args.device.startswith("cuda") else f"CPU ({threads} torch threads)"
+    print(f"\n{scene.num_vertices} vertices, {len(scene.cameras)} views {args.width}x{args.height}, device {dev}")
+    print("| " + " | ".join(cols) + " |")
+    print("|" + "---|" * len(cols))
+    for r in rows:
+        print("| " + " | ".join(str(x) for x in r) + " |")
+    print("\ncommand: python tools/bench_fit.py " + " ".join(sys.argv[1:] if argv is None else argv))
+    tmp.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
