@@ -14,6 +14,7 @@ __all__ = [
     "mesh_adjacency",
     "knn_adjacency",
     "vertex_graph",
+    "bridge_components",
     "graph_edges",
     "connected_components",
     "diffuse_features",
@@ -51,10 +52,62 @@ def knn_adjacency(points: np.ndarray, k: int = 8) -> sp.csr_matrix:
     return adj
 
 
-def vertex_graph(vertices: np.ndarray, faces: np.ndarray | None, knn: int = 8) -> sp.csr_matrix:
-    """Mesh adjacency when there are faces, else a k-nearest-neighbour graph."""
+def bridge_components(adj: sp.csr_matrix, vertices: np.ndarray, radius: float | None = None) -> sp.csr_matrix:
+    """Join mesh pieces that touch: edges between vertices of different connected
+    components that lie within ``radius`` of each other.
+
+    Meshes built from separate pieces (CAD assets, kit-bashed scenes: a table leg is
+    its own closed mesh pushed into the table top) have no edge between pieces that
+    visibly touch, so region growing and "falls apart on the graph" would stop at
+    every piece. A reconstructed scan is one piece and is returned unchanged.
+
+    Args:
+        adj: [V, V] mesh adjacency.
+        vertices: [V, 3] positions.
+        radius: join distance; default 2x the median edge length.
+
+    Returns:
+        [V, V] adjacency with the bridge edges added (the input when nothing is added).
+    """
+    from scipy.spatial import cKDTree
+
+    n_comp, comp = sp.csgraph.connected_components(adj, directed=False)
+    if n_comp <= 1:
+        return adj
+    pts = np.asarray(vertices, dtype=np.float64)
+    if radius is None:
+        e = graph_edges(adj)
+        if len(e) == 0:
+            return adj
+        sample = e[:: max(1, len(e) // 200_000)]
+        radius = 2.0 * float(np.median(np.linalg.norm(pts[sample[:, 0]] - pts[sample[:, 1]], axis=1)))
+    if radius <= 0:
+        return adj
+    pairs = cKDTree(pts).query_pairs(radius, output_type="ndarray")
+    if len(pairs) == 0:
+        return adj
+    pairs = pairs[comp[pairs[:, 0]] != comp[pairs[:, 1]]]
+    if len(pairs) == 0:
+        return adj
+    n = adj.shape[0]
+    rows = np.concatenate([pairs[:, 0], pairs[:, 1]])
+    cols = np.concatenate([pairs[:, 1], pairs[:, 0]])
+    bridges = sp.coo_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n, n)).tocsr()
+    out = (adj + bridges).tocsr()
+    out.data[:] = 1.0
+    return out
+
+
+def vertex_graph(vertices: np.ndarray, faces: np.ndarray | None, knn: int = 8, bridge: bool = False) -> sp.csr_matrix:
+    """Mesh adjacency when there are faces, else a k-nearest-neighbour graph.
+
+    ``bridge`` joins touching mesh pieces (:func:`bridge_components`): right for
+    region growing, wrong for smoothing a field (features would blur across the
+    contact between, say, a chair and the floor).
+    """
     if faces is not None and len(faces):
-        return mesh_adjacency(faces, len(vertices))
+        adj = mesh_adjacency(faces, len(vertices))
+        return bridge_components(adj, vertices) if bridge else adj
     return knn_adjacency(vertices, knn)
 
 

@@ -307,7 +307,7 @@ class Selector:
     def adjacency(self) -> sp.csr_matrix:
         """[V, V] vertex graph (built once, cached)."""
         if self._adj is None:
-            adj = vertex_graph(self.vertices, self.faces, self.knn).tocsr()
+            adj = vertex_graph(self.vertices, self.faces, self.knn, bridge=True).tocsr()
             adj.indices = adj.indices.astype(np.int32, copy=False)
             adj.indptr = adj.indptr.astype(np.int64 if adj.nnz >= 2**31 else np.int32, copy=False)
             self._adj = adj

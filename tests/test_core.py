@@ -166,3 +166,22 @@ def test_compact_fragment_storage_roundtrips(box_scene):
     np.testing.assert_allclose(back.weights.sum(-1)[back.valid], 1.0, atol=1e-6)
     with pytest.raises(ValueError, match="need the mesh faces"):
         Fragments.from_npz(arrays)
+
+
+def test_touching_mesh_pieces_are_bridged_far_ones_are_not():
+    import trimesh
+
+    top = trimesh.creation.box(extents=(1, 1, 0.1)).subdivide().subdivide()
+    leg = trimesh.creation.box(extents=(0.1, 0.1, 0.5)).subdivide()
+    leg.apply_translation((0.3, 0.3, -0.27))  # pushed into the top
+    far = trimesh.creation.box(extents=(0.1, 0.1, 0.1))
+    far.apply_translation((5, 0, 0))
+    pieces = [top, leg, far]
+    verts = np.concatenate([p.vertices for p in pieces])
+    offsets = np.cumsum([0] + [len(p.vertices) for p in pieces])
+    faces = np.concatenate([p.faces + o for p, o in zip(pieces, offsets)])
+    plain = graph.connected_components(graph.vertex_graph(verts, faces))
+    assert len(np.unique(plain)) == 3
+    joined = graph.connected_components(graph.vertex_graph(verts, faces, bridge=True))
+    assert joined[0] == joined[offsets[1]]  # top and leg joined
+    assert joined[offsets[2]] != joined[0]  # the far box stays apart

@@ -1,0 +1,7 @@
+"""``python -m omniseg3d_mesh`` = ``omniseg-mesh``."""
+
+import sys
+
+from omniseg3d_mesh.cli import main
+
+sys.exit(main())
