@@ -74,7 +74,10 @@ class FitConfig:
     smooth_weight: float = opt(0.0, "weight of the optional smoothness term over mesh edges (0 = off)")
     absorb_containment: bool = opt(True, "merge a mask that lies >= containment_ratio inside a larger one into it")
     containment_ratio: float = opt(0.9, "near-containment ratio for absorb_containment")
-    min_patch_pixels: int = opt(0, "patches smaller than this many pixels are ignored (0 = keep all)")
+    min_patch_pixels: int = opt(0, "patches smaller than this many pixels are ignored (0 = keep all; see min_patch_fraction)")
+    min_patch_fraction: float = opt(
+        0.0015, "patches smaller than this fraction of the image are ignored: sliver patches between disagreeing noisy mask outlines (docs/results.md); 0 = keep all"
+    )
     diffusion_iters: int = opt(100, "graph diffusion iterations that give unseen vertices features")
     checkpoint_every: int = opt(500, "write a resumable checkpoint every N steps (0 = never)")
     seed: int = opt(0, "random seed; the same seed gives the same field")

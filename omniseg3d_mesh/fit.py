@@ -131,14 +131,25 @@ def _check_masks_for_views(scene: Scene, masks: Mapping[str, np.ndarray], allow_
     return cams
 
 
+def min_patch_size(config: FitConfig, height: int, width: int) -> int:
+    """Smallest patch (pixels) the loss uses in a ``height`` x ``width`` view.
+
+    The larger of ``min_patch_pixels`` and ``min_patch_fraction`` of the image: thin
+    "sliver" patches where two noisy mask outlines disagree would otherwise sit on
+    the level of unrelated objects and pull thin parts apart (docs/results.md).
+    """
+    return max(int(config.min_patch_pixels), int(round(config.min_patch_fraction * height * width)))
+
+
 def load_or_build_hierarchy(
     view_name: str, masks: np.ndarray, config: FitConfig, workspace: Workspace | None
 ) -> Hierarchy:
     """The view's hierarchy, from ``hierarchy/<view>.npz`` when the masks are unchanged."""
+    min_patch = min_patch_size(config, masks.shape[-2], masks.shape[-1])
     if workspace is None:
-        return build_hierarchy(masks, config.absorb_containment, config.containment_ratio, config.min_patch_pixels)
+        return build_hierarchy(masks, config.absorb_containment, config.containment_ratio, min_patch)
     key = content_hash(
-        HIERARCHY_VERSION, masks_hash(masks), config.absorb_containment, config.containment_ratio, config.min_patch_pixels
+        HIERARCHY_VERSION, masks_hash(masks), config.absorb_containment, config.containment_ratio, min_patch
     )
     path = workspace.hierarchy_path(view_name)
     if path.is_file():
@@ -148,7 +159,7 @@ def load_or_build_hierarchy(
                     return Hierarchy.from_npz(data)
         except Exception as exc:  # a corrupt cache entry is rebuilt, never fatal
             log.warning("rebuilding unreadable hierarchy cache %s (%s)", path, exc)
-    hier = build_hierarchy(masks, config.absorb_containment, config.containment_ratio, config.min_patch_pixels)
+    hier = build_hierarchy(masks, config.absorb_containment, config.containment_ratio, min_patch)
     atomic_save_npz(path, compress=True, key=np.array(key), **hier.to_npz_arrays())
     return hier
 
