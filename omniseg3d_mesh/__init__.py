@@ -38,6 +38,8 @@ _EXPORTS: dict[str, str] = {
     "build_hierarchy": "omniseg3d_mesh.hierarchy",
     "hierarchical_contrastive_loss": "omniseg3d_mesh.losses",
     "fit_field": "omniseg3d_mesh.fit",
+    "fit_workspace": "omniseg3d_mesh.fit",
+    "generate_masks": "omniseg3d_mesh.masks.sam",
     "Field": "omniseg3d_mesh.field",
     "load_field": "omniseg3d_mesh.field",
     # using the field
@@ -50,6 +52,9 @@ _EXPORTS: dict[str, str] = {
     "discretize": "omniseg3d_mesh.discretize",
     "discretize_workspace": "omniseg3d_mesh.discretize",
     "export_parts": "omniseg3d_mesh.io.export",
+    "render_label_map": "omniseg3d_mesh.render.labels",
+    "label_map_for_camera": "omniseg3d_mesh.render.labels",
+    "render_views": "omniseg3d_mesh.render.labels",
     "export_selection": "omniseg3d_mesh.io.export",
 }
 

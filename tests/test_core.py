@@ -185,3 +185,12 @@ def test_touching_mesh_pieces_are_bridged_far_ones_are_not():
     joined = graph.connected_components(graph.vertex_graph(verts, faces, bridge=True))
     assert joined[0] == joined[offsets[1]]  # top and leg joined
     assert joined[offsets[2]] != joined[0]  # the far box stays apart
+
+
+def test_every_public_name_resolves():
+    import omniseg3d_mesh
+
+    for name in omniseg3d_mesh.__all__:
+        assert getattr(omniseg3d_mesh, name) is not None, name
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        omniseg3d_mesh.nope
