@@ -80,3 +80,13 @@ def test_scene_validation():
     s = Scene(vertices=np.zeros((3, 3)), colors=np.full((3, 3), 0.5))
     assert s.colors.dtype == np.uint8 and s.colors[0, 0] == 128
     assert s.is_point_cloud
+
+
+def test_cached_pixel_rays_match_explicit_pixels():
+    cam = _cam([-0.2, 0.05, 1e-3, 0, 0])
+    other = Camera(K=cam.K, world_to_cam=Camera.look_at((1, 1, 1), (0, 0, 0)).world_to_cam, width=640, height=480, distortion=cam.distortion)
+    for c in (cam, other, cam):  # second use of the same intrinsics comes from the cache
+        o1, d1 = c.pixel_rays()
+        o2, d2 = c.pixel_rays(c.pixel_centers())
+        np.testing.assert_allclose(d1, d2, atol=1e-12)
+        np.testing.assert_allclose(o1, o2)

@@ -205,6 +205,12 @@ def load_or_compute_fragments(
     atomic_save_npz(path, compress=True, key=np.array(key), **arrays)
     # hand back exactly what a later run reads from the cache (same rounding), so a
     # resumed fit sees the same fragments as the run that computed them
+    if "bary" in arrays:
+        bary = arrays["bary"].astype(np.float32)
+        frags.weights[..., 1:] = bary
+        frags.weights[..., 0] = 1.0 - bary.sum(axis=-1)
+        frags.weights[~frags.valid] = 0.0
+        return frags
     return Fragments.from_npz(arrays, scene.faces)
 
 
