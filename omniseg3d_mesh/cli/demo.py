@@ -167,9 +167,8 @@ def _draw_sheet(path: Path, data, labels, selector) -> Path:
         vid = int(fr.dominant_vertex()[q.row, q.col])
         img = render_shaded(syn.scene, fr, cam)
         click = Click.at_vertex(vid)
-        # the synthetic parts are separate connected components, so region-grown steps stop
-        # at the clicked part; the sheet shows the plain thresholded scores (no growing)
-        masks = [selector.select(click, t, grow=False) for t in (0.95, 0.8, 0.6)]
+        # the click's region-grown hierarchy steps (touching mesh pieces are joined), smallest first
+        masks = [step.mask for step in selector.hierarchy(click)[:3]]
         tiles = []
         for m in masks:
             lab = np.where(m, 0, -1)
@@ -187,7 +186,7 @@ def _draw_sheet(path: Path, data, labels, selector) -> Path:
             sheet[i * h : (i + 1) * h, j * w : (j + 1) * w] = tile
     im = Image.fromarray(sheet)
     draw = ImageDraw.Draw(im)
-    titles = ["views", "discovered parts", "click: score > 0.95 / 0.8 / 0.6 (part -> object -> group)"][: len(rows)]
+    titles = ["views", "discovered parts", "one click: hierarchy steps 0 / 1 / 2 (part -> object -> group)"][: len(rows)]
     if labels is None and len(rows) == 2:
         titles = ["views", "click: hierarchy steps"]
     for i, t in enumerate(titles):
