@@ -53,6 +53,7 @@ import scipy.sparse as sp
 from scipy.sparse import csgraph
 
 from .config import DiscretizeConfig, config_to_dict
+from .field import check_field_geometry
 from .graph import vertex_graph
 from .progress import ProgressCallback, report
 
@@ -331,15 +332,7 @@ class Discretizer:
 
     # ------------------------------------------------------------------ checks
     def _validate(self, features: np.ndarray, vertices: np.ndarray, faces: np.ndarray | None) -> None:
-        if features.ndim != 2:
-            raise ValueError(f"features must have shape (V, D), got {features.shape}")
-        if vertices.ndim != 2 or vertices.shape[1] != 3:
-            raise ValueError(f"vertices must have shape (V, 3), got {vertices.shape}")
-        if len(features) != len(vertices):
-            raise ValueError(
-                f"features has {len(features)} rows but the geometry has {len(vertices)} vertices: "
-                "the field was fitted on another mesh; re-run `omniseg-mesh fit` on this one"
-            )
+        check_field_geometry(features, vertices)
         if len(vertices) == 0:
             raise ValueError("the geometry has no vertices: nothing to discretize")
         if faces is not None and (faces.ndim != 2 or faces.shape[1] != 3):

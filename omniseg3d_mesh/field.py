@@ -15,7 +15,7 @@ import numpy as np
 
 from .workspace import Workspace, atomic_save_npz
 
-__all__ = ["Field", "load_field"]
+__all__ = ["Field", "load_field", "check_field_geometry"]
 
 FIELD_VERSION = 1
 
@@ -82,6 +82,19 @@ class Field:
                 raise ValueError(f"{path} is not a field file: expected an array 'features', found {sorted(data.files)}")
             meta = json.loads(str(data["meta"])) if "meta" in data else {}
             return cls(features=data["features"], meta=meta)
+
+
+def check_field_geometry(features: np.ndarray, vertices: np.ndarray) -> None:
+    """Raise ValueError unless ``features`` [V, D] belongs to ``vertices`` [V, 3]."""
+    if features.ndim != 2:
+        raise ValueError(f"features must have shape (V, D), got {features.shape}")
+    if vertices.ndim != 2 or vertices.shape[1] != 3:
+        raise ValueError(f"vertices must have shape (V, 3), got {vertices.shape}")
+    if len(features) != len(vertices):
+        raise ValueError(
+            f"features has {len(features)} rows but the geometry has {len(vertices)} vertices: "
+            "the field was fitted on another mesh; re-run `omniseg-mesh fit` on this one"
+        )
 
 
 def load_field(workspace: str | Path | Workspace | None = None) -> Field:

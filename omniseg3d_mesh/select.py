@@ -37,6 +37,7 @@ import scipy.sparse as sp
 from scipy.sparse import csgraph
 
 from .config import SelectConfig
+from .field import check_field_geometry
 from .graph import vertex_graph
 
 log = logging.getLogger(__name__)
@@ -213,15 +214,7 @@ class Selector:
     ):
         feats = np.asarray(getattr(features, "features", features))
         verts = np.asarray(vertices, dtype=np.float32)
-        if feats.ndim != 2:
-            raise ValueError(f"features must have shape (V, D), got {feats.shape}")
-        if verts.ndim != 2 or verts.shape[1] != 3:
-            raise ValueError(f"vertices must have shape (V, 3), got {verts.shape}")
-        if len(feats) != len(verts):
-            raise ValueError(
-                f"features has {len(feats)} rows but the geometry has {len(verts)} vertices: "
-                "the field was fitted on another mesh; re-run `omniseg-mesh fit` on this one"
-            )
+        check_field_geometry(feats, verts)
         if faces is not None:
             faces = np.asarray(faces, dtype=np.int32)
             if faces.ndim != 2 or faces.shape[1] != 3:
