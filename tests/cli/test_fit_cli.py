@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 
 import numpy as np
 import pytest
@@ -11,13 +10,6 @@ import pytest
 from omniseg3d_mesh.cli import main
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging():
-    logger = logging.getLogger("omniseg3d_mesh")
-    handlers, propagate, level = list(logger.handlers), logger.propagate, logger.level
-    yield
-    logger.handlers[:] = handlers
-    logger.propagate, logger.level = propagate, level
 
 
 def _write_masks(mesh, images, out):

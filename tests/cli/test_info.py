@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import re
 
 import numpy as np
@@ -13,14 +12,6 @@ from omniseg3d_mesh.cli import main
 from omniseg3d_mesh.io.example import write_example_scene
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging():
-    """The CLI installs a rich handler on the package logger; undo it so caplog works elsewhere."""
-    logger = logging.getLogger("omniseg3d_mesh")
-    handlers, propagate, level = list(logger.handlers), logger.propagate, logger.level
-    yield
-    logger.handlers[:] = handlers
-    logger.propagate, logger.level = propagate, level
 
 
 def _coverage(text: str) -> float:
