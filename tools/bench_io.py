@@ -21,6 +21,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "io"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import median_time  # noqa: E402
 
 from _formats import write_glb, write_obj, write_off, write_ply_ascii  # noqa: E402
 
@@ -28,14 +30,6 @@ from omniseg3d_mesh.io.geometry import load_geometry, save_ply  # noqa: E402
 from omniseg3d_mesh.render.coverage import scene_coverage  # noqa: E402
 from omniseg3d_mesh.scene import Camera, Scene  # noqa: E402
 
-
-def _median_time(fn, repeat: int):
-    times, out = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times)), out
 
 
 def main(argv=None) -> int:
@@ -70,7 +64,7 @@ def main(argv=None) -> int:
         }
         for name, (path, write) in writers.items():
             write(path)
-            t, (verts, tri, _) = _median_time(lambda: load_geometry(path), args.repeat)
+            t, (verts, tri, _) = median_time(lambda: load_geometry(path), args.repeat)
             assert len(verts) == nv and len(tri) == len(faces)
             rows.append((f"load {name}", f"{path.stat().st_size / 2**20:.0f} MiB", t))
     scene = Scene(vertices=v, faces=faces)
@@ -79,7 +73,7 @@ def main(argv=None) -> int:
         ang = 2 * np.pi * k / args.views
         cams.append(Camera.look_at((2 * np.cos(ang), 2 * np.sin(ang), 1.5), (0, 0, 0), width=1280, height=960, name=f"{k}"))
     scene.cameras = cams
-    t, cov = _median_time(lambda: scene_coverage(scene, long_side=200), args.repeat)
+    t, cov = median_time(lambda: scene_coverage(scene, long_side=200), args.repeat)
     rows.append((f"coverage, {args.views} views at 200 px", f"{100 * cov.fraction:.1f}% seen", t))
     print(f"\n{nv:,} vertices, {len(faces):,} faces; median of {args.repeat} runs")
     print(f"{'what':<34} {'size / result':>14} {'seconds':>9}")

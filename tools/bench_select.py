@@ -21,20 +21,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import median_time  # noqa: E402
 
 from omniseg3d_mesh.config import SelectConfig  # noqa: E402
 from omniseg3d_mesh.discretize import Discretizer  # noqa: E402
 from omniseg3d_mesh.select import Selector  # noqa: E402
 from tests.select_data import iou, make_part_scene  # noqa: E402
 
-
-def _median_time(fn, repeat: int):
-    times, out = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times)), out
 
 
 def main(argv=None) -> int:
@@ -65,18 +59,18 @@ def main(argv=None) -> int:
     t_part, _, t_group = (st.threshold for st in sel.hierarchy(f"v:{click_part}")[:3])
     t_floor = sel.hierarchy(f"v:{click_floor}")[0].threshold
     rows = []
-    lat, mask = _median_time(lambda: sel.select(f"v:{click_part}", t_part), args.repeat)
+    lat, mask = median_time(lambda: sel.select(f"v:{click_part}", t_part), args.repeat)
     rows.append((f"select part (grow, t={t_part:.2f})", lat * 1e3, f"{int(mask.sum())} vertices, IoU part {iou(mask, scene.part == 2):.3f}", "<= 50 ms"))
-    lat, mask = _median_time(lambda: sel.select(f"v:{click_part}", t_group), args.repeat)
+    lat, mask = median_time(lambda: sel.select(f"v:{click_part}", t_group), args.repeat)
     rows.append((f"select group (grow, t={t_group:.2f})", lat * 1e3, f"{int(mask.sum())} vertices, IoU group {iou(mask, scene.group == 1):.3f}", "<= 50 ms"))
-    lat, mask = _median_time(lambda: sel.select(f"v:{click_floor}", t_floor), args.repeat)
+    lat, mask = median_time(lambda: sel.select(f"v:{click_floor}", t_floor), args.repeat)
     rows.append((f"select floor (grow, t={t_floor:.2f})", lat * 1e3, f"{int(mask.sum())} vertices ({mask.mean():.0%} of scene)", "<= 50 ms"))
-    lat, steps = _median_time(lambda: sel.hierarchy(f"v:{click_part}"), args.repeat)
+    lat, steps = median_time(lambda: sel.hierarchy(f"v:{click_part}"), args.repeat)
     desc = " -> ".join(f"{s.approx_size}" for s in steps)
     rows.append(("hierarchy steps (1 click)", lat * 1e3, f"{len(steps)} steps, sizes ~ {desc}", "<= 200 ms"))
-    lat, mask = _median_time(lambda: sel.hierarchy(f"v:{click_part}")[1].mask, args.repeat)
+    lat, mask = median_time(lambda: sel.hierarchy(f"v:{click_part}")[1].mask, args.repeat)
     rows.append(("hierarchy + mask of step 1", lat * 1e3, f"{int(mask.sum())} vertices, IoU object {iou(mask, scene.object == 1):.3f}", ""))
-    lat, lab = _median_time(lambda: sel.multi_select([[f"v:{click_part}"], [f"v:{scene.vertex_in(6)}"]], step=0), args.repeat)
+    lat, lab = median_time(lambda: sel.multi_select([[f"v:{click_part}"], [f"v:{scene.vertex_in(6)}"]], step=0), args.repeat)
     rows.append(("multi_select 2 groups (step 0)", lat * 1e3, f"{int((lab >= 0).sum())} labelled", ""))
     if not args.skip_discretize:
         t = time.perf_counter()
