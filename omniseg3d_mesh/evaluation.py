@@ -44,6 +44,9 @@ __all__ = [
     "evaluate_field",
     "evaluate_masks",
     "evaluate_3d",
+    "vertex_mask_membership",
+    "voting_scores",
+    "central_vertex",
 ]
 
 
@@ -446,3 +449,82 @@ def _as_field(features: np.ndarray):
     from .field import Field
 
     return Field(features=features)
+
+
+# --------------------------------------------------------------------------- no-learning anchor
+def vertex_mask_membership(fragments, masks: np.ndarray, num_vertices: int):
+    """Which vertices each mask of one view holds, as a sparse [V, M] bool matrix.
+
+    A vertex is in mask m when a pixel of m sees a triangle (or point) the vertex
+    belongs to with a positive weight; a vertex is *seen* by the view when it has such
+    a pixel at all.
+
+    Args:
+        fragments: the view's :class:`~omniseg3d_mesh.render.fragments.Fragments`.
+        masks: [M, H, W] bool proposals of the view.
+        num_vertices: V.
+
+    Returns:
+        ``(membership scipy.sparse.csr_matrix [V, M] bool, seen [V] bool)``.
+    """
+    import scipy.sparse as sp
+
+    ids = np.asarray(fragments.vertex_ids)
+    w = np.asarray(fragments.weights)
+    h, wd, k = ids.shape
+    m = np.asarray(masks, dtype=bool).reshape(len(masks), h * wd)
+    ok = (ids >= 0) & (w > 0)
+    pix = np.repeat(np.arange(h * wd), k).reshape(h * wd, k)
+    flat_ids, flat_ok = ids.reshape(h * wd, k), ok.reshape(h * wd, k)
+    pix_to_vert = sp.csr_matrix(
+        (np.ones(int(flat_ok.sum()), np.float32), (pix[flat_ok], flat_ids[flat_ok])), shape=(h * wd, num_vertices)
+    )
+    seen = np.zeros(num_vertices, bool)
+    seen[flat_ids[flat_ok]] = True
+    mask_pix = sp.csr_matrix(m.astype(np.float32))
+    member = (pix_to_vert.T @ mask_pix.T).tocsr()  # [V, M] pixel counts
+    member.data = (member.data > 0).astype(np.float32)
+    member.eliminate_zeros()
+    return member, seen
+
+
+def voting_scores(memberships: list, clicks: np.ndarray) -> np.ndarray:
+    """Multi-view mask voting: the no-learning anchor every quality table carries.
+
+    For clicked vertex c, every view in which c lies in at least one mask votes, for
+    each vertex v, the fraction of c's masks in that view that also hold v; the score is
+    the mean vote over those views (a view that does not see v votes 0 for it). Nothing
+    is learnt: this is the raw multi-view co-membership statistic of the masks.
+
+    Args:
+        memberships: per view the ``[V, M]`` sparse membership of :func:`vertex_mask_membership`.
+        clicks: [Q] int vertex ids.
+
+    Returns:
+        [Q, V] float32 scores in [0, 1] (rows of clicks no mask ever holds are 0).
+    """
+    clicks = np.asarray(clicks, dtype=np.int64)
+    if not memberships:
+        raise ValueError("voting needs at least one view's mask membership")
+    num_v = memberships[0].shape[0]
+    total = np.zeros((len(clicks), num_v), np.float64)
+    views = np.zeros(len(clicks), np.float64)
+    for member in memberships:
+        rows = member[clicks]  # [Q, M]
+        counts = np.asarray(rows.sum(axis=1)).ravel()
+        has = counts > 0
+        if not has.any():
+            continue
+        inv = np.where(has, 1.0 / np.maximum(counts, 1), 0.0)
+        total += np.asarray((rows.multiply(inv[:, None]) @ member.T).todense())
+        views += has
+    return (total / np.maximum(views, 1)[:, None]).astype(np.float32)
+
+
+def central_vertex(vertices: np.ndarray, members: np.ndarray) -> int:
+    """The member vertex nearest to the members' centroid (the click the benchmarks use)."""
+    members = np.asarray(members)
+    if len(members) == 0:
+        raise ValueError("central_vertex needs at least one member vertex")
+    pts = np.asarray(vertices, dtype=np.float64)[members]
+    return int(members[np.argmin(((pts - pts.mean(axis=0)) ** 2).sum(axis=1))])
