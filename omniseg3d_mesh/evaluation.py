@@ -521,10 +521,22 @@ def voting_scores(memberships: list, clicks: np.ndarray) -> np.ndarray:
     return (total / np.maximum(views, 1)[:, None]).astype(np.float32)
 
 
-def central_vertex(vertices: np.ndarray, members: np.ndarray) -> int:
-    """The member vertex nearest to the members' centroid (the click the benchmarks use)."""
+def central_vertex(vertices: np.ndarray, members: np.ndarray, seen: np.ndarray | None = None) -> int:
+    """The click the benchmarks use: the member vertex nearest the members' centroid.
+
+    Args:
+        vertices: [V, 3] positions.
+        members: [n] int vertex ids of the object.
+        seen: optional [V] bool, vertices some view sees: a user clicks what is on
+            screen, so when any member is seen only seen members are candidates.
+    """
     members = np.asarray(members)
     if len(members) == 0:
         raise ValueError("central_vertex needs at least one member vertex")
     pts = np.asarray(vertices, dtype=np.float64)[members]
-    return int(members[np.argmin(((pts - pts.mean(axis=0)) ** 2).sum(axis=1))])
+    dist = ((pts - pts.mean(axis=0)) ** 2).sum(axis=1)
+    if seen is not None:
+        visible = np.asarray(seen, bool)[members]
+        if visible.any():
+            dist = np.where(visible, dist, np.inf)
+    return int(members[np.argmin(dist)])

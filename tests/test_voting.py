@@ -36,3 +36,10 @@ def test_membership_marks_seen_vertices():
 def test_central_vertex_is_nearest_the_centroid():
     v = np.array([[0, 0, 0], [1, 0, 0], [2, 0, 0], [10, 0, 0]], float)
     assert central_vertex(v, np.array([0, 1, 2])) == 1
+
+
+def test_central_vertex_prefers_seen_members():
+    v = np.array([[0, 0, 0], [1, 0, 0], [2, 0, 0]], float)
+    seen = np.array([True, False, True])
+    assert central_vertex(v, np.array([0, 1, 2]), seen) in (0, 2)
+    assert central_vertex(v, np.array([1]), seen) == 1  # nothing seen: the centroid rule alone
