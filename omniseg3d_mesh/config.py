@@ -72,6 +72,12 @@ class FitConfig:
     temperature_alpha: float = opt(10.0, "smoothing alpha of the per-cluster temperature (paper: 10)")
     norm_weight: float = opt(1.0, "weight of the norm loss (Eq. 9), pulling features to unit length")
     smooth_weight: float = opt(0.0, "weight of the optional smoothness term over mesh edges (0 = off)")
+    loss: Literal["affinity", "contrastive", "both"] = opt(
+        "affinity", "affinity: cosines regress the Jaccard similarity of the pixels' mask sets (docs/fit.md); contrastive: the paper's hierarchical contrastive loss (Eq. 5-8); both: their sum"
+    )
+    contrastive_weight: float = opt(1.0, "weight of the hierarchical contrastive loss when --loss is contrastive or both")
+    views_per_step: int = opt(4, "views in each step's batch (num_pixels are shared among them)")
+    mask_balanced: float = opt(0.5, "fraction of each view's pixels drawn so that every mask gets the same number of samples (small objects are not drowned by walls); the rest uniform")
     absorb_containment: bool = opt(True, "merge a mask that lies >= containment_ratio inside a larger one into it")
     containment_ratio: float = opt(0.9, "near-containment ratio for absorb_containment")
     min_patch_pixels: int = opt(0, "patches smaller than this many pixels are ignored (0 = keep all; see min_patch_fraction)")

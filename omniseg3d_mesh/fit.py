@@ -44,10 +44,10 @@ from .workspace import Workspace, atomic_save_npz, atomic_write_bytes, content_h
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ViewData", "prepare_views", "fit_field", "fit_workspace", "resolve_device", "masks_hash"]
+__all__ = ["FitDivergedError", "ViewData", "prepare_views", "fit_field", "fit_workspace", "resolve_device", "masks_hash"]
 
 FIT_VERSION = 1
-HIERARCHY_VERSION = 1
+HIERARCHY_VERSION = 2  # 2: membership stored (mask-balanced sampling)
 # config fields that do not change the fitted field (excluded from the resume key)
 _NOT_IN_KEY = ("checkpoint_every", "device", "num_threads", "allow_missing_masks", "diffusion_iters")
 
@@ -60,8 +60,12 @@ class ViewData:
         name: view name.
         vertex_ids: [n, K] int32 vertex ids of each pixel.
         weights: [n, K] float16 interpolation weights.
-        patch_ids: [n] int32 patch id of each pixel (0..P-1).
+        patch_ids: [n] int32 patch id of each pixel (0..P-1), sorted: the pixels of
+            patch p are the contiguous range ``patch_start[p]:patch_start[p + 1]``.
         votes: [P, P] int32 vote matrix of the view.
+        patch_start: [P + 1] int64 offsets of each patch's pixels.
+        patch_mass: [P] float64 mask-balanced sampling mass of each patch (every mask
+            of the view carries the same total mass, spread evenly over its pixels).
     """
 
     name: str
@@ -69,6 +73,21 @@ class ViewData:
     weights: np.ndarray
     patch_ids: np.ndarray
     votes: np.ndarray
+    patch_start: np.ndarray | None = None
+    patch_mass: np.ndarray | None = None
+
+    def sample(self, rng: np.random.Generator, count: int, balanced: float) -> np.ndarray:
+        """``count`` pixel indices: ``balanced`` of them mask-balanced, the rest uniform."""
+        n = self.num_pixels
+        n_bal = int(round(count * balanced)) if self.patch_mass is not None else 0
+        uniform = rng.integers(0, n, count - n_bal)
+        if n_bal == 0:
+            return uniform
+        mass = self.patch_mass
+        patches = rng.choice(len(mass), n_bal, p=mass / mass.sum())
+        start, stop = self.patch_start[patches], self.patch_start[patches + 1]
+        picked = start + np.floor(rng.random(n_bal) * (stop - start)).astype(np.int64)
+        return np.concatenate([uniform, np.minimum(picked, stop - 1)])
 
     @property
     def num_pixels(self) -> int:
@@ -77,6 +96,10 @@ class ViewData:
     @property
     def nbytes(self) -> int:
         return int(self.vertex_ids.nbytes + self.weights.nbytes + self.patch_ids.nbytes + self.votes.nbytes)
+
+
+class FitDivergedError(RuntimeError):
+    """The loss became NaN or infinite: the fit stops and writes no field."""
 
 
 def resolve_device(device: str = "auto"):
@@ -187,13 +210,20 @@ def prepare_views(
         if not keep.any():
             log.warning("view %s has no pixel with both a surface hit and a mask; skipped", cam.name)
             continue
+        patch_ids = hier.patch_map[keep]
+        order = np.argsort(patch_ids, kind="stable")  # pixels grouped by patch, for balanced sampling
+        patch_ids = patch_ids[order]
+        counts = np.bincount(patch_ids, minlength=hier.num_patches)
+        start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         views.append(
             ViewData(
                 name=cam.name,
-                vertex_ids=np.ascontiguousarray(frags.vertex_ids[keep], dtype=np.int32),
-                weights=np.ascontiguousarray(frags.weights[keep], dtype=np.float16),
-                patch_ids=np.ascontiguousarray(hier.patch_map[keep], dtype=np.int32),
+                vertex_ids=np.ascontiguousarray(frags.vertex_ids[keep][order], dtype=np.int32),
+                weights=np.ascontiguousarray(frags.weights[keep][order], dtype=np.float16),
+                patch_ids=np.ascontiguousarray(patch_ids, dtype=np.int32),
                 votes=hier.votes.astype(np.int32),
+                patch_start=start,
+                patch_mass=hier.mask_balanced_weights() * counts,
             )
         )
     if not views:
@@ -306,7 +336,7 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
     import torch
 
     from .graph import diffuse_features, vertex_graph
-    from .losses import hierarchical_contrastive_loss, norm_loss
+    from .losses import affinity_loss, hierarchical_contrastive_loss, norm_loss
 
     t0 = time.perf_counter()
     views = prepare_views(scene, masks, config, workspace, fragment_config, progress)
@@ -318,6 +348,8 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
         len(views), sum(v.num_pixels for v in views), sum(v.nbytes for v in views) / 2**20, num_v, device,
     )
 
+    if config.loss not in ("affinity", "contrastive", "both"):
+        raise ValueError(f"unknown loss {config.loss!r}: use affinity, contrastive or both")
     # training data as tensors (zero-copy on CPU)
     t_ids = [torch.from_numpy(v.vertex_ids).to(device) for v in views]
     t_w = [torch.from_numpy(v.weights).to(device) for v in views]
@@ -355,25 +387,34 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
             log.info("resuming fit from step %d of %d (%s)", start, config.steps, ckpt_path)
 
     t_fit = time.perf_counter()
+    use_affinity = config.loss in ("affinity", "both")
+    use_contrastive = config.loss in ("contrastive", "both")
+    per_step = max(1, min(int(config.views_per_step), len(views)))
     for step in range(start, config.steps):
         rng = np.random.default_rng([int(config.seed), step])
-        vi = int(rng.integers(len(views)))
-        n_avail = views[vi].num_pixels
-        if n_avail <= config.num_pixels:
-            idx = torch.arange(n_avail, device=device)
-        else:
-            idx = torch.from_numpy(rng.integers(0, n_avail, config.num_pixels)).to(device)
-        ids = t_ids[vi].index_select(0, idx).long()
-        w = t_w[vi].index_select(0, idx).float()
-        patches = t_patch[vi].index_select(0, idx).long()
+        picked = rng.choice(len(views), per_step, replace=False) if per_step > 1 else [int(rng.integers(len(views)))]
+        n_per = max(2, config.num_pixels // per_step)
+        idx_list = [torch.from_numpy(views[vi].sample(rng, n_per, config.mask_balanced)).to(device) for vi in picked]
+        ids = torch.cat([t_ids[vi].index_select(0, idx) for vi, idx in zip(picked, idx_list)]).long()
+        w = torch.cat([t_w[vi].index_select(0, idx) for vi, idx in zip(picked, idx_list)]).float()
 
         lr = _cosine_lr(step, config.steps, config.lr, config.lr_final)
         for group in optimizer.param_groups:
             group["lr"] = lr
         pix = _interpolate(features, ids.clamp(min=0), w)
-        loss = hierarchical_contrastive_loss(
-            pix, patches, t_votes[vi], hier_lambda=config.hier_lambda, alpha=config.temperature_alpha
-        )
+        loss = pix.sum() * 0.0
+        offset = 0
+        for vi, idx in zip(picked, idx_list):
+            n_v = len(idx)
+            f_v = pix[offset : offset + n_v]
+            patches = t_patch[vi].index_select(0, idx).long()
+            offset += n_v
+            if use_affinity:
+                loss = loss + affinity_loss(f_v, patches, t_votes[vi]) / per_step
+            if use_contrastive:
+                loss = loss + hierarchical_contrastive_loss(
+                    f_v, patches, t_votes[vi], hier_lambda=config.hier_lambda, alpha=config.temperature_alpha
+                ) * (config.contrastive_weight / per_step)
         if config.norm_weight > 0:
             loss = loss + config.norm_weight * norm_loss(pix)
         if edges is not None:
@@ -387,6 +428,11 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
         checkpoint = ckpt_path is not None and config.checkpoint_every > 0 and (done % config.checkpoint_every == 0 or done == config.steps)
         if checkpoint or done % 10 == 0 or done == config.steps:
             last_loss = float(loss.detach())  # a device sync: only every few steps
+            if not math.isfinite(last_loss):
+                raise FitDivergedError(
+                    f"the fit diverged at step {done}: the loss is {last_loss}; nothing was written "
+                    f"(an existing field.npz is kept). Lower the learning rate (now --lr {config.lr:g}) and run fit again"
+                )
         if checkpoint:
             _save_checkpoint(ckpt_path, key, done, features, optimizer, last_loss)
         if done % 10 == 0 or done == config.steps:

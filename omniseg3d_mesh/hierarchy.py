@@ -41,22 +41,42 @@ class Hierarchy:
         patch_map: [H, W] int32 patch id per pixel, -1 for pixels in no mask.
         votes: [P, P] int32, ``votes[i, j]`` = number of masks containing both patch i and j.
         patch_sizes: [P] int64 pixels per patch.
+        membership: [P, M] bool, which masks hold each patch (after absorption), or None.
     """
 
     patch_map: np.ndarray
     votes: np.ndarray
     patch_sizes: np.ndarray
+    membership: np.ndarray | None = None
 
     @property
     def num_patches(self) -> int:
         return int(self.votes.shape[0])
 
+    def mask_balanced_weights(self) -> np.ndarray:
+        """[P] float64 sampling mass per pixel of each patch when every mask gets equal mass.
+
+        Each mask spreads one unit of mass evenly over its pixels (that survive as
+        patches), so a pixel weighs ``sum over its masks of 1 / area(mask)``: a small
+        object's mask draws as many samples as a wall's.
+        """
+        if self.membership is None or self.membership.shape[1] == 0:
+            return np.ones(self.num_patches, np.float64)
+        b = self.membership.astype(np.float64)
+        areas = self.patch_sizes.astype(np.float64) @ b  # [M]
+        inv = np.where(areas > 0, 1.0 / np.maximum(areas, 1.0), 0.0)
+        return b @ inv
+
     def to_npz_arrays(self) -> dict:
-        return {
+        out = {
             "patch_map": self.patch_map.astype(np.int32),
             "votes": self.votes.astype(np.int32),
             "patch_sizes": self.patch_sizes.astype(np.int64),
         }
+        if self.membership is not None:
+            out["membership"] = np.packbits(self.membership.astype(bool), axis=1)
+            out["num_masks"] = np.array(self.membership.shape[1])
+        return out
 
     @classmethod
     def from_npz(cls, data) -> "Hierarchy":
@@ -64,6 +84,10 @@ class Hierarchy:
             patch_map=np.asarray(data["patch_map"], dtype=np.int32),
             votes=np.asarray(data["votes"], dtype=np.int32),
             patch_sizes=np.asarray(data["patch_sizes"], dtype=np.int64),
+            membership=(
+                np.unpackbits(np.asarray(data["membership"], np.uint8), axis=1, count=int(data["num_masks"])).astype(bool)
+                if "membership" in data else None
+            ),
         )
 
 
@@ -222,4 +246,4 @@ def build_hierarchy(
         patch_map = patch_map.copy()
         patch_map[inside] = new_id[patch_map[inside]]
         membership, sizes = membership[keep], sizes[keep]
-    return Hierarchy(patch_map=patch_map.astype(np.int32), votes=vote_matrix(membership), patch_sizes=sizes)
+    return Hierarchy(patch_map=patch_map.astype(np.int32), votes=vote_matrix(membership), patch_sizes=sizes, membership=membership)

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["hierarchical_contrastive_loss", "norm_loss", "patch_levels", "cluster_temperature"]
+__all__ = ["hierarchical_contrastive_loss", "norm_loss", "patch_levels", "cluster_temperature", "jaccard_affinity", "affinity_loss"]
 
 TEMPERATURE_SCALE = 10.0  # official code: phi * 10, then clip
 TEMPERATURE_MIN = 0.1
@@ -176,3 +176,79 @@ def norm_loss(features: torch.Tensor) -> torch.Tensor:
     if features.shape[0] == 0:
         return features.sum() * 0.0
     return ((features.norm(dim=1) - 1.0) ** 2).mean()
+
+
+def jaccard_affinity(votes: torch.Tensor) -> torch.Tensor:
+    """Jaccard similarity of the mask sets of every pair of patches.
+
+    With ``C`` the vote matrix (``C[i, j]`` masks hold both, ``C[i, i]`` masks hold i),
+    ``J[i, j] = C[i, j] / (C[i, i] + C[j, j] - C[i, j])``: 1 for the same patch (or two
+    patches no mask tells apart), 0 for patches no mask shares, and in between by
+    how many of the masks they belong to they share: a part of a chair and another
+    part of it share the chair's and the group's masks but not their own, so they sit
+    between "same part" and "neighbouring object".
+
+    The Jaccard (Tanimoto) similarity of sets is a positive semi-definite kernel with
+    unit diagonal, so unit-length features whose dot products equal it exist (in
+    enough dimensions): fitting cosines to it is a well-posed embedding problem.
+
+    Args:
+        votes: [S, S] integer vote counts.
+
+    Returns:
+        [S, S] float32 in [0, 1].
+    """
+    c = votes.to(torch.float32)
+    d = torch.diagonal(c)
+    union = d[:, None] + d[None, :] - c
+    return torch.where(union > 0, c / union.clamp(min=1.0), torch.zeros_like(c))
+
+
+def affinity_loss(features: torch.Tensor, patch_ids: torch.Tensor, votes: torch.Tensor) -> torch.Tensor:
+    """Mask-affinity loss of one view's batch: cosines regress the Jaccard kernel.
+
+    Every patch s present in the batch gets a prototype ``mu_s`` (the normalised mean
+    of its pixels' normalised features). For pixel j of patch p and prototype s: if
+    ``J[p, s] > 0`` the squared error ``(cos(f_j, mu_s) - J[p, s])^2``; if the two share
+    no mask, ``relu(cos)^2`` (unrelated pixels only need to point away: with more
+    objects than dimensions they cannot all be orthogonal). Related and unrelated
+    terms are averaged separately and added, and every present patch counts once per
+    pixel whatever its size, so a view that is mostly one wall still teaches its small
+    objects apart. Cost: [N, S] like the contrastive loss.
+
+    Summed over views, the loss is minimised by cosines equal to the views' average
+    Jaccard similarity of two vertices -- the multi-view co-membership statistic a
+    voting scheme reads -- but held by one feature per vertex, so it is transitive:
+    two ends of a long table that no view shows together are tied through the views
+    that show the middle. Sliver patches from disagreeing mask outlines differ from
+    their neighbour by one mask out of several, so their targets stay high: no
+    patch-size cut-off is needed.
+
+    Args:
+        features: [N, D] float pixel features (any length; they are normalised here).
+        patch_ids: [N] long patch id of each pixel, 0..P-1.
+        votes: [P, P] integer vote matrix of the view (Eq. 1).
+
+    Returns:
+        scalar loss.
+    """
+    if features.ndim != 2:
+        raise ValueError(f"features must have shape (N, D), got {tuple(features.shape)}")
+    if patch_ids.shape != features.shape[:1]:
+        raise ValueError(f"patch_ids must have shape ({features.shape[0]},), got {tuple(patch_ids.shape)}")
+    n = features.shape[0]
+    if n < 2:
+        return features.sum() * 0.0
+    present, inverse = torch.unique(patch_ids, return_inverse=True)
+    num = int(present.shape[0])
+    jac = jaccard_affinity(votes.to(present.device)[present][:, present])
+    g = torch.nn.functional.normalize(features, dim=1)
+    sums = torch.zeros(num, g.shape[1], dtype=g.dtype, device=g.device).index_add_(0, inverse, g)
+    mu = torch.nn.functional.normalize(sums, dim=1)
+    cos = g @ mu.T  # [N, S]
+    target = jac[inverse]  # [N, S]
+    related = target > 0
+    pos = ((cos - target) ** 2 * related).sum() / related.sum().clamp(min=1)
+    unrelated = ~related
+    neg = (torch.relu(cos) ** 2 * unrelated).sum() / unrelated.sum().clamp(min=1)
+    return pos + neg
