@@ -48,6 +48,7 @@ __all__ = [
     "voting_scores",
     "central_vertex",
     "object_click_ious",
+    "similarity_levels",
 ]
 
 
@@ -585,3 +586,38 @@ def object_click_ious(
             vote.extend(best_threshold_iou(row, gt == o)[0] for row, o in zip(s, ids[i : i + batch]))
         out["voting"] = np.asarray(vote)
     return out
+
+
+def similarity_levels(features: np.ndarray, part: np.ndarray, obj: np.ndarray, sample: np.ndarray, n: int = 4000, seed: int = 0) -> tuple[float, float, float]:
+    """Mean cosine similarity of vertex pairs: same part, other part of the same object, other object.
+
+    The part gap (first minus second) says whether the field still holds the part
+    structure; the object gap (second minus third) whether objects come apart.
+
+    Args:
+        features: [V, D] features (normalised here).
+        part, obj: [V] int ground-truth part / object ids.
+        sample: [V] bool vertices to draw from (e.g. seen, not floor / walls).
+        n: vertices drawn (all pairs among them are compared).
+        seed: which vertices.
+
+    Returns:
+        (cos same part, cos other part of the same object, cos other object); NaN where no pair.
+    """
+    rng = np.random.default_rng(seed)
+    idx = np.flatnonzero(np.asarray(sample, bool))
+    if len(idx) < 2:
+        raise ValueError(f"similarity_levels needs at least two sampled vertices, got {len(idx)}; check the sample mask")
+    idx = rng.choice(idx, min(n, len(idx)), replace=False)
+    f = np.asarray(features, dtype=np.float32)[idx]
+    f = f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+    p, o = np.asarray(part)[idx], np.asarray(obj)[idx]
+    sim = f @ f.T
+    same_p = p[:, None] == p[None, :]
+    same_o = o[:, None] == o[None, :]
+    nan = float("nan")
+
+    def mean(sel):
+        return float(sim[sel].mean()) if sel.any() else nan
+
+    return mean(same_p), mean(~same_p & same_o), mean(~same_o)

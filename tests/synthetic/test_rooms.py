@@ -158,3 +158,17 @@ def test_eval_rooms_tool_runs_and_caches(tmp_path, capsys, monkeypatch):
         mod.fit_config(None, ["steps"])
     with pytest.raises(ValueError, match="unknown FitConfig field"):
         mod.fit_config(None, ["stepz=3"])
+
+
+def test_similarity_levels_hand_made():
+    from omniseg3d_mesh.evaluation import similarity_levels
+
+    # parts 0, 1 of object 0 and part 2 of object 1; features: part 0 = e0, part 1 = (e0 + e1)/sqrt2, part 2 = e2
+    f = np.array([[1, 0, 0], [1, 0, 0], [1, 1, 0], [1, 1, 0], [0, 0, 2]], np.float32)
+    part = np.array([0, 0, 1, 1, 2])
+    obj = np.array([0, 0, 0, 0, 1])
+    same, other_part, other_obj = similarity_levels(f, part, obj, np.ones(5, bool))
+    # same-part pairs include each vertex with itself (all 1)
+    assert same == pytest.approx(1.0) and other_part == pytest.approx(2**-0.5) and other_obj == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="at least two sampled vertices, got 1"):
+        similarity_levels(f, part, obj, np.eye(5, dtype=bool)[0])
