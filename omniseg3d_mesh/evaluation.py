@@ -47,6 +47,8 @@ __all__ = [
     "vertex_mask_membership",
     "voting_scores",
     "central_vertex",
+    "object_click_ious",
+    "similarity_levels",
 ]
 
 
@@ -540,3 +542,94 @@ def central_vertex(vertices: np.ndarray, members: np.ndarray, seen: np.ndarray |
         if visible.any():
             dist = np.where(visible, dist, np.inf)
     return int(members[np.argmin(dist)])
+
+
+def object_click_ious(
+    selector, gt_object_labels: np.ndarray, objects, memberships: list | None = None, clickable: np.ndarray | None = None, batch: int = 16
+) -> dict:
+    """Per-object IoU of one click on each object's central vertex, three ways.
+
+    * ``voting``: the no-learning anchor, :func:`voting_scores` of the click at the best
+      threshold (needs ``memberships``);
+    * ``raw``: the field's cosine score of the click (``selector.scores``) at the best threshold;
+    * ``click``: the user's click, ``selector.hierarchy`` (steps + region growing), best step.
+
+    IoU is over all vertices (those no view sees included) against the object's vertices.
+
+    Args:
+        selector: a :class:`~omniseg3d_mesh.select.Selector` on the fitted field.
+        gt_object_labels: [V] int object id per vertex.
+        objects: the object ids to click.
+        memberships: per view the [V, M] membership of :func:`vertex_mask_membership` (None: no voting).
+        clickable: [V] bool vertices a user can click (those some view sees); the click is the
+            central vertex of the object's clickable vertices (all of them when it has none).
+        batch: clicks voted at once (bounds the [batch, V] score memory).
+
+    Returns:
+        ``{"objects": [K] ids, "clicks": [K] vertex ids, "voting"|"raw"|"click": [K] IoU in [0, 1]}``
+        (``voting`` only with memberships).
+    """
+    from .select import Click
+
+    gt = np.asarray(gt_object_labels)
+    ids = [int(o) for o in objects]
+    clicks = []
+    for o in ids:
+        members = np.flatnonzero(gt == o)
+        if len(members) == 0:
+            raise ValueError(f"object {o} has no vertices in gt_object_labels; pass ids that occur in it")
+        if clickable is not None and clickable[members].any():
+            members = members[clickable[members]]
+        clicks.append(central_vertex(selector.vertices, members))
+    out: dict = {"objects": np.asarray(ids, np.int64), "clicks": np.asarray(clicks, np.int64)}
+    raw, grown = [], []
+    for o, v in zip(ids, clicks):
+        target = gt == o
+        scores = np.asarray(selector.scores(Click.at_vertex(v)), dtype=np.float64)
+        scores[~np.isfinite(scores)] = -2.0
+        raw.append(best_threshold_iou(scores, target)[0])
+        steps = selector.hierarchy(Click.at_vertex(v))
+        grown.append(max((mask_iou(np.asarray(s.mask, bool), target) for s in steps), default=0.0))
+    out["raw"], out["click"] = np.asarray(raw), np.asarray(grown)
+    if memberships is not None:
+        vote = []
+        for i in range(0, len(ids), batch):
+            s = voting_scores(memberships, np.asarray(clicks[i : i + batch]))
+            vote.extend(best_threshold_iou(row, gt == o)[0] for row, o in zip(s, ids[i : i + batch]))
+        out["voting"] = np.asarray(vote)
+    return out
+
+
+def similarity_levels(features: np.ndarray, part: np.ndarray, obj: np.ndarray, sample: np.ndarray, n: int = 4000, seed: int = 0) -> tuple[float, float, float]:
+    """Mean cosine similarity of vertex pairs: same part, other part of the same object, other object.
+
+    The part gap (first minus second) says whether the field still holds the part
+    structure; the object gap (second minus third) whether objects come apart.
+
+    Args:
+        features: [V, D] features (normalised here).
+        part, obj: [V] int ground-truth part / object ids.
+        sample: [V] bool vertices to draw from (e.g. seen, not floor / walls).
+        n: vertices drawn (all pairs among them are compared).
+        seed: which vertices.
+
+    Returns:
+        (cos same part, cos other part of the same object, cos other object); NaN where no pair.
+    """
+    rng = np.random.default_rng(seed)
+    idx = np.flatnonzero(np.asarray(sample, bool))
+    if len(idx) < 2:
+        raise ValueError(f"similarity_levels needs at least two sampled vertices, got {len(idx)}; check the sample mask")
+    idx = rng.choice(idx, min(n, len(idx)), replace=False)
+    f = np.asarray(features, dtype=np.float32)[idx]
+    f = f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+    p, o = np.asarray(part)[idx], np.asarray(obj)[idx]
+    sim = f @ f.T
+    same_p = p[:, None] == p[None, :]
+    same_o = o[:, None] == o[None, :]
+    nan = float("nan")
+
+    def mean(sel):
+        return float(sim[sel].mean()) if sel.any() else nan
+
+    return mean(same_p), mean(~same_p & same_o), mean(~same_o)

@@ -134,17 +134,6 @@ def masks_from_labels(pmap: np.ndarray, omap: np.ndarray, k: int, rng, neighbour
     return np.stack(masks)
 
 
-def similarity_levels(features, part, obj, seen, n=4000, seed=0):
-    rng = np.random.default_rng(seed)
-    idx = np.flatnonzero(seen & (obj > 0))
-    idx = rng.choice(idx, min(n, len(idx)), replace=False)
-    f, p, o = features[idx], part[idx], obj[idx]
-    sim = f @ f.T
-    sp = p[:, None] == p[None, :]
-    so = o[:, None] == o[None, :]
-    return float(sim[sp].mean()), float(sim[~sp & so].mean()), float(sim[~so].mean())
-
-
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -168,6 +157,7 @@ def main(argv=None) -> int:
     import torch
 
     from omniseg3d_mesh.config import FitConfig, FragmentConfig, config_from_dict, load_config_file
+    from omniseg3d_mesh.evaluation import similarity_levels
     from omniseg3d_mesh.fit import fit_field
     from omniseg3d_mesh.render.fragments import Fragments, iter_fragments
     from omniseg3d_mesh.workspace import Workspace
@@ -245,7 +235,7 @@ def main(argv=None) -> int:
         field = fit_field(scene, masks, cfg, workspace=ws, fragment_config=FragmentConfig(backend="cpu"), progress=progress)
         total = time.perf_counter() - t
         meta = field.meta
-        same, other_part, other_obj = similarity_levels(field.features, part, obj, seen)
+        same, other_part, other_obj = similarity_levels(field.features, part, obj, seen & (obj > 0))
         rows.append([cfg.steps, cfg.num_pixels, cfg.lr, f"{t_frag - t_cache:.1f} + {t_cache:.1f}", f"{meta['prepare_seconds']:.1f}", f"{speed.get('v', 0):.1f}",
                      f"{meta['fit_seconds']:.1f}", f"{t_frag + total:.1f}", f"{peak_rss_mb():.0f}",
                      f"{same:.3f}", f"{other_part:.3f}", f"{other_obj:.3f}", f"{same - other_part:.3f}", f"{other_part - other_obj:.3f}"])

@@ -3,11 +3,13 @@
 Per view the ground-truth part / object / group maps are rendered through the
 fragments (dominant vertex of each pixel). Proposals are then emitted the way
 Segment Anything's automatic generator behaves on real images, with errors whose
-rates grow from the ``clean`` to the ``hard`` preset:
+rates grow from the ``clean`` to the ``hard`` preset (``room``: ``hard`` plus part groups and SAM's ~100 px
+smallest mask, for room scans):
 
 * each part, object and group is proposed with its own probability (missed parts),
 * neighbouring objects are sometimes merged into one proposal,
 * a part is sometimes split into two pieces along a random line,
+* a few parts of an object are sometimes proposed together (a "part group"),
 * boundaries carry a few pixels of smooth random dilation / erosion,
 * floor and walls ("stuff") come as random pieces,
 * masks smaller than ``min_area`` pixels are dropped.
@@ -25,7 +27,7 @@ from ..progress import report
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MaskSimConfig", "MASK_PRESETS", "gt_label_maps", "simulate_masks", "write_sam_masks"]
+__all__ = ["MaskSimConfig", "MASK_PRESETS", "gt_label_maps", "simulate_masks", "simulate_view_masks", "write_sam_masks"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class MaskSimConfig:
     p_group: float = 0.8  # a group with >= 2 visible objects is proposed as a whole
     p_merge: float = 0.0  # an object is proposed merged with a touching neighbour object
     p_split: float = 0.0  # a part is proposed as two pieces instead of one
+    p_part_group: float = 0.0  # an object with >= 3 visible parts is also proposed as a few of its parts together
     p_boundary: float = 0.0  # a proposal carries boundary noise
     boundary_px: float = 0.0  # amplitude of the boundary noise, pixels at 640 px image width (scaled with the image)
     stuff_pieces: int = 1  # floor / walls come as up to this many random pieces
@@ -51,6 +54,12 @@ MASK_PRESETS: dict[str, MaskSimConfig] = {
     ),
     "hard": MaskSimConfig(
         p_part=0.7, p_object=0.6, p_group=0.35, p_merge=0.2, p_split=0.2, p_boundary=0.8, boundary_px=3.0, stuff_pieces=5, p_stuff=0.7
+    ),
+    # room scans (tools/eval_rooms.py): the hard errors plus part groups, and SAM's real
+    # smallest mask, ~100 px at 640x480, so small objects keep their masks
+    "room": MaskSimConfig(
+        p_part=0.7, p_object=0.6, p_group=0.35, p_merge=0.2, p_split=0.2, p_part_group=0.25, p_boundary=0.8,
+        boundary_px=3.0, stuff_pieces=5, p_stuff=0.7, min_area=100 / (640 * 480),
     ),
 }
 
@@ -181,6 +190,10 @@ def _simulate_view(syn, maps: dict[str, np.ndarray], cfg: MaskSimConfig, rng) ->
                 proposals.extend(_split(m, rng))
             else:
                 proposals.append(m)
+        if cfg.p_part_group > 0 and len(parts_here) >= 3 and rng.uniform() < cfg.p_part_group:
+            k = int(rng.integers(2, len(parts_here)))
+            chosen = rng.choice(parts_here, size=k, replace=False)
+            proposals.append(np.isin(part_map, chosen))
         if len(all_parts) >= 2 and rng.uniform() < cfg.p_object:
             proposals.append(obj_map == o)
         if cfg.p_merge > 0 and rng.uniform() < cfg.p_merge:
@@ -207,6 +220,21 @@ def _simulate_view(syn, maps: dict[str, np.ndarray], cfg: MaskSimConfig, rng) ->
     return out
 
 
+def simulate_view_masks(syn, fragments, preset: str | MaskSimConfig = "clean", seed: int = 0, view_index: int = 0) -> np.ndarray:
+    """Simulated SAM proposals of one view, as view ``view_index`` of :func:`simulate_masks`.
+
+    Views are independent (one generator per (seed, view index)), so a scene's masks can
+    be made one view at a time with bounded memory.
+
+    Returns:
+        [M, H, W] bool proposals (M may be 0).
+    """
+    cfg = _resolve(preset)
+    rng = np.random.default_rng([int(seed), int(view_index)])
+    masks = _simulate_view(syn, gt_label_maps(syn, fragments), cfg, rng)
+    return np.stack(masks) if masks else np.zeros((0, fragments.height, fragments.width), dtype=bool)
+
+
 def simulate_masks(
     syn,
     fragments_by_view: dict,
@@ -219,7 +247,7 @@ def simulate_masks(
     Args:
         syn: a :class:`~omniseg3d_mesh.synthetic.scenes.SyntheticScene`.
         fragments_by_view: view name -> Fragments of that view.
-        preset: ``clean``, ``medium``, ``hard`` or a :class:`MaskSimConfig`.
+        preset: ``clean``, ``medium``, ``hard``, ``room`` or a :class:`MaskSimConfig`.
         seed: the same seed gives the same masks.
         progress: optional ``progress(stage, done, total)`` callback.
 
@@ -230,13 +258,7 @@ def simulate_masks(
     out: dict[str, np.ndarray] = {}
     names = list(fragments_by_view)
     for i, name in enumerate(names):
-        frags = fragments_by_view[name]
-        # one generator per view, derived from (seed, view index): views are independent
-        rng = np.random.default_rng([int(seed), i])
-        maps = gt_label_maps(syn, frags)
-        masks = _simulate_view(syn, maps, cfg, rng)
-        h, w = frags.height, frags.width
-        out[name] = np.stack(masks) if masks else np.zeros((0, h, w), dtype=bool)
+        out[name] = simulate_view_masks(syn, fragments_by_view[name], cfg, seed=seed, view_index=i)
         report(progress, "masks", i + 1, len(names))
     log.info("simulated %d masks over %d views (%s)", sum(len(m) for m in out.values()), len(out), preset if isinstance(preset, str) else "custom")
     return out

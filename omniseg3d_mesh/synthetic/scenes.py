@@ -25,7 +25,7 @@ from ..scene import Camera, Scene
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SyntheticScene", "make_scene", "render_shaded", "save_synthetic", "PRESETS"]
+__all__ = ["SyntheticScene", "make_scene", "make_room", "render_shaded", "save_synthetic", "PRESETS", "ROOM_SIZES"]
 
 LEVELS = ("part", "object", "group")
 
@@ -176,7 +176,9 @@ def _table(b: _Builder, gid: int, name: str, center, size, height, angle, hue):
     return oid
 
 
-def _chair(b: _Builder, gid: int, name: str, center, facing, hue):
+def _chair(b: _Builder, gid: int, name: str, center, facing, hue, colors=None):
+    """A chair (seat, back, four legs) at ``center`` facing ``facing``; ``colors`` (seat, back,
+    legs) fixes the colours (identical chairs) instead of drawing them around ``hue``."""
     oid = b.obj(name, gid)
     t = b.tess
     s, h = 0.46, 0.46
@@ -190,10 +192,10 @@ def _chair(b: _Builder, gid: int, name: str, center, facing, hue):
     # the back is at +y before rotation; turn the chair so that it faces `facing`
     angle = np.arctan2(facing[1] - center[1], facing[0] - center[0]) - (-np.pi / 2)
     _rotate_z([seat, back, *legs], angle, center)
-    b.part(oid, "seat", [seat], b.color(hue, 0.6, 0.75))
-    b.part(oid, "back", [back], b.color(hue + 0.08, 0.6, 0.6))
+    b.part(oid, "seat", [seat], b.color(hue, 0.6, 0.75) if colors is None else colors[0])
+    b.part(oid, "back", [back], b.color(hue + 0.08, 0.6, 0.6) if colors is None else colors[1])
     for i, leg in enumerate(legs):
-        b.part(oid, f"leg_{i}", [leg], b.color(hue - 0.1, 0.3, 0.35))
+        b.part(oid, f"leg_{i}", [leg], b.color(hue - 0.1, 0.3, 0.35) if colors is None else colors[2])
     return oid
 
 
@@ -266,6 +268,35 @@ def _lamp(b: _Builder, gid: int, name: str, xy, hue):
     b.part(oid, "pole", [pole], b.color(hue, 0.1, 0.65))
     b.part(oid, "shade", [shade], b.color(hue + 0.1, 0.5, 0.95))
     return oid
+
+
+def _assemble(b: _Builder, rng):
+    """Concatenate the builder's parts (every primitive its own connected component).
+
+    Returns:
+        (vertices [V,3] f32, faces [F,3] i32, colors [V,3] u8, labels {level: [V] i32},
+        part_object [P] i32, object_group [O] i32).
+    """
+    verts, faces, cols, part_lab = [], [], [], []
+    offset = 0
+    part_object = []
+    for pid, (_, oid, meshes, rgb) in enumerate(b.parts):
+        part_object.append(oid)
+        for m in meshes:
+            v = np.asarray(m.vertices, dtype=np.float32)
+            verts.append(v)
+            faces.append(np.asarray(m.faces, dtype=np.int64) + offset)
+            jitter = rng.normal(0.0, 0.025, size=(len(v), 3))
+            cols.append(np.clip(rgb[None] + jitter, 0, 1))
+            part_lab.append(np.full(len(v), pid, dtype=np.int32))
+            offset += len(v)
+    vertices = np.concatenate(verts)
+    part = np.concatenate(part_lab)
+    part_object_arr = np.asarray(part_object, dtype=np.int32)
+    object_group = np.asarray(b.object_group, dtype=np.int32)
+    labels = {"part": part, "object": part_object_arr[part], "group": object_group[part_object_arr[part]]}
+    colors = (np.concatenate(cols) * 255 + 0.5).astype(np.uint8)
+    return vertices, np.concatenate(faces).astype(np.int32), colors, labels, part_object_arr, object_group
 
 
 # --------------------------------------------------------------------------- the scene
@@ -361,26 +392,7 @@ def make_scene(
     lxy = (-RW / 2 + 0.5, RD / 2 - 0.5)
     furniture.append(_lamp(b, g, "lamp_0", lxy, rng.uniform(0, 1)))
 
-    # ---- concatenate: every primitive is its own connected component
-    verts, faces, cols, part_lab = [], [], [], []
-    offset = 0
-    part_object = []
-    for pid, (_, oid, meshes, rgb) in enumerate(b.parts):
-        part_object.append(oid)
-        for m in meshes:
-            v = np.asarray(m.vertices, dtype=np.float32)
-            verts.append(v)
-            faces.append(np.asarray(m.faces, dtype=np.int64) + offset)
-            jitter = rng.normal(0.0, 0.025, size=(len(v), 3))
-            cols.append(np.clip(rgb[None] + jitter, 0, 1))
-            part_lab.append(np.full(len(v), pid, dtype=np.int32))
-            offset += len(v)
-    vertices = np.concatenate(verts)
-    part = np.concatenate(part_lab)
-    part_object_arr = np.asarray(part_object, dtype=np.int32)
-    object_group = np.asarray(b.object_group, dtype=np.int32)
-    labels = {"part": part, "object": part_object_arr[part], "group": object_group[part_object_arr[part]]}
-    colors = (np.concatenate(cols) * 255 + 0.5).astype(np.uint8)
+    vertices, faces, colors, labels, part_object_arr, object_group = _assemble(b, rng)
 
     # ---- cameras inside the room, all looking at furniture
     n_views = default_views if num_views is None else int(num_views)
@@ -389,7 +401,7 @@ def make_scene(
         sel = labels["object"] == oid
         fboxes.append((vertices[sel].min(0), vertices[sel].max(0)))
     cams = _make_cameras(rng, fboxes, furniture, b.object_names, (RW, RD, RH), n_views, width, height, fov_y_deg)
-    scene = Scene(vertices=vertices, faces=np.concatenate(faces).astype(np.int32), colors=colors, cameras=cams)
+    scene = Scene(vertices=vertices, faces=faces, colors=colors, cameras=cams)
     syn = SyntheticScene(
         scene=scene,
         labels=labels,
@@ -436,6 +448,400 @@ def _make_cameras(rng, fboxes, furniture, object_names, room, n_views, width, he
                 continue
             break
         cams.append(Camera.look_at(eye, target, width=width, height=height, fov_y_deg=fov, name=f"view_{k:03d}.png"))
+    return cams
+
+
+# --------------------------------------------------------------------------- cluttered rooms
+#: room size -> (max edge length of the tessellation in metres, cylinder sections); the
+#: names give the approximate vertex count (the layout, hence the count, varies by seed)
+ROOM_SIZES: dict[str, tuple[float, int]] = {
+    "tiny": (0.25, 10),
+    "90k": (0.092, 24),
+    "500k": (0.039, 48),
+    "2m": (0.0205, 96),
+}
+
+#: footprint (x, y) and height of the clutter items, metres
+_ITEMS = ("mug", "book", "bottle", "phone", "bowl", "can", "carton", "candle", "book_stack")
+
+
+def _plane(size, center, normal_axis: int, tess):
+    """A flat rectangle (one-sided surface, as a scan has) of ``size`` (two extents) at ``center``,
+    a regular grid of triangles no longer than the tessellation's max edge."""
+    import trimesh
+
+    e = tess[0]
+    na, nb = (max(1, int(np.ceil(x / e))) for x in size)
+    ga, gb = np.meshgrid(np.linspace(-size[0] / 2, size[0] / 2, na + 1), np.linspace(-size[1] / 2, size[1] / 2, nb + 1), indexing="ij")
+    v = np.zeros(((na + 1) * (nb + 1), 3))
+    axes = [i for i in range(3) if i != normal_axis]
+    v[:, axes[0]], v[:, axes[1]] = ga.ravel(), gb.ravel()
+    idx = np.arange(len(v)).reshape(na + 1, nb + 1)
+    a, b_, c, d = idx[:-1, :-1].ravel(), idx[1:, :-1].ravel(), idx[1:, 1:].ravel(), idx[:-1, 1:].ravel()
+    faces = np.concatenate([np.stack([a, b_, c], 1), np.stack([a, c, d], 1)])
+    return trimesh.Trimesh(vertices=v + np.asarray(center, float), faces=faces, process=False)
+
+
+def _item(b: _Builder, gid: int, kind: str, xy, z0, hue) -> tuple[int, float]:
+    """One clutter item on a surface at height ``z0``; returns (object id, footprint radius)."""
+    t = b.tess
+    n = sum(1 for o in b.object_names if o.startswith(kind + "_"))
+    name = f"{kind}_{n}"
+    x, y = xy
+    if kind == "mug":
+        return _mug(b, gid, name, xy, z0, hue), 0.09
+    oid = b.obj(name, gid)
+    if kind in ("book", "phone", "carton"):
+        dims = {
+            "book": (b.rng.uniform(0.15, 0.24), b.rng.uniform(0.11, 0.17), b.rng.uniform(0.02, 0.05)),
+            "phone": (0.075, 0.15, 0.01),
+            "carton": tuple(b.rng.uniform(0.08, 0.16, 3)),
+        }[kind]
+        m = _box(dims, (x, y, z0 + dims[2] / 2), t)
+        _rotate_z([m], b.rng.uniform(0, np.pi), xy)
+        b.part(oid, "body", [m], b.color(hue, 0.6, 0.7))
+        return oid, 0.5 * float(np.hypot(dims[0], dims[1]))
+    if kind == "book_stack":  # two or three books lying on each other: one object per stack, one part per book
+        z = z0
+        for i in range(int(b.rng.integers(2, 4))):
+            d = (b.rng.uniform(0.17, 0.24), b.rng.uniform(0.12, 0.16), b.rng.uniform(0.02, 0.04))
+            m = _box(d, (x, y, z + d[2] / 2), t)
+            _rotate_z([m], b.rng.uniform(-0.2, 0.2), xy)
+            b.part(oid, f"book_{i}", [m], b.color(hue + 0.25 * i, 0.6, 0.7))
+            z += d[2]
+        return oid, 0.15
+    if kind == "bottle":
+        body = _cylinder(0.035, 0.18, (x, y, z0 + 0.09), t)
+        neck = _cylinder(0.013, 0.07, (x, y, z0 + 0.18 + 0.035), t)
+        b.part(oid, "body", [body], b.color(hue, 0.6, 0.6))
+        b.part(oid, "neck", [neck], b.color(hue + 0.5, 0.6, 0.8))
+        return oid, 0.05
+    r, h = {"bowl": (0.08, 0.05), "can": (0.033, 0.12), "candle": (0.03, 0.1)}[kind]
+    b.part(oid, "body", [_cylinder(r, h, (x, y, z0 + h / 2), t)], b.color(hue, 0.6, 0.8))
+    return oid, r + 0.02
+
+
+def _wall_clock(b: _Builder, gid: int, xyz, axis: str, hue):
+    """A clock on a wall: a thin disc (axis ``x`` or ``y``: the wall's normal) with two hands."""
+    oid = b.obj("clock_0", gid)
+    t = b.tess
+    x, y, z = xyz
+    s = 1.0 if (x if axis == "x" else y) < 0 else -1.0  # towards the room
+    face = _cylinder(0.11, 0.03, xyz, t, axis=axis)
+    off = np.array([s * 0.02, 0, 0]) if axis == "x" else np.array([0, s * 0.02, 0])
+    hand_a = (0.008, 0.01, 0.08) if axis == "y" else (0.01, 0.008, 0.08)
+    hand_b = (0.06, 0.01, 0.008) if axis == "y" else (0.01, 0.06, 0.008)
+    b.part(oid, "face", [face], b.color(hue, 0.1, 0.95))
+    b.part(oid, "hands", [_box(hand_a, np.asarray(xyz) + off + [0, 0, 0.03], t), _box(hand_b, np.asarray(xyz) + off, t)], b.color(hue, 0.3, 0.15))
+    return oid
+
+
+def _frame(b: _Builder, gid: int, name: str, xyz, size, axis: str, hue):
+    """A picture on a wall: frame (thin box) and canvas in front of it."""
+    oid = b.obj(name, gid)
+    t = b.tess
+    x, y, z = xyz
+    s = 1.0 if (x if axis == "x" else y) < 0 else -1.0
+    w, h = size
+    ext = (0.03, w, h) if axis == "x" else (w, 0.03, h)
+    can = (0.01, w - 0.08, h - 0.08) if axis == "x" else (w - 0.08, 0.01, h - 0.08)
+    off = np.array([s * 0.02, 0, 0]) if axis == "x" else np.array([0, s * 0.02, 0])
+    b.part(oid, "frame", [_box(ext, xyz, t)], b.color(hue, 0.4, 0.35))
+    b.part(oid, "canvas", [_box(can, np.asarray(xyz) + off, t)], b.color(hue + 0.3, 0.6, 0.8))
+    return oid
+
+
+def _desk_lamp(b: _Builder, gid: int, xy, z0, hue):
+    oid = b.obj("desk_lamp_0", gid)
+    t = b.tess
+    b.part(oid, "base", [_cylinder(0.07, 0.02, (xy[0], xy[1], z0 + 0.01), t)], b.color(hue, 0.3, 0.3))
+    b.part(oid, "arm", [_cylinder(0.01, 0.4, (xy[0], xy[1], z0 + 0.22), t)], b.color(hue, 0.1, 0.7))
+    b.part(oid, "head", [_cylinder(0.06, 0.08, (xy[0], xy[1], z0 + 0.46), t)], b.color(hue + 0.1, 0.6, 0.9))
+    return oid
+
+
+def _monitor(b: _Builder, gid: int, xy, z0, hue):
+    oid = b.obj("monitor_0", gid)
+    t = b.tess
+    x, y = xy
+    b.part(oid, "foot", [_box((0.22, 0.16, 0.02), (x, y, z0 + 0.01), t)], b.color(hue, 0.1, 0.2))
+    b.part(oid, "stand", [_box((0.05, 0.03, 0.2), (x, y + 0.03, z0 + 0.12), t)], b.color(hue, 0.1, 0.25))
+    b.part(oid, "screen", [_box((0.6, 0.03, 0.36), (x, y, z0 + 0.38), t)], b.color(hue, 0.2, 0.1))
+    return oid
+
+
+def _plant(b: _Builder, gid: int, xy, hue):
+    import trimesh
+
+    oid = b.obj("plant_0", gid)
+    t = b.tess
+    b.part(oid, "pot", [_cylinder(0.16, 0.35, (xy[0], xy[1], 0.175), t)], b.color(hue, 0.5, 0.55))
+    leaves = trimesh.creation.icosphere(subdivisions=2, radius=0.32)
+    leaves = _translate(_refine(leaves, t), (xy[0], xy[1], 0.35 + 0.3))
+    b.part(oid, "leaves", [leaves], b.color(0.3, 0.6, 0.45))
+    return oid
+
+
+class _Supports:
+    """Horizontal surfaces that carry clutter, with the footprints already taken."""
+
+    def __init__(self):
+        self.surfaces: list[tuple[float, float, float, float, float, int]] = []  # x0 x1 y0 y1 z group
+        self.taken: list[list[tuple[float, float, float]]] = []
+
+    def add(self, lo_xy, hi_xy, z, gid, taken=()):
+        self.surfaces.append((float(lo_xy[0]), float(hi_xy[0]), float(lo_xy[1]), float(hi_xy[1]), float(z), gid))
+        self.taken.append(list(taken))
+
+    def place(self, rng, radius: float):
+        """A free spot ``(surface index, xy)`` for a footprint of ``radius``, or None."""
+        area = np.array([max(s[1] - s[0], 0) * max(s[3] - s[2], 0) for s in self.surfaces])
+        for _ in range(40):
+            i = int(rng.choice(len(area), p=area / area.sum()))
+            x0, x1, y0, y1, _, _ = self.surfaces[i]
+            if x1 - x0 < 2 * radius or y1 - y0 < 2 * radius:
+                continue
+            xy = np.array([rng.uniform(x0 + radius, x1 - radius), rng.uniform(y0 + radius, y1 - radius)])
+            if all(np.hypot(*(xy - (tx, ty))) >= radius + tr for tx, ty, tr in self.taken[i]):
+                return i, xy
+        return None
+
+
+def make_room(
+    seed: int = 0,
+    num_objects: int = 50,
+    num_views: int = 80,
+    size: str = "90k",
+    width: int = 640,
+    height: int = 480,
+    fov_y_deg: float = 60.0,
+) -> SyntheticScene:
+    """A cluttered room scanned from inside at eye height: the room-scale benchmark scene.
+
+    Floor and four walls (one-sided surfaces, each its own stuff object) around tens of
+    objects of very different sizes: a dining table with chairs pushed against it, a
+    desk with monitor, lamp and chair, a shelf with boxes and books, a sofa with a coffee
+    table, a floor lamp (a thin pole), a plant, a clock and pictures on the walls, a bin,
+    a backpack, a scale, and small clutter (mugs, books, bottles, phones, cans, ...) on
+    every table and board until ``num_objects`` things stand in the room. Two identical
+    armchairs stand against the left and right walls; no view shows both
+    (``meta["twins"]``). The cameras stand in the free floor space at eye height
+    (1.2-1.8 m) and look around, slightly down, keeping 1.5 m from the small clutter, so
+    that it stays small in every view. Undersides, the floor under furniture and the
+    backs of things against walls are seen by no view (10-20 % of the vertices at the
+    default 80 views; measure it with the fragments).
+
+    Args:
+        seed: layout, sizes, colours and cameras follow from it.
+        num_objects: non-stuff objects to reach with clutter (the fixed furniture is ~25;
+            fewer is not possible; the count is reached when the surfaces have room).
+        num_views: cameras.
+        size: tessellation, one of :data:`ROOM_SIZES` (the name is about the vertex count).
+        width, height: image size in pixels.
+        fov_y_deg: vertical field of view.
+
+    Returns:
+        A :class:`SyntheticScene` (``preset`` = ``room-<size>``); ``meta`` holds ``room``
+        (width, depth, height), ``twins`` (the two identical objects' ids) and ``kind``.
+    """
+    if size not in ROOM_SIZES:
+        raise ValueError(f"unknown room size {size!r}; choose one of {', '.join(ROOM_SIZES)}")
+    if num_views < 1:
+        raise ValueError(f"num_views must be at least 1, got {num_views}")
+    rng = np.random.default_rng(seed)
+    b = _Builder(rng, ROOM_SIZES[size])
+    t = b.tess
+    RW, RD, RH = rng.uniform(7.0, 8.0), rng.uniform(5.6, 6.4), 2.6
+    obstacles: list[int] = []  # objects the cameras keep out of
+    small: list[int] = []  # clutter the cameras keep their distance from
+
+    # ---- stuff: floor and walls, one-sided like a scan, denser than the furniture (a scan's big
+    # flat surfaces hold most of its vertices; this also sets the unseen share near 15 %)
+    t_stuff = (t[0] / 2.0, t[1])
+    g = b.group("floor")
+    b.part(b.obj("floor", g, stuff=True), "floor", [_plane((RW, RD), (0, 0, 0), 2, t_stuff)], b.color(0.08, 0.5, 0.55))
+    wall_hue = rng.uniform(0, 1)
+    walls = {
+        "wall_back": ((RW, RH), (0, RD / 2, RH / 2), 1),
+        "wall_front": ((RW, RH), (0, -RD / 2, RH / 2), 1),
+        "wall_left": ((RD, RH), (-RW / 2, 0, RH / 2), 0),
+        "wall_right": ((RD, RH), (RW / 2, 0, RH / 2), 0),
+    }
+    for i, (name, (ext, ctr, ax)) in enumerate(walls.items()):
+        g = b.group(name)
+        b.part(b.obj(name, g, stuff=True), name, [_plane(ext, ctr, ax, t_stuff)], b.color(wall_hue + 0.04 * i, 0.12, 0.85))
+    sup = _Supports()
+
+    # ---- dining: table, four chairs pushed against its long sides
+    g = b.group("dining")
+    tc = np.array([rng.uniform(-1.5, -1.0), rng.uniform(-0.9, -0.5)])
+    ts = (rng.uniform(1.3, 1.6), rng.uniform(0.85, 1.0))
+    th = rng.uniform(0.72, 0.76)
+    obstacles.append(_table(b, g, "table_0", tc, ts, th, 0.0, rng.uniform(0, 1)))
+    sup.add(tc - np.array(ts) / 2 + 0.05, tc + np.array(ts) / 2 - 0.05, th, g)
+    chair_hue = rng.uniform(0, 1)
+    for k, (sx, sy) in enumerate([(-1, -1), (1, -1), (-1, 1), (1, 1)]):
+        c = tc + np.array([sx * ts[0] * 0.24, sy * (ts[1] / 2 + 0.12)])
+        obstacles.append(_chair(b, g, f"chair_{k}", c, c - np.array([0, sy]), chair_hue))
+
+    # ---- desk against the back wall (left), monitor, lamp, chair
+    g = b.group("desk")
+    dc = np.array([rng.uniform(-RW / 2 + 1.0, -RW / 2 + 1.4), RD / 2 - 0.33])
+    obstacles.append(_table(b, g, "desk_0", dc, (1.3, 0.6), 0.74, 0.0, rng.uniform(0, 1)))
+    obstacles.append(_monitor(b, g, dc + [0.0, 0.12], 0.74, rng.uniform(0, 1)))
+    b.part(b.obj("keyboard_0", g), "body", [_box((0.42, 0.13, 0.02), (dc[0], dc[1] - 0.14, 0.75), t)], b.color(0.0, 0.0, 0.25))
+    small.append(len(b.object_names) - 1)
+    small.append(_desk_lamp(b, g, dc + [0.5, 0.15], 0.74, rng.uniform(0, 1)))
+    sup.add(dc + [-0.62, -0.27], dc + [-0.33, 0.25], 0.74, g)
+    obstacles.append(_chair(b, g, "desk_chair_0", dc + [0.0, -0.65], dc + [0.0, -2.0], rng.uniform(0, 1)))
+
+    # ---- shelf against the back wall (right): boxes and standing books on its boards
+    g = b.group("storage")
+    sw = rng.uniform(1.2, 1.5)
+    sx = rng.uniform(0.2, 0.9)
+    shelf_id, board_z, yc, depth = _shelf(b, g, "shelf_0", sx, RD / 2, sw, rng.uniform(0, 1))
+    obstacles.append(shelf_id)
+    nb = 0
+    for z in board_z:
+        x = sx - sw / 2 + 0.08
+        while x < sx + sw / 2 - 0.3:
+            u = rng.uniform()
+            if u < 0.3:  # a gap
+                x += rng.uniform(0.1, 0.3)
+            elif u < 0.6:  # a lidded box
+                bs = (rng.uniform(0.22, 0.3), rng.uniform(0.22, 0.3), rng.uniform(0.16, 0.26))
+                _storage_box(b, g, f"box_{nb}", (x + bs[0] / 2, yc), z + 0.015, bs, rng.uniform(0, 1))
+                nb += 1
+                x += bs[0] + 0.04
+            else:  # a row of standing books (one object, one part per book)
+                oid = b.obj(f"books_{nb}", g)
+                nb += 1
+                for i in range(int(rng.integers(3, 7))):
+                    bw, bh = rng.uniform(0.025, 0.05), rng.uniform(0.2, 0.28)
+                    m = _box((bw, rng.uniform(0.15, 0.2), bh), (x + bw / 2, yc, z + 0.015 + bh / 2), t)
+                    b.part(oid, f"book_{i}", [m], b.color(rng.uniform(0, 1), 0.6, 0.6))
+                    x += bw + 0.003
+                x += 0.06
+
+    # ---- lounge: sofa against the front wall facing into the room, coffee table in front
+    g = b.group("lounge")
+    sc = np.array([rng.uniform(0.6, 1.2), -RD / 2 + 0.45])
+    obstacles.append(_sofa(b, g, "sofa_0", sc, np.pi, rng.uniform(0, 1)))
+    ct = sc + np.array([0.0, 1.05])
+    cts = (rng.uniform(0.9, 1.1), 0.55)
+    obstacles.append(_table(b, g, "coffee_table_0", ct, cts, 0.42, 0.0, rng.uniform(0, 1)))
+    sup.add(ct - np.array(cts) / 2 + 0.04, ct + np.array(cts) / 2 - 0.04, 0.42, g)
+
+    # ---- two identical armchairs at the left and right ends of the room, facing its centre
+    g = b.group("twins")
+    twin_colors = (b.color(rng.uniform(0, 1), 0.7, 0.7),) * 1
+    twin_colors = (twin_colors[0], twin_colors[0] * 0.8, b.color(0.1, 0.3, 0.3))
+    ty = rng.uniform(0.4, 1.0)
+    twins = [
+        _chair(b, g, "armchair_0", (-RW / 2 + 0.45, ty), (0.0, ty), 0.0, colors=twin_colors),
+        _chair(b, g, "armchair_1", (RW / 2 - 0.45, ty), (0.0, ty), 0.0, colors=twin_colors),
+    ]
+    obstacles.extend(twins)
+
+    # ---- things on the floor and on the walls
+    g = b.group("corner")
+    obstacles.append(_lamp(b, g, "lamp_0", (-RW / 2 + 0.45, -RD / 2 + 0.45), rng.uniform(0, 1)))
+    obstacles.append(_plant(b, g, (RW / 2 - 0.45, -RD / 2 + 0.45), rng.uniform(0, 1)))
+    g = b.group("floor_things")
+    bin_xy = dc + [0.95, 0.05]
+    oid = b.obj("bin_0", g)
+    b.part(oid, "body", [_cylinder(0.14, 0.32, (bin_xy[0], bin_xy[1], 0.16), t)], b.color(rng.uniform(0, 1), 0.5, 0.5))
+    obstacles.append(oid)
+    oid = b.obj("backpack_0", g)
+    bp = np.array([RW / 2 - 0.35, ty - 0.8])
+    b.part(oid, "body", [_box((0.3, 0.18, 0.42), (bp[0], bp[1], 0.21), t)], b.color(rng.uniform(0, 1), 0.7, 0.5))
+    b.part(oid, "pocket", [_box((0.22, 0.06, 0.18), (bp[0], bp[1] - 0.12, 0.12), t)], b.color(rng.uniform(0, 1), 0.7, 0.4))
+    _rotate_z([m for p in b.parts[-2:] for m in p[2]], -np.pi / 2, bp)
+    obstacles.append(oid)
+    oid = b.obj("scale_0", g)
+    b.part(oid, "body", [_box((0.3, 0.3, 0.03), (RW / 2 - 0.4, ty + 0.8, 0.015), t)], b.color(0.0, 0.0, 0.85))
+    obstacles.append(oid)
+    g = b.group("wall_things")
+    small.append(_wall_clock(b, g, (rng.uniform(-0.5, 0.5), -RD / 2 + 0.02, 2.05), "y", rng.uniform(0, 1)))
+    _frame(b, g, "picture_0", (-RW / 2 + 0.02, ty - 1.5, 1.55), (0.7, 0.5), "x", rng.uniform(0, 1))
+    _frame(b, g, "picture_1", (sx - sw / 2 - 0.7, RD / 2 - 0.02, 1.6), (0.5, 0.6), "y", rng.uniform(0, 1))
+
+    # ---- clutter on the tables and boards until num_objects things stand in the room
+    things = sum(1 for s_ in b.stuff if not s_)
+    groups = {i: gid for i, (_, _, _, _, _, gid) in enumerate(sup.surfaces)}
+    while things < num_objects:
+        kind = _ITEMS[int(rng.integers(len(_ITEMS)))]
+        probe = {"mug": 0.09, "book": 0.14, "bottle": 0.05, "phone": 0.09, "bowl": 0.1, "can": 0.05, "carton": 0.12, "candle": 0.05, "book_stack": 0.15}[kind]
+        spot = sup.place(rng, probe)
+        if spot is None:
+            break
+        i, xy = spot
+        oid, r = _item(b, groups[i], kind, xy, sup.surfaces[i][4], rng.uniform(0, 1))
+        sup.taken[i].append((float(xy[0]), float(xy[1]), max(r, probe)))
+        small.append(oid)
+        things += 1
+
+    vertices, faces, colors, labels, part_object_arr, object_group = _assemble(b, rng)
+    boxes = {oid: (vertices[labels["object"] == oid].min(0), vertices[labels["object"] == oid].max(0)) for oid in set(obstacles) | set(small)}
+    twin_pts = [vertices[labels["object"] == o][:: max(1, int((labels["object"] == o).sum()) // 300)] for o in twins]
+    cams = _room_cameras(
+        rng, (RW, RD, RH), [boxes[o] for o in obstacles], np.array([(boxes[o][0] + boxes[o][1]) / 2 for o in small]).reshape(-1, 3),
+        twin_pts, num_views, width, height, fov_y_deg,
+    )
+    scene = Scene(vertices=vertices, faces=faces, colors=colors, cameras=cams)
+    syn = SyntheticScene(
+        scene=scene,
+        labels=labels,
+        part_names=[p[0] for p in b.parts],
+        object_names=list(b.object_names),
+        group_names=list(b.group_names),
+        part_object=part_object_arr,
+        object_group=object_group,
+        stuff=np.asarray(b.stuff, dtype=bool),
+        preset=f"room-{size}",
+        seed=seed,
+        meta={"kind": "room", "room": [float(RW), float(RD), float(RH)], "twins": [int(o) for o in twins], "max_edge": float(t[0])},
+    )
+    log.info(
+        "room %s/seed %d: %d vertices, %d faces, %d parts, %d objects (%d things), %d views",
+        size, seed, len(vertices), len(faces), syn.num_parts, syn.num_objects, things, num_views,
+    )
+    return syn
+
+
+def _in_view(cam: Camera, points: np.ndarray, margin: float = 0.1) -> bool:
+    """Whether any of ``points`` projects into the image (occlusion ignored: conservative)."""
+    uv, depth = cam.project(points)
+    ok = depth > 0.05
+    mu, mv = margin * cam.width, margin * cam.height
+    ok &= (uv[:, 0] > -mu) & (uv[:, 0] < cam.width + mu) & (uv[:, 1] > -mv) & (uv[:, 1] < cam.height + mv)
+    return bool(ok.any())
+
+
+def _room_cameras(rng, room, boxes, small_centres, twin_pts, n_views, width, height, fov, min_small_dist=1.5):
+    """Eye-height cameras in the free floor space, looking around; never both twins in one view."""
+    RW, RD, _ = room
+    cams: list[Camera] = []
+    for k in range(n_views):
+        cam = None
+        for attempt in range(500):
+            eye = np.array([rng.uniform(-RW / 2 + 0.7, RW / 2 - 0.7), rng.uniform(-RD / 2 + 0.7, RD / 2 - 0.7), rng.uniform(1.2, 1.8)])
+            if any(np.all(eye[:2] > lo[:2] - 0.3) and np.all(eye[:2] < hi[:2] + 0.3) for lo, hi in boxes):
+                continue
+            if len(small_centres) and attempt < 400 and np.min(np.linalg.norm(small_centres - eye, axis=1)) < min_small_dist:
+                continue
+            yaw = rng.uniform(0, 2 * np.pi)
+            dist = rng.uniform(2.0, 3.5)
+            target = eye + np.array([dist * np.cos(yaw), dist * np.sin(yaw), 0.0])
+            target[2] = rng.uniform(0.2, 1.1)
+            cand = Camera.look_at(eye, target, width=width, height=height, fov_y_deg=fov, name=f"view_{k:03d}.png")
+            if sum(_in_view(cand, p) for p in twin_pts) >= 2:
+                continue
+            cam = cand
+            break
+        if cam is None:
+            raise RuntimeError(f"room cameras: no free spot for view {k} after 500 tries (room {RW:.1f} x {RD:.1f} m)")
+        cams.append(cam)
     return cams
 
 
