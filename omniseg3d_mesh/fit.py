@@ -529,6 +529,7 @@ def fit_workspace(
     mask_views = _load_or_generate_masks(scene, images, masks, ws, sam_checkpoint, mask_config, config, progress)
 
     field = fit_field(scene, mask_views, config=config, workspace=ws, fragment_config=fragment_config, progress=progress)
+    _refuse_non_finite(field, ws, config)
     ws.save_geometry(scene.vertices, scene.faces, scene.colors)
     from .io.cameras_json import save_cameras_json
 
@@ -554,6 +555,26 @@ def fit_workspace(
     field.meta["source"] = str(mesh.resolve())
     field.save(ws.field_path)
     return ws
+
+
+def _refuse_non_finite(field: Field, ws: Workspace, config: FitConfig) -> None:
+    """A diverged fit (NaN / inf features) raises before anything in the workspace is replaced."""
+    from .field import NonFiniteFieldError
+
+    bad = ~np.isfinite(field.features).all(axis=1)
+    if not bad.any():
+        return
+    ckpt = ws.checkpoints_dir / "fit.pt"
+    if ckpt.is_file():
+        ckpt.unlink()  # holds the diverged state: a re-run must not resume from it
+    loss = field.meta.get("final_loss")
+    loss = f"{loss:.4g}" if isinstance(loss, (int, float)) else "unknown"
+    kept = f"the previous {ws.field_path} is kept" if ws.field_path.is_file() else f"{ws.field_path} was not written"
+    raise NonFiniteFieldError(
+        f"the fit diverged: {int(bad.sum())} of {len(bad)} vertices have NaN or inf features "
+        f"(last loss {loss}, lr {config.lr:g}); {kept}. "
+        f"Fix: lower the learning rate (--lr {config.lr / 10:g}) and fit again"
+    )
 
 
 def _load_or_generate_masks(scene, images, masks, ws: Workspace, sam_checkpoint, mask_config, config: FitConfig, progress):

@@ -37,6 +37,8 @@ __all__ = [
     "atomic_write_text",
     "atomic_write_json",
     "atomic_save_npz",
+    "read_npz",
+    "read_json",
     "atomic_directory",
     "content_hash",
     "safe_view_name",
@@ -99,6 +101,72 @@ def atomic_save_npz(path: str | Path, compress: bool = False, **arrays: Any) -> 
                 with zf.open(f"{name}.npy", "w", force_zip64=True) as fh:
                     np.lib.format.write_array(fh, np.asanyarray(value), allow_pickle=False)
     return atomic_write_bytes(path, buf.getvalue())
+
+
+def read_npz(path: str | Path, keys: Any = None, what: str = "array file", fix: str = "") -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` (all, or ``keys``), with a clear error naming the file.
+
+    Never unpickles: an object-dtype array is refused. A truncated or corrupt file,
+    one that is not an npz, a missing key or an object array each raise ValueError
+    saying which file, what was found and ``fix``.
+
+    Args:
+        path: the ``.npz`` file.
+        keys: names to read (None = every array); a missing one is an error.
+        what: what the file is, for messages ("field file", "mask stack").
+        fix: how to repair it, appended to every message.
+    """
+    import zipfile
+
+    path = Path(path)
+    tail = f"; {fix}" if fix else ""
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path} not found{tail}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            names = list(data.files)
+            wanted = names if keys is None else list(keys)
+            missing = [k for k in wanted if k not in names]
+            if missing:
+                raise ValueError(f"{path}: {what} has no array {', '.join(map(repr, missing))} (found {sorted(names)}){tail}")
+            out = {}
+            for k in wanted:
+                try:
+                    out[k] = np.asarray(data[k])
+                except ValueError as exc:
+                    if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
+                        raise ValueError(
+                            f"{path}: array {k!r} of the {what} holds Python objects (dtype object), which are never "
+                            f"loaded because unpickling can run code; save plain numeric or boolean arrays "
+                            f"(e.g. np.savez(path, {k}=np.asarray(x, dtype=bool))){tail}"
+                        ) from None
+                    raise
+            return out
+    except ValueError as exc:
+        if str(exc).startswith(str(path)):
+            raise
+        raise ValueError(f"{path}: cannot read the {what}: {exc} (corrupt or not an .npz?){tail}") from None
+    except (zipfile.BadZipFile, EOFError, OSError, KeyError, zipfile.LargeZipFile) as exc:
+        raise ValueError(
+            f"{path}: cannot read the {what}: the file is truncated or corrupt ({type(exc).__name__}: {exc}){tail}"
+        ) from None
+
+
+def read_json(path: str | Path, what: str = "JSON file", fix: str = "") -> Any:
+    """Parse a JSON file; a syntax error names the file, line and column (ValueError)."""
+    path = Path(path)
+    tail = f"; {fix}" if fix else ""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: the {what} is not UTF-8 text ({exc}){tail}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        end = " (the file ends there: truncated?)" if exc.pos >= len(text.rstrip()) else ""
+        raise ValueError(
+            f"{path}, line {exc.lineno}, column {exc.colno}: the {what} is not valid JSON: {exc.msg}{end}{tail}"
+        ) from None
 
 
 @contextlib.contextmanager
@@ -248,8 +316,13 @@ class Workspace:
                 f"no geometry in workspace {self.root} (expected {self.geometry_path.name}): "
                 "run `omniseg-mesh fit` to create the workspace"
             )
-        with np.load(self.geometry_path) as data:
-            return {k: (np.asarray(data[k]) if k in data else None) for k in ("vertices", "faces", "colors")}
+        data = read_npz(self.geometry_path, what="workspace geometry", fix="re-run `omniseg-mesh fit` to write it again")
+        if "vertices" not in data:
+            raise ValueError(
+                f"{self.geometry_path}: workspace geometry has no array 'vertices' (found {sorted(data)}); "
+                "re-run `omniseg-mesh fit` to write it again"
+            )
+        return {k: data.get(k) for k in ("vertices", "faces", "colors")}
 
     def fragments_path(self, view_name: str) -> Path:
         return self.fragments_dir / f"{safe_view_name(view_name)}.npz"
@@ -262,7 +335,7 @@ class Workspace:
         """The contents of ``scene.json`` ({} when absent)."""
         if not self.scene_json.is_file():
             return {}
-        return json.loads(self.scene_json.read_text())
+        return read_json(self.scene_json, "workspace scene.json", "delete it and re-run `omniseg-mesh fit`")
 
     def write_scene_info(self, info: dict) -> None:
         atomic_write_json(self.scene_json, info)
