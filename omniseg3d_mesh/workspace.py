@@ -122,6 +122,12 @@ def read_npz(path: str | Path, keys: Any = None, what: str = "array file", fix: 
     tail = f"; {fix}" if fix else ""
     if not path.is_file():
         raise FileNotFoundError(f"{what} {path} not found{tail}")
+    if not zipfile.is_zipfile(path):  # empty, cut short (no zip directory at the end) or not an npz at all
+        size = path.stat().st_size
+        raise ValueError(
+            f"{path}: cannot read the {what}: the file is truncated or corrupt (no .npz/zip structure in its "
+            f"{size} bytes){tail}"
+        )
     try:
         with np.load(path, allow_pickle=False) as data:
             names = list(data.files)

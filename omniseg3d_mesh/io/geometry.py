@@ -110,10 +110,10 @@ def _colors_to_u8(colors: np.ndarray | None, integer: bool | None = None) -> np.
 def count_duplicate_faces(faces: np.ndarray, num_vertices: int) -> int:
     """How many faces repeat an earlier face's vertex set (any order).
 
-    Sorting one int64 key per face (``(a * V + b) * V + c`` of the sorted ids) while
-    ``V**3`` fits in int64 (V < 2,097,151); above that, two keys (``a * V + b`` and
-    ``c``) sorted together with ``lexsort``: both vectorised, O(F log F), no
-    row-wise ``np.unique`` (about 5x slower).
+    One int64 key per face (``(a * V + b) * V + c`` of the sorted ids), sorted, while
+    ``V**3`` fits in int64 (V <= 2,097,152). Above that, a 64-bit hash of the sorted
+    ids is sorted instead and only the faces whose hash repeats are compared exactly:
+    still one vectorised sort, where a row-wise ``np.unique`` was about 5x slower.
 
     Args:
         faces: [F, 3] int vertex ids in [0, num_vertices).
@@ -123,15 +123,19 @@ def count_duplicate_faces(faces: np.ndarray, num_vertices: int) -> int:
     if len(f) < 2:
         return 0
     nv = max(int(num_vertices), 1)
-    if nv < 2_097_151:
+    if nv <= 2_097_152:
         keys = (f[:, 0] * nv + f[:, 1]) * nv + f[:, 2]
         keys.sort()
         return int(np.count_nonzero(keys[1:] == keys[:-1]))
-    hi = f[:, 0] * nv + f[:, 1]
-    lo = f[:, 2]
-    order = np.lexsort((lo, hi))
-    hi, lo = hi[order], lo[order]
-    return int(np.count_nonzero((hi[1:] == hi[:-1]) & (lo[1:] == lo[:-1])))
+    u = f.astype(np.uint64)  # wrap-around arithmetic: a hash, verified below
+    h = u[:, 0] * np.uint64(0x9E3779B97F4A7C15) ^ u[:, 1] * np.uint64(0xC2B2AE3D27D4EB4F) ^ u[:, 2] * np.uint64(0x165667B19E3779F9)
+    hs = np.sort(h)
+    repeated = np.unique(hs[1:][hs[1:] == hs[:-1]])
+    if repeated.size == 0:
+        return 0
+    pos = np.minimum(np.searchsorted(repeated, h), len(repeated) - 1)  # O(F log k), k = repeated hashes
+    rows = f[repeated[pos] == h]
+    return int(len(rows) - len(np.unique(rows, axis=0)))
 
 
 def validate_geometry(
