@@ -24,8 +24,11 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
+import socket
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -40,6 +43,8 @@ __all__ = [
     "read_npz",
     "read_json",
     "atomic_directory",
+    "make_temp_dir",
+    "clean_stale_temp_dirs",
     "content_hash",
     "safe_view_name",
 ]
@@ -47,12 +52,85 @@ __all__ = [
 DEFAULT_WORKSPACE_NAME = "omniseg"
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux /proc)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    old = os.umask(0o022)  # elsewhere: set and restore (not thread-safe, but brief)
+    os.umask(old)
+    return old
+
+
+_HOST = socket.gethostname().replace(".", "_").replace("-", "_") or "host"
+_STALE_AFTER_S = 24 * 3600  # temp folders of other hosts (shared file systems) count as stale after a day
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def clean_stale_temp_dirs(parent: str | Path, name: str) -> list[Path]:
+    """Remove ``.<name>.*.tmp`` / ``.<name>.old.*`` folders that an interrupted run left in ``parent``.
+
+    A temporary folder is named ``.<name>.<host>-<pid>.<random>.tmp``; it is stale when
+    its process on this host is gone (or, from another host, after a day). Names from
+    before this scheme (no host/pid) are stale too. Returns the removed folders.
+    """
+    parent = Path(parent)
+    removed = []
+    if not parent.is_dir():
+        return removed
+    pattern = re.compile(rf"^\.{re.escape(name)}\.(?:(?:(?P<host>\w+)-(?P<pid>\d+)\.)?\w+\.tmp|old\.(?P<oldpid>\d+))$")
+    for entry in parent.iterdir():
+        hit = pattern.match(entry.name)
+        if hit is None or not entry.is_dir():
+            continue
+        pid = hit.group("pid") or hit.group("oldpid")
+        host = hit.group("host")
+        if pid is not None and (host is None or host == _HOST) and _pid_alive(int(pid)):
+            continue
+        if host is not None and host != _HOST:
+            try:
+                if time.time() - entry.stat().st_mtime < _STALE_AFTER_S:
+                    continue
+            except OSError:
+                continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+    return removed
+
+
+def make_temp_dir(parent: str | Path, name: str) -> Path:
+    """A fresh ``.<name>.<host>-<pid>.<random>.tmp`` folder in ``parent`` (umask modes), after removing stale ones."""
+    parent = Path(parent)
+    parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_temp_dirs(parent, name)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.{_HOST}-{os.getpid()}.", suffix=".tmp", dir=parent))
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700 whatever the umask
+    return tmp
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder, then rename)."""
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, then rename).
+
+    The file gets the mode a plain ``open()`` would give it (0666 less the umask).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 whatever the umask
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -181,13 +259,14 @@ def atomic_directory(final: str | Path, overwrite: bool = True) -> Iterator[Path
 
     On an exception the temporary folder is removed and ``final`` is untouched.
     With ``overwrite`` an existing ``final`` is replaced only once the new one is
-    complete.
+    complete. Temporary folders an interrupted (killed) run left behind are removed
+    first (:func:`clean_stale_temp_dirs`); the folder gets umask modes.
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     if final.exists() and not overwrite:
         raise FileExistsError(f"{final} exists; pass overwrite=True or choose another output folder")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    tmp = make_temp_dir(final.parent, final.name)
     try:
         yield tmp
     except BaseException:

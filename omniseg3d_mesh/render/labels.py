@@ -28,7 +28,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -38,7 +37,7 @@ from ..config import RenderConfig
 from ..io.rle import encode_rle, rle_area
 from ..progress import ProgressCallback, report
 from ..scene import Camera, Scene
-from ..workspace import Workspace, safe_view_name
+from ..workspace import Workspace, make_temp_dir, safe_view_name
 from .fragments import Fragments, compute_fragments, load_or_compute_fragments
 
 log = logging.getLogger(__name__)
@@ -457,7 +456,7 @@ def render_views(
     out_dir.mkdir(parents=True, exist_ok=True)
     total = len(views) if hasattr(views, "__len__") else (len(scene.cameras) if views is None else 0)
     ghash = scene.geometry_hash()
-    tmp = Path(tempfile.mkdtemp(prefix=".render.", suffix=".tmp", dir=out_dir))
+    tmp = make_temp_dir(out_dir, "render")
     labels_mode = what in ("parts", "selection")
     n_views = n_ann = 0
     parts_seen: set[int] = set()
