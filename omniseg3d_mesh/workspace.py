@@ -409,6 +409,21 @@ class Workspace:
             )
         return {k: data.get(k) for k in ("vertices", "faces", "colors")}
 
+    def exported_parts_dir(self) -> Path:
+        """Where ``discretize`` last wrote this workspace's parts (recorded in scene.json), else ``parts/``."""
+        recorded = self.read_scene_info().get("parts")
+        if recorded:
+            path = Path(recorded)
+            path = path if path.is_absolute() else self.root / path
+            if path.is_dir():
+                return path
+        return self.parts_dir
+
+    def record_parts(self, out_dir: str | Path) -> None:
+        """Remember where ``discretize`` wrote the parts, so ``render`` and the viewer use the same ones."""
+        if self.root.is_dir():
+            self.update_scene_info(parts=str(Path(out_dir).resolve()))
+
     def fragments_path(self, view_name: str) -> Path:
         return self.fragments_dir / f"{safe_view_name(view_name)}.npz"
 

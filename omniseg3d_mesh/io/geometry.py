@@ -33,6 +33,7 @@ __all__ = [
     "load_scene",
     "load_workspace_scene",
     "save_ply",
+    "ply_bytes",
     "save_vertex_labels",
     "load_vertex_labels",
     "triangulate_polygons",
@@ -723,16 +724,21 @@ def load_geometry(path: str | Path, point_mode: bool = False) -> tuple[np.ndarra
 
 
 # ----------------------------------------------------------------- writers
-def save_ply(path: str | Path, vertices: np.ndarray, faces: np.ndarray | None = None, colors: np.ndarray | None = None) -> Path:
-    """Write a binary little-endian PLY (atomic), vertex ids as given.
+def ply_bytes(
+    vertices: np.ndarray,
+    faces: np.ndarray | None = None,
+    colors: np.ndarray | None = None,
+    vertex_properties: dict[str, np.ndarray] | None = None,
+) -> bytes:
+    """A binary little-endian PLY, vertex ids as given.
 
     Args:
         vertices: [V, 3] float positions.
         faces: [F, 3] int triangles, or None for a point cloud.
         colors: [V, 3] uint8, or None.
+        vertex_properties: more per-vertex scalars, name -> [V] array (int32 -> ``int``,
+            float -> ``float``), e.g. ``{"label": labels}`` (read by MeshLab, Blender, CloudCompare).
     """
-    from ..workspace import atomic_write_bytes
-
     v = np.asarray(vertices, dtype=np.float32).reshape(-1, 3)
     header = ["ply", "format binary_little_endian 1.0", f"element vertex {len(v)}"]
     header += [f"property float {a}" for a in "xyz"]
@@ -740,11 +746,22 @@ def save_ply(path: str | Path, vertices: np.ndarray, faces: np.ndarray | None = 
     if colors is not None:
         header += [f"property uchar {a}" for a in ("red", "green", "blue")]
         fields += [("red", "u1"), ("green", "u1"), ("blue", "u1")]
+    extra = {}
+    for name, values in (vertex_properties or {}).items():
+        arr = np.asarray(values).reshape(-1)
+        if arr.shape != (len(v),):
+            raise ValueError(f"vertex property {name!r} must have one value per vertex ({len(v)}), got shape {arr.shape}")
+        integer = np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool
+        header.append(f"property {'int' if integer else 'float'} {name}")
+        fields.append((name, "<i4" if integer else "<f4"))
+        extra[name] = arr
     rows = np.zeros(len(v), dtype=fields)
     rows["x"], rows["y"], rows["z"] = v[:, 0], v[:, 1], v[:, 2]
     if colors is not None:
         c = np.asarray(colors, dtype=np.uint8)
         rows["red"], rows["green"], rows["blue"] = c[:, 0], c[:, 1], c[:, 2]
+    for name, arr in extra.items():
+        rows[name] = arr
     body = [rows.tobytes()]
     if faces is not None:
         f = np.asarray(faces, dtype=np.int32).reshape(-1, 3)
@@ -753,7 +770,20 @@ def save_ply(path: str | Path, vertices: np.ndarray, faces: np.ndarray | None = 
         frows["n"], frows["i"] = 3, f
         body.append(frows.tobytes())
     header.append("end_header")
-    return atomic_write_bytes(path, ("\n".join(header) + "\n").encode("ascii") + b"".join(body))
+    return ("\n".join(header) + "\n").encode("ascii") + b"".join(body)
+
+
+def save_ply(
+    path: str | Path,
+    vertices: np.ndarray,
+    faces: np.ndarray | None = None,
+    colors: np.ndarray | None = None,
+    vertex_properties: dict[str, np.ndarray] | None = None,
+) -> Path:
+    """Write :func:`ply_bytes` to ``path`` atomically."""
+    from ..workspace import atomic_write_bytes
+
+    return atomic_write_bytes(path, ply_bytes(vertices, faces, colors, vertex_properties))
 
 
 def save_vertex_labels(path: str | Path, labels: np.ndarray) -> Path:
