@@ -9,7 +9,6 @@ import shlex
 
 import numpy as np
 import pytest
-from conftest import make_box_scene
 
 from omniseg3d_mesh.config import FitConfig
 from omniseg3d_mesh.fit import _load_checkpoint, fit_field
@@ -18,11 +17,11 @@ from omniseg3d_mesh.workspace import Workspace
 CFG = FitConfig(steps=6, num_pixels=128, lr=0.03, checkpoint_every=2, device="cpu", num_threads=1)
 
 
-@pytest.fixture(scope="module")
-def box_masks():
+@pytest.fixture
+def box_masks(box_scene):
     from omniseg3d_mesh.render.fragments import compute_fragments
 
-    scene, labels = make_box_scene(num_views=3, width=32, height=24)
+    scene, labels = box_scene
     masks = {}
     for cam in scene.cameras:
         dom = compute_fragments(scene, cam, "cpu").dominant_vertex()

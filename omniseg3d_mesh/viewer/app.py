@@ -359,8 +359,7 @@ class ViewerApp:
 
     def _status_text(self) -> str:
         s = self.state.status()
-        # numbered as the CLI's `select --step N` and its table: 0 = smallest
-        step = "-" if s["step"] is None else f"{s['step']} of 0..{s['steps'] - 1}"
+        step = step_label(s["step"], s["steps"])
         lines = [
             f"**{self.state.num_vertices:,} vertices** · mode: {_MODE_LABELS[s['mode']]}",
             f"clicks {s['clicks']} ({s['negatives']} negative) · objects {s['groups'] + (1 if s['clicks'] else 0)} · "
@@ -479,3 +478,8 @@ def serve(
     if block:
         app.wait()
     return app
+
+
+def step_label(step: int | None, steps: int) -> str:
+    """The hierarchy step as the CLI numbers it (``select --step N`` and its table): 0 = smallest."""
+    return "-" if step is None else f"{step} of 0..{steps - 1}"
