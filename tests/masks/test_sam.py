@@ -250,7 +250,7 @@ def test_generate_masks_input_errors(tmp_path, tiny_checkpoint):
 def test_missing_sam_extra_names_it(tmp_path, tiny_checkpoint, monkeypatch):
     images = _write_images(tmp_path / "images", n=1)
     monkeypatch.setitem(sys.modules, "segment_anything", None)
-    with pytest.raises(ImportError, match=r'mask generation needs .*segment_anything.*pip install "omniseg3d-mesh\[sam\]"'):
+    with pytest.raises(ImportError, match=r'mask generation needs .*segment_anything.*pip install -e "\.\[sam\]"'):
         generate_masks(images, tiny_checkpoint, tmp_path / "m", CFG)
 
 
