@@ -42,9 +42,15 @@ class UsageError(ValueError):
     """A wrong flag or combination of flags: printed as one line, exit code 2."""
 
 
-class _PlainFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        return f"{record.levelname.lower()}: {record.getMessage()}"
+class _PlainStderrHandler(logging.Handler):
+    """``level: message``, one line, to whatever ``sys.stderr`` is when the record comes."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(f"{record.levelname.lower()}: {record.getMessage()}\n")
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001 - logging must never raise
+            self.handleError(record)
 
 
 def setup_logging(verbose: int = 0) -> None:
@@ -55,8 +61,7 @@ def setup_logging(verbose: int = 0) -> None:
         if console.is_terminal:
             handler: logging.Handler = RichHandler(console=console, show_path=False, show_time=False)
         else:  # one plain line per record: no wrapping, no padding to the console width
-            handler = logging.StreamHandler(sys.stderr)
-            handler.setFormatter(_PlainFormatter())
+            handler = _PlainStderrHandler()
         handler._omniseg_cli = True  # type: ignore[attr-defined]
         handler.setLevel(logging.INFO if verbose == 0 else level)
         root.addHandler(handler)
