@@ -449,7 +449,7 @@ def test_render_workspace_errors(parts_scene, tmp_path, monkeypatch):
         render_workspace(ws, out, RenderConfig(what="selection"))
     with pytest.raises(ValueError, match="needs a query: pass --click"):
         render_workspace(ws, out, RenderConfig(what="scores"))
-    with pytest.raises(ValueError, match="--click 99999999 is not a vertex id"):
+    with pytest.raises(ValueError, match="click v:99999999: vertex 99999999 does not exist, the geometry has vertices 0.."):
         render_workspace(ws, out, RenderConfig(what="scores", click=99999999))
     with pytest.raises(FileNotFoundError, match="labels file .*nope.npy not found"):
         render_workspace(ws, out, labels=tmp_path / "nope.npy")
