@@ -2,7 +2,7 @@
 
 Every field carries its documentation in ``metadata["help"]``; the CLI builds each
 subcommand's ``--help`` from it, so the dataclass *is* the documentation. A YAML
-preset (``configs/*.yaml``) holds ``{stage: {field: value}}`` or flat
+preset (``omniseg3d_mesh/configs/*.yaml``, shipped in the wheel; ``--config NAME``) holds ``{stage: {field: value}}`` or flat
 ``{field: value}``; command-line flags override it.
 
 This module imports nothing heavy (no torch, no open3d): the CLI reads it to build
@@ -87,7 +87,7 @@ class FitConfig:
     diffusion_iters: int = opt(100, "graph diffusion iterations that give unseen vertices features")
     checkpoint_every: int = opt(500, "write a resumable checkpoint every N steps (0 = never)")
     seed: int = opt(0, "random seed; the same seed gives the same field")
-    device: str = opt("auto", "torch device: auto (CUDA when present), cpu, cuda, cuda:N")
+    device: str = opt("auto", "torch device: auto (CUDA when present), cpu, cuda, cuda:N", metavar="DEVICE")
     num_threads: int = opt(
         0, "CPU threads torch may use during the fit (0 = torch's default, one per core); 1 is much faster on a machine busy with other work"
     )
@@ -147,7 +147,7 @@ class MaskConfig:
         128, "remove holes and islands smaller than this many pixels (at the size SAM runs at; 0 = off)"
     )
     max_long_side: int = opt(1024, "downscale images whose long side is larger before SAM (masks are scaled back; 0 = never)")
-    device: str = opt("auto", "torch device: auto (CUDA when present), cpu, cuda")
+    device: str = opt("auto", "torch device: auto (CUDA when present), cpu, cuda", metavar="DEVICE")
     strict: bool = opt(False, "stop at the first image that fails instead of reporting it and going on")
 
 
@@ -157,10 +157,13 @@ class RenderConfig:
 
     what: Literal["parts", "selection", "scores", "pca"] = opt("parts", "what to render")
     level: int = opt(0, "hierarchy level of the parts (as in discretize)")
-    views: list[str] = opt([], "render only these views (default: all)")
+    views: list[str] = opt([], "render only these views (default: all)", metavar="VIEW")
     overlay_alpha: float = opt(0.5, "opacity of the colour overlay on the input image")
     overlays: bool = opt(True, "also write <view>_overlay.png (the colours over the input image, or over grey)")
-    click: Optional[int] = opt(None, "scores: the vertex id whose feature similarity is rendered")
+    click: Optional[str] = opt(
+        None, "scores: the click whose feature similarity is rendered, as in select: v:VERTEX | x:X,Y,Z | p:VIEW:U,V",
+        metavar="CLICK",
+    )
     backend: Literal["auto", "cpu", "nvdiffrast"] = opt(
         "auto", "fragment backend (auto: nvdiffrast when CUDA and nvdiffrast are present, cpu for distorted views)"
     )
@@ -180,6 +183,11 @@ STAGES: dict[str, type] = {
 
 
 # --------------------------------------------------------------------------- machinery
+class ConfigError(ValueError):
+    """A bad ``--config`` preset (not found, unknown fields): a usage error (CLI exit code 2)."""
+
+
+
 def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
@@ -198,6 +206,10 @@ def _parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
 
 
+# one placeholder style for every command: N (integer), X (number), TEXT, PATH
+_METAVARS = {int: "N", float: "X", str: "TEXT", Path: "PATH"}
+
+
 def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, title: str | None = None) -> None:
     """Add one ``--flag`` per field of dataclass ``cls`` (defaults left unset so YAML can fill them)."""
     group = parser.add_argument_group(title or f"{cls.__name__} ({(cls.__doc__ or '').strip().splitlines()[0]})")
@@ -205,7 +217,9 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, title: s
     for f in dataclasses.fields(cls):
         tp, optional = _unwrap_optional(hints[f.name])
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        help_text = f"{f.metadata.get('help', '')} (default: {default})"
+        help_text = f.metadata.get("help", "")
+        if "default" not in help_text:  # a help that explains its default already says it once
+            help_text += f" (default: {'none' if default is None else default})"
         flag = "--" + f.name.replace("_", "-")
         kwargs: dict[str, Any] = {"dest": f"{cls.__name__}.{f.name}", "default": argparse.SUPPRESS, "help": help_text}
         origin = typing.get_origin(tp)
@@ -217,9 +231,9 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, title: s
             group.add_argument(flag, choices=choices, type=type(choices[0]), **kwargs)
         elif origin in (list, tuple):
             (item,) = typing.get_args(tp)[:1]
-            group.add_argument(flag, nargs="*", type=item, metavar=item.__name__.upper(), **kwargs)
+            group.add_argument(flag, nargs="*", type=item, metavar=f.metadata.get("metavar", _METAVARS.get(item, "X")), **kwargs)
         elif tp in (int, float, str, Path):
-            group.add_argument(flag, type=tp, metavar=tp.__name__.upper() if tp is not Path else "PATH", **kwargs)
+            group.add_argument(flag, type=tp, metavar=f.metadata.get("metavar", _METAVARS[tp]), **kwargs)
         else:  # pragma: no cover - a config author used an unsupported type
             raise TypeError(f"{cls.__name__}.{f.name}: unsupported config type {tp}")
         del optional
@@ -239,29 +253,46 @@ def config_from_dict(cls: type, values: dict, source: str = "config") -> Any:
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - names)
     if unknown:
-        raise ValueError(
+        raise ConfigError(
             f"{source}: unknown {cls.__name__} field(s) {', '.join(unknown)}; known fields: {', '.join(sorted(names))}"
         )
     return cls(**values)
+
+
+PRESETS_DIR = Path(__file__).parent / "configs"
+
+
+def preset_names() -> list[str]:
+    """The presets shipped in the package (``omniseg3d_mesh/configs/*.yaml``)."""
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+
+
+def resolve_preset(path: str | Path) -> Path:
+    """A ``--config`` value as a file: a path, or a shipped preset by name (``paper``,
+    ``fast.yaml``, ``configs/fast.yaml`` all work outside a source checkout)."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    for cand in (PRESETS_DIR / path.name, PRESETS_DIR / f"{path.name}.yaml"):
+        if cand.is_file():
+            return cand
+    raise ConfigError(
+        f"config file {path} not found; give a YAML file or one of the shipped presets: {', '.join(preset_names())} "
+        "(e.g. --config fast)"
+    )
 
 
 def load_config_file(path: str | Path, cls: type) -> dict:
     """The values for ``cls`` in a YAML preset (section named after the stage, or flat)."""
     import yaml
 
-    path = Path(path)
-    if not path.is_file():
-        bundled = Path(__file__).parent / "configs" / path.name
-        repo = Path(__file__).resolve().parent.parent / "configs" / path.name
-        for cand in (bundled, repo, repo.with_suffix(".yaml")):
-            if cand.is_file():
-                path = cand
-                break
-        else:
-            raise FileNotFoundError(f"config file {path} not found (presets live in configs/, e.g. configs/default.yaml)")
-    data = yaml.safe_load(path.read_text()) or {}
+    path = resolve_preset(path)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping of stage -> fields, found {type(data).__name__}")
+        raise ConfigError(f"{path}: expected a mapping of stage -> fields, found {type(data).__name__}")
     stage = next((k for k, v in STAGES.items() if v is cls), None)
     if stage is not None and isinstance(data.get(stage), dict):
         section = data[stage]
@@ -272,7 +303,7 @@ def load_config_file(path: str | Path, cls: type) -> dict:
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(section) - names)
     if unknown:
-        raise ValueError(f"{path}: unknown {stage or cls.__name__} field(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+        raise ConfigError(f"{path}: unknown {stage or cls.__name__} field(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
     return dict(section)
 
 

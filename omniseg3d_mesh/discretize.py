@@ -614,4 +614,5 @@ def discretize_workspace(
         progress=progress,
     )
     manifest["out"] = str(out_dir)
+    ws.record_parts(out_dir)  # render and the viewer use these parts
     return manifest

@@ -13,11 +13,27 @@ from pathlib import Path
 
 import numpy as np
 
-from .workspace import Workspace, atomic_save_npz
+from .workspace import Workspace, atomic_save_npz, read_npz
 
-__all__ = ["Field", "load_field", "check_field_geometry"]
+__all__ = ["Field", "NonFiniteFieldError", "load_field", "check_field_geometry", "check_finite_features"]
 
 FIELD_VERSION = 1
+_REFIT = "re-run `omniseg-mesh fit` (a diverging fit gives NaN: lower --lr)"
+
+
+class NonFiniteFieldError(ValueError):
+    """Features hold NaN or inf (a diverged fit): never written, never used."""
+
+
+def check_finite_features(features: np.ndarray, where: str = "the field", fix: str = _REFIT) -> None:
+    """Raise :class:`NonFiniteFieldError` unless every feature [V, D] is finite."""
+    bad = ~np.isfinite(features).all(axis=1) if features.ndim == 2 else ~np.isfinite(features)
+    if bad.any():
+        ids = np.flatnonzero(bad)
+        raise NonFiniteFieldError(
+            f"{where}: {len(ids)} of {len(bad)} vertices have NaN or inf features (first ids {ids[:5].tolist()}); "
+            f"the fit diverged. Fix: {fix}"
+        )
 
 
 @dataclass
@@ -67,7 +83,8 @@ class Field:
         return s[0] if single else s
 
     def save(self, path: str | Path) -> Path:
-        """Write ``features`` and ``meta`` to an ``.npz`` atomically."""
+        """Write ``features`` and ``meta`` to an ``.npz`` atomically; a non-finite field is refused."""
+        check_finite_features(self.features, f"refusing to write {path}")
         meta = dict(self.meta)
         meta.setdefault("field_version", FIELD_VERSION)
         return atomic_save_npz(path, features=self.features, meta=np.array(json.dumps(meta, default=str)))
@@ -77,15 +94,24 @@ class Field:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no field file at {path}: run `omniseg-mesh fit` first or pass --workspace")
-        with np.load(path, allow_pickle=False) as data:
-            if "features" not in data:
-                raise ValueError(f"{path} is not a field file: expected an array 'features', found {sorted(data.files)}")
+        data = read_npz(path, what="field file", fix=_REFIT)
+        if "features" not in data:
+            raise ValueError(f"{path} is not a field file: expected an array 'features', found {sorted(data)}")
+        try:
             meta = json.loads(str(data["meta"])) if "meta" in data else {}
-            return cls(features=data["features"], meta=meta)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: the field's 'meta' is not valid JSON ({exc}); {_REFIT}") from None
+        features = data["features"]
+        if features.dtype.kind not in "fiu" or features.ndim != 2:
+            raise ValueError(
+                f"{path}: 'features' must be a [V, D] float array, found {features.dtype} {features.shape}; {_REFIT}"
+            )
+        check_finite_features(features, str(path))
+        return cls(features=features, meta=meta)
 
 
 def check_field_geometry(features: np.ndarray, vertices: np.ndarray) -> None:
-    """Raise ValueError unless ``features`` [V, D] belongs to ``vertices`` [V, 3]."""
+    """Raise ValueError unless ``features`` [V, D] belongs to ``vertices`` [V, 3] and is finite."""
     if features.ndim != 2:
         raise ValueError(f"features must have shape (V, D), got {features.shape}")
     if vertices.ndim != 2 or vertices.shape[1] != 3:
@@ -95,6 +121,7 @@ def check_field_geometry(features: np.ndarray, vertices: np.ndarray) -> None:
             f"features has {len(features)} rows but the geometry has {len(vertices)} vertices: "
             "the field was fitted on another mesh; re-run `omniseg-mesh fit` on this one"
         )
+    check_finite_features(features, "the field")
 
 
 def load_field(workspace: str | Path | Workspace | None = None) -> Field:

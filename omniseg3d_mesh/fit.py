@@ -28,6 +28,7 @@ from __future__ import annotations
 import io
 import logging
 import math
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -260,29 +261,93 @@ def _interpolate(features, vertex_ids, weights):
     return (gathered * weights[:, :, None]).sum(dim=1)
 
 
+CHECKPOINT_FORMAT = 2
+
+
 def _save_checkpoint(path: Path, key: str, step: int, features, optimizer, loss: float) -> None:
+    """Write ``checkpoints/fit.pt`` atomically, holding only tensors, numbers and strings.
+
+    The Adam state is flattened (one tensor per state entry, the parameter-group
+    settings as a JSON string) so that :func:`_load_checkpoint` can read it with
+    ``torch.load(weights_only=True)``: a checkpoint from someone else's workspace can
+    never run code on this machine.
+    """
+    import json
+
     import torch
 
+    sd = optimizer.state_dict()
+    state: dict = {
+        "format": CHECKPOINT_FORMAT,
+        "key": str(key),
+        "step": int(step),
+        "loss": float(loss),
+        "features": features.detach().cpu().contiguous(),
+        "param_groups": json.dumps(sd["param_groups"]),
+    }
+    for pid, entries in sd["state"].items():
+        for name, value in entries.items():
+            value = value if torch.is_tensor(value) else torch.tensor(value)
+            state[f"state.{int(pid)}.{name}"] = value.detach().cpu().contiguous()
     buf = io.BytesIO()
-    state = {"key": key, "step": step, "loss": loss, "features": features.detach().cpu(), "optimizer": optimizer.state_dict()}
     torch.save(state, buf)
     atomic_write_bytes(path, buf.getvalue())
 
 
 def _load_checkpoint(path: Path, key: str):
+    """The checkpoint at ``path`` if it belongs to ``key``, else None (the fit starts over).
+
+    Loaded with ``torch.load(weights_only=True)``: a file whose pickle would build any
+    object other than tensors, numbers, strings, lists and dicts (e.g. call
+    ``os.system``) is refused before anything in it runs, with a warning.
+
+    Returns:
+        ``{"key", "step", "loss", "features", "optimizer"}``; ``optimizer`` is a state
+        dict for ``torch.optim.Adam.load_state_dict``.
+    """
+    import json
+    import pickle
+
     import torch
 
     if not path.is_file():
         return None
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        if found is None:  # not a pickle of ours at all: treated like any unreadable file
+            log.warning("ignoring unreadable fit checkpoint %s (not a checkpoint written by omniseg-mesh); the fit starts over", path)
+            return None
+        log.warning(
+            "refusing fit checkpoint %s: it holds objects other than tensors, numbers and strings, which could "
+            "run code when loaded (it calls or builds %s); nothing in it was run and the fit starts over. "
+            "Delete the file if you did not write it", path, found.group(1),
+        )
+        return None
     except Exception as exc:  # unreadable -> start over, never fatal
-        log.warning("ignoring unreadable fit checkpoint %s (%s)", path, exc)
+        log.warning("ignoring unreadable fit checkpoint %s (%s); the fit starts over", path, exc)
+        return None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        log.warning("ignoring fit checkpoint %s written by another version; the fit starts over", path)
         return None
     if ckpt.get("key") != key:
         log.info("fit checkpoint %s belongs to other inputs or settings; starting over", path)
         return None
-    return ckpt
+    try:
+        state: dict = {}
+        for name, value in ckpt.items():
+            if name.startswith("state."):
+                _, pid, entry = name.split(".", 2)
+                state.setdefault(int(pid), {})[entry] = value
+        optimizer = {"state": state, "param_groups": json.loads(ckpt["param_groups"])}
+        return {
+            "key": ckpt["key"], "step": int(ckpt["step"]), "loss": float(ckpt["loss"]),
+            "features": ckpt["features"], "optimizer": optimizer,
+        }
+    except (KeyError, ValueError, TypeError) as exc:
+        log.warning("ignoring malformed fit checkpoint %s (%s); the fit starts over", path, exc)
+        return None
 
 
 def _optimizer_to(optimizer, device) -> None:
@@ -510,6 +575,7 @@ def fit_workspace(
     mask_views = _load_or_generate_masks(scene, images, masks, ws, sam_checkpoint, mask_config, config, progress)
 
     field = fit_field(scene, mask_views, config=config, workspace=ws, fragment_config=fragment_config, progress=progress)
+    _refuse_non_finite(field, ws, config)
     ws.save_geometry(scene.vertices, scene.faces, scene.colors)
     from .io.cameras_json import save_cameras_json
 
@@ -535,6 +601,26 @@ def fit_workspace(
     field.meta["source"] = str(mesh.resolve())
     field.save(ws.field_path)
     return ws
+
+
+def _refuse_non_finite(field: Field, ws: Workspace, config: FitConfig) -> None:
+    """A diverged fit (NaN / inf features) raises before anything in the workspace is replaced."""
+    from .field import NonFiniteFieldError
+
+    bad = ~np.isfinite(field.features).all(axis=1)
+    if not bad.any():
+        return
+    ckpt = ws.checkpoints_dir / "fit.pt"
+    if ckpt.is_file():
+        ckpt.unlink()  # holds the diverged state: a re-run must not resume from it
+    loss = field.meta.get("final_loss")
+    loss = f"{loss:.4g}" if isinstance(loss, (int, float)) else "unknown"
+    kept = f"the previous {ws.field_path} is kept" if ws.field_path.is_file() else f"{ws.field_path} was not written"
+    raise NonFiniteFieldError(
+        f"the fit diverged: {int(bad.sum())} of {len(bad)} vertices have NaN or inf features "
+        f"(last loss {loss}, lr {config.lr:g}); {kept}. "
+        f"Fix: lower the learning rate (--lr {config.lr / 10:g}) and fit again"
+    )
 
 
 def _load_or_generate_masks(scene, images, masks, ws: Workspace, sam_checkpoint, mask_config, config: FitConfig, progress):

@@ -24,8 +24,11 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
+import socket
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -37,7 +40,11 @@ __all__ = [
     "atomic_write_text",
     "atomic_write_json",
     "atomic_save_npz",
+    "read_npz",
+    "read_json",
     "atomic_directory",
+    "make_temp_dir",
+    "clean_stale_temp_dirs",
     "content_hash",
     "safe_view_name",
 ]
@@ -45,12 +52,85 @@ __all__ = [
 DEFAULT_WORKSPACE_NAME = "omniseg"
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux /proc)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    old = os.umask(0o022)  # elsewhere: set and restore (not thread-safe, but brief)
+    os.umask(old)
+    return old
+
+
+_HOST = socket.gethostname().replace(".", "_").replace("-", "_") or "host"
+_STALE_AFTER_S = 24 * 3600  # temp folders of other hosts (shared file systems) count as stale after a day
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def clean_stale_temp_dirs(parent: str | Path, name: str) -> list[Path]:
+    """Remove ``.<name>.*.tmp`` / ``.<name>.old.*`` folders that an interrupted run left in ``parent``.
+
+    A temporary folder is named ``.<name>.<host>-<pid>.<random>.tmp``; it is stale when
+    its process on this host is gone (or, from another host, after a day). Names from
+    before this scheme (no host/pid) are stale too. Returns the removed folders.
+    """
+    parent = Path(parent)
+    removed = []
+    if not parent.is_dir():
+        return removed
+    pattern = re.compile(rf"^\.{re.escape(name)}\.(?:(?:(?P<host>\w+)-(?P<pid>\d+)\.)?\w+\.tmp|old\.(?P<oldpid>\d+))$")
+    for entry in parent.iterdir():
+        hit = pattern.match(entry.name)
+        if hit is None or not entry.is_dir():
+            continue
+        pid = hit.group("pid") or hit.group("oldpid")
+        host = hit.group("host")
+        if pid is not None and (host is None or host == _HOST) and _pid_alive(int(pid)):
+            continue
+        if host is not None and host != _HOST:
+            try:
+                if time.time() - entry.stat().st_mtime < _STALE_AFTER_S:
+                    continue
+            except OSError:
+                continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+    return removed
+
+
+def make_temp_dir(parent: str | Path, name: str) -> Path:
+    """A fresh ``.<name>.<host>-<pid>.<random>.tmp`` folder in ``parent`` (umask modes), after removing stale ones."""
+    parent = Path(parent)
+    parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_temp_dirs(parent, name)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.{_HOST}-{os.getpid()}.", suffix=".tmp", dir=parent))
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700 whatever the umask
+    return tmp
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder, then rename)."""
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, then rename).
+
+    The file gets the mode a plain ``open()`` would give it (0666 less the umask).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 whatever the umask
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -101,19 +181,92 @@ def atomic_save_npz(path: str | Path, compress: bool = False, **arrays: Any) -> 
     return atomic_write_bytes(path, buf.getvalue())
 
 
+def read_npz(path: str | Path, keys: Any = None, what: str = "array file", fix: str = "") -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` (all, or ``keys``), with a clear error naming the file.
+
+    Never unpickles: an object-dtype array is refused. A truncated or corrupt file,
+    one that is not an npz, a missing key or an object array each raise ValueError
+    saying which file, what was found and ``fix``.
+
+    Args:
+        path: the ``.npz`` file.
+        keys: names to read (None = every array); a missing one is an error.
+        what: what the file is, for messages ("field file", "mask stack").
+        fix: how to repair it, appended to every message.
+    """
+    import zipfile
+
+    path = Path(path)
+    tail = f"; {fix}" if fix else ""
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path} not found{tail}")
+    if not zipfile.is_zipfile(path):  # empty, cut short (no zip directory at the end) or not an npz at all
+        size = path.stat().st_size
+        raise ValueError(
+            f"{path}: cannot read the {what}: the file is truncated or corrupt (no .npz/zip structure in its "
+            f"{size} bytes){tail}"
+        )
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            names = list(data.files)
+            wanted = names if keys is None else list(keys)
+            missing = [k for k in wanted if k not in names]
+            if missing:
+                raise ValueError(f"{path}: {what} has no array {', '.join(map(repr, missing))} (found {sorted(names)}){tail}")
+            out = {}
+            for k in wanted:
+                try:
+                    out[k] = np.asarray(data[k])
+                except ValueError as exc:
+                    if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
+                        raise ValueError(
+                            f"{path}: array {k!r} of the {what} holds Python objects (dtype object), which are never "
+                            f"loaded because unpickling can run code; save plain numeric or boolean arrays "
+                            f"(e.g. np.savez(path, {k}=np.asarray(x, dtype=bool))){tail}"
+                        ) from None
+                    raise
+            return out
+    except ValueError as exc:
+        if str(exc).startswith(str(path)):
+            raise
+        raise ValueError(f"{path}: cannot read the {what}: {exc} (corrupt or not an .npz?){tail}") from None
+    except (zipfile.BadZipFile, EOFError, OSError, KeyError, zipfile.LargeZipFile) as exc:
+        raise ValueError(
+            f"{path}: cannot read the {what}: the file is truncated or corrupt ({type(exc).__name__}: {exc}){tail}"
+        ) from None
+
+
+def read_json(path: str | Path, what: str = "JSON file", fix: str = "") -> Any:
+    """Parse a JSON file; a syntax error names the file, line and column (ValueError)."""
+    path = Path(path)
+    tail = f"; {fix}" if fix else ""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: the {what} is not UTF-8 text ({exc}){tail}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        end = " (the file ends there: truncated?)" if exc.pos >= len(text.rstrip()) else ""
+        raise ValueError(
+            f"{path}, line {exc.lineno}, column {exc.colno}: the {what} is not valid JSON: {exc.msg}{end}{tail}"
+        ) from None
+
+
 @contextlib.contextmanager
 def atomic_directory(final: str | Path, overwrite: bool = True) -> Iterator[Path]:
     """Build a folder under a temporary name and move it to ``final`` on success.
 
     On an exception the temporary folder is removed and ``final`` is untouched.
     With ``overwrite`` an existing ``final`` is replaced only once the new one is
-    complete.
+    complete. Temporary folders an interrupted (killed) run left behind are removed
+    first (:func:`clean_stale_temp_dirs`); the folder gets umask modes.
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     if final.exists() and not overwrite:
         raise FileExistsError(f"{final} exists; pass overwrite=True or choose another output folder")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    tmp = make_temp_dir(final.parent, final.name)
     try:
         yield tmp
     except BaseException:
@@ -248,8 +401,28 @@ class Workspace:
                 f"no geometry in workspace {self.root} (expected {self.geometry_path.name}): "
                 "run `omniseg-mesh fit` to create the workspace"
             )
-        with np.load(self.geometry_path) as data:
-            return {k: (np.asarray(data[k]) if k in data else None) for k in ("vertices", "faces", "colors")}
+        data = read_npz(self.geometry_path, what="workspace geometry", fix="re-run `omniseg-mesh fit` to write it again")
+        if "vertices" not in data:
+            raise ValueError(
+                f"{self.geometry_path}: workspace geometry has no array 'vertices' (found {sorted(data)}); "
+                "re-run `omniseg-mesh fit` to write it again"
+            )
+        return {k: data.get(k) for k in ("vertices", "faces", "colors")}
+
+    def exported_parts_dir(self) -> Path:
+        """Where ``discretize`` last wrote this workspace's parts (recorded in scene.json), else ``parts/``."""
+        recorded = self.read_scene_info().get("parts")
+        if recorded:
+            path = Path(recorded)
+            path = path if path.is_absolute() else self.root / path
+            if path.is_dir():
+                return path
+        return self.parts_dir
+
+    def record_parts(self, out_dir: str | Path) -> None:
+        """Remember where ``discretize`` wrote the parts, so ``render`` and the viewer use the same ones."""
+        if self.root.is_dir():
+            self.update_scene_info(parts=str(Path(out_dir).resolve()))
 
     def fragments_path(self, view_name: str) -> Path:
         return self.fragments_dir / f"{safe_view_name(view_name)}.npz"
@@ -262,7 +435,7 @@ class Workspace:
         """The contents of ``scene.json`` ({} when absent)."""
         if not self.scene_json.is_file():
             return {}
-        return json.loads(self.scene_json.read_text())
+        return read_json(self.scene_json, "workspace scene.json", "delete it and re-run `omniseg-mesh fit`")
 
     def write_scene_info(self, info: dict) -> None:
         atomic_write_json(self.scene_json, info)

@@ -6,6 +6,7 @@ import pytest
 
 from omniseg3d_mesh.config import (
     STAGES,
+    ConfigError,
     DiscretizeConfig,
     FitConfig,
     add_dataclass_arguments,
@@ -47,7 +48,7 @@ def test_unknown_yaml_field_is_named(tmp_path):
         load_config_file(preset, FitConfig)
     with pytest.raises(ValueError, match="unknown FitConfig field"):
         config_from_dict(FitConfig, {"nope": 1})
-    with pytest.raises(FileNotFoundError, match="presets live in configs/"):
+    with pytest.raises(ConfigError, match=r"missing.yaml not found; give a YAML file or one of the shipped presets: default, fast, paper"):
         load_config_file(tmp_path / "missing.yaml", FitConfig)
     preset.write_text("- a\n- b\n")
     with pytest.raises(ValueError, match="expected a mapping"):

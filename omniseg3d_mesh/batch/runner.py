@@ -60,6 +60,8 @@ class BatchOptions:
         max_retries: how often a task whose worker died is retried (Ray).
         mask_workers: mask-generation actors (default: one per GPU, or one without GPUs).
         rerun: ignore recorded results and run every selected stage again.
+        verbose: let Ray print its own logs (worker output, raylet messages) here; by
+            default they stay in Ray's log files (``/tmp/ray/session_latest/logs``).
     """
 
     stages: tuple[str, ...] = STAGE_ORDER
@@ -71,6 +73,7 @@ class BatchOptions:
     max_retries: int = 2
     mask_workers: Optional[int] = None
     rerun: bool = False
+    verbose: bool = False
 
 
 @dataclass
@@ -260,9 +263,12 @@ class _RayExecutor:
         self.options = options
         self.started_ray = False
         if not self.ray.is_initialized():
+            # Ray's own output (raylet state dumps, worker prints) stays in its log files unless verbose
+            quiet = {"log_to_driver": bool(options.verbose),
+                     "logging_level": logging.INFO if options.verbose else logging.ERROR}
             if options.address:
                 try:
-                    self.ray.init(address=options.address)
+                    self.ray.init(address=options.address, **quiet)
                 except ConnectionError as exc:
                     raise ValueError(
                         f"--address {options.address}: no Ray cluster to join ({str(exc).splitlines()[0]}); fix: start one "
@@ -270,7 +276,9 @@ class _RayExecutor:
                         "--address to run on a local Ray instance"
                     ) from None
             else:
-                self.ray.init(num_cpus=options.num_cpus or os.cpu_count() or 1, include_dashboard=False)
+                self.ray.init(num_cpus=options.num_cpus or os.cpu_count() or 1, include_dashboard=False, **quiet)
+            if not options.verbose:
+                log.info("Ray's own logs: /tmp/ray/session_latest/logs on each node (-v shows them here)")
             self.started_ray = True
         self.remote_task = self.ray.remote(_run_stage_task)
         self.remote_worker = self.ray.remote(_StageWorker)

@@ -57,13 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
-        return 1
+        return 2  # a usage error, as argparse's own
     from omniseg3d_mesh.cli._ui import console, setup_logging, user_errors
 
     setup_logging(args.verbose)
-    with user_errors():
+    with user_errors():  # exit code 2 for usage errors, 1 for run-time failures (one printed line)
         return int(_command_module(args.command).run(args) or 0)
-    return 2  # user_errors swallowed an error and printed it
+    return 1  # not reached: user_errors raises SystemExit
 
 
 if __name__ == "__main__":  # pragma: no cover

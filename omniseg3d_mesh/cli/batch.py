@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-cpus", type=int, default=None, metavar="N", help="cores of the local Ray instance (default: all of this machine's)")
     parser.add_argument("--max-retries", type=int, default=2, metavar="N", help="retries of a task whose worker died (default: 2)")
     parser.add_argument("--mask-workers", type=int, default=None, metavar="N", help="SAM actors (default: one per GPU, or one without GPUs)")
+    parser.add_argument("--ray-logs", action="store_true",
+                        help="show Ray's own logs (worker output, raylet messages) here; by default they stay in "
+                             "/tmp/ray/session_latest/logs (also on with -v before the command)")
     parser.add_argument("--rerun", action="store_true", help="ignore recorded results and run every selected stage again")
     parser.add_argument("--report", type=Path, default=None, metavar="FILE", help="JSON report (default: <SCENES>.report.json beside the scenes file)")
 
@@ -43,18 +46,21 @@ def default_report_path(scenes: Path) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from omniseg3d_mesh.batch import BatchOptions, load_batch_spec, parse_stages, run_batch
-    from omniseg3d_mesh.cli._ui import console, print_table, progress_bars
+    from omniseg3d_mesh.cli._ui import UsageError, console, next_hint, print_table, progress_bars
 
     if args.max_retries < 0:
-        raise ValueError(f"--max-retries must be >= 0, found {args.max_retries}")
+        raise UsageError(f"--max-retries must be >= 0, found {args.max_retries}")
     if args.gpus_per_fit <= 0 or args.cpus_per_fit <= 0:
-        raise ValueError(
+        raise UsageError(
             f"--gpus-per-fit and --cpus-per-fit must be > 0, found {args.gpus_per_fit} and {args.cpus_per_fit}"
         )
     if args.address and args.executor == "local":
-        raise ValueError("--address joins a Ray cluster, but --executor local runs without Ray; drop one of them")
+        raise UsageError("--address joins a Ray cluster, but --executor local runs without Ray; drop one of them")
+    try:
+        stages = parse_stages(args.stages)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     spec = load_batch_spec(args.scenes)
-    stages = parse_stages(args.stages)
     options = BatchOptions(
         stages=stages,
         executor=args.executor,
@@ -65,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         max_retries=args.max_retries,
         mask_workers=args.mask_workers,
         rerun=args.rerun,
+        verbose=bool(args.ray_logs) or getattr(args, "verbose", 0) > 0,
     )
     report_path = args.report or default_report_path(spec.path)
     console.print(f"batch: {len(spec.scenes)} scene(s), stages {','.join(stages)}, executor {args.executor}")
@@ -88,4 +95,8 @@ def run(args: argparse.Namespace) -> int:
     console.print(
         f"{len(spec.scenes) - len(failed)} of {len(spec.scenes)} scene(s) finished, {len(failed)} failed; report: {report_path}"
     )
-    return 1 if failed else 0
+    if failed:
+        next_hint(f"fix the failed scene(s) and run the same command again (finished stages are skipped; report: {report_path})")
+        return 1
+    next_hint(f"the workspaces of the scenes are in the report ({report_path}); omniseg-mesh view --workspace WORKSPACE")
+    return 0

@@ -30,16 +30,20 @@ DEMO_FIT = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, default=Path("omniseg_demo"), help="output folder (default: ./omniseg_demo)")
+    parser.add_argument("--out", type=Path, default=Path("omniseg_demo"), metavar="DIR", help="output folder (default: ./omniseg_demo)")
     parser.add_argument("--preset", default="small", choices=["small", "medium", "large"], help="scene size (default: small)")
     parser.add_argument(
         "--mask-preset", default="medium", choices=["clean", "medium", "hard"], help="how noisy the simulated SAM masks are (default: medium)"
     )
-    parser.add_argument("--scene-seed", type=int, default=0, help="seed of the synthetic scene and its masks")
-    parser.add_argument("--views", type=int, default=10, help="number of views (default: 10)")
-    parser.add_argument("--width", type=int, default=320, help="view width in pixels (default: 320)")
-    parser.add_argument("--height", type=int, default=240, help="view height in pixels (default: 240)")
-    parser.add_argument("--config", type=Path, default=None, help="YAML preset (sections 'fit', 'discretize')")
+    parser.add_argument("--scene-seed", type=int, default=0, metavar="N", help="seed of the synthetic scene and its masks (default: 0)")
+    parser.add_argument("--views", type=int, default=10, metavar="N", help="number of views (default: 10)")
+    parser.add_argument("--width", type=int, default=320, metavar="PX", help="view width in pixels (default: 320)")
+    parser.add_argument("--height", type=int, default=240, metavar="PX", help="view height in pixels (default: 240)")
+    parser.add_argument(
+        "--config", type=Path, default=None, metavar="FILE|NAME",
+        help="YAML preset file or shipped preset name: its 'fit:' section (the FitConfig flags below override it) "
+        "and its 'discretize:' section (no flags here: they would clash with the fit's, e.g. --seed)",
+    )
     add_dataclass_arguments(parser, FitConfig)  # discretize settings come from --config (its flags would clash: --seed)
 
 
@@ -69,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from ..synthetic.scenes import make_scene, save_synthetic
     from ..render.fragments import compute_fragments
     from ..workspace import Workspace
-    from ._ui import console, print_table, progress_bars
+    from ._ui import console, next_hint, print_table, progress_bars
 
     fit_cfg = _fit_config(args)
     disc_cfg = dataclass_from_namespace(DiscretizeConfig, argparse.Namespace(), args.config)
@@ -120,6 +124,12 @@ def run(args: argparse.Namespace) -> int:
             [f"ours (lambda = {fit_cfg.hier_lambda:g})", hier["level1"], hier["level2"], hier["average"]],
         ],
     )
+    console.print(
+        "2D masks only: per query the best of its own view's mask proposals, picked with the ground truth (an "
+        "oracle upper bound for a 2D method). It can lead at Level 2 when a view holds a whole-object mask; the "
+        "field has to agree with every view at once.",
+        highlight=False,
+    )
     print_table(
         "3D",
         ["parts found", "part ARI", "part mIoU %", "click mIoU % (steps)", "click mIoU % (best threshold)"],
@@ -127,8 +137,10 @@ def run(args: argparse.Namespace) -> int:
     )
     console.print(
         f"scene: {paths['mesh']} ({syn.scene.num_vertices} vertices, {len(syn.scene.cameras)} views); "
-        f"workspace: {ws.root}; parts: {out / 'parts'}; picture: {sheet}; {t_pipeline:.0f} s"
+        f"workspace: {ws.root}; parts: {out / 'parts'}; picture: {sheet}; {t_pipeline:.0f} s",
+        highlight=False,
     )
+    next_hint(f"omniseg-mesh view --workspace {ws.root}   (click the scene; Smaller / Bigger walk the hierarchy steps)")
     return 0
 
 
@@ -170,6 +182,8 @@ def _draw_sheet(path: Path, data, labels, selector) -> Path:
         # the click's region-grown hierarchy steps (touching mesh pieces are joined), smallest first
         masks = [step.mask for step in selector.hierarchy(click)[:3]]
         tiles = []
+        step_titles = [f"step {i}: {int(m.sum())} vertices" for i, m in enumerate(masks)]
+        step_titles += ["(no bigger step)"] * (3 - len(masks))
         for m in masks:
             lab = np.where(m, 0, -1)
             tile = overlay(img, render_label_map(fr, lab), alpha=0.6)
@@ -191,6 +205,9 @@ def _draw_sheet(path: Path, data, labels, selector) -> Path:
         titles = ["views", "click: hierarchy steps"]
     for i, t in enumerate(titles):
         draw.text((4, i * h + 2), t, fill=(255, 255, 255))
+    if data.queries:  # each step tile says its size: step 2 (group) may differ from step 1 by a few vertices only
+        for j, t in enumerate(step_titles):
+            draw.text((j * w + 4, (len(rows) - 1) * h + 14), t, fill=(0, 0, 0))
     import io
 
     buf = io.BytesIO()

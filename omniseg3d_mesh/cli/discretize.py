@@ -12,17 +12,20 @@ HELP = "cut the whole scene into parts (HDBSCAN) and export them"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--workspace", type=Path, default=None, help="workspace written by `fit` (default: ./omniseg)"
+        "--workspace", type=Path, default=None, metavar="DIR", help="workspace written by `fit` (default: ./omniseg)"
     )
-    parser.add_argument("--out", type=Path, default=None, help="output folder (default: <workspace>/parts)")
-    parser.add_argument("--config", type=Path, default=None, help="YAML preset (a 'discretize:' section or flat fields)")
+    parser.add_argument(
+        "--out", type=Path, default=None, metavar="DIR",
+        help="output folder (default: <workspace>/parts); recorded in the workspace so render and view use these parts",
+    )
+    parser.add_argument("--config", type=Path, default=None, metavar="FILE|NAME", help="YAML preset file or shipped preset name (its 'discretize:' section, or flat fields)")
     add_dataclass_arguments(parser, DiscretizeConfig)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..discretize import discretize_workspace
     from ..workspace import Workspace
-    from ._ui import console, print_table, progress_bars
+    from ._ui import console, next_hint, print_table, progress_bars
 
     config = dataclass_from_namespace(DiscretizeConfig, args, args.config)
     ws = Workspace.find(args.workspace)
@@ -38,5 +41,9 @@ def run(args: argparse.Namespace) -> int:
     rows = [[r["id"], r["file"], r["num_vertices"], r["num_faces"], r["parent"]] for r in parts[:20]]
     title = f"parts at level {config.level}" + (f" (largest 20 of {len(parts)})" if len(parts) > 20 else "")
     print_table(title, ["id", "file", "vertices", "faces", "parent"], rows)
-    console.print(f"[green]wrote[/] {manifest['num_parts']} parts to {manifest['out']} (parts.json, labels.npy, segmented.ply)")
+    console.print(
+        f"[green]wrote[/] {manifest['num_parts']} parts to {manifest['out']} (parts.json, labels.npy, segmented.ply)",
+        highlight=False,
+    )
+    next_hint(f"omniseg-mesh render --workspace {ws.root} --out views/   (renders these parts onto the input views)")
     return 0

@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--sam-checkpoint", type=Path, default=None, metavar="FILE", help="SAM checkpoint to generate missing masks with")
     parser.add_argument("--workspace", type=Path, default=None, metavar="DIR", help="workspace folder (default: omniseg/ beside the mesh)")
-    parser.add_argument("--config", type=Path, default=None, metavar="FILE", help="YAML preset: configs/default.yaml, configs/paper.yaml, configs/fast.yaml")
+    parser.add_argument("--config", type=Path, default=None, metavar="FILE|NAME", help="YAML preset file or shipped preset name: default, paper, fast (its 'fit:' and 'fragments:' sections)")
     add_dataclass_arguments(parser, FitConfig)
     add_dataclass_arguments(parser, FragmentConfig)
 
@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import time
 
-    from omniseg3d_mesh.cli._ui import console, print_table, progress_bars
+    from omniseg3d_mesh.cli._ui import next_hint, print_table, progress_bars
     from omniseg3d_mesh.field import Field
     from omniseg3d_mesh.fit import fit_workspace
 
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
             ["device", meta["device"]],
         ],
     )
-    console.print(f"next: omniseg-mesh discretize --workspace {ws.root}   or   omniseg-mesh select --workspace {ws.root} ...")
+    next_hint(f"omniseg-mesh discretize --workspace {ws.root}   or   omniseg-mesh select --workspace {ws.root} --click v:VERTEX --out sel.ply")
     return 0
 
 
@@ -71,13 +71,13 @@ def _mask_config(config_file) -> MaskConfig:
     """SAM settings from the preset's ``masks:`` section (a fit-only or flat preset has none)."""
     if config_file is None:
         return MaskConfig()
-    from omniseg3d_mesh.config import load_config_file
+    from omniseg3d_mesh.config import load_config_file, resolve_preset
 
     try:
         import yaml
 
-        data = yaml.safe_load(Path(config_file).read_text()) if Path(config_file).is_file() else None
-    except OSError:
+        data = yaml.safe_load(resolve_preset(config_file).read_text())
+    except (OSError, yaml.YAMLError):
         data = None
     if isinstance(data, dict) and isinstance(data.get("masks"), dict):
         return MaskConfig(**load_config_file(config_file, MaskConfig))

@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("mesh", nargs="?", metavar="MESH", help="mesh or point cloud (.ply, .obj, .off, .glb, .gltf)")
     parser.add_argument("images", nargs="?", metavar="IMAGES", help="folder of the calibrated images")
     parser.add_argument("--cameras", default=None, metavar="PATH", help="camera file or folder (default: auto-detected next to / inside IMAGES)")
-    parser.add_argument("--world-transform", default=None, metavar="FILE", help="4x4 matrix file (.txt/.npy/.json) mapping the cameras' world onto the mesh's")
+    parser.add_argument("--world-transform", default=None, metavar="FILE", help="4x4 matrix file (.txt/.npy/.json) mapping the cameras' world onto the mesh's, or nerfstudio's dataparser_transforms.json (scale included)")
     parser.add_argument("--point-mode", action="store_true", help="treat a mesh as a point cloud")
     parser.add_argument("--coverage-size", type=int, default=200, metavar="PX", help="long side (pixels) of the reduced views used for coverage")
     parser.add_argument("--example", action="store_true", help="run on a small built-in example scene (written to a temporary folder)")
@@ -44,7 +44,7 @@ def _summary_rows(scene, coverage) -> list[list]:
 def run(args: argparse.Namespace) -> int:
     import tempfile
 
-    from omniseg3d_mesh.cli._ui import console, print_table, progress_bars
+    from omniseg3d_mesh.cli._ui import UsageError, console, next_hint, print_table, progress_bars
     from omniseg3d_mesh.io.geometry import load_scene
     from omniseg3d_mesh.render.coverage import scene_coverage
 
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         mesh, images = write_example_scene(tmp.name)
         console.print(f"example scene written to {tmp.name}")
     elif mesh is None or images is None:
-        raise ValueError("info needs MESH and IMAGES/ (e.g. `omniseg-mesh info scene.ply images/`), or --example")
+        raise UsageError("info needs MESH and IMAGES/ (e.g. `omniseg-mesh info scene.ply images/`), or --example")
     try:
         scene = load_scene(mesh, images, cameras=args.cameras, point_mode=args.point_mode, world_transform=args.world_transform)
         coverage = None
@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
                 coverage = scene_coverage(scene, long_side=args.coverage_size, progress=progress)
         print_table("omniseg-mesh info", ["", "found"], _summary_rows(scene, coverage))
         if coverage is None:
+            next_hint(f"omniseg-mesh info {mesh} IMAGES/   (add the images folder to check the cameras)")
             return 0
         if len(scene.cameras) <= 30:
             print_table(
@@ -75,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
                  for v in coverage.views],  # fmt: skip
             )
         _warn(console, scene, coverage)
+        if tmp is None:
+            next_hint(f"omniseg-mesh fit {mesh} {images} --masks MASKS/   (or --sam-checkpoint FILE to make the masks)")
     finally:
         if tmp is not None:
             tmp.cleanup()

@@ -20,12 +20,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out", type=Path, default=None, metavar="DIR",
         help="output folder, one <image stem>/ per image in segment-anything's amg layout (default: IMAGES/../masks)",
     )
-    parser.add_argument("--config", type=Path, default=None, metavar="FILE", help="YAML preset, e.g. configs/sam.yaml or configs/sam_fast.yaml")
+    parser.add_argument("--config", type=Path, default=None, metavar="FILE|NAME", help="YAML preset file or shipped preset name, e.g. sam or sam_fast")
     add_dataclass_arguments(parser, MaskConfig)
 
 
 def run(args: argparse.Namespace) -> int:
-    from omniseg3d_mesh.cli._ui import console, print_table, progress_bars
+    from omniseg3d_mesh.cli._ui import console, next_hint, print_table, progress_bars
     from omniseg3d_mesh.masks.sam import generate_masks
 
     config = dataclass_from_namespace(MaskConfig, args, args.config)
@@ -41,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
     )
     if result["failures"]:
         print_table("failed images", ["image", "error"], [[Path(f["image"]).name, f["error"]] for f in result["failures"]])
-        console.print(f"[yellow]{result['failed']} image(s) failed; fix them and run the same command again (done images are skipped)[/]")
+        console.print(f"[yellow]{result['failed']} image(s) failed[/]")
+        next_hint("fix them and run the same command again (done images are skipped)")
         return 1
+    next_hint(f"omniseg-mesh fit MESH {images} --masks {out}")
     return 0

@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # argparse lets values through that match its negative-number pattern, so widen it.
     parser._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+|[vxp]:.*)$")  # noqa: SLF001
     parser.add_argument(
-        "--workspace", type=Path, default=None, help="workspace written by `fit` (default: ./omniseg)"
+        "--workspace", type=Path, default=None, metavar="DIR", help="workspace written by `fit` (default: ./omniseg)"
     )
     parser.add_argument(
         "--click",
@@ -25,20 +25,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="CLICK",
         help="v:VERTEX | x:X,Y,Z | p:VIEW:U,V; prefix '-' for a negative click (repeat for several)",
     )
-    parser.add_argument("--out", type=Path, required=True, help="selected sub-mesh (.ply, .obj or .glb); the mask goes to <stem>.mask.npy")
-    parser.add_argument("--config", type=Path, default=None, help="YAML preset (a 'select:' section or flat fields)")
+    parser.add_argument("--out", type=Path, required=True, metavar="FILE", help="selected sub-mesh (.ply, .obj or .glb); the mask goes to <stem>.mask.npy")
+    parser.add_argument("--config", type=Path, default=None, metavar="FILE|NAME", help="YAML preset file or shipped preset name (its 'select:' section, or flat fields)")
     add_dataclass_arguments(parser, SelectConfig)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..io.export import export_selection
+    from ..io.export import selection_format
     from ..select import Selector, parse_click
-    from ._ui import console, print_table
+    from ._ui import UsageError, console, next_hint, print_table
 
     config = dataclass_from_namespace(SelectConfig, args, args.config)
     if config.threshold is not None and config.step is not None:
-        raise ValueError("give either --threshold or --step, not both")
-    clicks = [parse_click(c) for c in args.click]
+        raise UsageError("give either --threshold or --step, not both")
+    if config.step is not None and config.step < 0:
+        raise UsageError(f"--step must be 0 (smallest) or more, got {config.step}")
+    try:
+        selection_format(args.out)  # a wrong --out is refused before the work
+        clicks = [parse_click(c) for c in args.click]
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     sel = Selector.from_workspace(args.workspace, knn=config.knn, config=config)
     steps = sel.hierarchy(clicks)
     if config.threshold is not None:
@@ -47,21 +53,30 @@ def run(args: argparse.Namespace) -> int:
     else:
         if not steps:
             raise ValueError("the clicks select nothing: every vertex is closer to a negative click")
-        if config.step is not None and config.step < 0:
-            raise ValueError(f"--step must be 0 (smallest) or more, got {config.step}")
-        chosen = min(config.step or 0, len(steps) - 1)
-        if (config.step or 0) >= len(steps):
-            console.print(f"[yellow]step {config.step} requested but the click has {len(steps)} steps: using the last one")
-        step = steps[chosen]
-        mask = step.mask if config.grow else sel.scores(clicks) >= step.threshold
+        chosen = config.step or 0
     rows = [
         [("* " if i == chosen else "") + str(i), f"{st.threshold_hi:.3f} .. {st.threshold_lo:.3f}", f"{st.threshold:.3f}", st.size]
         for i, st in enumerate(steps)
     ]
     print_table("hierarchy steps (smaller -> bigger)", ["step", "threshold range", "threshold", "vertices"], rows)
+    if chosen is not None:
+        if chosen >= len(steps):
+            raise UsageError(
+                f"--step {chosen}: this click has {len(steps)} step(s), numbered 0..{len(steps) - 1} (table above); "
+                f"pick one of them, or --threshold T"
+            )
+        step = steps[chosen]
+        mask = step.mask if config.grow else sel.scores(clicks) >= step.threshold
+    from ..io.export import export_selection
+
     result = export_selection(args.out, sel.vertices, sel.faces, sel.colors, mask)
     console.print(
         f"[green]selected[/] {result['num_vertices']} vertices, {result['num_faces']} faces -> {result['mesh']} "
         f"(mask: {result['mask']})"
+    )
+    ws = f" --workspace {args.workspace}" if args.workspace is not None else ""
+    next_hint(
+        f"omniseg-mesh render{ws} --what selection --labels {result['mask']} --out views/   "
+        "(or --step N for a bigger/smaller step)"
     )
     return 0

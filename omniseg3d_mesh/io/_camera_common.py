@@ -116,15 +116,45 @@ def transform_camera(cam: Camera, T: np.ndarray, source: str = "world transform"
     return replace(cam, world_to_cam=w2c)
 
 
-def load_world_transform(value) -> np.ndarray | None:
+_DATAPARSER_KEYS = {"transform", "scale"}
+
+
+def _read_dataparser_transforms(obj: dict, path: Path) -> np.ndarray:
+    """nerfstudio's ``dataparser_transforms.json`` -> 4x4 ``S @ D`` (a point ``p`` -> ``scale * (D @ p)``)."""
+    D = np.asarray(obj["transform"], dtype=np.float64)
+    if D.shape == (3, 4):
+        D = np.vstack([D, [0, 0, 0, 1]])
+    if D.shape != (4, 4):
+        raise ValueError(f"{path}: 'transform' must be a 3x4 (or 4x4) matrix, found shape {D.shape}")
+    try:
+        scale = float(obj["scale"])
+    except (TypeError, ValueError):
+        raise ValueError(f"{path}: 'scale' must be a number, found {obj['scale']!r}") from None
+    if not np.isfinite(scale) or scale <= 0:
+        raise ValueError(f"{path}: 'scale' must be a positive number, found {scale}")
+    return np.diag([scale, scale, scale, 1.0]) @ D
+
+
+def load_world_transform(value, applied_transform: np.ndarray | None = None, camera_format: str | None = None) -> np.ndarray | None:
     """A 4x4 world transform from an array or a .npy / .json / text file (None passes through).
 
-    JSON: a 4x4 (or 3x4) nested list, or an object with one of the keys
-    ``world_transform``, ``transform``, ``matrix``. Text: 4 (or 3) rows of 4 numbers.
+    JSON: a 4x4 (or 3x4) nested list, an object with exactly one of the keys
+    ``world_transform``, ``transform``, ``matrix``, or nerfstudio's
+    ``dataparser_transforms.json`` (``{"transform": 3x4, "scale": s}``, written by
+    ``ns-train`` beside its checkpoints; ``ns-export`` meshes live in that frame). The
+    dataparser maps the frame of nerfstudio's ``transforms.json`` -- poses with its
+    ``applied_transform`` A applied -- onto the mesh frame, ``p -> s * (D @ p)``; the
+    cameras here are read with A undone, so the result is ``S @ D @ A``. Any other
+    JSON key is refused. Text: 4 (or 3) rows of 4 numbers.
+
+    Args:
+        value: array, file path or None.
+        applied_transform: the 4x4 A of the transforms.json the cameras came from.
+        camera_format: the camera format; a dataparser file needs ``transforms.json``.
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: wrong shape, non-finite values, or not a similarity transform.
+        ValueError: wrong shape, non-finite values, unknown JSON keys, or not a similarity transform.
     """
     if value is None:
         return None
@@ -136,18 +166,40 @@ def load_world_transform(value) -> np.ndarray | None:
             raise FileNotFoundError(f"world transform file {path} does not exist; pass a 4x4 matrix as .txt, .npy or .json")
         try:
             if path.suffix == ".npy":
-                arr = np.load(path)
+                arr = np.load(path, allow_pickle=False)
             elif path.suffix == ".json":
-                obj = json.loads(path.read_text())
-                if isinstance(obj, dict):
-                    key = next((k for k in ("world_transform", "transform", "matrix") if k in obj), None)
-                    if key is None:
-                        raise ValueError(f"{path}: expected a 4x4 list or a key 'world_transform', found keys {sorted(obj)}")
-                    obj = obj[key]
-                arr = np.asarray(obj, dtype=np.float64)
+                from ..workspace import read_json
+
+                obj = read_json(path, "world transform", "write a 4x4 list of numbers")
+                if isinstance(obj, dict) and set(obj) == _DATAPARSER_KEYS:
+                    if camera_format is not None and camera_format != "transforms.json":
+                        raise ValueError(
+                            f"{path}: a nerfstudio dataparser_transforms.json maps the frame of nerfstudio's "
+                            f"transforms.json, but the cameras are {camera_format}. Fix: pass --cameras "
+                            "with the transforms.json that ns-process-data wrote"
+                        )
+                    arr = _read_dataparser_transforms(obj, path)
+                    if applied_transform is not None:
+                        arr = arr @ np.asarray(applied_transform, dtype=np.float64)
+                    log.info(
+                        "%s: nerfstudio dataparser transform, scale %g%s", path, float(obj["scale"]),
+                        ", combined with the transforms.json applied_transform" if applied_transform is not None else "",
+                    )
+                elif isinstance(obj, dict):
+                    keys = [k for k in ("world_transform", "transform", "matrix") if k in obj]
+                    unknown = sorted(set(obj) - {"world_transform", "transform", "matrix"})
+                    if len(keys) != 1 or unknown:
+                        raise ValueError(
+                            f"{path}: expected a 4x4 list, an object with one key 'world_transform' (or 'transform', "
+                            f"'matrix'), or nerfstudio's dataparser_transforms.json ('transform' and 'scale'); "
+                            f"found keys {sorted(obj)}" + (f" (not understood: {', '.join(unknown)})" if unknown else "")
+                        )
+                    arr = np.asarray(obj[keys[0]], dtype=np.float64)
+                else:
+                    arr = np.asarray(obj, dtype=np.float64)
             else:
                 arr = np.loadtxt(path, dtype=np.float64, ndmin=2)
-        except (ValueError, json.JSONDecodeError) as exc:
+        except (ValueError, TypeError, json.JSONDecodeError) as exc:
             if str(exc).startswith(str(path)):
                 raise
             raise ValueError(f"{path}: cannot read a 4x4 matrix ({exc}); write 4 rows of 4 numbers") from None

@@ -28,7 +28,6 @@ uniformly rescaled image rescales the intrinsics (logged).
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import replace
@@ -72,9 +71,11 @@ def _classify(path: Path) -> tuple[str, Path] | None:
         if path.suffix == ".json":
             if is_cameras_json(path):
                 return "cameras.json", path
+            from ..workspace import read_json
+
             try:
-                obj = json.loads(path.read_text())
-            except (OSError, json.JSONDecodeError):
+                obj = read_json(path, "camera file", "fix the file or export it again")
+            except OSError:
                 return None
             if isinstance(obj, dict) and isinstance(obj.get("frames"), list):
                 return "transforms.json", path
@@ -269,7 +270,9 @@ def load_cameras(
             or one of its files, ScanNet scan folder); default: auto-detected.
         world_transform: optional 4x4 (array, or .txt / .npy / .json file): a point ``p`` in the
             cameras' world frame is ``world_transform @ p`` in the mesh's frame. Rigid or
-            rigid + uniform scale.
+            rigid + uniform scale. nerfstudio's ``dataparser_transforms.json`` is read with its
+            ``scale`` and combined with the transforms.json ``applied_transform``
+            (:func:`~omniseg3d_mesh.io._camera_common.load_world_transform`).
 
     Returns:
         (cameras in OpenCV axes in natural order of view name, format name — one of ``FORMATS``).
@@ -304,7 +307,12 @@ def load_cameras(
         cams = match_images(cams, images, source=str(src), skipped=skipped)
     else:
         cams = sorted(cams, key=lambda c: natural_key(c.name))
-    T = load_world_transform(world_transform)
+    applied = None
+    if fmt == "transforms.json" and isinstance(world_transform, (str, Path)):
+        from .transforms import transforms_applied_transform
+
+        applied = transforms_applied_transform(src)
+    T = load_world_transform(world_transform, applied_transform=applied, camera_format=fmt)
     if T is not None:
         cams = [transform_camera(c, T) for c in cams]
         log.info("applied the world transform to %d cameras", len(cams))

@@ -26,7 +26,6 @@ list of up to 5 numbers.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
@@ -49,10 +48,17 @@ _CONVENTION = (
 
 
 def is_cameras_json(path: str | Path) -> bool:
-    """True when ``path`` is a json file in this format (cheap check of the ``format`` key)."""
+    """True when ``path`` is a json file in this format (cheap check of the ``format`` key).
+
+    Raises:
+        ValueError: the file is not valid JSON (names the line and column): a truncated
+            camera file must not look like a missing one.
+    """
+    from ..workspace import read_json
+
     try:
-        obj = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError):
+        obj = read_json(path, "camera file", "fix the file or export it again")
+    except OSError:
         return False
     return isinstance(obj, dict) and obj.get("format") == CAMERAS_JSON_FORMAT
 
@@ -102,10 +108,9 @@ def load_cameras_json(path: str | Path) -> list[Camera]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"camera file {path} does not exist")
-    try:
-        doc = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    from ..workspace import read_json
+
+    doc = read_json(path, "cameras.json", "fix the file or write it again (save_cameras_json)")
     if not isinstance(doc, dict) or doc.get("format") != CAMERAS_JSON_FORMAT:
         found = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
         raise ValueError(

@@ -8,7 +8,10 @@ renamed into place, so a failed run leaves no half-written folder)::
                             point clouds: one point PLY per part
       labels.npy            [V] int32 part per input vertex (-1 = none), input vertex order
       labels_levels.npy     [L, V] int32 labels at every hierarchy level (when given)
-      segmented.ply         the whole scene coloured by part, vertex ids unchanged
+      segmented.ply         the whole scene coloured by part, vertex ids unchanged, with an int
+                            per-vertex property ``label`` (= labels.npy; MeshLab, Blender and
+                            CloudCompare read it). Load it with ``trimesh.load(path, process=False)``:
+                            trimesh's default processing merges vertices and changes the ids
       parts.json            manifest: per part id, file, vertex/face counts, bbox, centroid, parent, level
 
 A face goes to the part of the majority of its three vertices (all three different:
@@ -25,12 +28,13 @@ from typing import Any
 
 import numpy as np
 
+from .geometry import ply_bytes
 from ..progress import ProgressCallback, report
 from ..workspace import atomic_directory, atomic_write_bytes, atomic_write_json
 
 log = logging.getLogger(__name__)
 
-__all__ = ["export_parts", "export_selection", "face_labels", "label_colors", "FORMATS"]
+__all__ = ["export_parts", "export_selection", "selection_format", "face_labels", "label_colors", "FORMATS"]
 
 FORMATS = ("ply", "obj", "glb")
 
@@ -196,7 +200,8 @@ def export_parts(
         np.save(tmp / "labels.npy", lab.astype(np.int32))
         if level_labels is not None:
             np.save(tmp / "labels_levels.npy", level_labels)
-        seg = _mesh_bytes(verts, None if point_cloud else faces, label_colors(lab), "ply")
+        # colours for the eye, an int `label` per vertex for tools (MeshLab, Blender, CloudCompare)
+        seg = ply_bytes(verts, None if point_cloud else faces, label_colors(lab), {"label": lab.astype(np.int32)})
         (tmp / "segmented.ply").write_bytes(seg)
         manifest: dict[str, Any] = {
             "format": ext,
@@ -218,6 +223,22 @@ def export_parts(
     return manifest
 
 
+def selection_format(path: str | Path) -> str:
+    """The export format of a selection output path (``ply``, ``obj`` or ``glb``).
+
+    Raises:
+        ValueError: another suffix (checked before any work is done).
+    """
+    path = Path(path)
+    ext = path.suffix.lower().lstrip(".")
+    if ext not in FORMATS:
+        raise ValueError(
+            f"selection output {path} must end in .ply, .obj or .glb, got {path.suffix or 'no suffix'!r}; "
+            f"e.g. --out {path.with_suffix('.ply').name}"
+        )
+    return ext
+
+
 def export_selection(
     path: str | Path,
     vertices: np.ndarray,
@@ -235,9 +256,7 @@ def export_selection(
         ``{"mesh", "mask", "num_vertices", "num_faces"}``.
     """
     path = Path(path)
-    ext = path.suffix.lower().lstrip(".")
-    if ext not in FORMATS:
-        raise ValueError(f"selection output {path} must end in .ply, .obj or .glb, got {path.suffix or 'no suffix'!r}")
+    ext = selection_format(path)
     verts, faces, colors, m = _check_geometry(vertices, faces, colors, mask, "mask")
     m = m.astype(bool)
     if not m.any():

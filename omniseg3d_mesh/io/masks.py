@@ -4,7 +4,8 @@ Three forms are read and written (loaders and writers in pairs):
 
 * **SAM folder** -- what segment-anything's ``scripts/amg.py`` writes by default: one
   folder per image, named after the image's stem, holding one PNG per mask
-  (``0.png``, ``1.png``, ... single channel, 0 / 255) and ``metadata.csv`` with the
+  (``0.png``, ``1.png``, ... single channel, 0 / 255; any non-zero pixel is read as
+  inside, so 0 / 1 PNGs work too) and ``metadata.csv`` with the
   header ``id,area,bbox_x0,bbox_y0,bbox_w,bbox_h,point_input_x,point_input_y,
   predicted_iou,stability_score,crop_box_x0,crop_box_y0,crop_box_w,crop_box_h``
   (boxes in XYWH pixels, as SAM reports them).
@@ -35,7 +36,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from omniseg3d_mesh.io.rle import decode_rle, encode_rle
-from omniseg3d_mesh.workspace import atomic_directory, atomic_save_npz, atomic_write_json, safe_view_name
+from omniseg3d_mesh.workspace import atomic_directory, atomic_save_npz, atomic_write_json, read_npz, safe_view_name
 
 log = logging.getLogger(__name__)
 
@@ -248,13 +249,11 @@ def _read_png(path: Path) -> np.ndarray:
         with Image.open(path) as img:
             arr = np.asarray(img)
     except (OSError, UnidentifiedImageError) as exc:
-        raise ValueError(f"cannot read mask image {path}: {exc}; expected a single-channel PNG with 0 / 255 values") from exc
+        raise ValueError(f"cannot read mask image {path}: {exc}; expected a single-channel PNG, 0 = outside, any other value = inside") from exc
     if arr.ndim == 3:
         arr = arr[..., :3].max(axis=2) if arr.shape[2] >= 3 else arr[..., 0]
-    if arr.dtype == bool:
-        return arr
-    top = np.iinfo(arr.dtype).max if arr.dtype.kind in "iu" else 1.0
-    return arr > top / 2
+    # any non-zero pixel is inside: SAM writes 0 / 255, many exporters 0 / 1
+    return arr != 0
 
 
 def _stack_masks(masks: list, path: Path, size: tuple[int, int] | None) -> np.ndarray:
@@ -392,15 +391,17 @@ def load_masks_npz(path: str | Path) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"mask file {path} not found")
-    with np.load(path) as data:
-        if "masks" not in data:
-            raise ValueError(f"{path}: expected an array named 'masks' [M, H, W], found keys {sorted(data.files)}")
-        return _as_stack(data["masks"], str(path))
+    data = read_npz(path, what="mask stack", fix=_NPZ_FIX)
+    if "masks" not in data:
+        raise ValueError(f"{path}: expected an array named 'masks' [M, H, W], found keys {sorted(data)}")
+    return _as_stack(data["masks"], str(path))
+
+
+_NPZ_FIX = "write it again with np.savez(path, masks=stack) (a bool [M, H, W] stack) or `omniseg-mesh masks`"
 
 
 def _load_npz_key(path: Path, key: str) -> np.ndarray:
-    with np.load(path) as data:
-        return _as_stack(data[key], f"{path}[{key}]")
+    return _as_stack(read_npz(path, keys=[key], what="mask stack", fix=_NPZ_FIX)[key], f"{path}[{key}]")
 
 
 # --------------------------------------------------------------------------- many views
@@ -409,6 +410,17 @@ class _Entry:
     key: str
     path: Path
     load: Callable[[tuple[int, int]], np.ndarray]
+
+
+def _npz_names(path: Path) -> list[str]:
+    """The array names of an npz without reading the arrays (ValueError naming the file if unreadable)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return [n[:-4] for n in zf.namelist() if n.endswith(".npy")]
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ValueError(f"{path}: cannot read the mask stack: the file is truncated or corrupt ({exc}); {_NPZ_FIX}") from None
 
 
 def find_mask_entries(source: str | Path) -> dict[str, _Entry]:
@@ -431,8 +443,7 @@ def find_mask_entries(source: str | Path) -> dict[str, _Entry]:
                 f"{source}: a single masks file must be an .npz with one [M, H, W] array per image stem; "
                 "pass the folder that holds the per-image .json / .npz files or SAM folders instead"
             )
-        with np.load(source) as data:
-            names = list(data.files)
+        names = _npz_names(source)
         for name in names:
             entries[name] = _Entry(name, source, lambda size, n=name: _load_npz_key(source, n))
         return entries
@@ -475,8 +486,9 @@ def load_masks(source: str | Path, cameras: Sequence[Any], allow_missing: bool =
             camera ignored, each with a counted warning, instead of an error.
 
     Returns:
-        view name -> masks [M, H, W] bool at the camera's (H, W); masks at another
-        resolution are resized with nearest-neighbour sampling.
+        view name -> masks [M, H, W] bool at the camera's (H, W); masks at a uniformly
+        rescaled resolution are resized with nearest-neighbour sampling, masks at another
+        aspect ratio are refused (as images are).
 
     Raises:
         ValueError: cameras without masks or masks without a camera (and not
@@ -535,11 +547,12 @@ def load_masks(source: str | Path, cameras: Sequence[Any], allow_missing: bool =
         masks = entry.load(size)
         if masks.shape[1:] != size:
             h, w = masks.shape[1:]
-            if h and w and abs(h / w - cam.height / cam.width) > 0.02 * cam.height / cam.width:
-                log.warning(
-                    "%s: masks are %dx%d but the camera is %dx%d (different aspect ratio): resizing anyway; "
-                    "check that the masks belong to this image",
-                    entry.path, w, h, cam.width, cam.height,
+            if h and w and abs(cam.height * (w / cam.width) - h) > 1.0:  # the rule cameras use for images
+                raise ValueError(
+                    f"{entry.path}: masks are {w}x{h} but the camera of {cam.name} is {cam.width}x{cam.height}, "
+                    "which is not a uniform rescale (a different aspect ratio): these masks do not belong to this "
+                    "image, or it was cropped. Fix: make the masks from the images the cameras describe "
+                    f"(`omniseg-mesh masks IMAGES/`), or crop/resize them to {cam.width}x{cam.height}"
                 )
             masks = resize_masks(masks, cam.height, cam.width)
             resized += 1

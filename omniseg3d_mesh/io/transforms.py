@@ -40,7 +40,7 @@ from ._camera_common import OPENGL_TO_OPENCV, find_image, image_size, pose_to_ca
 
 log = logging.getLogger(__name__)
 
-__all__ = ["load_transforms", "save_transforms"]
+__all__ = ["load_transforms", "save_transforms", "transforms_applied_transform"]
 
 # what nerfstudio assumes for COLMAP conversions written before applied_transform was recorded
 LEGACY_COLMAP_APPLIED_TRANSFORM = [[0, 1, 0, 0], [1, 0, 0, 0], [0, 0, -1, 0]]
@@ -50,14 +50,44 @@ _INTRINSIC_KEYS = ("fl_x", "fl_y", "cx", "cy", "w", "h", "k1", "k2", "k3", "k4",
 
 
 def _read_json(path: Path) -> dict:
-    try:
-        meta = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc}); fix the file or re-export it") from None
+    from ..workspace import read_json
+
+    meta = read_json(path, "transforms.json", "fix the file or export it again")
     if not isinstance(meta, dict) or not isinstance(meta.get("frames"), list):
         raise ValueError(f"{path}: expected a transforms.json object with a 'frames' list, found {type(meta).__name__}"
                          + (f" with keys {sorted(meta)}" if isinstance(meta, dict) else ""))
     return meta
+
+
+def _applied_transform(meta: dict, path: Path) -> np.ndarray | None:
+    """The 4x4 ``applied_transform`` of a transforms.json (nerfstudio's legacy default beside colmap/), or None."""
+    if "applied_transform" not in meta and (path.parent / "colmap" / "sparse" / "0").is_dir():
+        # nerfstudio's dataparser does the same for files written before the key existed
+        log.warning(
+            "%s has no applied_transform but sits beside colmap/sparse/0: assuming nerfstudio's legacy "
+            "COLMAP conversion %s (as nerfstudio does)", path, LEGACY_COLMAP_APPLIED_TRANSFORM
+        )
+        meta = {**meta, "applied_transform": LEGACY_COLMAP_APPLIED_TRANSFORM}
+    if "applied_transform" not in meta:
+        return None
+    A = np.asarray(meta["applied_transform"], dtype=np.float64)
+    if A.shape == (3, 4):
+        A = np.vstack([A, [0, 0, 0, 1]])
+    if A.shape != (4, 4):
+        raise ValueError(f"{path}: applied_transform must be 3x4 (or 4x4), found shape {A.shape}")
+    similarity_parts(A, f"{path} applied_transform")
+    return A
+
+
+def transforms_applied_transform(path: str | Path) -> np.ndarray:
+    """The 4x4 ``applied_transform`` of a transforms.json (identity when it has none).
+
+    nerfstudio's ``dataparser_transforms.json`` maps this file's frame (the one with
+    ``applied_transform`` applied) onto the frame its exported meshes live in.
+    """
+    path = Path(path)
+    A = _applied_transform(_read_json(path), path)
+    return np.eye(4) if A is None else A
 
 
 def load_transforms(path: str | Path, images_dir: str | Path | None = None) -> list[Camera]:
@@ -73,21 +103,7 @@ def load_transforms(path: str | Path, images_dir: str | Path | None = None) -> l
     """
     path = Path(path)
     meta = _read_json(path)
-    A = None
-    if "applied_transform" not in meta and (path.parent / "colmap" / "sparse" / "0").is_dir():
-        # nerfstudio's dataparser does the same for files written before the key existed
-        log.warning(
-            "%s has no applied_transform but sits beside colmap/sparse/0: assuming nerfstudio's legacy "
-            "COLMAP conversion %s (as nerfstudio does)", path, LEGACY_COLMAP_APPLIED_TRANSFORM
-        )
-        meta = {**meta, "applied_transform": LEGACY_COLMAP_APPLIED_TRANSFORM}
-    if "applied_transform" in meta:
-        A = np.asarray(meta["applied_transform"], dtype=np.float64)
-        if A.shape == (3, 4):
-            A = np.vstack([A, [0, 0, 0, 1]])
-        if A.shape != (4, 4):
-            raise ValueError(f"{path}: applied_transform must be 3x4 (or 4x4), found shape {A.shape}")
-        similarity_parts(A, f"{path} applied_transform")
+    A = _applied_transform(meta, path)
     if meta.get("applied_scale", 1.0) not in (1, 1.0):
         log.warning("%s: applied_scale=%s is ignored (cameras stay in the saved scale)", path, meta["applied_scale"])
     out = []

@@ -28,7 +28,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -38,7 +37,7 @@ from ..config import RenderConfig
 from ..io.rle import encode_rle, rle_area
 from ..progress import ProgressCallback, report
 from ..scene import Camera, Scene
-from ..workspace import Workspace, safe_view_name
+from ..workspace import Workspace, make_temp_dir, safe_view_name
 from .fragments import Fragments, compute_fragments, load_or_compute_fragments
 
 log = logging.getLogger(__name__)
@@ -457,7 +456,7 @@ def render_views(
     out_dir.mkdir(parents=True, exist_ok=True)
     total = len(views) if hasattr(views, "__len__") else (len(scene.cameras) if views is None else 0)
     ghash = scene.geometry_hash()
-    tmp = Path(tempfile.mkdtemp(prefix=".render.", suffix=".tmp", dir=out_dir))
+    tmp = make_temp_dir(out_dir, "render")
     labels_mode = what in ("parts", "selection")
     n_views = n_ann = 0
     parts_seen: set[int] = set()
@@ -605,44 +604,70 @@ def _field(ws: Workspace, scene: Scene):
     return fld
 
 
-def _saved_part_labels(ws: Workspace, level: int) -> np.ndarray | None:
-    """Labels at ``level`` from a discretize export in ``parts/``, or None.
+def _saved_part_labels(parts_dir: Path, level: int, explicit: bool = False) -> np.ndarray | None:
+    """Labels at ``level`` from a discretize export in ``parts_dir``, or None when it holds no parts.
 
     ``labels_levels.npy`` [L, V] holds every level; ``labels.npy`` [V] the level named
     in ``parts.json`` (an export without a manifest counts as level 0).
+
+    Raises:
+        ValueError: the folder holds parts, but not at ``level`` (rendering other ids
+            than the exported ones would be silently wrong).
     """
-    all_levels = ws.parts_dir / "labels_levels.npy"
+    from ..workspace import read_json
+
+    all_levels = parts_dir / "labels_levels.npy"
+    single = parts_dir / "labels.npy"
+    if not all_levels.is_file() and not single.is_file():
+        if explicit:
+            raise FileNotFoundError(
+                f"--parts {parts_dir}: no labels.npy there; pass the folder `omniseg-mesh discretize --out` wrote"
+            )
+        return None
+    levels_found = []
     if all_levels.is_file():
-        table = np.load(all_levels, allow_pickle=False)
+        table = _load_array(all_levels, "part labels")
         if table.ndim == 2 and 0 <= level < len(table):
-            log.info("using level %d of %s", level, all_levels)
             return table[level]
-    single = ws.parts_dir / "labels.npy"
+        levels_found.append(f"levels 0..{len(table) - 1}" if table.ndim == 2 else "no level table")
     if single.is_file():
-        manifest = ws.parts_dir / "parts.json"
+        manifest = parts_dir / "parts.json"
         saved_level = 0
         if manifest.is_file():
-            saved_level = json.loads(manifest.read_text()).get("level")
+            saved_level = read_json(manifest, "parts manifest").get("level")
         if saved_level == level:
-            log.info("using part labels from %s", single)
-            return np.load(single, allow_pickle=False)
-    return None
+            return _load_array(single, "part labels")
+        levels_found.append(f"level {saved_level}")
+    raise ValueError(
+        f"the parts in {parts_dir} hold {' and '.join(levels_found)}, not level {level}: run "
+        f"`omniseg-mesh discretize --level {level} --out {parts_dir}` or render --level with one of those"
+    )
 
 
-def _workspace_values(ws: Workspace, scene: Scene, config: RenderConfig, labels: Any) -> np.ndarray:
+def _workspace_values(
+    ws: Workspace, scene: Scene, config: RenderConfig, labels: Any, parts_dir: Any = None, source: dict | None = None
+) -> np.ndarray:
+    source = {} if source is None else source
     if isinstance(labels, (str, Path)):
         labels = _load_array(labels, "labels")
     what = config.what
     if what == "parts":
         if labels is not None:
             return np.asarray(labels)
-        saved = _saved_part_labels(ws, config.level)
+        explicit = parts_dir is not None
+        folder = Path(parts_dir) if explicit else ws.exported_parts_dir()
+        saved = _saved_part_labels(folder, config.level, explicit=explicit)
         if saved is not None:
+            source["parts"] = f"level {config.level} of the parts exported to {folder}"
             return saved
         from ..config import DiscretizeConfig
         from ..discretize import discretize
 
-        log.info("no saved parts at level %d in %s: running discretize", config.level, ws.parts_dir)
+        source["parts"] = (
+            f"level {config.level} of a fresh discretize with default settings (no exported parts in {folder}; "
+            "run `omniseg-mesh discretize` first, or pass --parts DIR, to render the parts you exported)"
+        )
+        log.warning("rendering %s", source["parts"])
         cfg = DiscretizeConfig(level=config.level)
         return np.asarray(discretize(_field(ws, scene), scene.vertices, scene.faces, cfg))
     if what == "selection":
@@ -657,13 +682,18 @@ def _workspace_values(ws: Workspace, scene: Scene, config: RenderConfig, labels:
             return np.asarray(labels, dtype=np.float32)
         if config.click is None:
             raise ValueError(
-                "rendering scores needs a query: pass --click VERTEX (scores = cosine similarity to that "
-                "vertex's feature) or --labels SCORES.npy (a [V] float array)"
+                "rendering scores needs a query: pass --click v:VERTEX | x:X,Y,Z | p:VIEW:U,V (scores = cosine "
+                "similarity to that click's feature, as in select) or --labels SCORES.npy (a [V] float array)"
             )
+        from ..select import Selector, parse_click
+
+        text = str(config.click).strip()
+        click = parse_click(f"v:{text}" if text.isdigit() else text)  # a bare vertex id still works
+        sel = Selector.from_workspace(ws)
+        vertex = sel.resolve(click)
+        source["parts"] = f"scores of click {text} (vertex {vertex})"
         fld = _field(ws, scene)
-        if not 0 <= config.click < fld.num_vertices:
-            raise ValueError(f"--click {config.click} is not a vertex id (the geometry has {fld.num_vertices} vertices)")
-        return fld.scores(fld.features[config.click])
+        return fld.scores(fld.features[vertex])
     return _field(ws, scene).features  # pca
 
 
@@ -673,6 +703,7 @@ def render_workspace(
     config: RenderConfig = RenderConfig(),
     labels: np.ndarray | str | Path | None = None,
     progress: ProgressCallback | None = None,
+    parts: str | Path | None = None,
 ) -> dict:
     """Render a fitted workspace's parts / selection / scores / features into its views.
 
@@ -686,9 +717,12 @@ def render_workspace(
             ``scores`` from ``labels`` or ``config.click``; ``pca`` from the field).
         labels: per-vertex values overriding the workspace's (array or .npy/.npz/.txt path).
         progress: ``progress(stage, done, total, **info)``.
+        parts: the folder ``discretize`` exported to (default: the one it recorded in
+            ``scene.json``, else ``<workspace>/parts``); a folder without ``config.level``
+            is an error. Without any export, parts come from a default discretize (warned).
 
     Returns:
-        :func:`render_views`'s report.
+        :func:`render_views`'s report, plus ``"source"``: which values were rendered.
     """
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     if not ws.root.is_dir():
@@ -699,9 +733,12 @@ def render_workspace(
             f"workspace {ws.root} has no cameras ({ws.cameras_path.name} missing or empty): "
             "run `omniseg-mesh fit` with the images and cameras to create it"
         )
-    values = _workspace_values(ws, scene, config, labels)
+    source: dict = {}
+    values = _workspace_values(ws, scene, config, labels, parts, source)
+    if labels is not None:
+        source["parts"] = f"the values in {labels}" if isinstance(labels, (str, Path)) else "the given values"
     views = list(config.views) or None
-    return render_views(
+    report_ = render_views(
         scene,
         values,
         out,
@@ -714,3 +751,5 @@ def render_workspace(
         point_radius=config.point_radius,
         alpha=config.overlay_alpha,
     )
+    report_["source"] = source.get("parts", config.what)
+    return report_

@@ -359,14 +359,14 @@ class ViewerApp:
 
     def _status_text(self) -> str:
         s = self.state.status()
-        step = "-" if s["step"] is None else f"{s['step'] + 1}/{s['steps']}"
+        step = step_label(s["step"], s["steps"])
         lines = [
             f"**{self.state.num_vertices:,} vertices** · mode: {_MODE_LABELS[s['mode']]}",
             f"clicks {s['clicks']} ({s['negatives']} negative) · objects {s['groups'] + (1 if s['clicks'] else 0)} · "
             f"step {step} · threshold {s['threshold']:.3f} · selected {s['selected']:,}",
         ]
         if s["parts"] is not None:
-            lines.append(f"parts: {s['parts']}")
+            lines.append(f"parts: {s['parts']} ({s.get('parts_source')})")
         if getattr(self, "last_message", ""):
             lines.append(self.last_message)
         return "  \n".join(lines)
@@ -478,3 +478,8 @@ def serve(
     if block:
         app.wait()
     return app
+
+
+def step_label(step: int | None, steps: int) -> str:
+    """The hierarchy step as the CLI numbers it (``select --step N`` and its table): 0 = smallest."""
+    return "-" if step is None else f"{step} of 0..{steps - 1}"

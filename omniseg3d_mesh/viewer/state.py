@@ -194,21 +194,36 @@ class ViewerState:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_workspace(cls, workspace: Workspace | str | Path, **kwargs: Any) -> "ViewerState":
+    def from_workspace(cls, workspace: Workspace | str | Path, parts_dir: str | Path | None = None, **kwargs: Any) -> "ViewerState":
         """A controller over a fitted workspace (``field.npz`` + ``geometry.npz`` [+ ``cameras.json``]).
 
+        Parts shown in the *parts* mode come from ``parts_dir`` (default: where
+        ``discretize`` last wrote for this workspace, else ``<workspace>/parts``);
+        ``parts_info["source"]`` says which folder.
+
         Raises:
-            FileNotFoundError: no field or no geometry in the workspace (with the fix).
+            FileNotFoundError: no field or no geometry in the workspace (with the fix);
+                ``parts_dir`` given but without ``labels.npy``.
+            ValueError: the parts belong to another geometry.
         """
         ws = workspace if isinstance(workspace, Workspace) else Workspace.find(workspace)
         sel = Selector.from_workspace(ws, knn=kwargs.pop("knn", 8), config=kwargs.pop("config", None))
         state = cls(sel.features, sel.vertices, sel.faces, sel.colors, cameras=list(sel.cameras.values()), workspace=ws,
                     knn=sel.knn, selector=sel, **kwargs)
-        parts = ws.parts_dir / "labels.npy"
+        folder = Path(parts_dir) if parts_dir is not None else ws.exported_parts_dir()
+        parts = folder / "labels.npy"
         if parts.is_file():
-            labels = np.load(parts)
+            labels = np.load(parts, allow_pickle=False)
             if labels.shape == (len(state.vertices),):
                 state.parts = labels.astype(np.int32)
+                state.parts_info = {"source": str(folder)}
+            elif parts_dir is not None:
+                raise ValueError(
+                    f"{parts}: {labels.shape} labels, but the workspace geometry has {len(state.vertices)} vertices: "
+                    "these parts belong to another mesh; run `omniseg-mesh discretize` on this workspace"
+                )
+        elif parts_dir is not None:
+            raise FileNotFoundError(f"--parts {folder}: no labels.npy there; pass the folder `omniseg-mesh discretize --out` wrote")
         return state
 
     @property
@@ -646,6 +661,7 @@ class ViewerState:
             "selected": selected,
             "mode": self.mode,
             "parts": None if self.parts is None else int(self.parts.max()) + 1,
+            "parts_source": self.parts_info.get("source", "discretized here" if self.parts is not None else None),
         }
 
 

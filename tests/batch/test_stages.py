@@ -134,7 +134,7 @@ def test_ray_executor_without_ray_names_the_extra(scene, tmp_path, monkeypatch):
 
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
     spec = load_batch_spec(tmp_path / "S.yaml")
-    with pytest.raises(ImportError, match=r"the ray executor of `omniseg-mesh batch` \(or use --executor local\) needs .*'ray'.*omniseg3d-mesh\[ray\]"):
+    with pytest.raises(ImportError, match=r"the ray executor of `omniseg-mesh batch` \(or use --executor local\) needs .*'ray'.*pip install -e \"\.\[ray\]\""):
         run_batch(spec, BatchOptions(executor="ray"))
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import re
+
 import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
@@ -98,5 +100,14 @@ def test_select_cli_step_errors(tmp_path, workspace, capsys):
     with pytest.raises(SystemExit):
         main(base + ["--click", "v:5", "--click=-v:5"])
     assert "the clicks select nothing" in capsys.readouterr().err
-    assert main(base + ["--click", "v:5", "--step", "40"]) == 0
-    assert "using the last one" in capsys.readouterr().err
+    # a step the click does not have is an error, not silently the last one
+    with pytest.raises(SystemExit) as exc:
+        main(base + ["--click", "v:5", "--step", "40"])
+    assert exc.value.code == 2
+    assert re.search(r"--step 40: this click has \d+ step\(s\), numbered 0\.\.\d+", capsys.readouterr().err)
+    assert not (tmp_path / "a.ply").exists()
+    # a format we cannot write is refused before any work (no field is even loaded)
+    with pytest.raises(SystemExit) as exc:
+        main(["select", "--workspace", str(tmp_path / "nowhere"), "--click", "v:5", "--out", str(tmp_path / "x.stl")])
+    assert exc.value.code == 2
+    assert "x.stl must end in .ply, .obj or .glb, got '.stl'" in capsys.readouterr().err

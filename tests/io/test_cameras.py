@@ -347,7 +347,7 @@ def test_error_world_transform_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="world transform file .* does not exist"):
         load_world_transform(tmp_path / "T.txt")
     (tmp_path / "T.json").write_text('{"rotation": 1}')
-    with pytest.raises(ValueError, match=r"T\.json: expected a 4x4 list or a key 'world_transform'"):
+    with pytest.raises(ValueError, match=r"T\.json: expected a 4x4 list, an object with one key 'world_transform'.*not understood: rotation"):
         load_world_transform(tmp_path / "T.json")
     (tmp_path / "T.txt").write_text("1 0 0\nx y z w\n")
     with pytest.raises(ValueError, match=r"T\.txt: cannot read a 4x4 matrix"):

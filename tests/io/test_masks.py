@@ -246,11 +246,14 @@ def test_load_masks_resizes_to_camera_nearest(tmp_path):
     assert np.array_equal(resize_masks(out, 6, 8), small)
 
 
-def test_load_masks_warns_about_aspect_ratio(tmp_path, caplog):
+def test_load_masks_refuses_another_aspect_ratio(tmp_path):
+    """Like images (io.cameras.match_images): a uniform rescale is fine, another aspect ratio is not."""
     save_masks_npz(tmp_path / "v.npz", np.ones((1, 10, 10), bool))
-    with caplog.at_level(logging.WARNING, logger="omniseg3d_mesh.io.masks"):
-        out = load_masks(tmp_path, _cams(["v.png"], w=16, h=12))
-    assert out["v.png"].shape == (1, 12, 16) and "different aspect ratio" in caplog.text
+    with pytest.raises(ValueError, match=r"v\.npz: masks are 10x10 but the camera of v\.png is 16x12, which is not a "
+                       r"uniform rescale .*Fix: make the masks from the images the cameras describe"):
+        load_masks(tmp_path, _cams(["v.png"], w=16, h=12))
+    save_masks_npz(tmp_path / "v.npz", np.ones((1, 6, 8), bool))  # half size: resized
+    assert load_masks(tmp_path, _cams(["v.png"], w=16, h=12))["v.png"].shape == (1, 12, 16)
 
 
 def test_load_masks_missing_and_extra_views(tmp_path, caplog):

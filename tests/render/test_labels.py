@@ -449,7 +449,7 @@ def test_render_workspace_errors(parts_scene, tmp_path, monkeypatch):
         render_workspace(ws, out, RenderConfig(what="selection"))
     with pytest.raises(ValueError, match="needs a query: pass --click"):
         render_workspace(ws, out, RenderConfig(what="scores"))
-    with pytest.raises(ValueError, match="--click 99999999 is not a vertex id"):
+    with pytest.raises(ValueError, match="click v:99999999: vertex 99999999 does not exist, the geometry has vertices 0.."):
         render_workspace(ws, out, RenderConfig(what="scores", click=99999999))
     with pytest.raises(FileNotFoundError, match="labels file .*nope.npy not found"):
         render_workspace(ws, out, labels=tmp_path / "nope.npy")
@@ -515,7 +515,10 @@ def test_render_workspace_picks_saved_level(parts_scene, tmp_path, monkeypatch):
     # labels.npy alone counts for the level its manifest names
     (ws.parts_dir / "labels_levels.npy").unlink()
     (ws.parts_dir / "parts.json").write_text(json.dumps({"level": 2}))
-    assert L._saved_part_labels(ws, 2) is not None and L._saved_part_labels(ws, 0) is None
+    assert L._saved_part_labels(ws.parts_dir, 2) is not None
+    with pytest.raises(ValueError, match=r"the parts in .* hold level 2, not level 0: run `omniseg-mesh discretize --level 0"):
+        L._saved_part_labels(ws.parts_dir, 0)  # other ids than the exported ones: an error, not a silent re-discretize
+    assert L._saved_part_labels(tmp_path / "empty", 0) is None  # no export at all
 
 
 def test_render_workspace_runs_discretize(parts_scene, tmp_path, monkeypatch):
