@@ -63,7 +63,7 @@ class FitConfig:
         1000, "optimisation steps (one view per step); 1000 from the convergence measurement in docs/fit.md (object separation saturates by 500, part separation still gains a little from 1000 to 2000)"
     )
     num_pixels: int = opt(8192, "pixels sampled per step (paper: 8192 rays per batch)")
-    feature_dim: int = opt(16, "feature dimension D (paper: 16)")
+    feature_dim: int = opt(32, "feature dimension D (paper: 16; rooms hold more objects than 16 dimensions keep apart: docs/results.md)")
     lr: float = opt(
         3e-2, "initial learning rate of Adam on the per-vertex features (paper: 1e-2 for its NeRF; per-vertex features reach the same quality in half the steps at 3e-2, see docs/fit.md)"
     )
@@ -73,16 +73,19 @@ class FitConfig:
     norm_weight: float = opt(1.0, "weight of the norm loss (Eq. 9), pulling features to unit length")
     smooth_weight: float = opt(0.0, "weight of the optional smoothness term over mesh edges (0 = off)")
     loss: Literal["affinity", "contrastive", "both"] = opt(
-        "affinity", "affinity: cosines regress the Jaccard similarity of the pixels' mask sets (docs/fit.md); contrastive: the paper's hierarchical contrastive loss (Eq. 5-8); both: their sum"
+        "both", "affinity: cosines regress the Jaccard similarity of the pixels' mask sets (docs/fit.md); contrastive: the paper's hierarchical contrastive loss (Eq. 5-8); both: their sum"
     )
     contrastive_weight: float = opt(1.0, "weight of the hierarchical contrastive loss when --loss is contrastive or both")
+    spread_weight: float = opt(0.2, "weight of a weak repulsion between random pairs of seen vertices (relu(cos)^2): objects no view shows together still come apart (the contrastive loss alone sends every object of a two-object view to the antipode of the other, so twins seen only against the floor would align); same-object pairs are held together by the views")
+    coarse_nodes: int = opt(0, "two-level features: f = coarse[voxel] + fine[vertex] with about this many occupied voxels, so the samples per parameter do not fall as the vertex count grows (0 = per-vertex only)")
     views_per_step: int = opt(4, "views in each step's batch (num_pixels are shared among them)")
     mask_balanced: float = opt(0.5, "fraction of each view's pixels drawn so that every mask gets the same number of samples (small objects are not drowned by walls); the rest uniform")
     absorb_containment: bool = opt(True, "merge a mask that lies >= containment_ratio inside a larger one into it")
     containment_ratio: float = opt(0.9, "near-containment ratio for absorb_containment")
     min_patch_pixels: int = opt(0, "patches smaller than this many pixels are ignored (0 = keep all; see min_patch_fraction)")
-    min_patch_fraction: float = opt(
-        0.0015, "patches smaller than this fraction of the image are ignored: sliver patches between disagreeing noisy mask outlines (docs/results.md); 0 = keep all"
+    min_patch_fraction: float = opt(0.0, "patches smaller than this fraction of the image are ignored (0 = keep all: slivers are handled by min_patch_share, which keeps small objects)")
+    min_patch_share: float = opt(
+        0.2, "patches smaller than this fraction of the smallest mask holding them are ignored: slivers between disagreeing mask outlines, at any image size; a small object's patch is most of its own mask and stays (0 = keep all)"
     )
     diffusion_iters: int = opt(100, "graph diffusion iterations that give unseen vertices features")
     checkpoint_every: int = opt(500, "write a resumable checkpoint every N steps (0 = never)")

@@ -171,9 +171,9 @@ def load_or_build_hierarchy(
     """The view's hierarchy, from ``hierarchy/<view>.npz`` when the masks are unchanged."""
     min_patch = min_patch_size(config, masks.shape[-2], masks.shape[-1])
     if workspace is None:
-        return build_hierarchy(masks, config.absorb_containment, config.containment_ratio, min_patch)
+        return build_hierarchy(masks, config.absorb_containment, config.containment_ratio, min_patch, config.min_patch_share)
     key = content_hash(
-        HIERARCHY_VERSION, masks_hash(masks), config.absorb_containment, config.containment_ratio, min_patch
+        HIERARCHY_VERSION, masks_hash(masks), config.absorb_containment, config.containment_ratio, min_patch, config.min_patch_share
     )
     path = workspace.hierarchy_path(view_name)
     if path.is_file():
@@ -183,7 +183,7 @@ def load_or_build_hierarchy(
                     return Hierarchy.from_npz(data)
         except Exception as exc:  # a corrupt cache entry is rebuilt, never fatal
             log.warning("rebuilding unreadable hierarchy cache %s (%s)", path, exc)
-    hier = build_hierarchy(masks, config.absorb_containment, config.containment_ratio, min_patch)
+    hier = build_hierarchy(masks, config.absorb_containment, config.containment_ratio, min_patch, config.min_patch_share)
     atomic_save_npz(path, compress=True, key=np.array(key), **hier.to_npz_arrays())
     return hier
 
@@ -254,10 +254,14 @@ def _cosine_lr(step: int, total: int, lr: float, lr_final: float) -> float:
     return lr_final + 0.5 * (lr - lr_final) * (1.0 + math.cos(math.pi * t))
 
 
-def _interpolate(features, vertex_ids, weights):
-    """[N, D] pixel features = sum_k weights[:, k] * features[vertex_ids[:, k]] (gather + sum)."""
+def _interpolate(vertex_features, vertex_ids, weights):
+    """[N, D] pixel features = sum_k weights[:, k] * f(vertex_ids[:, k]) (gather + sum).
+
+    ``vertex_features`` is a [V, D] tensor or a function from vertex ids [n] to [n, D].
+    """
     n, k = vertex_ids.shape
-    gathered = features.index_select(0, vertex_ids.reshape(-1)).view(n, k, -1)
+    flat = vertex_ids.reshape(-1)
+    gathered = (vertex_features(flat) if callable(vertex_features) else vertex_features.index_select(0, flat)).view(n, k, -1)
     return (gathered * weights[:, :, None]).sum(dim=1)
 
 
@@ -425,9 +429,33 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
         ids = v.vertex_ids[v.weights > 0]
         seen[ids[ids >= 0]] = True
 
+    seen_ids = torch.from_numpy(np.flatnonzero(seen)).to(device)
     gen = torch.Generator().manual_seed(int(config.seed))
-    init = torch.randn(num_v, config.feature_dim, generator=gen) / math.sqrt(config.feature_dim)
+    # Two-level parametrisation: f_v = coarse[node(v)] + fine[v]. The coarse rows (one per
+    # voxel of a grid with about coarse_nodes occupied cells) collect the samples of all
+    # their vertices, so how many samples a parameter gets does not fall with the vertex
+    # count; the fine rows (zero at start) add per-vertex detail where samples allow.
+    # Both live in one parameter tensor: rows [0, C) coarse, rows [C, C + V) fine.
+    num_nodes, node_of = 0, None
+    if config.coarse_nodes > 0 and num_v > config.coarse_nodes:
+        from .graph import voxel_clusters
+
+        labels, num_nodes = voxel_clusters(scene.vertices, int(config.coarse_nodes), mask=seen)
+        node_of = torch.from_numpy(labels).to(device)
+    if node_of is not None:
+        init = torch.cat([
+            torch.randn(num_nodes, config.feature_dim, generator=gen) / math.sqrt(config.feature_dim),
+            torch.zeros(num_v, config.feature_dim),
+        ])
+    else:
+        init = torch.randn(num_v, config.feature_dim, generator=gen) / math.sqrt(config.feature_dim)
     features = torch.nn.Parameter(init.to(device))
+
+    def vertex_features(ids):
+        """[n, D] effective features of vertex ids [n] (long)."""
+        if node_of is None:
+            return features.index_select(0, ids)
+        return features.index_select(0, node_of.index_select(0, ids)) + features.index_select(0, ids + num_nodes)
     optimizer = torch.optim.Adam([features], lr=config.lr)
 
     edges = None
@@ -466,7 +494,7 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
         lr = _cosine_lr(step, config.steps, config.lr, config.lr_final)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        pix = _interpolate(features, ids.clamp(min=0), w)
+        pix = _interpolate(vertex_features, ids.clamp(min=0), w)
         loss = pix.sum() * 0.0
         offset = 0
         for vi, idx in zip(picked, idx_list):
@@ -482,9 +510,13 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
                 ) * (config.contrastive_weight / per_step)
         if config.norm_weight > 0:
             loss = loss + config.norm_weight * norm_loss(pix)
+        if config.spread_weight > 0 and len(seen_ids) > 1:
+            pair = seen_ids[torch.from_numpy(rng.integers(0, len(seen_ids), (config.num_pixels // 2, 2))).to(device)]
+            g = torch.nn.functional.normalize(vertex_features(pair.reshape(-1)), dim=1).view(-1, 2, features.shape[1])
+            loss = loss + config.spread_weight * torch.relu((g[:, 0] * g[:, 1]).sum(1)).pow(2).mean()
         if edges is not None:
             e = edges[torch.from_numpy(rng.integers(0, len(edges), min(len(edges), 4 * config.num_pixels))).to(device)]
-            loss = loss + config.smooth_weight * (features[e[:, 0]] - features[e[:, 1]]).pow(2).sum(1).mean()
+            loss = loss + config.smooth_weight * (vertex_features(e[:, 0]) - vertex_features(e[:, 1])).pow(2).sum(1).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -505,7 +537,11 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
             report(progress, "fit", done, config.steps, loss=last_loss, steps_per_s=(done - start) / max(elapsed, 1e-9))
     fit_seconds = time.perf_counter() - t_fit
 
-    feats = features.detach().cpu().numpy().astype(np.float32)
+    with torch.no_grad():
+        if node_of is None:
+            feats = features.detach().cpu().numpy().astype(np.float32)
+        else:
+            feats = (features[node_of] + features[num_nodes:]).cpu().numpy().astype(np.float32)
     n_unseen = int((~seen).sum())
     if n_unseen and seen.any():
         adj = vertex_graph(scene.vertices, scene.faces)

@@ -18,6 +18,7 @@ __all__ = [
     "graph_edges",
     "connected_components",
     "diffuse_features",
+    "voxel_clusters",
 ]
 
 
@@ -176,3 +177,48 @@ def diffuse_features(
     if left.any():
         feats[left] = feats[known].mean(axis=0)
     return feats
+
+
+def voxel_clusters(vertices: np.ndarray, target: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """Group vertices into about ``target`` clusters by a regular voxel grid.
+
+    The voxel edge is searched so that the number of occupied voxels (counting the
+    vertices in ``mask`` only, when given) comes close to ``target``: on a surface the
+    count falls with the square of the edge, so a few corrections of the edge by the
+    square root of the count ratio converge.
+
+    Args:
+        vertices: [V, 3] positions.
+        target: wanted number of clusters (>= 1).
+        mask: optional [V] bool, the vertices whose voxels are counted.
+
+    Returns:
+        ``(labels [V] int64 in 0..C-1, C)``: every vertex gets its voxel's label.
+    """
+    if target < 1:
+        raise ValueError(f"voxel_clusters needs target >= 1, got {target}")
+    pts = np.asarray(vertices, dtype=np.float64)
+    if len(pts) == 0:
+        return np.zeros(0, np.int64), 0
+    lo = pts.min(axis=0)
+    extent = float(np.max(pts.max(axis=0) - lo)) or 1.0
+    counted = pts if mask is None else pts[np.asarray(mask, bool)]
+    if len(counted) == 0:
+        counted = pts
+
+    def occupied(edge: float, p: np.ndarray) -> tuple[np.ndarray, int]:
+        cells = np.floor((p - lo) / edge).astype(np.int64)
+        dims = cells.max(axis=0) + 1
+        key = (cells[:, 0] * dims[1] + cells[:, 1]) * dims[2] + cells[:, 2]
+        uniq, inverse = np.unique(key, return_inverse=True)
+        return inverse.reshape(-1), len(uniq)
+
+    edge = extent / max(np.sqrt(target), 1.0)
+    for _ in range(8):
+        _, count = occupied(edge, counted)
+        ratio = count / target
+        if 0.85 < ratio < 1.15:
+            break
+        edge *= float(np.clip(np.sqrt(ratio), 0.25, 4.0))
+    labels, count = occupied(edge, pts)
+    return labels.astype(np.int64), int(count)

@@ -211,6 +211,7 @@ def build_hierarchy(
     absorb_containment: bool = True,
     containment_ratio: float = 0.9,
     min_patch_pixels: int = 0,
+    min_patch_share: float = 0.0,
 ) -> Hierarchy:
     """Patches and vote matrix of one view.
 
@@ -220,6 +221,11 @@ def build_hierarchy(
             ``containment_ratio`` inside it (official release behaviour).
         containment_ratio: see above.
         min_patch_pixels: patches with fewer pixels become -1 (no patch).
+        min_patch_share: patches smaller than this fraction of the *smallest mask that
+            holds them* become -1. A sliver between two disagreeing mask outlines is a
+            thin band of masks much larger than itself; a small object's patch is most
+            of its own mask, and a part's patch most of the part's mask. So this drops
+            slivers at any image size while small objects keep their masks.
 
     Returns:
         :class:`Hierarchy`.
@@ -239,8 +245,12 @@ def build_hierarchy(
         patch_map[inside] = remap.reshape(-1)[patch_map[inside]]
     num = membership.shape[0]
     sizes = np.bincount(patch_map[patch_map >= 0].ravel(), minlength=num).astype(np.int64)
-    if min_patch_pixels > 0 and num:
+    if (min_patch_pixels > 0 or min_patch_share > 0) and num:
         keep = sizes >= min_patch_pixels
+        if min_patch_share > 0 and membership.shape[1]:
+            areas = sizes.astype(np.float64) @ membership  # [M] pixels per mask (after absorption)
+            smallest = np.where(membership, areas[None, :], np.inf).min(axis=1)
+            keep &= sizes >= min_patch_share * smallest
         new_id = np.where(keep, np.cumsum(keep) - 1, -1)
         inside = patch_map >= 0
         patch_map = patch_map.copy()

@@ -194,3 +194,17 @@ def test_every_public_name_resolves():
         assert getattr(omniseg3d_mesh, name) is not None, name
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         omniseg3d_mesh.nope
+
+
+def test_voxel_clusters_near_target():
+    from omniseg3d_mesh.graph import voxel_clusters
+
+    rng = np.random.default_rng(0)
+    pts = rng.uniform(0, 1, (20000, 3))
+    pts[:, 2] = 0.0  # a surface
+    labels, count = voxel_clusters(pts, 400)
+    assert 300 <= count <= 520 and labels.max() == count - 1 and len(labels) == len(pts)
+    # vertices of one voxel are close together
+    for c in range(3):
+        members = pts[labels == c]
+        assert np.ptp(members[:, 0]) < 0.1 and np.ptp(members[:, 1]) < 0.1

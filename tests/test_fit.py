@@ -137,7 +137,7 @@ def test_fit_lifts_inconsistent_hierarchy(parts_scene, fitted):
     scene, part, obj, masks = parts_scene
     field = fitted
     f = field.features
-    assert f.shape == (scene.num_vertices, 16)
+    assert f.shape == (scene.num_vertices, FitConfig().feature_dim)
     np.testing.assert_allclose(np.linalg.norm(f, axis=1), 1.0, atol=1e-5)
     keep = obj > 0  # the objects (the floor is one big part)
     same_part, other_part, other_obj = _similarity_levels(f, part, obj, keep)
@@ -317,3 +317,40 @@ def test_views_without_usable_pixels_are_skipped(parts_scene, caplog):
     assert name not in field.meta["views"] and len(field.meta["views"]) == 9
     assert f"view {name} has no pixel with both a surface hit and a mask; skipped" in caplog.text
     assert "views have no masks and are skipped" not in caplog.text
+
+
+def test_paper_loss_and_two_level_features_also_lift_the_hierarchy(parts_scene):
+    """The paper's contrastive loss alone (the documented baseline) and the coarse + fine
+    parametrisation both give the part / object ordering on the same scene."""
+    scene, part, obj, masks = parts_scene
+    for extra in ({"loss": "contrastive", "views_per_step": 1, "mask_balanced": 0.0, "spread_weight": 0.0}, {"coarse_nodes": 800}):
+        f = fit_field(scene, masks, FitConfig(**{**FAST.__dict__, **extra}), fragment_config=FragmentConfig(backend="cpu")).features
+        same_part, other_part, other_obj = _similarity_levels(f, part, obj, obj > 0)
+        assert same_part > other_part + 0.05, extra
+        assert other_part > other_obj + 0.2, extra
+
+
+def test_mask_balanced_sampling_draws_small_masks_as_often_as_big_ones():
+    from omniseg3d_mesh.fit import ViewData
+
+    # patch 0: 990 pixels (one mask), patch 1: 10 pixels (another mask)
+    n = 1000
+    view = ViewData(
+        name="v", vertex_ids=np.zeros((n, 3), np.int32), weights=np.ones((n, 3), np.float16),
+        patch_ids=np.r_[np.zeros(990, np.int32), np.ones(10, np.int32)], votes=np.eye(2, dtype=np.int32),
+        patch_start=np.array([0, 990, 1000]), patch_mass=np.array([1.0, 1.0]),
+    )
+    rng = np.random.default_rng(0)
+    balanced = view.sample(rng, 4000, 1.0)
+    assert 0.45 < np.mean(view.patch_ids[balanced] == 1) < 0.55
+    uniform = view.sample(rng, 4000, 0.0)
+    assert np.mean(view.patch_ids[uniform] == 1) < 0.03
+    assert balanced.min() >= 0 and balanced.max() < n
+
+
+def test_a_diverging_fit_stops_with_a_clear_error(parts_scene):
+    from omniseg3d_mesh.fit import FitDivergedError
+
+    scene, part, obj, masks = parts_scene
+    with pytest.raises(FitDivergedError, match="diverged at step .*Lower the learning rate"):
+        fit_field(scene, masks, FitConfig(**{**SHORT.__dict__, "lr": 1e30, "steps": 20, "checkpoint_every": 0}))

@@ -96,3 +96,30 @@ def test_bad_masks(masks, match):
 def test_bad_ratio():
     with pytest.raises(ValueError, match=r"containment_ratio must be in \(0, 1\]"):
         build_hierarchy(_fig2_masks(), containment_ratio=1.5)
+
+
+def test_min_patch_share_drops_slivers_keeps_small_objects():
+    h, w = 40, 40
+    big = np.zeros((h, w), bool)
+    big[5:35, 5:35] = True
+    big2 = np.zeros((h, w), bool)
+    big2[5:35, 6:35] = True  # the same object, outline one pixel off: a 30-pixel sliver
+    tiny = np.zeros((h, w), bool)
+    tiny[0:3, 0:3] = True  # a 9-pixel object with a mask of its own
+    hier = build_hierarchy(np.stack([big, big2, tiny]), absorb_containment=False, min_patch_share=0.2)
+    sizes = sorted(hier.patch_sizes.tolist())
+    assert sizes == [9, 29 * 30], sizes  # the sliver (30 px, 3 % of its masks) is gone, the tiny object stays
+    assert (hier.patch_map[5:35, 5] == -1).all()
+    # with an absolute cut-off the tiny object would go too
+    assert 9 not in build_hierarchy(np.stack([big, big2, tiny]), absorb_containment=False, min_patch_pixels=31).patch_sizes.tolist()
+
+
+def test_membership_round_trip_and_balanced_weights():
+    masks = np.zeros((2, 4, 4), bool)
+    masks[0, :, :2] = True  # 8 px
+    masks[1, 0, 3] = True  # 1 px
+    hier = build_hierarchy(masks, absorb_containment=False)
+    again = Hierarchy.from_npz(hier.to_npz_arrays())
+    np.testing.assert_array_equal(again.membership, hier.membership)
+    w = hier.mask_balanced_weights() * hier.patch_sizes
+    np.testing.assert_allclose(sorted(w), [1.0, 1.0])  # every mask carries the same total mass

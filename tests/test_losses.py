@@ -115,3 +115,59 @@ def test_bad_shapes():
         hierarchical_contrastive_loss(torch.zeros(4), torch.zeros(4, dtype=torch.long), torch.ones(1, 1))
     with pytest.raises(ValueError, match=r"patch_ids must have shape \(4,\)"):
         hierarchical_contrastive_loss(torch.zeros(4, 2), torch.zeros(3, dtype=torch.long), torch.ones(1, 1))
+
+
+def test_jaccard_affinity_of_mask_sets():
+    from omniseg3d_mesh.losses import jaccard_affinity
+
+    # patches: a = {m0, m1}, b = {m1}, c = {m2}
+    member = torch.tensor([[1, 1, 0], [0, 1, 0], [0, 0, 1]], dtype=torch.float32)
+    votes = (member @ member.T).long()
+    j = jaccard_affinity(votes)
+    torch.testing.assert_close(j, torch.tensor([[1.0, 0.5, 0.0], [0.5, 1.0, 0.0], [0.0, 0.0, 1.0]]))
+
+
+def _affinity_reference(features, patch_ids, votes):
+    """Slow loop version of affinity_loss (prototype per present patch)."""
+    import torch.nn.functional as F
+
+    g = F.normalize(features, dim=1)
+    present = sorted(set(patch_ids.tolist()))
+    protos = {p: F.normalize(g[patch_ids == p].sum(0), dim=0) for p in present}
+    pos, npos, neg, nneg = 0.0, 0, 0.0, 0
+    for j in range(len(g)):
+        p = int(patch_ids[j])
+        for s in present:
+            union = votes[p, p] + votes[s, s] - votes[p, s]
+            t = float(votes[p, s]) / float(union) if union > 0 else 0.0
+            c = g[j] @ protos[s]
+            if t > 0:
+                pos, npos = pos + (c - t) ** 2, npos + 1
+            else:
+                neg, nneg = neg + torch.relu(c) ** 2, nneg + 1
+    return pos / max(npos, 1) + neg / max(nneg, 1)
+
+
+def test_affinity_loss_matches_reference():
+    from omniseg3d_mesh.losses import affinity_loss
+
+    gen = torch.Generator().manual_seed(3)
+    member = (torch.rand(6, 4, generator=gen) > 0.5).float()
+    member[:, 0] = 1.0
+    member[5] = torch.tensor([0.0, 0.0, 0.0, 1.0])
+    votes = (member @ member.T).long()
+    feats = torch.randn(40, 8, generator=gen, dtype=torch.float64)
+    patches = torch.randint(0, 6, (40,), generator=gen)
+    torch.testing.assert_close(affinity_loss(feats, patches, votes), _affinity_reference(feats, patches, votes))
+
+
+def test_affinity_loss_is_zero_when_cosines_equal_the_kernel():
+    from omniseg3d_mesh.losses import affinity_loss
+
+    # two unrelated patches with orthogonal features, each pixel exactly its prototype
+    feats = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    votes = torch.tensor([[1, 0], [0, 1]])
+    assert float(affinity_loss(feats, torch.tensor([0, 0, 1, 1]), votes)) < 1e-10
+    # pointing the same way is penalised
+    same = torch.tensor([[1.0, 0.0]] * 4)
+    assert float(affinity_loss(same, torch.tensor([0, 0, 1, 1]), votes)) > 0.4
