@@ -44,6 +44,7 @@ def _parse(argv=None):
     p.add_argument("--lr-final", type=float, default=None, help="final learning rate (default: FitConfig's)")
     p.add_argument("--smooth-weight", type=float, default=None, help="mesh-edge smoothness weight (default: FitConfig's)")
     p.add_argument("--min-patch-pixels", type=int, default=None, help="fit: ignore patches smaller than this (default: FitConfig's)")
+    p.add_argument("--config", type=Path, default=None, help="YAML with a fit: section of FitConfig overrides (the tables below were made with omniseg3d_mesh/configs/synthetic.yaml: the paper's loss)")
     p.add_argument("--queries", type=int, default=4, help="queries per view")
     p.add_argument("--device", default="auto", help="torch device for fitting")
     p.add_argument("--json", type=Path, default=None, help="also write all numbers to this JSON file")
@@ -92,13 +93,19 @@ def main(argv=None) -> int:
         variants |= {(0.5, d) for d in DIMS}
     results: dict = {}
     t_start = time.time()
+    base = {}
+    if args.config is not None:
+        from omniseg3d_mesh.config import load_config_file
+
+        base = load_config_file(args.config, FitConfig)
     for preset in args.presets:
         for seed in args.seeds:
             t0 = time.time()
             data = prepare_benchmark(args.scene, preset, seed, args.views, args.width, args.height, args.queries)
             case = {"masks": evaluate_masks(data), "fits": {}, "fit_seconds": {}}
             for lam, dim in sorted(variants):
-                cfg_kwargs = dict(steps=args.steps, hier_lambda=lam, feature_dim=dim, seed=seed, device=args.device, checkpoint_every=0)
+                cfg_kwargs = dict(base)
+                cfg_kwargs.update(steps=args.steps, hier_lambda=lam, feature_dim=dim, seed=seed, device=args.device, checkpoint_every=0)
                 for name in ("num_pixels", "lr", "lr_final", "smooth_weight", "min_patch_pixels"):
                     if getattr(args, name) is not None:
                         cfg_kwargs[name] = getattr(args, name)
