@@ -93,6 +93,39 @@ def case_dir(cache: Path, seed: int, views: int, size: str, width: int, height: 
     return Path(cache) / f"room_s{seed}_o{num_objects}_v{views}_{size}_{width}x{height}_{mask_preset}"
 
 
+def load_or_make_room(root: Path, seed: int, num_objects: int, views: int, size: str, width: int, height: int):
+    """``make_room`` through a cache file in ``root`` (keyed by the generator's source and arguments)."""
+    import json
+
+    import omniseg3d_mesh.synthetic.scenes as scenes
+    from omniseg3d_mesh.scene import Camera, Scene
+    from omniseg3d_mesh.workspace import atomic_save_npz, content_hash
+
+    key = content_hash(Path(scenes.__file__), seed, num_objects, views, size, width, height)
+    path = Path(root) / "room.npz"
+    if path.is_file():
+        with np.load(path) as d:
+            if str(d["key"]) == key:
+                cams = [Camera(K=K, world_to_cam=T, width=width, height=height, name=str(n)) for K, T, n in zip(d["K"], d["world_to_cam"], d["camera_names"])]
+                return scenes.SyntheticScene(
+                    scene=Scene(vertices=d["vertices"], faces=d["faces"], colors=d["colors"], cameras=cams),
+                    labels={k: d[k] for k in ("part", "object", "group")},
+                    part_names=[str(x) for x in d["part_names"]], object_names=[str(x) for x in d["object_names"]],
+                    group_names=[str(x) for x in d["group_names"]], part_object=d["part_object"], object_group=d["object_group"],
+                    stuff=d["stuff"], preset=f"room-{size}", seed=seed, meta=json.loads(str(d["meta"])),
+                )
+    syn = scenes.make_room(seed, num_objects=num_objects, num_views=views, size=size, width=width, height=height)
+    sc = syn.scene
+    atomic_save_npz(
+        path, key=np.array(key), vertices=sc.vertices, faces=sc.faces, colors=sc.colors, **syn.labels,
+        part_names=np.asarray(syn.part_names), object_names=np.asarray(syn.object_names), group_names=np.asarray(syn.group_names),
+        part_object=syn.part_object, object_group=syn.object_group, stuff=syn.stuff, meta=np.array(json.dumps(syn.meta)),
+        K=np.stack([c.K for c in sc.cameras]), world_to_cam=np.stack([c.world_to_cam for c in sc.cameras]),
+        camera_names=np.asarray([c.name for c in sc.cameras]),
+    )
+    return syn
+
+
 def prepare_room(
     seed: int,
     views: int = 80,
@@ -103,7 +136,7 @@ def prepare_room(
     mask_preset: str = "room",
     cache: str | Path = "/tmp/omniseg_rooms",
     point_mode: bool = False,
-    point_radius_factor: float = 1.0,
+    point_radius: float | None = None,
     say=print,
 ) -> RoomCase:
     """Build (or load from the cache) one room case: fragments, masks, GT statistics, memberships."""
@@ -112,15 +145,14 @@ def prepare_room(
     from omniseg3d_mesh.render.fragments import load_or_compute_fragments
     from omniseg3d_mesh.scene import Scene
     from omniseg3d_mesh.synthetic.masks import gt_label_maps, simulate_view_masks, with_overrides
-    from omniseg3d_mesh.synthetic.scenes import make_room
     from omniseg3d_mesh.workspace import Workspace, atomic_save_npz, content_hash
 
     times = {}
     t = time.perf_counter()
-    syn = make_room(seed, num_objects=num_objects, num_views=views, size=size, width=width, height=height)
+    root = case_dir(cache, seed, views, size, width, height, num_objects, mask_preset)
+    syn = load_or_make_room(root, seed, num_objects, views, size, width, height)
     mesh = syn.scene
     times["build"] = time.perf_counter() - t
-    root = case_dir(cache, seed, views, size, width, height, num_objects, mask_preset)
     ws = Workspace(root)
     key = content_hash(CACHE_VERSION, mesh.geometry_hash(), [c.fingerprint() for c in mesh.cameras], repr(with_overrides(mask_preset)), seed)
     mask_paths = {c.name: root / "masks" / f"{Path(c.name).stem}.npz" for c in mesh.cameras}
@@ -158,10 +190,8 @@ def prepare_room(
     scene, radius, clickable = mesh, None, stats["seen"]
     if point_mode:
         scene = Scene(vertices=mesh.vertices, faces=None, colors=mesh.colors, cameras=mesh.cameras)
-        # the furniture's vertex spacing (walls and floor are denser: the default radius, from
-        # the median spacing, would leave holes in the furniture that the walls show through)
-        radius = point_radius_factor * syn.meta["max_edge"]
-        ws = Workspace(root / f"points_r{radius:.4f}")
+        radius = point_radius  # None: the project's default splat radius (what `--point-mode` does)
+        ws = Workspace(root / ("points" if radius is None else f"points_r{radius:g}"))
     if not memberships:  # from the cache (or the point-cloud fragments)
         t = time.perf_counter()
         ghash = scene.geometry_hash()
@@ -238,6 +268,7 @@ def _parse(argv=None):
     p.add_argument("--masks", default="room", help="mask simulator preset (default room)")
     p.add_argument("--quick", action="store_true", help="one tiny room: seed 0, 24 views at 320x240, 300 steps")
     p.add_argument("--point-mode", action="store_true", help="also fit the same rooms as point clouds (same masks)")
+    p.add_argument("--point-radius", type=float, default=None, help="point mode: splat radius in metres (default: the project's, from the point spacing)")
     p.add_argument("--config", default=None, help="YAML with a fit: section of FitConfig overrides")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", help="FitConfig override (repeatable)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads for the fit (default 1)")
@@ -265,7 +296,8 @@ def main(argv=None) -> int:
     for seed in args.seeds:
         for pm in modes:
             t = time.perf_counter()
-            case = prepare_room(seed, args.views, args.size, args.width, args.height, args.objects, args.masks, args.cache, point_mode=pm)
+            case = prepare_room(seed, args.views, args.size, args.width, args.height, args.objects, args.masks, args.cache, point_mode=pm,
+                                point_radius=args.point_radius)
             t_prep = time.perf_counter() - t
             r = evaluate_room(case, cfg)
             r["case_s"] = t_prep

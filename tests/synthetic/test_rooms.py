@@ -19,7 +19,7 @@ W, H = 160, 120
 
 @pytest.fixture(scope="module")
 def room():
-    syn = make_room(seed=1, num_views=24, size="tiny", width=W, height=H)
+    syn = make_room(seed=1, num_views=48, size="tiny", width=W, height=H)
     frags = {c.name: compute_fragments(syn.scene, c, "cpu") for c in syn.scene.cameras}
     return syn, frags
 
@@ -90,15 +90,15 @@ def test_room_sizes_and_errors():
         make_room(size="huge")
     with pytest.raises(ValueError, match="num_views must be at least 1"):
         make_room(size="tiny", num_views=0)
-    a = make_room(seed=2, num_views=2, size="tiny", width=32, height=24)
-    b = make_room(seed=2, num_views=2, size="tiny", width=32, height=24)
+    a = make_room(seed=2, num_views=2, size="tiny", width=32, height=24, scan_views=20)
+    b = make_room(seed=2, num_views=2, size="tiny", width=32, height=24, scan_views=20)
     np.testing.assert_array_equal(a.scene.vertices, b.scene.vertices)
     np.testing.assert_allclose(a.scene.cameras[1].world_to_cam, b.scene.cameras[1].world_to_cam)
 
 
 def test_room_preset_keeps_small_objects_masks():
     # at 640x480 the room preset keeps masks down to SAM's ~100 px
-    syn = make_room(seed=0, num_views=3, size="tiny", width=640, height=480)
+    syn = make_room(seed=0, num_views=3, size="tiny", width=640, height=480, scan_views=60)
     cfg = with_overrides("room", p_part=1.0, p_split=0.0, p_boundary=0.0, p_merge=0.0, p_part_group=0.0)
     assert 90 <= cfg.min_area * 640 * 480 <= 110
     checked = 0
