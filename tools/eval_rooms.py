@@ -313,8 +313,8 @@ def main(argv=None) -> int:
     changed = {k: getattr(cfg, k) for k in d.__dataclass_fields__ if getattr(cfg, k) != getattr(d, k) and k not in ("checkpoint_every", "num_threads", "device")}
     print()
     print(f"Rooms: seeds {' '.join(map(str, args.seeds))}, {args.views} views {args.width}x{args.height}, size {args.size} "
-          f"({', '.join(f'{v} vertices' for _, v, _, _, _ in info[:1])}; per seed objects / small / unseen: "
-          + "; ".join(f"{o} / {s} / {100 * u:.1f} %" for _, _, o, s, u in info) + f"), masks {args.masks}; "
+          "(per seed vertices / objects clicked / small / unseen: "
+          + "; ".join(f"{v} / {o} / {s} / {100 * u:.1f} %" for _, v, o, s, u in info) + f"), masks {args.masks}; "
           f"fit: defaults{'' if not changed else ' + ' + ', '.join(f'{k}={v}' for k, v in changed.items())}.")
     print("Object click mIoU (%), mean ± std over seeds; the click is each object's central vertex.\n")
     print("| geometry | method | all objects | small objects | twins cos | fit s |")
