@@ -1,7 +1,6 @@
 """Synthetic indoor scenes with a known part / object / group hierarchy, and a SAM-like
 mask simulator: the data behind the benchmarks (``tools/eval_hierarchy.py``, the cluttered
-rooms of ``tools/eval_rooms.py``), the tests
-and ``omniseg-mesh demo``.
+rooms of ``tools/eval_rooms.py``), the tests and ``omniseg-mesh demo``.
 
 Importing this package is cheap; the heavy modules load on first use.
 """

@@ -8,6 +8,10 @@ own connected component (nothing is welded), so a part is exactly a set of
 primitives. Everything (placement, sizes, colours, cameras) follows from the seed;
 the preset only changes the tessellation and the default number of views.
 
+:func:`make_room` builds on the same parts a cluttered room scanned from inside (tens
+of objects from a phone to a sofa, two identical armchairs, eye-height views, surfaces
+no scan view saw dropped): the room-scale benchmark of ``tools/eval_rooms.py``.
+
 World frame: z up, floor top at z = 0, metres. Cameras use :meth:`Camera.look_at`
 (OpenCV axes).
 """
