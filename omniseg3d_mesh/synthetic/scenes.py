@@ -462,7 +462,7 @@ ROOM_SIZES: dict[str, tuple[float, int]] = {
     "tiny": (0.25, 10),
     "90k": (0.057, 24),
     "500k": (0.0248, 48),
-    "2m": (0.0126, 96),
+    "2m": (0.0121, 96),
 }
 
 #: footprint (x, y) and height of the clutter items, metres
