@@ -172,3 +172,20 @@ def test_similarity_levels_hand_made():
     assert same == pytest.approx(1.0) and other_part == pytest.approx(2**-0.5) and other_obj == pytest.approx(0.0)
     with pytest.raises(ValueError, match="at least two sampled vertices, got 1"):
         similarity_levels(f, part, obj, np.eye(5, dtype=bool)[0])
+
+
+def test_eval_scale_tool_smoke(tmp_path, capsys, monkeypatch):
+    tools = Path(__file__).resolve().parents[2] / "tools"
+    monkeypatch.syspath_prepend(str(tools))
+    spec = importlib.util.spec_from_file_location("eval_scale", tools / "eval_scale.py")
+    mod = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "eval_scale", mod)
+    spec.loader.exec_module(mod)
+    argv = ["--sizes", "tiny", "--views", "5", "--width", "96", "--height", "72", "--set", "steps=20", "--set", "num_pixels=256",
+            "--cache", str(tmp_path), "--in-process"]
+    assert mod.main(argv) == 0
+    text = capsys.readouterr().out
+    row = next(line for line in text.splitlines() if line.startswith("| tiny |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[2] == "5" and -1 <= float(cells[6]) <= 2  # views, part gap
+    assert "Command: `python tools/eval_scale.py --sizes tiny" in text
