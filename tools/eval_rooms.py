@@ -70,12 +70,41 @@ class RoomCase:
     scene: object  # what is fitted: the mesh, or the same vertices as a point cloud
     workspace: object
     masks: LazyMasks
-    memberships: list
     seen: np.ndarray  # [V] bool: some view (mesh fragments) sees the vertex
     max_area: np.ndarray  # [O] largest fraction of an image the object covers over the views
     times: dict = field(default_factory=dict)
     point_radius: float | None = None  # splat radius of the point-cloud fragments
-    clickable: np.ndarray | None = None  # [V] bool: vertices the fitted geometry's views show (clicks go there)
+    _memberships: list | None = None
+    _clickable: np.ndarray | None = None
+
+    def memberships(self) -> list:
+        """Per view the [V, M] vertex-mask membership voting needs (built on first use, after
+        the fit, so that the fit's peak memory does not hold them)."""
+        if self._memberships is None:
+            from omniseg3d_mesh.evaluation import vertex_mask_membership
+            from omniseg3d_mesh.render.fragments import load_or_compute_fragments
+
+            t = time.perf_counter()
+            sc = self.scene
+            ghash = sc.geometry_hash()
+            seen_here = np.zeros(sc.num_vertices, bool)
+            out = []
+            for cam in sc.cameras:
+                frags = load_or_compute_fragments(
+                    sc, cam, self.workspace, backend="cpu", point_radius=self.point_radius, geometry_hash=ghash
+                )
+                member, seen_view = vertex_mask_membership(frags, self.masks[cam.name], sc.num_vertices)
+                out.append(member)
+                seen_here |= seen_view
+            self._memberships, self._clickable = out, self.seen & seen_here
+            self.times["memberships"] = time.perf_counter() - t
+        return self._memberships
+
+    @property
+    def clickable(self) -> np.ndarray:
+        """[V] bool vertices a user can click: seen by the views, in the fitted geometry's fragments too."""
+        self.memberships()
+        return self._clickable
 
     @property
     def unseen_fraction(self) -> float:
@@ -139,8 +168,7 @@ def prepare_room(
     point_radius: float | None = None,
     say=print,
 ) -> RoomCase:
-    """Build (or load from the cache) one room case: fragments, masks, GT statistics, memberships."""
-    from omniseg3d_mesh.evaluation import vertex_mask_membership
+    """Build (or load from the cache) one room case: the room, fragments, masks, GT statistics."""
     from omniseg3d_mesh.io.masks import save_masks_npz
     from omniseg3d_mesh.render.fragments import load_or_compute_fragments
     from omniseg3d_mesh.scene import Scene
@@ -164,7 +192,6 @@ def prepare_room(
                 stats = {"seen": data["seen"].astype(bool), "max_area": data["max_area"]}
     masks = LazyMasks(mask_paths)
     t = time.perf_counter()
-    memberships = []
     if stats is None:  # the mesh pass: fragments (cached in the workspace), masks, GT statistics
         seen = np.zeros(mesh.num_vertices, bool)
         max_area = np.zeros(syn.num_objects)
@@ -180,31 +207,17 @@ def prepare_room(
             m = simulate_view_masks(syn, frags, mask_preset, seed=seed, view_index=i)
             save_masks_npz(mask_paths[cam.name], m)
             t_masks += time.perf_counter() - t0
-            if not point_mode:
-                memberships.append(vertex_mask_membership(frags, m, mesh.num_vertices)[0])
         atomic_save_npz(stats_path, key=np.array(key), seen=seen, max_area=max_area)
         stats = {"seen": seen, "max_area": max_area}
         times["fragments"] = time.perf_counter() - t - t_masks
         times["masks"] = t_masks
         say(f"  seed {seed}: fragments {times['fragments']:.1f} s, masks {t_masks:.1f} s (cached in {root})")
-    scene, radius, clickable = mesh, None, stats["seen"]
+    scene, radius = mesh, None
     if point_mode:
         scene = Scene(vertices=mesh.vertices, faces=None, colors=mesh.colors, cameras=mesh.cameras)
         radius = point_radius  # None: the project's default splat radius (what `--point-mode` does)
         ws = Workspace(root / ("points" if radius is None else f"points_r{radius:g}"))
-    if not memberships:  # from the cache (or the point-cloud fragments)
-        t = time.perf_counter()
-        ghash = scene.geometry_hash()
-        seen_here = np.zeros(scene.num_vertices, bool)
-        for cam in scene.cameras:
-            frags = load_or_compute_fragments(scene, cam, ws, backend="cpu", point_radius=radius, geometry_hash=ghash)
-            member, seen_view = vertex_mask_membership(frags, masks[cam.name], scene.num_vertices)
-            memberships.append(member)
-            seen_here |= seen_view
-        if point_mode:  # a user clicks a point the point-cloud views show
-            clickable = stats["seen"] & seen_here
-        times["memberships"] = time.perf_counter() - t
-    return RoomCase(syn, scene, ws, masks, memberships, stats["seen"], stats["max_area"], times, radius, clickable)
+    return RoomCase(syn, scene, ws, masks, stats["seen"], stats["max_area"], times, radius)
 
 
 def fit_config(config_file: str | None, sets: list[str], steps: int | None = None, threads: int = 1, device: str = "auto"):
@@ -240,7 +253,7 @@ def evaluate_room(case: RoomCase, cfg) -> dict:
     sc = case.scene
     sel = Selector(fld, sc.vertices, sc.faces)
     objs = case.objects()
-    res = object_click_ious(sel, case.syn.labels["object"], objs, case.memberships, clickable=case.clickable)
+    res = object_click_ious(sel, case.syn.labels["object"], objs, case.memberships(), clickable=case.clickable)
     small = np.isin(objs, case.small_objects())
     twins = [list(objs).index(o) for o in case.syn.meta["twins"] if o in objs]
     twin_cos = float(sel.features[res["clicks"][twins[0]]] @ sel.features[res["clicks"][twins[1]]]) if len(twins) == 2 else float("nan")
