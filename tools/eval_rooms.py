@@ -70,12 +70,41 @@ class RoomCase:
     scene: object  # what is fitted: the mesh, or the same vertices as a point cloud
     workspace: object
     masks: LazyMasks
-    memberships: list
     seen: np.ndarray  # [V] bool: some view (mesh fragments) sees the vertex
     max_area: np.ndarray  # [O] largest fraction of an image the object covers over the views
     times: dict = field(default_factory=dict)
     point_radius: float | None = None  # splat radius of the point-cloud fragments
-    clickable: np.ndarray | None = None  # [V] bool: vertices the fitted geometry's views show (clicks go there)
+    _memberships: list | None = None
+    _clickable: np.ndarray | None = None
+
+    def memberships(self) -> list:
+        """Per view the [V, M] vertex-mask membership voting needs (built on first use, after
+        the fit, so that the fit's peak memory does not hold them)."""
+        if self._memberships is None:
+            from omniseg3d_mesh.evaluation import vertex_mask_membership
+            from omniseg3d_mesh.render.fragments import load_or_compute_fragments
+
+            t = time.perf_counter()
+            sc = self.scene
+            ghash = sc.geometry_hash()
+            seen_here = np.zeros(sc.num_vertices, bool)
+            out = []
+            for cam in sc.cameras:
+                frags = load_or_compute_fragments(
+                    sc, cam, self.workspace, backend="cpu", point_radius=self.point_radius, geometry_hash=ghash
+                )
+                member, seen_view = vertex_mask_membership(frags, self.masks[cam.name], sc.num_vertices)
+                out.append(member)
+                seen_here |= seen_view
+            self._memberships, self._clickable = out, self.seen & seen_here
+            self.times["memberships"] = time.perf_counter() - t
+        return self._memberships
+
+    @property
+    def clickable(self) -> np.ndarray:
+        """[V] bool vertices a user can click: seen by the views, in the fitted geometry's fragments too."""
+        self.memberships()
+        return self._clickable
 
     @property
     def unseen_fraction(self) -> float:
@@ -93,6 +122,39 @@ def case_dir(cache: Path, seed: int, views: int, size: str, width: int, height: 
     return Path(cache) / f"room_s{seed}_o{num_objects}_v{views}_{size}_{width}x{height}_{mask_preset}"
 
 
+def load_or_make_room(root: Path, seed: int, num_objects: int, views: int, size: str, width: int, height: int):
+    """``make_room`` through a cache file in ``root`` (keyed by the generator's source and arguments)."""
+    import json
+
+    import omniseg3d_mesh.synthetic.scenes as scenes
+    from omniseg3d_mesh.scene import Camera, Scene
+    from omniseg3d_mesh.workspace import atomic_save_npz, content_hash
+
+    key = content_hash(Path(scenes.__file__), seed, num_objects, views, size, width, height)
+    path = Path(root) / "room.npz"
+    if path.is_file():
+        with np.load(path) as d:
+            if str(d["key"]) == key:
+                cams = [Camera(K=K, world_to_cam=T, width=width, height=height, name=str(n)) for K, T, n in zip(d["K"], d["world_to_cam"], d["camera_names"])]
+                return scenes.SyntheticScene(
+                    scene=Scene(vertices=d["vertices"], faces=d["faces"], colors=d["colors"], cameras=cams),
+                    labels={k: d[k] for k in ("part", "object", "group")},
+                    part_names=[str(x) for x in d["part_names"]], object_names=[str(x) for x in d["object_names"]],
+                    group_names=[str(x) for x in d["group_names"]], part_object=d["part_object"], object_group=d["object_group"],
+                    stuff=d["stuff"], preset=f"room-{size}", seed=seed, meta=json.loads(str(d["meta"])),
+                )
+    syn = scenes.make_room(seed, num_objects=num_objects, num_views=views, size=size, width=width, height=height)
+    sc = syn.scene
+    atomic_save_npz(
+        path, key=np.array(key), vertices=sc.vertices, faces=sc.faces, colors=sc.colors, **syn.labels,
+        part_names=np.asarray(syn.part_names), object_names=np.asarray(syn.object_names), group_names=np.asarray(syn.group_names),
+        part_object=syn.part_object, object_group=syn.object_group, stuff=syn.stuff, meta=np.array(json.dumps(syn.meta)),
+        K=np.stack([c.K for c in sc.cameras]), world_to_cam=np.stack([c.world_to_cam for c in sc.cameras]),
+        camera_names=np.asarray([c.name for c in sc.cameras]),
+    )
+    return syn
+
+
 def prepare_room(
     seed: int,
     views: int = 80,
@@ -103,24 +165,22 @@ def prepare_room(
     mask_preset: str = "room",
     cache: str | Path = "/tmp/omniseg_rooms",
     point_mode: bool = False,
-    point_radius_factor: float = 1.0,
+    point_radius: float | None = None,
     say=print,
 ) -> RoomCase:
-    """Build (or load from the cache) one room case: fragments, masks, GT statistics, memberships."""
-    from omniseg3d_mesh.evaluation import vertex_mask_membership
+    """Build (or load from the cache) one room case: the room, fragments, masks, GT statistics."""
     from omniseg3d_mesh.io.masks import save_masks_npz
     from omniseg3d_mesh.render.fragments import load_or_compute_fragments
     from omniseg3d_mesh.scene import Scene
     from omniseg3d_mesh.synthetic.masks import gt_label_maps, simulate_view_masks, with_overrides
-    from omniseg3d_mesh.synthetic.scenes import make_room
     from omniseg3d_mesh.workspace import Workspace, atomic_save_npz, content_hash
 
     times = {}
     t = time.perf_counter()
-    syn = make_room(seed, num_objects=num_objects, num_views=views, size=size, width=width, height=height)
+    root = case_dir(cache, seed, views, size, width, height, num_objects, mask_preset)
+    syn = load_or_make_room(root, seed, num_objects, views, size, width, height)
     mesh = syn.scene
     times["build"] = time.perf_counter() - t
-    root = case_dir(cache, seed, views, size, width, height, num_objects, mask_preset)
     ws = Workspace(root)
     key = content_hash(CACHE_VERSION, mesh.geometry_hash(), [c.fingerprint() for c in mesh.cameras], repr(with_overrides(mask_preset)), seed)
     mask_paths = {c.name: root / "masks" / f"{Path(c.name).stem}.npz" for c in mesh.cameras}
@@ -132,7 +192,6 @@ def prepare_room(
                 stats = {"seen": data["seen"].astype(bool), "max_area": data["max_area"]}
     masks = LazyMasks(mask_paths)
     t = time.perf_counter()
-    memberships = []
     if stats is None:  # the mesh pass: fragments (cached in the workspace), masks, GT statistics
         seen = np.zeros(mesh.num_vertices, bool)
         max_area = np.zeros(syn.num_objects)
@@ -148,33 +207,17 @@ def prepare_room(
             m = simulate_view_masks(syn, frags, mask_preset, seed=seed, view_index=i)
             save_masks_npz(mask_paths[cam.name], m)
             t_masks += time.perf_counter() - t0
-            if not point_mode:
-                memberships.append(vertex_mask_membership(frags, m, mesh.num_vertices)[0])
         atomic_save_npz(stats_path, key=np.array(key), seen=seen, max_area=max_area)
         stats = {"seen": seen, "max_area": max_area}
         times["fragments"] = time.perf_counter() - t - t_masks
         times["masks"] = t_masks
         say(f"  seed {seed}: fragments {times['fragments']:.1f} s, masks {t_masks:.1f} s (cached in {root})")
-    scene, radius, clickable = mesh, None, stats["seen"]
+    scene, radius = mesh, None
     if point_mode:
         scene = Scene(vertices=mesh.vertices, faces=None, colors=mesh.colors, cameras=mesh.cameras)
-        # the furniture's vertex spacing (walls and floor are denser: the default radius, from
-        # the median spacing, would leave holes in the furniture that the walls show through)
-        radius = point_radius_factor * syn.meta["max_edge"]
-        ws = Workspace(root / f"points_r{radius:.4f}")
-    if not memberships:  # from the cache (or the point-cloud fragments)
-        t = time.perf_counter()
-        ghash = scene.geometry_hash()
-        seen_here = np.zeros(scene.num_vertices, bool)
-        for cam in scene.cameras:
-            frags = load_or_compute_fragments(scene, cam, ws, backend="cpu", point_radius=radius, geometry_hash=ghash)
-            member, seen_view = vertex_mask_membership(frags, masks[cam.name], scene.num_vertices)
-            memberships.append(member)
-            seen_here |= seen_view
-        if point_mode:  # a user clicks a point the point-cloud views show
-            clickable = stats["seen"] & seen_here
-        times["memberships"] = time.perf_counter() - t
-    return RoomCase(syn, scene, ws, masks, memberships, stats["seen"], stats["max_area"], times, radius, clickable)
+        radius = point_radius  # None: the project's default splat radius (what `--point-mode` does)
+        ws = Workspace(root / ("points" if radius is None else f"points_r{radius:g}"))
+    return RoomCase(syn, scene, ws, masks, stats["seen"], stats["max_area"], times, radius)
 
 
 def fit_config(config_file: str | None, sets: list[str], steps: int | None = None, threads: int = 1, device: str = "auto"):
@@ -210,7 +253,7 @@ def evaluate_room(case: RoomCase, cfg) -> dict:
     sc = case.scene
     sel = Selector(fld, sc.vertices, sc.faces)
     objs = case.objects()
-    res = object_click_ious(sel, case.syn.labels["object"], objs, case.memberships, clickable=case.clickable)
+    res = object_click_ious(sel, case.syn.labels["object"], objs, case.memberships(), clickable=case.clickable)
     small = np.isin(objs, case.small_objects())
     twins = [list(objs).index(o) for o in case.syn.meta["twins"] if o in objs]
     twin_cos = float(sel.features[res["clicks"][twins[0]]] @ sel.features[res["clicks"][twins[1]]]) if len(twins) == 2 else float("nan")
@@ -238,6 +281,7 @@ def _parse(argv=None):
     p.add_argument("--masks", default="room", help="mask simulator preset (default room)")
     p.add_argument("--quick", action="store_true", help="one tiny room: seed 0, 24 views at 320x240, 300 steps")
     p.add_argument("--point-mode", action="store_true", help="also fit the same rooms as point clouds (same masks)")
+    p.add_argument("--point-radius", type=float, default=None, help="point mode: splat radius in metres (default: the project's, from the point spacing)")
     p.add_argument("--config", default=None, help="YAML with a fit: section of FitConfig overrides")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", help="FitConfig override (repeatable)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads for the fit (default 1)")
@@ -265,7 +309,8 @@ def main(argv=None) -> int:
     for seed in args.seeds:
         for pm in modes:
             t = time.perf_counter()
-            case = prepare_room(seed, args.views, args.size, args.width, args.height, args.objects, args.masks, args.cache, point_mode=pm)
+            case = prepare_room(seed, args.views, args.size, args.width, args.height, args.objects, args.masks, args.cache, point_mode=pm,
+                                point_radius=args.point_radius)
             t_prep = time.perf_counter() - t
             r = evaluate_room(case, cfg)
             r["case_s"] = t_prep
@@ -281,8 +326,8 @@ def main(argv=None) -> int:
     changed = {k: getattr(cfg, k) for k in d.__dataclass_fields__ if getattr(cfg, k) != getattr(d, k) and k not in ("checkpoint_every", "num_threads", "device")}
     print()
     print(f"Rooms: seeds {' '.join(map(str, args.seeds))}, {args.views} views {args.width}x{args.height}, size {args.size} "
-          f"({', '.join(f'{v} vertices' for _, v, _, _, _ in info[:1])}; per seed objects / small / unseen: "
-          + "; ".join(f"{o} / {s} / {100 * u:.1f} %" for _, _, o, s, u in info) + f"), masks {args.masks}; "
+          "(per seed vertices / objects clicked / small / unseen: "
+          + "; ".join(f"{v} / {o} / {s} / {100 * u:.1f} %" for _, v, o, s, u in info) + f"), masks {args.masks}; "
           f"fit: defaults{'' if not changed else ' + ' + ', '.join(f'{k}={v}' for k, v in changed.items())}.")
     print("Object click mIoU (%), mean ± std over seeds; the click is each object's central vertex.\n")
     print("| geometry | method | all objects | small objects | twins cos | fit s |")

@@ -1,6 +1,6 @@
 """Synthetic indoor scenes with a known part / object / group hierarchy, and a SAM-like
-mask simulator: the data behind the benchmark (``tools/eval_hierarchy.py``), the tests
-and ``omniseg-mesh demo``.
+mask simulator: the data behind the benchmarks (``tools/eval_hierarchy.py``, the cluttered
+rooms of ``tools/eval_rooms.py``), the tests and ``omniseg-mesh demo``.
 
 Importing this package is cheap; the heavy modules load on first use.
 """
@@ -13,10 +13,12 @@ from typing import Any
 _EXPORTS = {
     "SyntheticScene": "omniseg3d_mesh.synthetic.scenes",
     "make_scene": "omniseg3d_mesh.synthetic.scenes",
+    "make_room": "omniseg3d_mesh.synthetic.scenes",
     "render_shaded": "omniseg3d_mesh.synthetic.scenes",
     "save_synthetic": "omniseg3d_mesh.synthetic.scenes",
     "gt_label_maps": "omniseg3d_mesh.synthetic.masks",
     "simulate_masks": "omniseg3d_mesh.synthetic.masks",
+    "simulate_view_masks": "omniseg3d_mesh.synthetic.masks",
     "write_sam_masks": "omniseg3d_mesh.synthetic.masks",
     "MaskSimConfig": "omniseg3d_mesh.synthetic.masks",
 }

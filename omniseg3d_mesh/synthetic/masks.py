@@ -3,8 +3,8 @@
 Per view the ground-truth part / object / group maps are rendered through the
 fragments (dominant vertex of each pixel). Proposals are then emitted the way
 Segment Anything's automatic generator behaves on real images, with errors whose
-rates grow from the ``clean`` to the ``hard`` preset (``room``: ``hard`` plus part groups and SAM's ~100 px
-smallest mask, for room scans):
+rates grow from the ``clean`` to the ``hard`` preset (``room``: ``hard`` plus part
+groups and SAM's ~100 px smallest mask, for room scans):
 
 * each part, object and group is proposed with its own probability (missed parts),
 * neighbouring objects are sometimes merged into one proposal,

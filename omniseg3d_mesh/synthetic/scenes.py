@@ -8,6 +8,10 @@ own connected component (nothing is welded), so a part is exactly a set of
 primitives. Everything (placement, sizes, colours, cameras) follows from the seed;
 the preset only changes the tessellation and the default number of views.
 
+:func:`make_room` builds on the same parts a cluttered room scanned from inside (tens
+of objects from a phone to a sofa, two identical armchairs, eye-height views, surfaces
+no scan view saw dropped): the room-scale benchmark of ``tools/eval_rooms.py``.
+
 World frame: z up, floor top at z = 0, metres. Cameras use :meth:`Camera.look_at`
 (OpenCV axes).
 """
@@ -453,12 +457,12 @@ def _make_cameras(rng, fboxes, furniture, object_names, room, n_views, width, he
 
 # --------------------------------------------------------------------------- cluttered rooms
 #: room size -> (max edge length of the tessellation in metres, cylinder sections); the
-#: names give the approximate vertex count (the layout, hence the count, varies by seed)
+#: names give the approximate vertex count after the scan culling (it varies by seed)
 ROOM_SIZES: dict[str, tuple[float, int]] = {
     "tiny": (0.25, 10),
-    "90k": (0.092, 24),
-    "500k": (0.039, 48),
-    "2m": (0.0205, 96),
+    "90k": (0.057, 24),
+    "500k": (0.0248, 48),
+    "2m": (0.0121, 96),
 }
 
 #: footprint (x, y) and height of the clutter items, metres
@@ -615,34 +619,42 @@ def make_room(
     width: int = 640,
     height: int = 480,
     fov_y_deg: float = 60.0,
+    scan_views: int = 200,
 ) -> SyntheticScene:
     """A cluttered room scanned from inside at eye height: the room-scale benchmark scene.
 
     Floor and four walls (one-sided surfaces, each its own stuff object) around tens of
-    objects of very different sizes: a dining table with chairs pushed against it, a
-    desk with monitor, lamp and chair, a shelf with boxes and books, a sofa with a coffee
-    table, a floor lamp (a thin pole), a plant, a clock and pictures on the walls, a bin,
-    a backpack, a scale, and small clutter (mugs, books, bottles, phones, cans, ...) on
-    every table and board until ``num_objects`` things stand in the room. Two identical
-    armchairs stand against the left and right walls; no view shows both
-    (``meta["twins"]``). The cameras stand in the free floor space at eye height
-    (1.2-1.8 m) and look around, slightly down, keeping 1.5 m from the small clutter, so
-    that it stays small in every view. Undersides, the floor under furniture and the
-    backs of things against walls are seen by no view (10-20 % of the vertices at the
-    default 80 views; measure it with the fragments).
+    objects of very different sizes: a dining table with four chairs pushed against it, a
+    desk with monitor, keyboard, lamp and chair, a shelf with boxes and rows of books, a
+    sofa with a coffee table, a floor lamp (a thin pole), a plant, a clock and pictures on
+    the walls, a bin, a backpack, a scale, and small clutter (mugs, books, bottles,
+    phones, cans, ...) on the tables and boards until ``num_objects`` things stand in the
+    room. Two identical armchairs stand against the left and right walls and no view
+    shows both (``meta["twins"]``).
+
+    Like a scan, the mesh holds only what a scan trajectory saw: ``scan_views`` cameras
+    anywhere in the free space at 0.6-2.0 m; faces none of them hits (bottoms resting on
+    a support, backs against a wall, insides) are dropped. The benchmark's cameras then
+    stand in the free floor space at eye height (1.2-1.8 m), look around and slightly
+    down, and keep 1.8 m from the small clutter so that it stays small in every view;
+    what only the scan's low views saw (undersides of table tops and seats, the floor
+    under furniture) is seen by none of them: 15-20 % of the vertices at 80 views
+    (measure it with the fragments; fewer with more views).
 
     Args:
         seed: layout, sizes, colours and cameras follow from it.
-        num_objects: non-stuff objects to reach with clutter (the fixed furniture is ~25;
-            fewer is not possible; the count is reached when the surfaces have room).
+        num_objects: non-stuff objects to reach with clutter (the fixed furniture is ~25-40
+            with the shelf's rows; the count stops early when the surfaces are full).
         num_views: cameras.
         size: tessellation, one of :data:`ROOM_SIZES` (the name is about the vertex count).
         width, height: image size in pixels.
         fov_y_deg: vertical field of view.
+        scan_views: cameras of the simulated scan that decides which faces exist.
 
     Returns:
         A :class:`SyntheticScene` (``preset`` = ``room-<size>``); ``meta`` holds ``room``
-        (width, depth, height), ``twins`` (the two identical objects' ids) and ``kind``.
+        (width, depth, height), ``twins`` (the two identical objects' ids), ``max_edge``
+        (the tessellation) and ``kind``.
     """
     if size not in ROOM_SIZES:
         raise ValueError(f"unknown room size {size!r}; choose one of {', '.join(ROOM_SIZES)}")
@@ -655,11 +667,9 @@ def make_room(
     obstacles: list[int] = []  # objects the cameras keep out of
     small: list[int] = []  # clutter the cameras keep their distance from
 
-    # ---- stuff: floor and walls, one-sided like a scan, denser than the furniture (a scan's big
-    # flat surfaces hold most of its vertices; this also sets the unseen share near 15 %)
-    t_stuff = (t[0] / 2.0, t[1])
+    # ---- stuff: floor and walls, one-sided like a scan, as dense as the furniture
     g = b.group("floor")
-    b.part(b.obj("floor", g, stuff=True), "floor", [_plane((RW, RD), (0, 0, 0), 2, t_stuff)], b.color(0.08, 0.5, 0.55))
+    b.part(b.obj("floor", g, stuff=True), "floor", [_plane((RW, RD), (0, 0, 0), 2, t)], b.color(0.08, 0.5, 0.55))
     wall_hue = rng.uniform(0, 1)
     walls = {
         "wall_back": ((RW, RH), (0, RD / 2, RH / 2), 1),
@@ -669,7 +679,7 @@ def make_room(
     }
     for i, (name, (ext, ctr, ax)) in enumerate(walls.items()):
         g = b.group(name)
-        b.part(b.obj(name, g, stuff=True), name, [_plane(ext, ctr, ax, t_stuff)], b.color(wall_hue + 0.04 * i, 0.12, 0.85))
+        b.part(b.obj(name, g, stuff=True), name, [_plane(ext, ctr, ax, t)], b.color(wall_hue + 0.04 * i, 0.12, 0.85))
     sup = _Supports()
 
     # ---- dining: table, four chairs pushed against its long sides
@@ -783,6 +793,14 @@ def make_room(
 
     vertices, faces, colors, labels, part_object_arr, object_group = _assemble(b, rng)
     boxes = {oid: (vertices[labels["object"] == oid].min(0), vertices[labels["object"] == oid].max(0)) for oid in set(obstacles) | set(small)}
+    # a scan holds only the surfaces its trajectory saw: drop what a dense sweep of low and
+    # high views never hits (undersides resting on a support, backs against walls, insides)
+    same = [tuple(np.flatnonzero(labels["object"] == o) for o in twins)]  # the twins stay identical
+    keep_v, faces = _scan_visible(vertices, faces, (RW, RD, RH), [boxes[o] for o in obstacles], np.random.default_rng([seed, 1]), scan_views, same,
+        height=int(np.clip(3.5 / t[0], 120, 480)),  # a pixel no wider than the triangles at ~3 m
+    )
+    vertices, colors = vertices[keep_v], colors[keep_v]
+    labels = {k: v[keep_v] for k, v in labels.items()}
     twin_pts = [vertices[labels["object"] == o][:: max(1, int((labels["object"] == o).sum()) // 300)] for o in twins]
     cams = _room_cameras(
         rng, (RW, RD, RH), [boxes[o] for o in obstacles], np.array([(boxes[o][0] + boxes[o][1]) / 2 for o in small]).reshape(-1, 3),
@@ -809,6 +827,41 @@ def make_room(
     return syn
 
 
+def _scan_visible(vertices, faces, room, boxes, rng, n_views: int, same=(), height: int = 240):
+    """What a scan trajectory sees: ``(keep [V] bool, faces reindexed to the kept vertices)``.
+
+    ``n_views`` cameras anywhere in the free floor space at 0.4-2.0 m, looking around and
+    down; a face is kept when one of its vertices belongs to a hit triangle. ``same``:
+    pairs of equally long vertex-id arrays (identical objects, vertex for vertex) that
+    keep the same vertices (what either one shows).
+    """
+    from ..render.fragments import compute_fragments
+
+    RW, RD, _ = room
+    mesh = Scene(vertices=vertices, faces=faces)
+    hit = np.zeros(len(vertices), bool)
+    for k in range(n_views):
+        for _attempt in range(200):
+            eye = np.array([rng.uniform(-RW / 2 + 0.4, RW / 2 - 0.4), rng.uniform(-RD / 2 + 0.4, RD / 2 - 0.4), rng.uniform(0.6, 2.0)])
+            if not any(np.all(eye[:2] > lo[:2] - 0.15) and np.all(eye[:2] < hi[:2] + 0.15) and eye[2] < hi[2] + 0.3 for lo, hi in boxes):
+                break
+        yaw = rng.uniform(0, 2 * np.pi)
+        dist = rng.uniform(1.0, 3.0)
+        target = eye + np.array([dist * np.cos(yaw), dist * np.sin(yaw), 0.0])
+        target[2] = rng.uniform(0.0, 1.4)
+        cam = Camera.look_at(eye, target, width=height * 4 // 3, height=height, fov_y_deg=60.0, name=f"scan_{k:03d}")
+        f = compute_fragments(mesh, cam, "cpu")
+        ok = f.face_ids >= 0
+        hit[faces[f.face_ids[ok]].ravel()] = True
+    for ia, ib in same:
+        hit[ia] = hit[ib] = hit[ia] | hit[ib]
+    keep_f = hit[faces].any(axis=1)
+    keep_v = np.zeros(len(vertices), bool)
+    keep_v[faces[keep_f].ravel()] = True
+    new_id = np.cumsum(keep_v) - 1
+    return keep_v, new_id[faces[keep_f]].astype(np.int32)
+
+
 def _in_view(cam: Camera, points: np.ndarray, margin: float = 0.1) -> bool:
     """Whether any of ``points`` projects into the image (occlusion ignored: conservative)."""
     uv, depth = cam.project(points)
@@ -818,7 +871,7 @@ def _in_view(cam: Camera, points: np.ndarray, margin: float = 0.1) -> bool:
     return bool(ok.any())
 
 
-def _room_cameras(rng, room, boxes, small_centres, twin_pts, n_views, width, height, fov, min_small_dist=1.5):
+def _room_cameras(rng, room, boxes, small_centres, twin_pts, n_views, width, height, fov, min_small_dist=1.8):
     """Eye-height cameras in the free floor space, looking around; never both twins in one view."""
     RW, RD, _ = room
     cams: list[Camera] = []
@@ -833,7 +886,7 @@ def _room_cameras(rng, room, boxes, small_centres, twin_pts, n_views, width, hei
             yaw = rng.uniform(0, 2 * np.pi)
             dist = rng.uniform(2.0, 3.5)
             target = eye + np.array([dist * np.cos(yaw), dist * np.sin(yaw), 0.0])
-            target[2] = rng.uniform(0.2, 1.1)
+            target[2] = rng.uniform(0.4, 1.3)
             cand = Camera.look_at(eye, target, width=width, height=height, fov_y_deg=fov, name=f"view_{k:03d}.png")
             if sum(_in_view(cand, p) for p in twin_pts) >= 2:
                 continue

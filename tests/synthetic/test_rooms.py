@@ -19,7 +19,7 @@ W, H = 160, 120
 
 @pytest.fixture(scope="module")
 def room():
-    syn = make_room(seed=1, num_views=24, size="tiny", width=W, height=H)
+    syn = make_room(seed=1, num_views=48, size="tiny", width=W, height=H)
     frags = {c.name: compute_fragments(syn.scene, c, "cpu") for c in syn.scene.cameras}
     return syn, frags
 
@@ -90,15 +90,15 @@ def test_room_sizes_and_errors():
         make_room(size="huge")
     with pytest.raises(ValueError, match="num_views must be at least 1"):
         make_room(size="tiny", num_views=0)
-    a = make_room(seed=2, num_views=2, size="tiny", width=32, height=24)
-    b = make_room(seed=2, num_views=2, size="tiny", width=32, height=24)
+    a = make_room(seed=2, num_views=2, size="tiny", width=32, height=24, scan_views=20)
+    b = make_room(seed=2, num_views=2, size="tiny", width=32, height=24, scan_views=20)
     np.testing.assert_array_equal(a.scene.vertices, b.scene.vertices)
     np.testing.assert_allclose(a.scene.cameras[1].world_to_cam, b.scene.cameras[1].world_to_cam)
 
 
 def test_room_preset_keeps_small_objects_masks():
     # at 640x480 the room preset keeps masks down to SAM's ~100 px
-    syn = make_room(seed=0, num_views=3, size="tiny", width=640, height=480)
+    syn = make_room(seed=0, num_views=3, size="tiny", width=640, height=480, scan_views=60)
     cfg = with_overrides("room", p_part=1.0, p_split=0.0, p_boundary=0.0, p_merge=0.0, p_part_group=0.0)
     assert 90 <= cfg.min_area * 640 * 480 <= 110
     checked = 0
@@ -172,3 +172,20 @@ def test_similarity_levels_hand_made():
     assert same == pytest.approx(1.0) and other_part == pytest.approx(2**-0.5) and other_obj == pytest.approx(0.0)
     with pytest.raises(ValueError, match="at least two sampled vertices, got 1"):
         similarity_levels(f, part, obj, np.eye(5, dtype=bool)[0])
+
+
+def test_eval_scale_tool_smoke(tmp_path, capsys, monkeypatch):
+    tools = Path(__file__).resolve().parents[2] / "tools"
+    monkeypatch.syspath_prepend(str(tools))
+    spec = importlib.util.spec_from_file_location("eval_scale", tools / "eval_scale.py")
+    mod = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "eval_scale", mod)
+    spec.loader.exec_module(mod)
+    argv = ["--sizes", "tiny", "--views", "5", "--width", "96", "--height", "72", "--set", "steps=20", "--set", "num_pixels=256",
+            "--cache", str(tmp_path), "--in-process"]
+    assert mod.main(argv) == 0
+    text = capsys.readouterr().out
+    row = next(line for line in text.splitlines() if line.startswith("| tiny |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[2] == "5" and -1 <= float(cells[6]) <= 2  # views, part gap
+    assert "Command: `python tools/eval_scale.py --sizes tiny" in text
