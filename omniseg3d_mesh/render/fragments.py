@@ -176,7 +176,8 @@ def compute_fragments(
 def _cache_key(scene: Scene, camera: Camera, kind: str, point_radius: float | None, geometry_hash: str) -> str:
     from ..workspace import content_hash
 
-    return content_hash(FRAGMENTS_VERSION, geometry_hash, camera.fingerprint(), kind, point_radius)
+    # point splats: version 2 = per-point radii from the local spacing by default
+    return content_hash(FRAGMENTS_VERSION, geometry_hash, camera.fingerprint(), kind, point_radius, *(("splat-v2",) if kind == "points" else ()))
 
 
 def load_or_compute_fragments(

@@ -26,7 +26,7 @@ from .fragments import Fragments
 
 log = logging.getLogger(__name__)
 
-__all__ = ["splat_points", "default_point_radius", "splat_points_reference"]
+__all__ = ["splat_points", "default_point_radius", "adaptive_point_radii", "splat_points_reference"]
 
 #: largest splat radius in pixels: a point right in front of the lens would
 #: otherwise cover the whole image (its neighbours cover the rest)
@@ -77,23 +77,51 @@ def default_point_radius(points: np.ndarray, sample: int = 20000, factor: float 
     return float(factor * np.median(nearest))
 
 
+def adaptive_point_radii(points: np.ndarray, factor: float = 1.5, k: int = 2, spread: float = 10.0) -> np.ndarray:
+    """Per-point splat radii from the local spacing: ``factor`` x the distance to the k-th neighbour.
+
+    A scan's density varies (a wall has few large triangles, a cup many small ones):
+    one radius from the median spacing leaves gaps in the sparse regions, and points
+    behind a sparse surface show through them and take its pixels' masks. Each
+    point's disc instead covers its own neighbourhood. Radii are kept within
+    ``[median / spread, median * spread]`` so an isolated point does not paint the view.
+
+    Args:
+        points: [N, 3] positions.
+        factor: multiple of the local spacing.
+        k: which neighbour measures the spacing (the k-th nearest, duplicates skipped by k > 1).
+        spread: largest ratio between a point's radius and the median one.
+
+    Returns:
+        [N] float64 radii in world units.
+    """
+    from scipy.spatial import cKDTree
+
+    pts = np.asarray(points, dtype=np.float64)
+    median = default_point_radius(pts, factor=factor)
+    kk = int(min(k + 1, len(pts)))
+    dist, _ = cKDTree(pts).query(pts, k=kk, workers=-1)
+    local = factor * np.asarray(dist)[:, -1]
+    return np.clip(local, median / spread, median * spread)
+
+
 class _RadiusCache:
-    """Remembers the default radius of the last point array (views of one scene share it)."""
+    """Remembers the default (per-point) radii of the last point array (views of one scene share them)."""
 
     arrays: np.ndarray | None = None
-    radius: float = 0.0
+    radius: np.ndarray | None = None
 
     @classmethod
-    def get(cls, points: np.ndarray) -> float:
+    def get(cls, points: np.ndarray) -> np.ndarray:
         if cls.arrays is not points:
-            cls.radius = default_point_radius(points)
+            cls.radius = adaptive_point_radii(points)
             cls.arrays = points
-            log.info("point splat radius %.4g (1.5x median nearest-neighbour spacing)", cls.radius)
+            log.info("point splat radii %.4g (median, 1.5x local spacing)", float(np.median(cls.radius)))
         return cls.radius
 
 
-def _project(scene: Scene, camera: Camera, radius: float):
-    """Visible points: ids [N], pixel coords [N, 2], depth [N], pixel radii [N, 2]."""
+def _project(scene: Scene, camera: Camera, radius):
+    """Visible points: ids [N], pixel coords [N, 2], depth [N], pixel radii [N, 2] (radius: scalar or [V])."""
     uv, depth = camera.project(scene.vertices)
     ok = (depth > 0) & np.all(np.isfinite(uv), axis=1)
     fx, fy = camera.K[0, 0], camera.K[1, 1]
@@ -109,7 +137,7 @@ def _project(scene: Scene, camera: Camera, radius: float):
     return ids, uv[ids], depth[ids], radii
 
 
-def _check_inputs(scene: Scene, radius: float | None) -> float:
+def _check_inputs(scene: Scene, radius: float | None):
     if len(scene.vertices) >= 2**31:
         raise ValueError(f"point splatting handles at most 2^31 points, got {len(scene.vertices)}")
     if radius is None:
@@ -126,7 +154,7 @@ def splat_points(scene: Scene, camera: Camera, radius: float | None = None) -> F
     Args:
         scene: the points are ``scene.vertices`` [V, 3] (faces, if any, are ignored).
         camera: the view (OpenCV axes, corner pixel convention, distortion applied).
-        radius: splat radius in world units (default: :func:`default_point_radius`).
+        radius: splat radius in world units (default: per point, :func:`adaptive_point_radii`).
 
     Returns:
         Fragments with ``vertex_ids`` [H, W, 1] int32 (-1 = background), ``weights``

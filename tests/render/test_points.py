@@ -118,3 +118,27 @@ def test_agrees_with_mesh_raycast():
         agree.append((dist < 2.5 * np.maximum(radius, pixel)).mean())
     assert min(cover) > 0.95, cover
     assert min(agree) > 0.95, agree
+
+
+def test_default_radii_follow_the_local_spacing():
+    """A sparse wall behind a dense object: per-point radii close the wall's gaps, so
+    no point behind the wall shows through it."""
+    from omniseg3d_mesh.render.points import adaptive_point_radii, splat_points
+    from omniseg3d_mesh.scene import Camera, Scene
+
+    g = np.linspace(-1, 1, 21)
+    wall = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)  # spacing 0.1
+    wall = np.c_[wall, np.zeros(len(wall))]
+    dense = np.stack(np.meshgrid(np.linspace(-0.1, 0.1, 41), np.linspace(-0.1, 0.1, 41)), -1).reshape(-1, 2)  # spacing 0.005
+    dense = np.c_[dense + 0.5, np.full(len(dense), -0.1)]
+    behind = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
+    behind = np.c_[behind + 0.05, np.full(len(behind), 0.5)]  # a second wall 0.5 behind, offset by half a spacing
+    pts = np.concatenate([wall, dense, behind]).astype(np.float32)
+    radii = adaptive_point_radii(pts)
+    assert np.median(radii[: len(wall)]) > 5 * np.median(radii[len(wall) : len(wall) + len(dense)])
+    cam = Camera.look_at((0, 0, -3), (0, 0, 0), up=(0, -1, 0), width=64, height=64, fov_y_deg=30, name="v.png")
+    frags = splat_points(Scene(vertices=pts, faces=None, cameras=[cam]), cam)
+    ids = frags.vertex_ids[..., 0]
+    centre = ids[16:48, 16:48]
+    assert (centre >= 0).all()
+    assert not (centre >= len(wall) + len(dense)).any(), "points of the wall behind show through the front wall"
