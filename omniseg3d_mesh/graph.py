@@ -18,6 +18,9 @@ __all__ = [
     "graph_edges",
     "connected_components",
     "diffuse_features",
+    "face_areas",
+    "face_to_vertex_labels",
+    "vertex_to_face_labels",
 ]
 
 
@@ -176,3 +179,52 @@ def diffuse_features(
     if left.any():
         feats[left] = feats[known].mean(axis=0)
     return feats
+
+
+# --------------------------------------------------------------------------- face <-> vertex labels
+def face_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """[F] float64 triangle areas (vertices: [V, 3], faces: [F, 3] int)."""
+    v = np.asarray(vertices, dtype=np.float64)
+    f = np.asarray(faces, dtype=np.int64)
+    return 0.5 * np.linalg.norm(np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]]), axis=1)
+
+
+def face_to_vertex_labels(faces: np.ndarray, face_labels: np.ndarray, num_vertices: int, areas: np.ndarray | None = None) -> np.ndarray:
+    """Per-vertex labels from per-face labels: each vertex takes the label covering most
+    of its incident area (faces weigh their area, or 1 each without ``areas``).
+
+    Args:
+        faces: [F, 3] int triangles.
+        face_labels: [F] int labels (any integers; -1 = unlabelled, never chosen while
+            a labelled face touches the vertex).
+        num_vertices: V.
+        areas: optional [F] face weights.
+
+    Returns:
+        [V] int64 labels (-1 for vertices on no labelled face).
+    """
+    f = np.asarray(faces, dtype=np.int64)
+    lab = np.asarray(face_labels).ravel()
+    if len(lab) != len(f):
+        raise ValueError(f"face_labels must hold one label per face: {len(f)} faces but {len(lab)} labels")
+    out = np.full(int(num_vertices), -1, np.int64)
+    keep = lab >= 0
+    if not keep.any():
+        return out
+    ids, inv = np.unique(lab[keep], return_inverse=True)
+    w = np.ones(int(keep.sum())) if areas is None else np.asarray(areas, np.float64)[keep] + 1e-30
+    rows = f[keep].ravel()
+    cols = np.repeat(inv, 3)
+    votes = sp.csr_matrix((np.repeat(w, 3), (rows, cols)), shape=(int(num_vertices), len(ids)))
+    best = np.asarray(votes.argmax(axis=1)).ravel()
+    touched = np.asarray(votes.sum(axis=1)).ravel() > 0
+    out[touched] = ids[best[touched]]
+    return out
+
+
+def vertex_to_face_labels(faces: np.ndarray, vertex_labels: np.ndarray) -> np.ndarray:
+    """[F] labels from per-vertex labels: the label two or three corners share, else the first corner's."""
+    f = np.asarray(faces, dtype=np.int64)
+    lab = np.asarray(vertex_labels)[f]
+    a, b, c = lab[:, 0], lab[:, 1], lab[:, 2]
+    return np.where((b == c) & (a != b), b, a)

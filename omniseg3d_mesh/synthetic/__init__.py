@@ -1,5 +1,6 @@
 """Synthetic indoor scenes with a known part / object / group hierarchy, and a SAM-like
-mask simulator: the data behind the benchmark (``tools/eval_hierarchy.py``), the tests
+mask simulator, and the Princeton benchmark's meshes with annotator-split masks
+(:mod:`~omniseg3d_mesh.synthetic.psb`): the data behind the benchmark (``tools/eval_hierarchy.py``), the tests
 and ``omniseg-mesh demo``.
 
 Importing this package is cheap; the heavy modules load on first use.
@@ -19,6 +20,9 @@ _EXPORTS = {
     "simulate_masks": "omniseg3d_mesh.synthetic.masks",
     "write_sam_masks": "omniseg3d_mesh.synthetic.masks",
     "MaskSimConfig": "omniseg3d_mesh.synthetic.masks",
+    "PSBMesh": "omniseg3d_mesh.synthetic.psb",
+    "load_psb": "omniseg3d_mesh.synthetic.psb",
+    "simulate_psb_masks": "omniseg3d_mesh.synthetic.psb",
 }
 
 __all__ = list(_EXPORTS)
