@@ -633,17 +633,12 @@ def hamming_distance(seg: np.ndarray, gt: np.ndarray, weights: np.ndarray | None
 
 def _cut_points(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray):
     """Midpoints [K, 3] and lengths [K] of the mesh edges between faces of different segments."""
-    f = np.asarray(faces, dtype=np.int64)
-    e = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
-    fid = np.tile(np.arange(len(f)), 3)
-    e = np.sort(e, axis=1)
-    key = e[:, 0] * (int(e.max()) + 1) + e[:, 1]
-    order = np.argsort(key, kind="stable")
-    key, fid, e = key[order], fid[order], e[order]
-    pair = np.flatnonzero(key[1:] == key[:-1])  # manifold edges: consecutive equal keys
-    cut = pair[labels[fid[pair]] != labels[fid[pair + 1]]]
+    from .graph import mesh_edge_faces
+
+    edges, ef = mesh_edge_faces(faces)
+    cut = labels[ef[:, 0]] != labels[ef[:, 1]]
     v = np.asarray(vertices, dtype=np.float64)
-    p0, p1 = v[e[cut, 0]], v[e[cut, 1]]
+    p0, p1 = v[edges[cut, 0]], v[edges[cut, 1]]
     return (p0 + p1) / 2.0, np.linalg.norm(p1 - p0, axis=1)
 
 

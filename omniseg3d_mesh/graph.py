@@ -19,6 +19,8 @@ __all__ = [
     "connected_components",
     "diffuse_features",
     "face_areas",
+    "mesh_edge_faces",
+    "edge_concavity",
     "face_to_vertex_labels",
     "vertex_to_face_labels",
 ]
@@ -228,3 +230,51 @@ def vertex_to_face_labels(faces: np.ndarray, vertex_labels: np.ndarray) -> np.nd
     lab = np.asarray(vertex_labels)[f]
     a, b, c = lab[:, 0], lab[:, 1], lab[:, 2]
     return np.where((b == c) & (a != b), b, a)
+
+
+def mesh_edge_faces(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mesh edges shared by two triangles, with those triangles.
+
+    Args:
+        faces: [F, 3] int triangles.
+
+    Returns:
+        ``(edges [E, 2] int64 (u < v), edge_faces [E, 2] int64)``; boundary edges (one face)
+        are left out, an edge of 3+ faces appears once per consecutive pair.
+    """
+    f = np.asarray(faces, dtype=np.int64)
+    if len(f) == 0:
+        return np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int64)
+    e = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
+    fid = np.tile(np.arange(len(f)), 3)
+    key = e[:, 0] * (int(e.max()) + 1) + e[:, 1]
+    order = np.argsort(key, kind="stable")
+    key, fid, e = key[order], fid[order], e[order]
+    pair = np.flatnonzero(key[1:] == key[:-1])
+    return e[pair], np.stack([fid[pair], fid[pair + 1]], axis=1)
+
+
+def edge_concavity(vertices: np.ndarray, faces: np.ndarray, convex_weight: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
+    """How sharply the surface folds inward at each interior mesh edge (the minima rule's creases).
+
+    Sharpness is ``(1 - n1 . n2) / 2`` of the two face normals (0 = flat, 1 = folded back);
+    an edge is concave when each face's centroid lies in front of the other face's plane
+    (consistent outward winding assumed). Convex edges count ``convex_weight`` of their sharpness.
+
+    Returns:
+        ``(edges [E, 2] int64 (u < v), concavity [E] float32 in [0, 1])``.
+    """
+    edges, ef = mesh_edge_faces(faces)
+    v = np.asarray(vertices, dtype=np.float64)
+    f = np.asarray(faces, dtype=np.int64)
+    if len(edges) == 0:
+        return edges, np.zeros(0, np.float32)
+    tri = v[f]
+    n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-30)
+    c = tri.mean(axis=1)
+    n1, n2 = n[ef[:, 0]], n[ef[:, 1]]
+    sharp = np.clip((1.0 - np.einsum("ij,ij->i", n1, n2)) / 2.0, 0.0, 1.0)
+    d = c[ef[:, 1]] - c[ef[:, 0]]
+    concave = (np.einsum("ij,ij->i", n1, d) > 0) & (np.einsum("ij,ij->i", n2, -d) > 0)
+    return edges, np.where(concave, sharp, convex_weight * sharp).astype(np.float32)
