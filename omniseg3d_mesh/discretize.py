@@ -409,14 +409,27 @@ class PartTree:
             out[p - m] = bounds[m + 1] - bounds[m]
         return out
 
-    def stable_num_parts(self, min_parts: int = 2) -> int:
-        """The number of parts whose cut is most persistent (widest range of thresholds),
-        among cuts with at least ``min_parts`` parts (1 when there is a single part)."""
+    def stable_num_parts(self, min_parts: int = 2, max_distance: float = 1.0) -> int:
+        """The number of parts whose cut is most persistent (widest range of cosine-distance
+        thresholds), among cuts with at least ``min_parts`` parts whose range starts below
+        ``max_distance`` (1.0: the cut never has to merge parts whose features are
+        unrelated, cosine <= 0). 1 when there is a single part.
+
+        On psb-dev (docs/results.md) this beat the unrestricted widest gap, fixed
+        thresholds and gaps of size-filtered merges; none came near the best cut per mesh.
+        """
         per = self.persistence()
         p = len(per) - 1
         if p <= min_parts:
-            return max(p, 1) if p < min_parts else p
-        return int(min_parts + np.argmax(per[min_parts:]))
+            return max(p, 1)
+        h = np.r_[0.0, self.merge_heights()]
+        best_k, best = p, -1.0
+        for k in range(p, min_parts - 1, -1):
+            if h[p - k] >= max_distance:  # this cut only exists above max_distance
+                break
+            if per[k] > best:
+                best_k, best = k, per[k]
+        return int(best_k)
 
     def labels_for_num_parts(self, k: int) -> np.ndarray:
         """[P] cluster (0..k'-1) of each level-0 part in the dendrogram cut with at most ``k`` clusters."""

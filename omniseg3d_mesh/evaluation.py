@@ -37,6 +37,7 @@ __all__ = [
     "hierarchical_miou",
     "masks_only_miou",
     "discretization_scores",
+    "score_discretization",
     "click_miou",
     "mask_iou",
     "BenchmarkData",
@@ -306,6 +307,48 @@ def discretization_scores(pred_labels: np.ndarray, gt_labels: np.ndarray) -> tup
     rows, cols = linear_sum_assignment(-iou)
     miou = float(iou[rows, cols].sum() / len(g_ids))
     return ari, miou
+
+
+def score_discretization(field, vertices: np.ndarray, faces: np.ndarray | None, gt_labels: np.ndarray, config=None) -> dict:
+    """Discretize a field and score it against ground-truth labels (e.g. a room's objects).
+
+    Runs :class:`~omniseg3d_mesh.discretize.Discretizer` with ``config`` (default: the
+    defaults, so the automatic level) and scores with :func:`discretization_scores` the
+    level it chose and, for reference, the level of the part tree that matches best.
+
+    Args:
+        field: a Field or [V, D] features.
+        vertices: [V, 3]; faces: [F, 3] or None (point cloud).
+        gt_labels: [V] int ground-truth ids (-1 ignored).
+        config: a :class:`~omniseg3d_mesh.config.DiscretizeConfig`.
+
+    Returns:
+        ``{"ari", "miou" (%), "parts", "level", "best_level", "best_ari", "best_miou" (%),
+        "best_parts", "gt_segments"}``.
+    """
+    from .config import DiscretizeConfig
+    from .discretize import Discretizer
+
+    feats = np.asarray(getattr(field, "features", field), dtype=np.float32)
+    gt = np.asarray(gt_labels).ravel()
+    if len(gt) != len(feats):
+        raise ValueError(f"gt_labels must label every vertex: {len(feats)} vertices but {len(gt)} labels")
+    est = Discretizer.from_config(config or DiscretizeConfig()).fit(feats, vertices, faces)
+    tree = est.tree_
+    ari, miou = discretization_scores(est.labels_, gt)
+    best = max(range(tree.num_levels), key=lambda lv: discretization_scores(tree.cut(lv), gt)[1])
+    b_ari, b_miou = discretization_scores(tree.cut(best), gt)
+    return {
+        "ari": ari,
+        "miou": 100.0 * miou,
+        "parts": tree.num_parts(est.level_),
+        "level": int(est.level_),
+        "best_level": int(best),
+        "best_ari": b_ari,
+        "best_miou": 100.0 * b_miou,
+        "best_parts": tree.num_parts(best),
+        "gt_segments": int(len(np.unique(gt[gt >= 0]))),
+    }
 
 
 def click_miou(selector, gt_object_labels: np.ndarray, objects=None, seed: int = 0) -> dict:

@@ -246,3 +246,13 @@ def test_cut_snaps_to_the_concave_crease():
     # without the crease term the cut follows the field alone (off the crease)
     off = Discretizer(min_part_size=20, crease_weight=0.0).fit(feats, v, f)
     assert np.abs(_boundary_x(off.labels_, x, n)).mean() > 2.0 / (n - 1)
+
+
+def test_score_discretization_against_objects(scene):
+    from omniseg3d_mesh.evaluation import score_discretization
+
+    r = score_discretization(_object_level_features(scene), scene.vertices, scene.faces, scene.object)
+    assert r["parts"] == 4 and r["gt_segments"] == 4
+    assert r["ari"] >= 0.95 and r["miou"] >= 95.0 and r["best_miou"] >= r["miou"] - 1e-9
+    with pytest.raises(ValueError, match="gt_labels must label every vertex"):
+        score_discretization(_object_level_features(scene), scene.vertices, scene.faces, scene.object[:10])
