@@ -21,6 +21,7 @@ __all__ = [
     "face_areas",
     "mesh_edge_faces",
     "edge_concavity",
+    "vertex_creases",
     "face_to_vertex_labels",
     "vertex_to_face_labels",
 ]
@@ -265,16 +266,33 @@ def edge_concavity(vertices: np.ndarray, faces: np.ndarray, convex_weight: float
         ``(edges [E, 2] int64 (u < v), concavity [E] float32 in [0, 1])``.
     """
     edges, ef = mesh_edge_faces(faces)
-    v = np.asarray(vertices, dtype=np.float64)
+    v = np.asarray(vertices, dtype=np.float32)
     f = np.asarray(faces, dtype=np.int64)
     if len(edges) == 0:
         return edges, np.zeros(0, np.float32)
-    tri = v[f]
-    n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
+    n = np.cross(b - a, c - a)
     n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-30)
-    c = tri.mean(axis=1)
+    cen = (a + b + c) / 3.0
+    del a, b, c
     n1, n2 = n[ef[:, 0]], n[ef[:, 1]]
     sharp = np.clip((1.0 - np.einsum("ij,ij->i", n1, n2)) / 2.0, 0.0, 1.0)
-    d = c[ef[:, 1]] - c[ef[:, 0]]
-    concave = (np.einsum("ij,ij->i", n1, d) > 0) & (np.einsum("ij,ij->i", n2, -d) > 0)
+    d = cen[ef[:, 1]] - cen[ef[:, 0]]
+    concave = (np.einsum("ij,ij->i", n1, d) > 0) & (np.einsum("ij,ij->i", n2, d) < 0)
     return edges, np.where(concave, sharp, convex_weight * sharp).astype(np.float32)
+
+
+def vertex_creases(vertices: np.ndarray, faces: np.ndarray, min_fold: float = 0.005) -> np.ndarray:
+    """[V] float32: the sharpest (concavity-weighted) fold among each vertex's edges
+    (:func:`edge_concavity`; folds under ``min_fold`` count as flat)."""
+    edges, conc = edge_concavity(vertices, faces)
+    out = np.zeros(len(vertices), np.float32)
+    keep = conc > min_fold
+    e, c = edges[keep], conc[keep]
+    idx = np.r_[e[:, 0], e[:, 1]]
+    val = np.r_[c, c]
+    order = np.lexsort((val, idx))  # per vertex ascending: the last entry is the maximum
+    idx, val = idx[order], val[order]
+    last = np.r_[idx[1:] != idx[:-1], True] if len(idx) else np.zeros(0, bool)
+    out[idx[last]] = val[last]
+    return out
