@@ -398,27 +398,27 @@ class PartTree:
             out[p - m] = bounds[m + 1] - bounds[m]
         return out
 
-    def stable_num_parts(self, min_parts: int = 2, max_distance: float = 1.0) -> int:
-        """The number of parts whose cut is most persistent (widest range of cosine-distance
+    def stable_num_parts(self, min_parts: int = 2, max_distance: float = 1.0, tolerance: float = 0.8) -> int:
+        """The number of parts of the most persistent cut (widest range of cosine-distance
         thresholds), among cuts with at least ``min_parts`` parts whose range starts below
-        ``max_distance`` (1.0: the cut never has to merge parts whose features are
-        unrelated, cosine <= 0). 1 when there is a single part.
+        ``max_distance`` (1.0: never forced to merge parts whose features are unrelated,
+        cosine <= 0). Near-ties go to the finer cut: the finest cut at least ``tolerance``
+        times as persistent as the most persistent one. 1 when there is a single part.
 
         On psb-dev (docs/results.md) this beat the unrestricted widest gap, fixed
-        thresholds and gaps of size-filtered merges; none came near the best cut per mesh.
+        thresholds and gaps of size-filtered merges, and on a synthetic room it keeps
+        the objects where the widest gap alone flips to groups on a near-tie.
         """
         per = self.persistence()
         p = len(per) - 1
         if p <= min_parts:
             return max(p, 1)
         h = np.r_[0.0, self.merge_heights()]
-        best_k, best = p, -1.0
-        for k in range(p, min_parts - 1, -1):
-            if h[p - k] >= max_distance:  # this cut only exists above max_distance
-                break
-            if per[k] > best:
-                best_k, best = k, per[k]
-        return int(best_k)
+        ks = [k for k in range(p, min_parts - 1, -1) if h[p - k] < max_distance]
+        if not ks:
+            return p
+        best = max(per[k] for k in ks)
+        return int(max(k for k in ks if per[k] >= tolerance * best))
 
     def labels_for_num_parts(self, k: int) -> np.ndarray:
         """[P] cluster (0..k'-1) of each level-0 part in the dendrogram cut with at most ``k`` clusters."""
