@@ -55,6 +55,7 @@ def _parse(argv=None):
     p.add_argument("--num-parts", type=int, default=None, help="discretize --num-parts (default: DiscretizeConfig's)")
     p.add_argument("--face-based", action="store_true", help="weigh every face 1 instead of its area")
     p.add_argument("--no-clicks", action="store_true", help="skip the click table")
+    p.add_argument("--study-granularity", action="store_true", help="also score other rules for the automatic level on the same part trees")
     p.add_argument("--quick", action="store_true", help="16 views at 160 px, 1 fold, 300 fit steps")
     p.add_argument("--cache", type=Path, default=None, help="folder to keep fitted fields in (keyed by mesh, fold, seed and fit settings)")
     p.add_argument("--device", default="auto", help="torch device for fitting")
@@ -143,6 +144,46 @@ def _click_scores(psb, feats, frags, masks, held: str, min_vertices: int = 10) -
     return {k: 100.0 * float(np.mean(x)) for k, x in out.items()}
 
 
+def _granularity_rules(tree, held_parts: int) -> dict:
+    """Number of parts each rule picks on one part tree (cuts of its dendrogram)."""
+    p = tree.num_parts(0)
+    h = tree.merge_heights()
+
+    def at_threshold(t):
+        return p - int((h <= t).sum())
+
+    rules = {
+        "finest parts (level 0)": p,
+        "widest gap, any height": tree.stable_num_parts(max_distance=2.01, tolerance=1.0),
+        "widest gap below distance 1": tree.stable_num_parts(tolerance=1.0),
+        "default: widest gap below 1, near-ties (80 %) to the finer cut": tree.stable_num_parts(),
+    }
+    for t in (0.3, 0.5, 0.6, 0.7):
+        rules[f"fixed cut at cosine distance {t}"] = at_threshold(t)
+    rules["oracle: as many parts as the held-out human"] = min(held_parts, p)
+    return rules
+
+
+def _granularity_study(psb, feats, held, disc_cfg, area_weighted: bool) -> dict:
+    from dataclasses import replace
+
+    from omniseg3d_mesh.discretize import Discretizer
+    from omniseg3d_mesh.evaluation import rand_index_error
+    from omniseg3d_mesh.graph import vertex_to_face_labels
+
+    sc = psb.scene
+    gt = psb.face_labels[held]
+    w = psb.areas if area_weighted else None
+    tree = Discretizer.from_config(replace(disc_cfg, level=0, num_parts=None)).fit(feats, sc.vertices, sc.faces).tree_
+    ri = {}
+    for k in range(1, tree.num_parts(0) + 1):
+        lab = tree.labels_for_num_parts(k)[tree.part_labels]
+        ri[k] = rand_index_error(vertex_to_face_labels(sc.faces, lab), gt, w)
+    out = {name: ri[max(1, k)] for name, k in _granularity_rules(tree, len(np.unique(gt))).items()}
+    out["oracle: best cut of the tree"] = min(ri.values())
+    return out
+
+
 def _human_rows(psb, area_weighted: bool) -> dict:
     from omniseg3d_mesh.evaluation import segmentation_metrics
 
@@ -188,6 +229,8 @@ def run_mesh(args, name: str, fit_cfg, disc_cfg) -> dict:
             res.update(fit_s=fit_s, discretize_s=disc_s, level=int(getattr(disc, "level_", disc.level)))
             if not args.no_clicks:
                 res["clicks"] = _click_scores(psb, feats, frags, masks, held)
+            if args.study_granularity:
+                res["granularity"] = _granularity_study(psb, feats, held, disc_cfg, not args.face_based)
             res["seconds"] = time.perf_counter() - t0
             out["folds"].append(res)
             print(
@@ -270,6 +313,18 @@ def tables(args, results: dict, cmd: str, seconds: float) -> str:
             per_mesh = [np.nanmean([f["clicks"].get(k, np.nan) for f in results[n]["folds"]]) for n in names]
             per_seed = [np.nanmean([np.nanmean([f["clicks"].get(k, np.nan) for f in results[n]["folds"] if f["seed"] == s]) for n in names]) for s in args.seeds]
             lines.append(f"| {label} | {np.nanmean(per_mesh):.1f} | {np.std(per_seed):.1f} |")
+    if args.study_granularity and all("granularity" in f for f in all_folds):
+        rules = list(all_folds[0]["granularity"])
+        lines += [
+            "",
+            "**Automatic granularity: rules compared on the same part trees** (Rand-index error, mean over meshes)",
+            "",
+            "| rule for the number of parts | Rand index |",
+            "|---|---|",
+        ]
+        for r in rules:
+            per_mesh = [np.mean([f["granularity"][r] for f in results[n]["folds"]]) for n in names]
+            lines.append(f"| {r} | {np.mean(per_mesh):.3f} |")
     import torch
 
     fit_s = [f["fit_s"] for f in all_folds if f["fit_s"] > 0]
