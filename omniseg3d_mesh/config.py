@@ -115,6 +115,9 @@ class DiscretizeConfig:
         0.015, "part boundaries may move this far (fraction of the bounding-box diagonal) onto concave creases and the field's sharpest transitions; 0 = off"
     )
     crease_weight: float = opt(1.0, "how much concave creases attract boundaries, against the field's own transitions (0 = field only)")
+    snap_unsure: float = opt(
+        0.0, "also let boundaries move through every vertex the field is unsure of (its part beats the next by less than this fraction of their distance); 0 = off, as measured best on psb-dev"
+    )
     min_part_size: int = opt(50, "parts with fewer vertices join their most similar neighbouring part")
     min_cluster_size: int = opt(5, "HDBSCAN min_cluster_size, counted in superpoints")
     min_samples: Optional[int] = opt(None, "HDBSCAN min_samples (default: min_cluster_size)")

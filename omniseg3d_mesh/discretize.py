@@ -238,15 +238,15 @@ def snap_boundaries(
     creases: np.ndarray | None = None,
     crease_weight: float = 1.0,
     sharpness: float = 8.0,
-    uncertain: float = 0.8,
+    uncertain: float = 0.0,
 ) -> np.ndarray:
     """Move part boundaries, within ``rings`` graph rings of where they are or wherever the
     field is unsure, onto the cheapest edges.
 
-    Vertices within ``rings`` rings of a boundary lose their label, and so do the
-    vertices the field is unsure of: those whose similarity to their
-    part's mean beats the next most similar part's by less than ``uncertain`` times the
-    distance between the two parts' means (a blurred transition). The rest (the parts'
+    Vertices within ``rings`` rings of a boundary lose their label, and so do (with
+    ``uncertain`` > 0) the vertices the field is unsure of: those whose similarity to
+    their part's mean beats the next most similar part's by less than ``uncertain``
+    times the distance between the two parts' means (a blurred transition). The rest (the parts'
     confident interiors) are seeds. Each band vertex then joins the seed it reaches most
     cheaply, an edge costing ``exp(sharpness * (d - 1))`` with ``d = (1 - cost) / 2``
     (:func:`boundary_costs` of the band's edges): a path avoids the least agreeing edges
@@ -260,7 +260,7 @@ def snap_boundaries(
         labels: [V] int part ids 0..P-1.
         u, v: [E] graph edges.
         features: [V, D] unit features.
-        rings: band half-width in rings (0 = no change).
+        rings: band half-width in rings (0 and ``uncertain`` 0 = no change).
         creases: optional [V] vertex fold strengths and their weight (:func:`boundary_costs`).
 
     Returns:
@@ -268,7 +268,7 @@ def snap_boundaries(
     """
     lab0 = np.asarray(labels, dtype=np.int64)
     n = len(lab0)
-    if rings <= 0 or len(u) == 0:
+    if (rings <= 0 and uncertain <= 0) or len(u) == 0:
         return lab0.copy()
     cut = lab0[u] != lab0[v]
     if not cut.any():
@@ -539,11 +539,13 @@ class Discretizer:
         num_parts: int | None = None,
         snap_distance: float = 0.015,
         crease_weight: float = 1.0,
+        snap_unsure: float = 0.0,
     ):
         self.level = level
         self.num_parts = num_parts
         self.snap_distance = snap_distance
         self.crease_weight = crease_weight
+        self.snap_unsure = snap_unsure
         self.min_part_size = min_part_size
         self.min_cluster_size = min_cluster_size
         self.min_samples = min_samples
@@ -574,6 +576,7 @@ class Discretizer:
             num_parts=config.num_parts,
             snap_distance=config.snap_distance,
             crease_weight=config.crease_weight,
+            snap_unsure=config.snap_unsure,
         )
 
     # ------------------------------------------------------------------ checks
@@ -589,6 +592,8 @@ class Discretizer:
             raise ValueError(f"num_parts must be at least 1, got {self.num_parts}")
         if self.level is not None and int(self.level) < 0:
             raise ValueError(f"level must be >= 0 (0 = finest parts) or None (automatic), got {self.level}")
+        if not 0.0 <= float(self.snap_unsure) <= 1.0:
+            raise ValueError(f"snap_unsure is a fraction of the distance between two parts' means in [0, 1], got {self.snap_unsure}")
         if not 0.0 <= float(self.snap_distance) <= 0.5:
             raise ValueError(f"snap_distance is a fraction of the bounding-box diagonal in [0, 0.5], got {self.snap_distance}")
         if self.cluster_selection not in ("eom", "leaf"):
@@ -644,11 +649,11 @@ class Discretizer:
         labels = cl[sp_lab]
         parts = _postprocess(f, labels, u, v, self.min_part_size)
         rings = self._snap_rings(verts, u, v)
-        if rings > 0 and int(parts.max()) > 0:
+        if (rings > 0 or self.snap_unsure > 0) and int(parts.max()) > 0:
             from .graph import vertex_creases
 
             creases = vertex_creases(verts, faces) if faces is not None and self.crease_weight > 0 else None
-            snapped = snap_boundaries(parts, u, v, f, rings, creases, self.crease_weight)
+            snapped = snap_boundaries(parts, u, v, f, rings, creases, self.crease_weight, uncertain=self.snap_unsure)
             parts = _postprocess(f, snapped, u, v, self.min_part_size)
         self.snap_rings_ = rings
         report(progress, "discretize", 4, 5, step="post-processing", parts=int(parts.max()) + 1)

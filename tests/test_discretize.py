@@ -211,6 +211,8 @@ def test_num_parts_and_level_are_honoured(scene):
         Discretizer(num_parts=0).fit(feats, scene.vertices, scene.faces)
     with pytest.raises(ValueError, match=r"snap_distance is a fraction .* got 0.9"):
         Discretizer(snap_distance=0.9).fit(feats, scene.vertices, scene.faces)
+    with pytest.raises(ValueError, match=r"snap_unsure is a fraction .* got 2"):
+        Discretizer(snap_unsure=2).fit(feats, scene.vertices, scene.faces)
 
 
 def _valley(n=61, centre=0.05, width=0.4, seed=0):
@@ -238,14 +240,33 @@ def _boundary_x(labels, x, n):
 def test_cut_snaps_to_the_concave_crease():
     n = 61
     v, f, feats, x = _valley(n)
-    est = Discretizer(min_part_size=20).fit(feats, v, f)
+    # the field blurs over ~24 rings: with snap_unsure the whole blur may move onto the crease
+    est = Discretizer(min_part_size=20, snap_unsure=0.8).fit(feats, v, f)
     assert est.tree_.num_parts(est.level_) == 2
     bx = _boundary_x(est.labels_, x, n)
     assert len(bx) == n  # one straight cut per grid row: no ragged border, no islands
     assert np.abs(bx).max() <= 1.0 / (n - 1)  # on the crease, within one edge
     # without the crease term the cut follows the field alone (off the crease)
-    off = Discretizer(min_part_size=20, crease_weight=0.0).fit(feats, v, f)
+    off = Discretizer(min_part_size=20, snap_unsure=0.8, crease_weight=0.0).fit(feats, v, f)
     assert np.abs(_boundary_x(off.labels_, x, n)).mean() > 2.0 / (n - 1)
+    # the defaults (a band of snap_distance around the cut) keep one clean cut per row
+    default = Discretizer(min_part_size=20).fit(feats, v, f)
+    assert default.tree_.num_parts(default.level_) == 2 and len(_boundary_x(default.labels_, x, n)) == n
+
+
+def test_boundary_moves_to_a_nearby_crease_within_the_band():
+    """A field that is sure but one ring off the crease: the default band (1 ring here) snaps it."""
+    n = 61
+    v, f, _, x = _valley(n)
+    rng = np.random.default_rng(1)
+    a, b = np.linalg.qr(rng.normal(size=(16, 2)))[0].T
+    right = x > 1.5 / (n - 1)  # the field's cut lies between the first and second column right of the crease
+    feats = np.where(right[:, None], b, a) + rng.normal(scale=0.05, size=(len(x), 16))
+    raw = Discretizer(min_part_size=20, snap_distance=0.0).fit(feats.astype(np.float32), v, f)
+    assert np.abs(_boundary_x(raw.labels_, x, n)).min() > 1.0 / (n - 1)
+    est = Discretizer(min_part_size=20, crease_weight=3.0).fit(feats.astype(np.float32), v, f)
+    assert est.snap_rings_ >= 1
+    assert np.abs(_boundary_x(est.labels_, x, n)).max() <= 1.0 / (n - 1)
 
 
 def test_score_discretization_against_objects(scene):
