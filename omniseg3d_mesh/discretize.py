@@ -36,7 +36,18 @@ Pipeline (all steps vectorised; nothing loops over vertices in Python):
    least ``level_similarities[k-1]``). Cuts of one dendrogram at increasing
    heights nest by construction: every coarser cluster is a union of finer ones.
    Coarser levels are not required to be graph-connected (an object made of
-   separate mesh pieces is still one object).
+   separate mesh pieces is still one object). Unless ``level`` is given, the
+   default level is the dendrogram's most persistent cut
+   (:meth:`PartTree.stable_num_parts`), inserted as a level of its own when no
+   level of the schedule matches it (``num_parts`` inserts the cut with that many
+   parts); cuts of one dendrogram nest, so the levels still do.
+
+Between 3 and 4, **boundary snapping** (:func:`snap_boundaries`): the labels of a
+band of ``snap_distance`` around every boundary are redrawn by a multi-source
+Dijkstra from the parts' confident interiors, with edges cheap to cross where the
+field changes most and where the surface folds inward (:func:`boundary_costs`), so
+cuts land on concave creases and on the field's sharpest transitions; a majority
+sweep smooths ragged borders and step 3 runs again so no island is left.
 """
 
 from __future__ import annotations
@@ -59,7 +70,17 @@ from .progress import ProgressCallback, report
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PartTree", "Discretizer", "discretize", "discretize_workspace", "oversegment", "smooth_features", "normalize_features"]
+__all__ = [
+    "PartTree",
+    "Discretizer",
+    "discretize",
+    "discretize_workspace",
+    "oversegment",
+    "smooth_features",
+    "normalize_features",
+    "boundary_costs",
+    "snap_boundaries",
+]
 
 
 # --------------------------------------------------------------------------- helpers
