@@ -116,7 +116,17 @@ class SelectConfig:
 class DiscretizeConfig:
     """Whole-scene discretization into parts with HDBSCAN."""
 
-    level: int = opt(0, "hierarchy level to cut at: 0 = finest parts, larger = coarser (objects, groups)")
+    level: Optional[int] = opt(
+        None, "hierarchy level to cut at: 0 = finest parts, larger = coarser (objects, groups); default: automatic, the most persistent cut of the part tree"
+    )
+    num_parts: Optional[int] = opt(None, "cut the part tree into (at most) this many parts (overrides --level)")
+    snap_distance: float = opt(
+        0.015, "part boundaries may move this far (fraction of the bounding-box diagonal) onto concave creases and the field's sharpest transitions; 0 = off"
+    )
+    crease_weight: float = opt(1.0, "how much concave creases attract boundaries, against the field's own transitions (0 = field only)")
+    snap_unsure: float = opt(
+        0.0, "also let boundaries move through every vertex the field is unsure of (its part beats the next by less than this fraction of their distance); 0 = off, as measured best on psb-dev"
+    )
     min_part_size: int = opt(50, "parts with fewer vertices join their most similar neighbouring part")
     min_cluster_size: int = opt(5, "HDBSCAN min_cluster_size, counted in superpoints")
     min_samples: Optional[int] = opt(None, "HDBSCAN min_samples (default: min_cluster_size)")

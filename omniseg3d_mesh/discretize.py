@@ -36,7 +36,18 @@ Pipeline (all steps vectorised; nothing loops over vertices in Python):
    least ``level_similarities[k-1]``). Cuts of one dendrogram at increasing
    heights nest by construction: every coarser cluster is a union of finer ones.
    Coarser levels are not required to be graph-connected (an object made of
-   separate mesh pieces is still one object).
+   separate mesh pieces is still one object). Unless ``level`` is given, the
+   default level is the dendrogram's most persistent cut
+   (:meth:`PartTree.stable_num_parts`), inserted as a level of its own when no
+   level of the schedule matches it (``num_parts`` inserts the cut with that many
+   parts); cuts of one dendrogram nest, so the levels still do.
+
+Between 3 and 4, **boundary snapping** (:func:`snap_boundaries`): the labels of a
+band of ``snap_distance`` around every boundary are redrawn by a multi-source
+Dijkstra from the parts' confident interiors, with edges cheap to cross where the
+field changes most and where the surface folds inward (:func:`boundary_costs`), so
+cuts land on concave creases and on the field's sharpest transitions; a majority
+sweep smooths ragged borders and step 3 runs again so no island is left.
 """
 
 from __future__ import annotations
@@ -59,7 +70,17 @@ from .progress import ProgressCallback, report
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PartTree", "Discretizer", "discretize", "discretize_workspace", "oversegment", "smooth_features", "normalize_features"]
+__all__ = [
+    "PartTree",
+    "Discretizer",
+    "discretize",
+    "discretize_workspace",
+    "oversegment",
+    "smooth_features",
+    "normalize_features",
+    "boundary_costs",
+    "snap_boundaries",
+]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -197,6 +218,170 @@ def oversegment(
     return lab
 
 
+# --------------------------------------------------------------------------- boundaries
+def boundary_costs(
+    features: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    creases: np.ndarray | None = None,
+    crease_weight: float = 1.0,
+) -> np.ndarray:
+    """[E] cost of cutting each graph edge (u, v): low where a boundary belongs.
+
+    Cost = ``agreement - crease_weight * crease``, both in about [0, 1]: the field's
+    agreement across the edge (cosine, rescaled between its 1 % quantile and its median
+    so a weak but real transition still counts) minus the fold of the surface there. A
+    crease is a line of mesh edges and a vertex labelling cuts the edges that cross it,
+    i.e. the edges touching it, so an edge takes the larger of its two vertices'
+    ``creases`` (:func:`~omniseg3d_mesh.graph.vertex_creases`), counted fully from a 45
+    degree fold. Where the field is sure its transition dominates; where it blurs over
+    several rings the crease decides.
+    """
+    f = normalize_features(features) if features.dtype != np.float32 else features
+    cos = np.einsum("ij,ij->i", f[u], f[v]).astype(np.float64) if len(u) else np.zeros(0)
+    if len(cos) == 0:
+        return cos
+    lo, hi = np.quantile(cos, [0.01, 0.5])
+    agree = np.clip((cos - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
+    if creases is None or crease_weight <= 0:
+        return agree
+    # a fold of 45 degrees or more counts fully: (1 - cos 45) / 2 = 0.146
+    crease = np.clip(np.maximum(creases[u], creases[v]) / 0.146, 0.0, 1.0)
+    return agree - float(crease_weight) * crease
+
+
+def snap_boundaries(
+    labels: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    features: np.ndarray,
+    rings: int,
+    creases: np.ndarray | None = None,
+    crease_weight: float = 1.0,
+    sharpness: float = 8.0,
+    uncertain: float = 0.0,
+) -> np.ndarray:
+    """Move part boundaries, within ``rings`` graph rings of where they are or wherever the
+    field is unsure, onto the cheapest edges.
+
+    Vertices within ``rings`` rings of a boundary lose their label, and so do (with
+    ``uncertain`` > 0) the vertices the field is unsure of: those whose similarity to
+    their part's mean beats the next most similar part's by less than ``uncertain``
+    times the distance between the two parts' means (a blurred transition). The rest (the parts'
+    confident interiors) are seeds. Each band vertex then joins the seed it reaches most
+    cheaply, an edge costing ``exp(sharpness * (d - 1))`` with ``d = (1 - cost) / 2``
+    (:func:`boundary_costs` of the band's edges): a path avoids the least agreeing edges
+    (creases, the field's sharpest transitions), so parts meet there (a smooth form of
+    the watershed). A part whose every vertex lies in the band keeps its most typical
+    vertex as a seed, so no part vanishes. Finally two majority
+    sweeps smooth ragged borders (a band vertex with over two thirds of its neighbours in
+    another part joins it).
+
+    Args:
+        labels: [V] int part ids 0..P-1.
+        u, v: [E] graph edges.
+        features: [V, D] unit features.
+        rings: band half-width in rings (0 and ``uncertain`` 0 = no change).
+        creases: optional [V] vertex fold strengths and their weight (:func:`boundary_costs`).
+
+    Returns:
+        [V] int64 labels (same ids).
+    """
+    lab0 = np.asarray(labels, dtype=np.int64)
+    n = len(lab0)
+    if (rings <= 0 and uncertain <= 0) or len(u) == 0:
+        return lab0.copy()
+    cut = lab0[u] != lab0[v]
+    if not cut.any():
+        return lab0.copy()
+    band = np.zeros(n, bool)
+    band[u[cut]] = band[v[cut]] = True
+    for _ in range(int(rings) - 1):
+        grow = band[u] | band[v]
+        band[u[grow]] = band[v[grow]] = True
+    p = int(lab0.max()) + 1
+    f = normalize_features(features)
+    band |= _unsure(f, lab0, p, uncertain)
+    # seeds are the confident interiors: stray confident vertices inside the band (noise)
+    # would start floods of their own, so seed pieces much smaller than their part's main
+    # interior piece join the band
+    seed_edge = ~band[u] & ~band[v] & (lab0[u] == lab0[v])
+    k, comp = _components(n, u[seed_edge], v[seed_edge])
+    comp_size = np.bincount(comp, minlength=k)
+    comp_size[np.unique(comp[band])] = 0  # band vertices are singletons here, not seed pieces
+    comp_lab = np.zeros(k, np.int64)
+    comp_lab[comp] = lab0
+    biggest = np.zeros(p, np.int64)
+    np.maximum.at(biggest, comp_lab, comp_size)
+    band |= comp_size[comp] < np.maximum(10, 0.05 * biggest[lab0])
+    lab = np.where(band, -1, lab0)
+    has_seed = np.zeros(p, bool)
+    has_seed[lab[lab >= 0]] = True
+    if not has_seed.all():
+        lost = np.flatnonzero(~has_seed)
+        members = np.flatnonzero(np.isin(lab0, lost))
+        means, _ = _group_means(f, lab0, p)
+        typ = np.einsum("ij,ij->i", f[members], means[lab0[members]])
+        order = np.lexsort((-typ, lab0[members]))
+        first = np.r_[True, lab0[members][order][1:] != lab0[members][order][:-1]]
+        seeds = members[order][first]
+        lab[seeds] = lab0[seeds]
+    # each band vertex joins the seed it reaches most cheaply, where crossing a low-cost edge
+    # (crease, sharp transition) costs about as much as walking ~50 agreeing edges: one
+    # multi-source Dijkstra over the band (scipy, in C), a smooth stand-in for the watershed
+    e_in = band[u] | band[v]
+    bu, bv = u[e_in], v[e_in]
+    d = np.clip((1.0 - boundary_costs(f, bu, bv, creases, crease_weight)) / 2.0, 0.0, 1.0)
+    w = np.exp(float(sharpness) * (d - 1.0)) + 1e-6
+    nodes = np.unique(np.r_[bu, bv])
+    idx = np.full(n, -1, np.int64)
+    idx[nodes] = np.arange(len(nodes))
+    g = sp.csr_matrix((np.r_[w, w], (np.r_[idx[bu], idx[bv]], np.r_[idx[bv], idx[bu]])), shape=(len(nodes), len(nodes)))
+    seeds = np.flatnonzero(lab[nodes] >= 0)
+    if len(seeds):
+        _, _, src = csgraph.dijkstra(g, directed=False, indices=seeds, min_only=True, return_predecessors=True)
+        reach = src >= 0
+        lab[nodes[reach]] = lab[nodes[src[reach]]]
+    left = lab < 0
+    lab[left] = lab0[left]  # unreachable from any seed (separate pieces): keep the old label
+    # smooth ragged borders: band vertices follow a clear majority of their neighbours
+    for _ in range(2):
+        src = np.r_[u, v]
+        dst = np.r_[v, u]
+        keep = band[dst]
+        src, dst = src[keep], dst[keep]
+        if len(dst) == 0:
+            break
+        pair = dst * p + lab[src]
+        ids, cnt = np.unique(pair, return_counts=True)
+        deg = np.bincount(dst, minlength=n)
+        vd, vl = ids // p, ids % p
+        win = (cnt * 3 > 2 * deg[vd]) & (vl != lab[vd])
+        if not win.any():
+            break
+        lab[vd[win]] = vl[win]
+    return lab
+
+
+def _unsure(f: np.ndarray, lab: np.ndarray, p: int, uncertain: float) -> np.ndarray:
+    """[V] bool: vertices whose part the field barely prefers (see :func:`snap_boundaries`)."""
+    if p < 2 or uncertain <= 0:
+        return np.zeros(len(lab), bool)
+    means, _ = _group_means(f, lab, p)
+    out = np.zeros(len(lab), bool)
+    for start in range(0, len(lab), 200_000):  # [chunk, P] similarities
+        sl = slice(start, start + 200_000)
+        sim = f[sl] @ means.T
+        own = lab[sl]
+        s_own = sim[np.arange(len(own)), own]
+        sim[np.arange(len(own)), own] = -np.inf
+        other = np.argmax(sim, axis=1)
+        s_other = sim[np.arange(len(own)), other]
+        gap = 1.0 - np.einsum("ij,ij->i", means[own], means[other])
+        out[sl] = (s_own - s_other) < float(uncertain) * gap
+    return out
+
+
 # --------------------------------------------------------------------------- the tree
 @dataclass
 class PartTree:
@@ -212,6 +397,79 @@ class PartTree:
     part_labels: np.ndarray
     level_maps: list[np.ndarray]
     similarities: list[float] = field(default_factory=list)
+    linkage: np.ndarray | None = None  # [P-1, 4] scipy average-linkage of the level-0 parts (cosine)
+
+    def merge_heights(self) -> np.ndarray:
+        """[P-1] cosine distances at which the dendrogram merges, ascending (empty: one part)."""
+        if self.linkage is None or len(self.linkage) == 0:
+            return np.zeros(0)
+        return np.sort(np.asarray(self.linkage)[:, 2])
+
+    def persistence(self) -> np.ndarray:
+        """[P + 1] (index = number of parts k, 1..P): the range of cosine-distance cuts
+        over which the dendrogram has exactly k clusters (index 0 unused, 0)."""
+        p = len(self.level_maps[0]) if self.level_maps else 0
+        h = np.clip(self.merge_heights(), 0.0, 2.0)
+        out = np.zeros(p + 1)
+        if p == 0:
+            return out
+        # k = p - m clusters for thresholds in [h[m-1], h[m]) (h[-1] = 0, h[p-1] = 2)
+        bounds = np.r_[0.0, h, 2.0]
+        for m in range(p):
+            out[p - m] = bounds[m + 1] - bounds[m]
+        return out
+
+    def stable_num_parts(self, min_parts: int = 2, max_distance: float = 1.0, tolerance: float = 0.8) -> int:
+        """The number of parts of the most persistent cut (widest range of cosine-distance
+        thresholds), among cuts with at least ``min_parts`` parts whose range starts below
+        ``max_distance`` (1.0: never forced to merge parts whose features are unrelated,
+        cosine <= 0). Near-ties go to the finer cut: the finest cut at least ``tolerance``
+        times as persistent as the most persistent one. 1 when there is a single part.
+
+        On psb-dev (docs/results.md) this beat the unrestricted widest gap, fixed
+        thresholds and gaps of size-filtered merges, and on a synthetic room it keeps
+        the objects where the widest gap alone flips to groups on a near-tie.
+        """
+        per = self.persistence()
+        p = len(per) - 1
+        if p <= min_parts:
+            return max(p, 1)
+        h = np.r_[0.0, self.merge_heights()]
+        ks = [k for k in range(p, min_parts - 1, -1) if h[p - k] < max_distance]
+        if not ks:
+            return p
+        best = max(per[k] for k in ks)
+        return int(max(k for k in ks if per[k] >= tolerance * best))
+
+    def labels_for_num_parts(self, k: int) -> np.ndarray:
+        """[P] cluster (0..k'-1) of each level-0 part in the dendrogram cut with at most ``k`` clusters."""
+        p = len(self.level_maps[0])
+        if k >= p or self.linkage is None or p < 2:
+            return np.arange(p, dtype=np.int32)
+        from scipy.cluster.hierarchy import fcluster
+
+        lab = fcluster(self.linkage, t=max(int(k), 1), criterion="maxclust")
+        return _first_appearance(lab)
+
+    def add_cut(self, k: int) -> int:
+        """Make the dendrogram cut with ``k`` parts a level (levels stay ordered fine to coarse,
+        so they keep nesting); returns its level index (an existing level when one matches)."""
+        m = self.labels_for_num_parts(k)
+        n_new = int(m.max()) + 1 if len(m) else 0
+        for lv, lm in enumerate(self.level_maps):
+            if int(lm.max()) + 1 == n_new and _same_partition(lm, m):
+                return lv
+        pos = 1
+        while pos < self.num_levels and self.num_parts(pos) > n_new:
+            pos += 1
+        h = self.merge_heights()
+        p = len(self.level_maps[0])
+        m_merges = p - n_new
+        lo = h[m_merges - 1] if m_merges >= 1 else 0.0
+        hi = h[m_merges] if m_merges < len(h) else 2.0
+        self.level_maps.insert(pos, m.astype(np.int32))
+        self.similarities.insert(pos - 1, float(1.0 - (lo + hi) / 2.0))
+        return pos
 
     @property
     def num_levels(self) -> int:
@@ -287,7 +545,7 @@ class Discretizer:
 
     def __init__(
         self,
-        level: int = 0,
+        level: int | None = None,
         min_part_size: int = 50,
         min_cluster_size: int = 5,
         min_samples: int | None = None,
@@ -299,8 +557,16 @@ class Discretizer:
         max_samples: int = 5000,
         smooth_iters: int = 2,
         cluster_selection: str = "eom",
+        num_parts: int | None = None,
+        snap_distance: float = 0.015,
+        crease_weight: float = 1.0,
+        snap_unsure: float = 0.0,
     ):
         self.level = level
+        self.num_parts = num_parts
+        self.snap_distance = snap_distance
+        self.crease_weight = crease_weight
+        self.snap_unsure = snap_unsure
         self.min_part_size = min_part_size
         self.min_cluster_size = min_cluster_size
         self.min_samples = min_samples
@@ -328,6 +594,10 @@ class Discretizer:
             max_samples=config.max_samples,
             smooth_iters=config.smooth_iters,
             cluster_selection=config.cluster_selection,
+            num_parts=config.num_parts,
+            snap_distance=config.snap_distance,
+            crease_weight=config.crease_weight,
+            snap_unsure=config.snap_unsure,
         )
 
     # ------------------------------------------------------------------ checks
@@ -339,6 +609,14 @@ class Discretizer:
             raise ValueError(f"faces must be triangles with shape (F, 3), got {faces.shape}")
         if self.min_cluster_size < 2:
             raise ValueError(f"min_cluster_size must be at least 2 (HDBSCAN), got {self.min_cluster_size}")
+        if self.num_parts is not None and int(self.num_parts) < 1:
+            raise ValueError(f"num_parts must be at least 1, got {self.num_parts}")
+        if self.level is not None and int(self.level) < 0:
+            raise ValueError(f"level must be >= 0 (0 = finest parts) or None (automatic), got {self.level}")
+        if not 0.0 <= float(self.snap_unsure) <= 1.0:
+            raise ValueError(f"snap_unsure is a fraction of the distance between two parts' means in [0, 1], got {self.snap_unsure}")
+        if not 0.0 <= float(self.snap_distance) <= 0.5:
+            raise ValueError(f"snap_distance is a fraction of the bounding-box diagonal in [0, 0.5], got {self.snap_distance}")
         if self.cluster_selection not in ("eom", "leaf"):
             raise ValueError(f"cluster_selection must be 'eom' or 'leaf', got {self.cluster_selection!r}")
         if not -1.0 <= self.superpoint_threshold <= 1.0:
@@ -391,12 +669,28 @@ class Discretizer:
         report(progress, "discretize", 3, 5, step="hdbscan", clusters=int(cl.max()) + 1 if len(cl) else 0)
         labels = cl[sp_lab]
         parts = _postprocess(f, labels, u, v, self.min_part_size)
+        rings = self._snap_rings(verts, u, v)
+        if (rings > 0 or self.snap_unsure > 0) and int(parts.max()) > 0:
+            from .graph import vertex_creases
+
+            creases = vertex_creases(verts, faces) if faces is not None and self.crease_weight > 0 else None
+            snapped = snap_boundaries(parts, u, v, f, rings, creases, self.crease_weight, uncertain=self.snap_unsure)
+            parts = _postprocess(f, snapped, u, v, self.min_part_size)
+        self.snap_rings_ = rings
         report(progress, "discretize", 4, 5, step="post-processing", parts=int(parts.max()) + 1)
-        self.tree_ = _build_tree(f, parts, list(self.level_similarities))
+        tree = _build_tree(f, parts, list(self.level_similarities))
+        if self.num_parts is not None:
+            level = tree.add_cut(int(self.num_parts))
+        elif self.level is None:
+            level = tree.add_cut(tree.stable_num_parts())
+        else:
+            level = tree._check_level(self.level)
+        self.tree_ = tree
+        self.level_ = level
         self.superpoints_ = sp_lab
-        self.levels_ = np.stack([self.tree_.cut(lv) for lv in range(self.tree_.num_levels)])
-        self.labels_ = self.tree_.cut(self.level)
-        self.parents_ = self.tree_.parents(self.level)
+        self.levels_ = np.stack([tree.cut(lv) for lv in range(tree.num_levels)])
+        self.labels_ = tree.cut(level)
+        self.parents_ = tree.parents(level)
         report(progress, "discretize", 5, 5, step="hierarchy", levels=self.tree_.num_levels)
         log.info(
             "discretized %d vertices into %s parts per level in %.2fs",
@@ -405,6 +699,18 @@ class Discretizer:
             time.perf_counter() - t0,
         )
         return self
+
+    def _snap_rings(self, verts: np.ndarray, u: np.ndarray, v: np.ndarray) -> int:
+        """Band half-width of :func:`snap_boundaries` in graph rings: ``snap_distance`` of the
+        bounding-box diagonal over the median edge length (at most 50)."""
+        if self.snap_distance <= 0 or len(u) == 0:
+            return 0
+        sample = slice(None, None, max(1, len(u) // 200_000))
+        edge = float(np.median(np.linalg.norm(verts[u[sample]] - verts[v[sample]], axis=1)))
+        diag = float(np.linalg.norm(verts.max(0) - verts.min(0)))
+        if edge <= 0:
+            return 0
+        return int(min(50, max(1, round(self.snap_distance * diag / edge))))
 
     def fit_predict(self, features: np.ndarray, vertices: np.ndarray, faces: np.ndarray | None = None) -> np.ndarray:
         return self.fit(features, vertices, faces).labels_
@@ -532,22 +838,34 @@ def _aggregate(root, base_sums, base_size, base_noise, k):
     return sums, size, noise
 
 
+def _first_appearance(lab: np.ndarray) -> np.ndarray:
+    """Relabel to 0..k-1 in order of first appearance."""
+    _, first, inv = np.unique(lab, return_index=True, return_inverse=True)
+    rank = np.argsort(np.argsort(first))
+    return rank[inv].astype(np.int32)
+
+
+def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(np.array_equal(_first_appearance(a), _first_appearance(b)))
+
+
 def _build_tree(f: np.ndarray, parts: np.ndarray, similarities: list[float]) -> PartTree:
     p = int(parts.max()) + 1 if len(parts) else 0
     maps = [np.arange(p, dtype=np.int32)]
-    if p >= 2 and similarities:
+    z = None
+    if p >= 2:
         from scipy.cluster.hierarchy import fcluster, linkage
 
         means, _ = _group_means(f, parts, p)
         z = linkage(means.astype(np.float64), method="average", metric="cosine")
+        z[:, 2] = np.maximum.accumulate(np.clip(np.nan_to_num(z[:, 2], nan=2.0), 0.0, 2.0))
         for s in similarities:
             lab = fcluster(z, t=max(1.0 - float(s), 0.0), criterion="distance")
             _, lab = np.unique(lab, return_inverse=True)
             maps.append(lab.astype(np.int32))
-    elif similarities:
+    else:
         maps += [np.zeros(p, np.int32) for _ in similarities]
-    # make each level's ids follow the order of first appearance of their finest part (stable ids)
-    return PartTree(part_labels=parts.astype(np.int32), level_maps=maps, similarities=list(similarities))
+    return PartTree(part_labels=parts.astype(np.int32), level_maps=maps, similarities=list(similarities), linkage=z)
 
 
 # --------------------------------------------------------------------------- function forms
@@ -557,7 +875,7 @@ def discretize(
     faces: np.ndarray | None = None,
     config: DiscretizeConfig | None = None,
 ) -> np.ndarray:
-    """[V] int32 part labels at ``config.level`` (function form of :class:`Discretizer`).
+    """[V] int32 part labels at ``config.level`` (automatic when None; function form of :class:`Discretizer`).
 
     Args:
         features: [V, D] features, or a :class:`~omniseg3d_mesh.field.Field`.
@@ -602,7 +920,7 @@ def discretize_workspace(
         colors,
         est.labels_,
         parents=est.parents_,
-        levels=config.level,
+        levels=est.level_,
         format=config.format,
         extra={
             "config": config_to_dict(config),

@@ -37,6 +37,7 @@ __all__ = [
     "hierarchical_miou",
     "masks_only_miou",
     "discretization_scores",
+    "score_discretization",
     "click_miou",
     "mask_iou",
     "BenchmarkData",
@@ -49,6 +50,11 @@ __all__ = [
     "central_vertex",
     "object_click_ious",
     "similarity_levels",
+    "rand_index_error",
+    "consistency_errors",
+    "hamming_distance",
+    "cut_discrepancy",
+    "segmentation_metrics",
 ]
 
 
@@ -303,6 +309,48 @@ def discretization_scores(pred_labels: np.ndarray, gt_labels: np.ndarray) -> tup
     rows, cols = linear_sum_assignment(-iou)
     miou = float(iou[rows, cols].sum() / len(g_ids))
     return ari, miou
+
+
+def score_discretization(field, vertices: np.ndarray, faces: np.ndarray | None, gt_labels: np.ndarray, config=None) -> dict:
+    """Discretize a field and score it against ground-truth labels (e.g. a room's objects).
+
+    Runs :class:`~omniseg3d_mesh.discretize.Discretizer` with ``config`` (default: the
+    defaults, so the automatic level) and scores with :func:`discretization_scores` the
+    level it chose and, for reference, the level of the part tree that matches best.
+
+    Args:
+        field: a Field or [V, D] features.
+        vertices: [V, 3]; faces: [F, 3] or None (point cloud).
+        gt_labels: [V] int ground-truth ids (-1 ignored).
+        config: a :class:`~omniseg3d_mesh.config.DiscretizeConfig`.
+
+    Returns:
+        ``{"ari", "miou" (%), "parts", "level", "best_level", "best_ari", "best_miou" (%),
+        "best_parts", "gt_segments"}``.
+    """
+    from .config import DiscretizeConfig
+    from .discretize import Discretizer
+
+    feats = np.asarray(getattr(field, "features", field), dtype=np.float32)
+    gt = np.asarray(gt_labels).ravel()
+    if len(gt) != len(feats):
+        raise ValueError(f"gt_labels must label every vertex: {len(feats)} vertices but {len(gt)} labels")
+    est = Discretizer.from_config(config or DiscretizeConfig()).fit(feats, vertices, faces)
+    tree = est.tree_
+    ari, miou = discretization_scores(est.labels_, gt)
+    best = max(range(tree.num_levels), key=lambda lv: discretization_scores(tree.cut(lv), gt)[1])
+    b_ari, b_miou = discretization_scores(tree.cut(best), gt)
+    return {
+        "ari": ari,
+        "miou": 100.0 * miou,
+        "parts": tree.num_parts(est.level_),
+        "level": int(est.level_),
+        "best_level": int(best),
+        "best_ari": b_ari,
+        "best_miou": 100.0 * b_miou,
+        "best_parts": tree.num_parts(best),
+        "gt_segments": int(len(np.unique(gt[gt >= 0]))),
+    }
 
 
 def click_miou(selector, gt_object_labels: np.ndarray, objects=None, seed: int = 0) -> dict:
@@ -633,3 +681,176 @@ def similarity_levels(features: np.ndarray, part: np.ndarray, obj: np.ndarray, s
         return float(sim[sel].mean()) if sel.any() else nan
 
     return mean(same_p), mean(~same_p & same_o), mean(~same_o)
+
+
+# --------------------------------------------------------------------------- segmentation benchmark metrics
+def _contingency(a: np.ndarray, b: np.ndarray, w: np.ndarray):
+    """Weighted contingency of two labellings over their occupied cells (a, b).
+
+    Returns:
+        (ca [C] row index of each cell, cb [C] column index, n_ab [C] cell weight,
+        size_a [A] weight per label of ``a``, size_b [B] per label of ``b``, total weight).
+    """
+    _, ai = np.unique(a, return_inverse=True)
+    _, bi = np.unique(b, return_inverse=True)
+    nb = int(bi.max()) + 1
+    cell, ci = np.unique(ai.astype(np.int64) * nb + bi, return_inverse=True)
+    n_ab = np.bincount(ci, weights=w)
+    return cell // nb, cell % nb, n_ab, np.bincount(ai, weights=w), np.bincount(bi, weights=w), float(w.sum())
+
+
+def _seg_inputs(seg1, seg2, weights):
+    a = np.asarray(seg1).ravel()
+    b = np.asarray(seg2).ravel()
+    if a.shape != b.shape:
+        raise ValueError(f"both segmentations must label the same faces, got {a.shape[0]} and {b.shape[0]} labels")
+    if a.size == 0:
+        raise ValueError("segmentations are empty: nothing to compare")
+    w = np.ones(a.size) if weights is None else np.asarray(weights, dtype=np.float64).ravel()
+    if w.shape != a.shape:
+        raise ValueError(f"weights must give one value per face: {a.size} faces but {w.size} weights")
+    return a, b, w
+
+
+def rand_index_error(seg1: np.ndarray, seg2: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """1 - Rand index (Chen et al. 2009): the share of face pairs the two segmentations
+    disagree on (same segment in one, different in the other).
+
+    Args:
+        seg1, seg2: [F] int segment ids per face.
+        weights: [F] face weights (areas for the area-weighted form; None = each face 1).
+            A pair weighs ``w_i w_j``; pairs of a face with itself are excluded.
+
+    Returns:
+        error in [0, 1].
+    """
+    a, b, w = _seg_inputs(seg1, seg2, weights)
+    _, _, n_ab, size_a, size_b, total = _contingency(a, b, w)
+    sa2, sb2 = float((size_a**2).sum()), float((size_b**2).sum())
+    pairs = total**2 - float((w**2).sum())
+    if pairs <= 0:
+        return 0.0
+    return float(max(sa2 + sb2 - 2.0 * float((n_ab**2).sum()), 0.0) / pairs)
+
+
+def consistency_errors(seg1: np.ndarray, seg2: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, float]:
+    """Global and local consistency errors (GCE, LCE; Martin et al., as in Chen et al. 2009).
+
+    For face i with segment R1 in ``seg1`` and R2 in ``seg2``, E(1, 2, i) = |R1 \\ R2| / |R1|
+    (sizes in face weights). GCE = min(mean_i E(1,2,i), mean_i E(2,1,i)) (one direction of
+    refinement for the whole mesh); LCE = mean_i min(E(1,2,i), E(2,1,i)) (per face).
+    Means are weighted by ``weights`` (areas for the area-weighted form).
+
+    Returns:
+        (gce, lce), each in [0, 1]; 0 when one segmentation refines the other.
+    """
+    a, b, w = _seg_inputs(seg1, seg2, weights)
+    ca, cb, n_ab, size_a, size_b, total = _contingency(a, b, w)
+    if total <= 0:
+        return 0.0, 0.0
+    s_a, s_b = size_a[ca], size_b[cb]
+    e12 = (s_a - n_ab) / np.maximum(s_a, 1e-300)
+    e21 = (s_b - n_ab) / np.maximum(s_b, 1e-300)
+    gce = min(float((n_ab * e12).sum()), float((n_ab * e21).sum())) / total
+    lce = float((n_ab * np.minimum(e12, e21)).sum()) / total
+    return gce, lce
+
+
+def hamming_distance(seg: np.ndarray, gt: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, float, float]:
+    """Hamming distance of Chen et al. 2009 with its missing rate Rm and false-alarm rate Rf.
+
+    Directional D_H(S1 => S2) = sum over segments R2 of S2 of |R2 \\ R1*|, R1* the segment
+    of S1 overlapping R2 most. With S1 = ``seg`` and S2 = ``gt``: Rm = D_H(S1 => S2) / |S|,
+    Rf = D_H(S2 => S1) / |S|, HD = (Rm + Rf) / 2 (sizes in face weights).
+
+    Returns:
+        (hd, rm, rf), each in [0, 1].
+    """
+    a, b, w = _seg_inputs(seg, gt, weights)
+    ca, cb, n_ab, size_a, size_b, total = _contingency(a, b, w)
+    if total <= 0:
+        return 0.0, 0.0, 0.0
+    best_b = np.zeros(len(size_b))
+    np.maximum.at(best_b, cb, n_ab)  # per gt segment: its largest overlap with one segment of seg
+    best_a = np.zeros(len(size_a))
+    np.maximum.at(best_a, ca, n_ab)
+    rm = float((size_b - best_b).sum()) / total
+    rf = float((size_a - best_a).sum()) / total
+    return (rm + rf) / 2.0, rm, rf
+
+
+def _cut_points(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray):
+    """Midpoints [K, 3] and lengths [K] of the mesh edges between faces of different segments."""
+    from .graph import mesh_edge_faces
+
+    edges, ef = mesh_edge_faces(faces)
+    cut = labels[ef[:, 0]] != labels[ef[:, 1]]
+    v = np.asarray(vertices, dtype=np.float64)
+    p0, p1 = v[edges[cut, 0]], v[edges[cut, 1]]
+    return (p0 + p1) / 2.0, np.linalg.norm(p1 - p0, axis=1)
+
+
+def cut_discrepancy(vertices: np.ndarray, faces: np.ndarray, seg1: np.ndarray, seg2: np.ndarray) -> float:
+    """Cut discrepancy (Chen et al. 2009): the mean distance from the cuts of each
+    segmentation to the nearest cut of the other, summed over both directions and
+    divided by the mesh's average radius (mean distance of the surface to its centroid,
+    area-weighted).
+
+    Cuts are the mesh edges between faces of different segments, represented by their
+    midpoints weighted by edge length; distances are Euclidean (the paper measures
+    along the surface: on the cut-to-cut scale the two agree closely).
+
+    Returns:
+        the discrepancy (>= 0); 0 when neither has a cut; NaN when only one has cuts
+        (the distance to no cut is undefined).
+    """
+    from scipy.spatial import cKDTree
+
+    from .graph import face_areas
+
+    a, b, _ = _seg_inputs(seg1, seg2, None)
+    if len(a) != len(faces):
+        raise ValueError(f"segmentations must give one label per face: {len(faces)} faces but {len(a)} labels")
+    p1, l1 = _cut_points(vertices, faces, a)
+    p2, l2 = _cut_points(vertices, faces, b)
+    if len(p1) == 0 and len(p2) == 0:
+        return 0.0
+    if len(p1) == 0 or len(p2) == 0:
+        return float("nan")
+    d12 = float(np.average(cKDTree(p2).query(p1)[0], weights=l1 + 1e-30))
+    d21 = float(np.average(cKDTree(p1).query(p2)[0], weights=l2 + 1e-30))
+    v = np.asarray(vertices, dtype=np.float64)
+    f = np.asarray(faces, dtype=np.int64)
+    area = face_areas(v, f)
+    cent = v[f].mean(axis=1)
+    c = np.average(cent, axis=0, weights=area + 1e-30)
+    radius = float(np.average(np.linalg.norm(cent - c, axis=1), weights=area + 1e-30))
+    return (d12 + d21) / max(radius, 1e-12)
+
+
+def segmentation_metrics(vertices: np.ndarray, faces: np.ndarray, seg: np.ndarray, gt: np.ndarray, area_weighted: bool = True) -> dict:
+    """All benchmark metrics of one segmentation against one human segmentation.
+
+    Args:
+        vertices: [V, 3]; faces: [F, 3].
+        seg, gt: [F] int segment ids per face.
+        area_weighted: weigh faces by area (as the benchmark's published numbers), else 1 each.
+
+    Returns:
+        ``{"rand_index", "cut_discrepancy", "gce", "lce", "hamming", "hamming_rm", "hamming_rf"}``
+        (errors: lower is better; the Rand index entry is 1 - RI).
+    """
+    from .graph import face_areas
+
+    w = face_areas(vertices, faces) if area_weighted else None
+    gce, lce = consistency_errors(seg, gt, w)
+    hd, rm, rf = hamming_distance(seg, gt, w)
+    return {
+        "rand_index": rand_index_error(seg, gt, w),
+        "cut_discrepancy": cut_discrepancy(vertices, faces, seg, gt),
+        "gce": gce,
+        "lce": lce,
+        "hamming": hd,
+        "hamming_rm": rm,
+        "hamming_rf": rf,
+    }

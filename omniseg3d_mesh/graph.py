@@ -19,6 +19,12 @@ __all__ = [
     "connected_components",
     "diffuse_features",
     "voxel_clusters",
+    "face_areas",
+    "mesh_edge_faces",
+    "edge_concavity",
+    "vertex_creases",
+    "face_to_vertex_labels",
+    "vertex_to_face_labels",
 ]
 
 
@@ -222,3 +228,115 @@ def voxel_clusters(vertices: np.ndarray, target: int, mask: np.ndarray | None = 
         edge *= float(np.clip(np.sqrt(ratio), 0.25, 4.0))
     labels, count = occupied(edge, pts)
     return labels.astype(np.int64), int(count)
+# --------------------------------------------------------------------------- face <-> vertex labels
+def face_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """[F] float64 triangle areas (vertices: [V, 3], faces: [F, 3] int)."""
+    v = np.asarray(vertices, dtype=np.float64)
+    f = np.asarray(faces, dtype=np.int64)
+    return 0.5 * np.linalg.norm(np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]]), axis=1)
+
+
+def face_to_vertex_labels(faces: np.ndarray, face_labels: np.ndarray, num_vertices: int, areas: np.ndarray | None = None) -> np.ndarray:
+    """Per-vertex labels from per-face labels: each vertex takes the label covering most
+    of its incident area (faces weigh their area, or 1 each without ``areas``).
+
+    Args:
+        faces: [F, 3] int triangles.
+        face_labels: [F] int labels (any integers; -1 = unlabelled, never chosen while
+            a labelled face touches the vertex).
+        num_vertices: V.
+        areas: optional [F] face weights.
+
+    Returns:
+        [V] int64 labels (-1 for vertices on no labelled face).
+    """
+    f = np.asarray(faces, dtype=np.int64)
+    lab = np.asarray(face_labels).ravel()
+    if len(lab) != len(f):
+        raise ValueError(f"face_labels must hold one label per face: {len(f)} faces but {len(lab)} labels")
+    out = np.full(int(num_vertices), -1, np.int64)
+    keep = lab >= 0
+    if not keep.any():
+        return out
+    ids, inv = np.unique(lab[keep], return_inverse=True)
+    w = np.ones(int(keep.sum())) if areas is None else np.asarray(areas, np.float64)[keep] + 1e-30
+    rows = f[keep].ravel()
+    cols = np.repeat(inv, 3)
+    votes = sp.csr_matrix((np.repeat(w, 3), (rows, cols)), shape=(int(num_vertices), len(ids)))
+    best = np.asarray(votes.argmax(axis=1)).ravel()
+    touched = np.asarray(votes.sum(axis=1)).ravel() > 0
+    out[touched] = ids[best[touched]]
+    return out
+
+
+def vertex_to_face_labels(faces: np.ndarray, vertex_labels: np.ndarray) -> np.ndarray:
+    """[F] labels from per-vertex labels: the label two or three corners share, else the first corner's."""
+    f = np.asarray(faces, dtype=np.int64)
+    lab = np.asarray(vertex_labels)[f]
+    a, b, c = lab[:, 0], lab[:, 1], lab[:, 2]
+    return np.where((b == c) & (a != b), b, a)
+
+
+def mesh_edge_faces(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mesh edges shared by two triangles, with those triangles.
+
+    Args:
+        faces: [F, 3] int triangles.
+
+    Returns:
+        ``(edges [E, 2] int64 (u < v), edge_faces [E, 2] int64)``; boundary edges (one face)
+        are left out, an edge of 3+ faces appears once per consecutive pair.
+    """
+    f = np.asarray(faces, dtype=np.int64)
+    if len(f) == 0:
+        return np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int64)
+    e = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
+    fid = np.tile(np.arange(len(f)), 3)
+    key = e[:, 0] * (int(e.max()) + 1) + e[:, 1]
+    order = np.argsort(key, kind="stable")
+    key, fid, e = key[order], fid[order], e[order]
+    pair = np.flatnonzero(key[1:] == key[:-1])
+    return e[pair], np.stack([fid[pair], fid[pair + 1]], axis=1)
+
+
+def edge_concavity(vertices: np.ndarray, faces: np.ndarray, convex_weight: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
+    """How sharply the surface folds inward at each interior mesh edge (the minima rule's creases).
+
+    Sharpness is ``(1 - n1 . n2) / 2`` of the two face normals (0 = flat, 1 = folded back);
+    an edge is concave when each face's centroid lies in front of the other face's plane
+    (consistent outward winding assumed). Convex edges count ``convex_weight`` of their sharpness.
+
+    Returns:
+        ``(edges [E, 2] int64 (u < v), concavity [E] float32 in [0, 1])``.
+    """
+    edges, ef = mesh_edge_faces(faces)
+    v = np.asarray(vertices, dtype=np.float32)
+    f = np.asarray(faces, dtype=np.int64)
+    if len(edges) == 0:
+        return edges, np.zeros(0, np.float32)
+    a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
+    n = np.cross(b - a, c - a)
+    n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-30)
+    cen = (a + b + c) / 3.0
+    del a, b, c
+    n1, n2 = n[ef[:, 0]], n[ef[:, 1]]
+    sharp = np.clip((1.0 - np.einsum("ij,ij->i", n1, n2)) / 2.0, 0.0, 1.0)
+    d = cen[ef[:, 1]] - cen[ef[:, 0]]
+    concave = (np.einsum("ij,ij->i", n1, d) > 0) & (np.einsum("ij,ij->i", n2, d) < 0)
+    return edges, np.where(concave, sharp, convex_weight * sharp).astype(np.float32)
+
+
+def vertex_creases(vertices: np.ndarray, faces: np.ndarray, min_fold: float = 0.005) -> np.ndarray:
+    """[V] float32: the sharpest (concavity-weighted) fold among each vertex's edges
+    (:func:`edge_concavity`; folds under ``min_fold`` count as flat)."""
+    edges, conc = edge_concavity(vertices, faces)
+    out = np.zeros(len(vertices), np.float32)
+    keep = conc > min_fold
+    e, c = edges[keep], conc[keep]
+    idx = np.r_[e[:, 0], e[:, 1]]
+    val = np.r_[c, c]
+    order = np.lexsort((val, idx))  # per vertex ascending: the last entry is the maximum
+    idx, val = idx[order], val[order]
+    last = np.r_[idx[1:] != idx[:-1], True] if len(idx) else np.zeros(0, bool)
+    out[idx[last]] = val[last]
+    return out

@@ -24,7 +24,7 @@ def scene():
 
 @pytest.fixture(scope="module")
 def fitted(scene):
-    return Discretizer(min_part_size=20).fit(scene.features, scene.vertices, scene.faces)
+    return Discretizer(level=0, min_part_size=20).fit(scene.features, scene.vertices, scene.faces)
 
 
 def _connected(adj, mask):
@@ -74,7 +74,7 @@ def test_a_cluster_that_falls_apart_becomes_several_parts(scene):
     feats = scene.features.copy()
     a, b = np.flatnonzero(scene.part == 1), np.flatnonzero(scene.part == 7)  # far apart on the mesh
     feats[b] = feats[a[np.arange(len(b)) % len(a)]]
-    est = Discretizer(min_part_size=20).fit(feats, scene.vertices, scene.faces)
+    est = Discretizer(level=0, min_part_size=20).fit(feats, scene.vertices, scene.faces)
     la, lb = np.unique(est.labels_[a]), np.unique(est.labels_[b])
     assert len(la) == 1 and len(lb) == 1 and la[0] != lb[0]
     assert est.levels_[1][a[0]] == est.levels_[1][b[0]]  # ... but the same object one level up
@@ -86,7 +86,7 @@ def test_small_islands_join_their_most_similar_neighbour(scene):
     floor = np.flatnonzero((scene.part == 0) & (scene.vertices[:, 0] < 0.05) & (scene.vertices[:, 1] < 0.05))
     odd = rng.normal(size=feats.shape[1]).astype(np.float32)
     feats[floor] = odd / np.linalg.norm(odd)
-    est = Discretizer(min_part_size=50).fit(feats, scene.vertices, scene.faces)
+    est = Discretizer(level=0, min_part_size=50).fit(feats, scene.vertices, scene.faces)
     floor_label = np.bincount(est.labels_[scene.part == 0]).argmax()
     assert (est.labels_[floor] == floor_label).all()
     assert adjusted_rand_score(scene.part, est.labels_) >= 0.9
@@ -174,3 +174,106 @@ def test_more_superpoints_than_samples(scene):
 def test_cluster_selection_error(scene):
     with pytest.raises(ValueError, match="cluster_selection must be 'eom' or 'leaf', got 'best'"):
         Discretizer(cluster_selection="best").fit(scene.features, scene.vertices, scene.faces)
+
+
+# --------------------------------------------------------------------------- automatic granularity, creases
+def _object_level_features(scene, seed=0):
+    """Objects orthogonal to each other, parts close to their object (cosine ~0.9): a clear object level."""
+    from select_data import PART_OBJECT
+
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.normal(size=(16, 16)))
+    obj_dir = q.T[: PART_OBJECT.max() + 1]
+    part_dir = obj_dir[PART_OBJECT] + 0.35 * q.T[8 : 8 + len(PART_OBJECT)]
+    part_dir /= np.linalg.norm(part_dir, axis=1, keepdims=True)
+    f = part_dir[scene.part] + rng.normal(scale=0.02, size=(len(scene.part), 16))
+    return (f / np.linalg.norm(f, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_automatic_level_finds_the_clear_level(scene):
+    feats = _object_level_features(scene)
+    est = Discretizer(min_part_size=20).fit(feats, scene.vertices, scene.faces)  # level=None: automatic
+    assert est.tree_.num_parts(est.level_) == 4
+    assert adjusted_rand_score(scene.object, est.labels_) >= 0.95
+    # every level nests in the next coarser one
+    for lv in range(est.tree_.num_levels - 1):
+        fine, coarse = est.levels_[lv], est.levels_[lv + 1]
+        assert all(len(np.unique(coarse[fine == p])) == 1 for p in np.unique(fine))
+
+
+def test_num_parts_and_level_are_honoured(scene):
+    feats = _object_level_features(scene)
+    est = Discretizer(num_parts=2, min_part_size=20).fit(feats, scene.vertices, scene.faces)
+    assert len(np.unique(est.labels_)) == 2 and est.tree_.num_parts(est.level_) == 2
+    est = Discretizer(level=0, min_part_size=20).fit(feats, scene.vertices, scene.faces)
+    assert est.level_ == 0 and np.array_equal(est.labels_, est.levels_[0])
+    with pytest.raises(ValueError, match="num_parts must be at least 1, got 0"):
+        Discretizer(num_parts=0).fit(feats, scene.vertices, scene.faces)
+    with pytest.raises(ValueError, match=r"snap_distance is a fraction .* got 0.9"):
+        Discretizer(snap_distance=0.9).fit(feats, scene.vertices, scene.faces)
+    with pytest.raises(ValueError, match=r"snap_unsure is a fraction .* got 2"):
+        Discretizer(snap_unsure=2).fit(feats, scene.vertices, scene.faces)
+
+
+def _valley(n=61, centre=0.05, width=0.4, seed=0):
+    """A folded sheet z = 0.6 |x| (a concave crease along x = 0) and a field that blends
+    from one part to the other over ``width``, centred off the crease at x = ``centre``."""
+    from select_data import grid_mesh
+
+    v, f = grid_mesh(n)
+    v = v.copy()
+    x = v[:, 0] - 0.5
+    v[:, 0] = x
+    v[:, 2] = 0.6 * np.abs(x)
+    rng = np.random.default_rng(seed)
+    a, b = np.linalg.qr(rng.normal(size=(16, 2)))[0].T
+    t = np.clip((x - centre) / width + 0.5, 0, 1)
+    feats = (1 - t)[:, None] * a + t[:, None] * b + rng.normal(scale=0.05, size=(len(x), 16))
+    return v, f, feats.astype(np.float32), x
+
+
+def _boundary_x(labels, x, n):
+    lab, xs = labels.reshape(n, n), x.reshape(n, n)
+    return np.concatenate([(xs[i][np.flatnonzero(np.diff(lab[i]))] + xs[i][np.flatnonzero(np.diff(lab[i])) + 1]) / 2 for i in range(n)])
+
+
+def test_cut_snaps_to_the_concave_crease():
+    n = 61
+    v, f, feats, x = _valley(n)
+    # the field blurs over ~24 rings: with snap_unsure the whole blur may move onto the crease
+    est = Discretizer(min_part_size=20, snap_unsure=0.8).fit(feats, v, f)
+    assert est.tree_.num_parts(est.level_) == 2
+    bx = _boundary_x(est.labels_, x, n)
+    assert len(bx) == n  # one straight cut per grid row: no ragged border, no islands
+    assert np.abs(bx).max() <= 1.0 / (n - 1)  # on the crease, within one edge
+    # without the crease term the cut follows the field alone (off the crease)
+    off = Discretizer(min_part_size=20, snap_unsure=0.8, crease_weight=0.0).fit(feats, v, f)
+    assert np.abs(_boundary_x(off.labels_, x, n)).mean() > 2.0 / (n - 1)
+    # the defaults (a band of snap_distance around the cut) keep one clean cut per row
+    default = Discretizer(min_part_size=20).fit(feats, v, f)
+    assert default.tree_.num_parts(default.level_) == 2 and len(_boundary_x(default.labels_, x, n)) == n
+
+
+def test_boundary_moves_to_a_nearby_crease_within_the_band():
+    """A field that is sure but one ring off the crease: the default band (1 ring here) snaps it."""
+    n = 61
+    v, f, _, x = _valley(n)
+    rng = np.random.default_rng(1)
+    a, b = np.linalg.qr(rng.normal(size=(16, 2)))[0].T
+    right = x > 1.5 / (n - 1)  # the field's cut lies between the first and second column right of the crease
+    feats = np.where(right[:, None], b, a) + rng.normal(scale=0.05, size=(len(x), 16))
+    raw = Discretizer(min_part_size=20, snap_distance=0.0).fit(feats.astype(np.float32), v, f)
+    assert np.abs(_boundary_x(raw.labels_, x, n)).min() > 1.0 / (n - 1)
+    est = Discretizer(min_part_size=20, crease_weight=3.0).fit(feats.astype(np.float32), v, f)
+    assert est.snap_rings_ >= 1
+    assert np.abs(_boundary_x(est.labels_, x, n)).max() <= 1.0 / (n - 1)
+
+
+def test_score_discretization_against_objects(scene):
+    from omniseg3d_mesh.evaluation import score_discretization
+
+    r = score_discretization(_object_level_features(scene), scene.vertices, scene.faces, scene.object)
+    assert r["parts"] == 4 and r["gt_segments"] == 4
+    assert r["ari"] >= 0.95 and r["miou"] >= 95.0 and r["best_miou"] >= r["miou"] - 1e-9
+    with pytest.raises(ValueError, match="gt_labels must label every vertex"):
+        score_discretization(_object_level_features(scene), scene.vertices, scene.faces, scene.object[:10])

@@ -79,8 +79,12 @@ def main(argv=None) -> int:
         from sklearn.metrics import adjusted_rand_score
 
         ari0 = adjusted_rand_score(scene.part, est.levels_[0])
-        ari1 = adjusted_rand_score(scene.object, est.levels_[1])
-        rows.append(("discretize (whole scene)", t_disc * 1e3, f"{est.tree_.num_parts(0)} parts, ARI parts {ari0:.3f}, objects {ari1:.3f}", "<= 30 s"))
+        ari1 = max(adjusted_rand_score(scene.object, lab) for lab in est.levels_)
+        rows.append((
+            "discretize (whole scene)", t_disc * 1e3,
+            f"{est.tree_.num_parts(0)} parts, ARI parts {ari0:.3f}, objects {ari1:.3f} (best level); automatic level: {est.tree_.num_parts(est.level_)} parts",
+            "<= 30 s",
+        ))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
     print(f"\nmesh: {v_count:,} vertices, {f_count:,} faces, D = {scene.features.shape[1]}, feature noise {args.noise}")

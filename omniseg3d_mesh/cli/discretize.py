@@ -35,11 +35,11 @@ def run(args: argparse.Namespace) -> int:
     print_table(
         "hierarchy levels",
         ["level", "parts", "merge similarity"],
-        [[lv, n, "-" if lv == 0 else manifest["level_similarities"][lv - 1]] for lv, n in enumerate(per_level)],
+        [[lv, n, "-" if lv == 0 else round(manifest["level_similarities"][lv - 1], 3)] for lv, n in enumerate(per_level)],
     )
     parts = sorted(manifest["parts"], key=lambda r: -r["num_vertices"])
     rows = [[r["id"], r["file"], r["num_vertices"], r["num_faces"], r["parent"]] for r in parts[:20]]
-    title = f"parts at level {config.level}" + (f" (largest 20 of {len(parts)})" if len(parts) > 20 else "")
+    title = f"parts at level {manifest.get('level', config.level)}" + (f" (largest 20 of {len(parts)})" if len(parts) > 20 else "")
     print_table(title, ["id", "file", "vertices", "faces", "parent"], rows)
     console.print(
         f"[green]wrote[/] {manifest['num_parts']} parts to {manifest['out']} (parts.json, labels.npy, segmented.ply)",

@@ -1,6 +1,7 @@
 """Synthetic indoor scenes with a known part / object / group hierarchy, and a SAM-like
-mask simulator: the data behind the benchmarks (``tools/eval_hierarchy.py``, the cluttered
-rooms of ``tools/eval_rooms.py``), the tests and ``omniseg-mesh demo``.
+mask simulator, and the Princeton benchmark's meshes with annotator-split masks
+(:mod:`~omniseg3d_mesh.synthetic.psb`): the data behind the benchmarks (``tools/eval_hierarchy.py``, the cluttered
+rooms of ``tools/eval_rooms.py``, ``tools/eval_psb.py``), the tests and ``omniseg-mesh demo``.
 
 Importing this package is cheap; the heavy modules load on first use.
 """
@@ -21,6 +22,9 @@ _EXPORTS = {
     "simulate_view_masks": "omniseg3d_mesh.synthetic.masks",
     "write_sam_masks": "omniseg3d_mesh.synthetic.masks",
     "MaskSimConfig": "omniseg3d_mesh.synthetic.masks",
+    "PSBMesh": "omniseg3d_mesh.synthetic.psb",
+    "load_psb": "omniseg3d_mesh.synthetic.psb",
+    "simulate_psb_masks": "omniseg3d_mesh.synthetic.psb",
 }
 
 __all__ = list(_EXPORTS)

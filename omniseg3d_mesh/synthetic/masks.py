@@ -27,7 +27,19 @@ from ..progress import report
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MaskSimConfig", "MASK_PRESETS", "gt_label_maps", "simulate_masks", "simulate_view_masks", "write_sam_masks"]
+__all__ = [
+    "MaskSimConfig",
+    "MASK_PRESETS",
+    "gt_label_maps",
+    "simulate_masks",
+    "simulate_view_masks",
+    "write_sam_masks",
+    "resolve_preset",
+    "min_area_pixels",
+    "split_or_keep",
+    "touching_segments",
+    "finish_proposals",
+]
 
 
 @dataclass(frozen=True)
@@ -84,7 +96,8 @@ def gt_label_maps(syn, fragments) -> dict[str, np.ndarray]:
     return out
 
 
-def _resolve(preset) -> MaskSimConfig:
+def resolve_preset(preset) -> MaskSimConfig:
+    """A preset name or a :class:`MaskSimConfig` -> the config (unknown names: ValueError)."""
     if isinstance(preset, MaskSimConfig):
         return preset
     if preset not in MASK_PRESETS:
@@ -151,18 +164,47 @@ def _pieces(mask: np.ndarray, rng, k: int) -> list[np.ndarray]:
     return out
 
 
-def _touching(obj_map: np.ndarray, oid: int, candidates: set[int]) -> list[int]:
+def touching_segments(label_map: np.ndarray, sid: int, candidates: set[int]) -> list[int]:
+    """Ids in ``candidates`` with pixels within 2 px of segment ``sid`` of ``label_map`` [H, W]."""
     from scipy.ndimage import binary_dilation
 
-    ring = binary_dilation(obj_map == oid, iterations=2)
-    near = np.unique(obj_map[ring])
-    return [int(o) for o in near if o in candidates and o != oid]
+    ring = binary_dilation(label_map == sid, iterations=2)
+    near = np.unique(label_map[ring])
+    return [int(o) for o in near if o in candidates and o != sid]
+
+
+def min_area_pixels(cfg: MaskSimConfig, height: int, width: int) -> int:
+    """Smallest proposal kept, in pixels: ``cfg.min_area`` of the image, and at least 16."""
+    return max(16, int(cfg.min_area * height * width))
+
+
+def split_or_keep(mask: np.ndarray, cfg: MaskSimConfig, rng, min_area: int) -> list[np.ndarray]:
+    """A segment's proposal(s): two pieces with probability ``cfg.p_split`` (if large enough), else the segment."""
+    if rng.uniform() < cfg.p_split and mask.sum() >= 4 * min_area:
+        return _split(mask, rng)
+    return [mask]
+
+
+def finish_proposals(proposals: list[np.ndarray], cfg: MaskSimConfig, rng, height: int, width: int) -> list[np.ndarray]:
+    """Boundary noise (probability ``cfg.p_boundary``, ``cfg.boundary_px`` at 640 px, scaled
+    with the image) on each proposal, then drop those under :func:`min_area_pixels`."""
+    # SAM's boundary errors are a few pixels at its working resolution (~640-1024 px):
+    # the amplitude is given at 640 px and scales with the image
+    amplitude = cfg.boundary_px * max(height, width) / 640.0
+    min_area = min_area_pixels(cfg, height, width)
+    out = []
+    for m in proposals:
+        if cfg.p_boundary > 0 and amplitude > 0 and m.any() and rng.uniform() < cfg.p_boundary:
+            m = _perturb_boundary(m, rng, amplitude)
+        if m.sum() >= min_area:
+            out.append(m)
+    return out
 
 
 def _simulate_view(syn, maps: dict[str, np.ndarray], cfg: MaskSimConfig, rng) -> list[np.ndarray]:
     part_map, obj_map, group_map = maps["part"], maps["object"], maps["group"]
     h, w = part_map.shape
-    min_area = max(16, int(cfg.min_area * h * w))
+    min_area = min_area_pixels(cfg, h, w)
     proposals: list[np.ndarray] = []
 
     part_ids, part_area = np.unique(part_map[part_map >= 0], return_counts=True)
@@ -185,11 +227,7 @@ def _simulate_view(syn, maps: dict[str, np.ndarray], cfg: MaskSimConfig, rng) ->
         for p in parts_here:
             if rng.uniform() >= cfg.p_part:
                 continue
-            m = part_map == p
-            if rng.uniform() < cfg.p_split and m.sum() >= 4 * min_area:
-                proposals.extend(_split(m, rng))
-            else:
-                proposals.append(m)
+            proposals.extend(split_or_keep(part_map == p, cfg, rng, min_area))
         if cfg.p_part_group > 0 and len(parts_here) >= 3 and rng.uniform() < cfg.p_part_group:
             k = int(rng.integers(2, len(parts_here)))
             chosen = rng.choice(parts_here, size=k, replace=False)
@@ -197,7 +235,7 @@ def _simulate_view(syn, maps: dict[str, np.ndarray], cfg: MaskSimConfig, rng) ->
         if len(all_parts) >= 2 and rng.uniform() < cfg.p_object:
             proposals.append(obj_map == o)
         if cfg.p_merge > 0 and rng.uniform() < cfg.p_merge:
-            nb = _touching(obj_map, o, things)
+            nb = touching_segments(obj_map, o, things)
             if nb:
                 other = nb[int(rng.integers(len(nb)))]
                 proposals.append((obj_map == o) | (obj_map == other))
@@ -208,16 +246,7 @@ def _simulate_view(syn, maps: dict[str, np.ndarray], cfg: MaskSimConfig, rng) ->
         if len(objs_in_g) >= 2 and rng.uniform() < cfg.p_group:
             proposals.append(group_map == g)
 
-    # SAM's boundary errors are a few pixels at its working resolution (~640-1024 px):
-    # the amplitude is given at 640 px and scales with the image
-    amplitude = cfg.boundary_px * max(h, w) / 640.0
-    out = []
-    for m in proposals:
-        if cfg.p_boundary > 0 and amplitude > 0 and m.any() and rng.uniform() < cfg.p_boundary:
-            m = _perturb_boundary(m, rng, amplitude)
-        if m.sum() >= min_area:
-            out.append(m)
-    return out
+    return finish_proposals(proposals, cfg, rng, h, w)
 
 
 def simulate_view_masks(syn, fragments, preset: str | MaskSimConfig = "clean", seed: int = 0, view_index: int = 0) -> np.ndarray:
@@ -254,7 +283,7 @@ def simulate_masks(
     Returns:
         view name -> [M, H, W] bool proposals (M may be 0).
     """
-    cfg = _resolve(preset)
+    cfg = resolve_preset(preset)
     out: dict[str, np.ndarray] = {}
     names = list(fragments_by_view)
     for i, name in enumerate(names):
@@ -286,7 +315,7 @@ def write_sam_masks(out_dir: str | Path, masks_by_view: dict[str, np.ndarray]) -
 
 def with_overrides(preset: str | MaskSimConfig, **overrides) -> MaskSimConfig:
     """A preset with some fields replaced (unknown names are an error)."""
-    cfg = _resolve(preset)
+    cfg = resolve_preset(preset)
     known = {f.name for f in fields(MaskSimConfig)}
     bad = sorted(set(overrides) - known)
     if bad:

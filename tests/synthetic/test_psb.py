@@ -1,0 +1,124 @@
+"""Princeton-benchmark loader and annotator-split mask simulator, on a tiny made-up mesh."""
+
+import numpy as np
+import pytest
+
+from omniseg3d_mesh.synthetic.psb import list_psb, load_psb, psb_category, simulate_psb_masks, sphere_cameras
+
+
+def _write_case(root, name="101"):
+    """A subdivided cube as OFF; annotator 0 cuts it at z = 0 into two halves, annotator 1 keeps it whole,
+    annotator 2 cuts it at z = 0 and splits the top half at x = 0."""
+    import trimesh
+
+    mesh = trimesh.creation.box(extents=(1, 1, 1)).subdivide().subdivide()
+    v, f = np.asarray(mesh.vertices), np.asarray(mesh.faces)
+    c = v[f].mean(1)
+    lines = ["OFF", f"{len(v)} {len(f)} 0"] + [f"{x} {y} {z}" for x, y, z in v] + [f"3 {a} {b} {d}" for a, b, d in f]
+    (root / f"{name}.off").write_text("\n".join(lines) + "\n")
+    seg = root / "seg" / name
+    seg.mkdir(parents=True)
+    top = c[:, 2] > 0
+    labels = {
+        "0": np.where(top, 5, 9),
+        "1": np.zeros(len(f), int),
+        "2": np.where(top, np.where(c[:, 0] > 0, 1, 2), 3),
+    }
+    for a, lab in labels.items():
+        (seg / f"{name}_{a}.seg").write_text("\n".join(str(int(x)) for x in lab) + "\n")
+    return v, f, labels
+
+
+def test_load_psb_reads_every_annotator(tmp_path):
+    v, f, labels = _write_case(tmp_path)
+    psb = load_psb(tmp_path / "101.off", num_views=6, width=64, height=64)
+    assert psb.category == "chair" and psb_category("302") == "bust" and psb_category("x") == "unknown"
+    assert psb.annotators == ["0", "1", "2"]
+    for a in labels:
+        np.testing.assert_array_equal(psb.face_labels[a], labels[a])
+    # vertex labels: top vertices (z > 0) belong to the top half for annotator 0
+    vl = psb.vertex_labels["0"]
+    assert np.all(vl[v[:, 2] > 0.01] == 5) and np.all(vl[v[:, 2] < -0.01] == 9)
+    assert len(psb.scene.cameras) == 6 and psb.areas.shape == (len(f),)
+    assert list_psb(tmp_path) == ["101"]
+
+
+def test_load_psb_errors(tmp_path):
+    _write_case(tmp_path)
+    (tmp_path / "seg" / "101" / "101_3.seg").write_text("1\n2\n")
+    with pytest.raises(ValueError, match="2 segment ids but the mesh has .* faces"):
+        load_psb(tmp_path / "101.off")
+    with pytest.raises(FileNotFoundError, match="segmentation folder"):
+        load_psb(tmp_path / "101.off", seg_dir=tmp_path / "nope")
+
+
+def test_sphere_cameras_see_the_object(tmp_path):
+    from omniseg3d_mesh.render.fragments import compute_fragments
+
+    v, f, _ = _write_case(tmp_path)
+    psb = load_psb(tmp_path / "101.off", num_views=8, width=48, height=48)
+    for cam in psb.scene.cameras:
+        fr = compute_fragments(psb.scene, cam, "cpu")
+        cover = fr.valid.mean()
+        assert 0.1 < cover < 0.9  # whole object in frame, with a margin
+        assert not fr.valid[0].any() and not fr.valid[-1].any()
+    with pytest.raises(ValueError, match="at least 1"):
+        sphere_cameras(v, 0)
+
+
+def test_masks_from_the_mask_split_only(tmp_path):
+    from omniseg3d_mesh.render.fragments import compute_fragments
+    from omniseg3d_mesh.synthetic.masks import MaskSimConfig
+
+    _write_case(tmp_path)
+    psb = load_psb(tmp_path / "101.off", num_views=4, width=48, height=48)
+    frags = {c.name: compute_fragments(psb.scene, c, "cpu") for c in psb.scene.cameras}
+    clean = MaskSimConfig(p_object=0.0)
+    masks = simulate_psb_masks(psb, frags, ["0"], clean, seed=0)
+    for view, fr in frags.items():
+        lab = np.where(fr.face_ids >= 0, psb.face_labels["0"][np.clip(fr.face_ids, 0, None)], -1)
+        expected = [lab == s for s in np.unique(lab[lab >= 0]) if (lab == s).sum() >= 16]
+        got = masks[view]
+        assert len(got) == len(expected)
+        for e in expected:
+            assert any(np.array_equal(g, e) for g in got)
+    # annotators 0 and 2 agree on the bottom half: proposed once; annotator 1 is never used
+    both = simulate_psb_masks(psb, frags, ["0", "2"], clean, seed=0)
+    whole = {v: fr.valid for v, fr in frags.items()}
+    for view, stack in both.items():
+        keys = {m.tobytes() for m in stack}
+        assert len(keys) == len(stack)
+        assert not any(np.array_equal(m, whole[view]) for m in stack)
+    with pytest.raises(ValueError, match="not in mesh 101"):
+        simulate_psb_masks(psb, frags, ["7"], clean)
+
+
+def test_masks_with_errors_are_reproducible(tmp_path):
+    from omniseg3d_mesh.render.fragments import compute_fragments
+
+    _write_case(tmp_path)
+    psb = load_psb(tmp_path / "101.off", num_views=3, width=64, height=64)
+    frags = {c.name: compute_fragments(psb.scene, c, "cpu") for c in psb.scene.cameras}
+    a = simulate_psb_masks(psb, frags, ["0", "2"], "hard", seed=3)
+    b = simulate_psb_masks(psb, frags, ["0", "2"], "hard", seed=3)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_eval_psb_tool_prints_tables(tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    _write_case(tmp_path)
+    path = Path(__file__).resolve().parents[2] / "tools" / "eval_psb.py"
+    spec = importlib.util.spec_from_file_location("eval_psb", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.held_out_annotators(["0", "1", "2", "3", "4"], 2) == ["0", "4"]
+    argv = ["--data", str(tmp_path), "--views", "4", "--size", "48", "--steps", "5", "--folds", "2", "--cache", str(tmp_path / "cache")]
+    assert mod.main(argv) == 0
+    text = capsys.readouterr().out
+    assert "| 101 | chair |" in text and "| human vs human, same meshes |" in text and "RandCuts (published, full benchmark) | 0.152" in text
+    assert "voting anchor (no learning)" in text and "Command: `python tools/eval_psb.py --data" in text
+    assert len(list((tmp_path / "cache").glob("101_*.npy"))) == 2  # one field per held-out annotator
+    assert mod.main(argv + ["--no-clicks", "--num-parts", "2"]) == 0  # fields from the cache
+    assert "fields from the cache" in capsys.readouterr().out
