@@ -258,7 +258,7 @@ def simulate_view_masks(syn, fragments, preset: str | MaskSimConfig = "clean", s
     Returns:
         [M, H, W] bool proposals (M may be 0).
     """
-    cfg = _resolve(preset)
+    cfg = resolve_preset(preset)
     rng = np.random.default_rng([int(seed), int(view_index)])
     masks = _simulate_view(syn, gt_label_maps(syn, fragments), cfg, rng)
     return np.stack(masks) if masks else np.zeros((0, fragments.height, fragments.width), dtype=bool)
