@@ -40,11 +40,12 @@ from .field import Field
 from .hierarchy import Hierarchy, build_hierarchy
 from .progress import ProgressCallback, report
 from .scene import Scene
+from .io.masks import masks_hash
 from .workspace import Workspace, atomic_save_npz, atomic_write_bytes, content_hash
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ViewData", "prepare_views", "fit_field", "fit_workspace", "resolve_device", "masks_hash"]
+__all__ = ["ViewData", "prepare_views", "pixel_vertices", "fit_field", "fit_workspace", "resolve_device", "masks_hash"]
 
 FIT_VERSION = 1
 HIERARCHY_VERSION = 1
@@ -54,29 +55,89 @@ _NOT_IN_KEY = ("checkpoint_every", "device", "num_threads", "allow_missing_masks
 
 @dataclass
 class ViewData:
-    """The training pixels of one view: those with both a fragment and a patch.
+    """The training pixels of one view: those with both a fragment and a patch, kept compact.
+
+    Mesh views keep, per pixel, the hit triangle and two barycentric weights (4 + 4
+    bytes, + 4 for the patch id, against 12 + 6 + 4 for three vertex ids and three
+    weights); :attr:`vertex_ids` and :attr:`weights` expand them on demand.
+    Point-cloud views (and fragments given as explicit ids) keep their ids and
+    weights as they are.
 
     Attributes:
         name: view name.
-        vertex_ids: [n, K] int32 vertex ids of each pixel.
-        weights: [n, K] float16 interpolation weights.
         patch_ids: [n] int32 patch id of each pixel (0..P-1).
         votes: [P, P] int32 vote matrix of the view.
+        face_ids: [n] int32 hit triangle of each pixel (meshes), else None.
+        bary: [n, 2] float16 weights of the triangle's second and third vertex (the
+            first gets ``1 - sum``; meshes), else None.
+        faces: [F, 3] int32 the mesh's triangles (shared by all views, not copied), else None.
+        explicit_ids: [n, K] int32 vertex ids (point clouds: K = 1), else None.
+        explicit_weights: [n, K] float16 their weights, else None.
+        masks_hash: content hash of the view's masks (what the hierarchy and the fit
+            checkpoint are keyed by; computed once, when the masks are read).
     """
 
     name: str
-    vertex_ids: np.ndarray
-    weights: np.ndarray
     patch_ids: np.ndarray
     votes: np.ndarray
+    face_ids: np.ndarray | None = None
+    bary: np.ndarray | None = None
+    faces: np.ndarray | None = None
+    explicit_ids: np.ndarray | None = None
+    explicit_weights: np.ndarray | None = None
+    masks_hash: str = ""
 
     @property
     def num_pixels(self) -> int:
         return int(len(self.patch_ids))
 
     @property
+    def is_compact(self) -> bool:
+        """Mesh pixels stored as triangle + two barycentric weights."""
+        return self.face_ids is not None
+
+    @property
+    def vertex_ids(self) -> np.ndarray:
+        """[n, K] int32 vertex ids of each pixel (K = 3 for meshes); expanded on each call."""
+        return self.faces[self.face_ids] if self.is_compact else self.explicit_ids
+
+    @property
+    def weights(self) -> np.ndarray:
+        """[n, K] float16 interpolation weights (sum to 1); expanded on each call."""
+        if not self.is_compact:
+            return self.explicit_weights
+        return pixel_vertices(self.faces, self.face_ids, self.bary)[1].astype(np.float16)
+
+    @property
     def nbytes(self) -> int:
-        return int(self.vertex_ids.nbytes + self.weights.nbytes + self.patch_ids.nbytes + self.votes.nbytes)
+        """Bytes this view holds (the shared ``faces`` not counted)."""
+        arrays = (self.patch_ids, self.votes, self.face_ids, self.bary, self.explicit_ids, self.explicit_weights)
+        return int(sum(a.nbytes for a in arrays if a is not None))
+
+
+def pixel_vertices(faces, face_ids, bary):
+    """Expand compact mesh pixels to vertex ids and weights (numpy arrays or torch tensors).
+
+    Args:
+        faces: [F, 3] int triangles.
+        face_ids: [n] int hit triangle of each pixel (all valid).
+        bary: [n, 2] float weights of each triangle's second and third vertex.
+
+    Returns:
+        ids: [n, 3] the triangles' vertex ids (dtype of ``faces``).
+        weights: [n, 3] float32 weights, ``(1 - b1 - b2, b1, b2)``.
+    """
+    ids = faces[face_ids]
+    if isinstance(bary, np.ndarray):
+        b = bary.astype(np.float32)
+        w = np.empty((len(b), 3), dtype=np.float32)
+        w[:, 1:] = b
+        w[:, 0] = 1.0 - b.sum(axis=1)
+        return ids, w
+    import torch
+
+    b = bary.float()
+    return ids, torch.cat([1.0 - b.sum(dim=1, keepdim=True), b], dim=1)
 
 
 def resolve_device(device: str = "auto"):
@@ -94,10 +155,18 @@ def resolve_device(device: str = "auto"):
     return dev
 
 
-def masks_hash(masks: np.ndarray) -> str:
-    """Content hash of a [M, H, W] bool stack (hashes the packed bits)."""
-    m = np.asarray(masks, dtype=bool)
-    return content_hash(str(m.shape), np.packbits(m.reshape(len(m), -1), axis=1) if m.size else np.zeros(0, np.uint8))
+def _view_masks(masks: Mapping[str, np.ndarray], name: str) -> tuple[np.ndarray, str]:
+    """A view's masks as [M, H, W] bool (read once) and their content hash."""
+    arr = np.asarray(masks[name], dtype=bool)
+    return arr, _view_masks_hash(masks, name, arr)
+
+
+def _view_masks_hash(masks: Mapping[str, np.ndarray], name: str, arr: np.ndarray | None = None) -> str:
+    """:func:`masks_hash` of a view's masks; lazy mappings remember it, so it costs no second read."""
+    memo = getattr(masks, "content_hash", None)
+    if callable(memo):
+        return memo(name)
+    return masks_hash(masks[name] if arr is None else arr)
 
 
 def _check_masks_for_views(scene: Scene, masks: Mapping[str, np.ndarray], allow_missing: bool) -> list:
@@ -121,14 +190,18 @@ def _check_masks_for_views(scene: Scene, masks: Mapping[str, np.ndarray], allow_
     cams = [cam for cam in scene.cameras if cam.name in masks]
     if not cams:
         raise ValueError("no view has masks: nothing to fit; pass --masks DIR or --sam-checkpoint FILE")
-    for cam in cams:
-        m = np.asarray(masks[cam.name])
-        if m.ndim != 3 or m.shape[1:] != (cam.height, cam.width):
-            raise ValueError(
-                f"masks of view {cam.name!r} must have shape (M, {cam.height}, {cam.width}) to match its camera, "
-                f"got {m.shape}; resize them to the camera resolution (io.masks.load_masks does this)"
-            )
+    if not getattr(masks, "lazy", False):  # arrays in memory: check every shape before any work
+        for cam in cams:
+            _check_mask_shape(cam, np.shape(masks[cam.name]))
     return cams
+
+
+def _check_mask_shape(cam, shape: tuple) -> None:
+    if len(shape) != 3 or tuple(shape[1:]) != (cam.height, cam.width):
+        raise ValueError(
+            f"masks of view {cam.name!r} must have shape (M, {cam.height}, {cam.width}) to match its camera, "
+            f"got {tuple(shape)}; resize them to the camera resolution (io.masks.load_masks does this)"
+        )
 
 
 def min_patch_size(config: FitConfig, height: int, width: int) -> int:
@@ -142,14 +215,17 @@ def min_patch_size(config: FitConfig, height: int, width: int) -> int:
 
 
 def load_or_build_hierarchy(
-    view_name: str, masks: np.ndarray, config: FitConfig, workspace: Workspace | None
+    view_name: str, masks: np.ndarray, config: FitConfig, workspace: Workspace | None, masks_key: str | None = None
 ) -> Hierarchy:
-    """The view's hierarchy, from ``hierarchy/<view>.npz`` when the masks are unchanged."""
+    """The view's hierarchy, from ``hierarchy/<view>.npz`` when the masks are unchanged.
+
+    ``masks_key``: :func:`masks_hash` of ``masks`` when the caller already has it.
+    """
     min_patch = min_patch_size(config, masks.shape[-2], masks.shape[-1])
     if workspace is None:
         return build_hierarchy(masks, config.absorb_containment, config.containment_ratio, min_patch)
     key = content_hash(
-        HIERARCHY_VERSION, masks_hash(masks), config.absorb_containment, config.containment_ratio, min_patch
+        HIERARCHY_VERSION, masks_key or masks_hash(masks), config.absorb_containment, config.containment_ratio, min_patch
     )
     path = workspace.hierarchy_path(view_name)
     if path.is_file():
@@ -172,7 +248,13 @@ def prepare_views(
     fragment_config: FragmentConfig = FragmentConfig(),
     progress: ProgressCallback | None = None,
 ) -> list[ViewData]:
-    """Fragments + hierarchy of every view with masks, reduced to the training pixels."""
+    """Fragments + hierarchy of every view with masks, reduced to the training pixels.
+
+    One view at a time: its fragments (cache or backend), its masks (read from
+    ``masks`` once, so a lazy mapping such as ``load_masks(..., lazy=True)`` holds
+    one view's masks at a time), its hierarchy; only the compact training pixels
+    are kept (:class:`ViewData`). Per-view work is O(pixels), never O(vertices).
+    """
     from .render.fragments import iter_fragments
 
     cams = _check_masks_for_views(scene, masks, config.allow_missing_masks)
@@ -181,21 +263,29 @@ def prepare_views(
         scene, cams, workspace, backend=fragment_config.backend, point_radius=fragment_config.point_radius, progress=progress
     )
     for i, (cam, frags) in enumerate(frags_iter):
-        hier = load_or_build_hierarchy(cam.name, np.asarray(masks[cam.name], dtype=bool), config, workspace)
+        view_masks, mhash = _view_masks(masks, cam.name)
+        _check_mask_shape(cam, view_masks.shape)
+        hier = load_or_build_hierarchy(cam.name, view_masks, config, workspace, masks_key=mhash)
+        del view_masks
         report(progress, "hierarchy", i + 1, len(cams), patches=hier.num_patches)
         keep = frags.valid & (hier.patch_map >= 0)
         if not keep.any():
             log.warning("view %s has no pixel with both a surface hit and a mask; skipped", cam.name)
             continue
-        views.append(
-            ViewData(
-                name=cam.name,
-                vertex_ids=np.ascontiguousarray(frags.vertex_ids[keep], dtype=np.int32),
-                weights=np.ascontiguousarray(frags.weights[keep], dtype=np.float16),
-                patch_ids=np.ascontiguousarray(hier.patch_map[keep], dtype=np.int32),
-                votes=hier.votes.astype(np.int32),
-            )
+        view = ViewData(
+            name=cam.name,
+            patch_ids=np.ascontiguousarray(hier.patch_map[keep], dtype=np.int32),
+            votes=hier.votes.astype(np.int32),
+            masks_hash=mhash,
         )
+        if frags.is_compact:
+            view.face_ids = np.ascontiguousarray(frags.face_ids[keep], dtype=np.int32)
+            view.bary = np.ascontiguousarray(frags.bary[keep], dtype=np.float16)
+            view.faces = scene.faces
+        else:  # point clouds (K = 1)
+            view.explicit_ids = np.ascontiguousarray(frags.vertex_ids[keep], dtype=np.int32)
+            view.explicit_weights = np.ascontiguousarray(frags.weights[keep], dtype=np.float16)
+        views.append(view)
     if not views:
         raise ValueError(
             "no view has a pixel that both sees the geometry and lies in a mask: check that the cameras "
@@ -212,7 +302,7 @@ def _fit_key(
     cams = {cam.name: cam.fingerprint() for cam in scene.cameras}
     return content_hash(
         FIT_VERSION, scene.geometry_hash(), scene.num_vertices, cfg, config_to_dict(fragment_config),
-        [(v.name, cams[v.name], masks_hash(masks[v.name])) for v in views],
+        [(v.name, cams[v.name], v.masks_hash or _view_masks_hash(masks, v.name)) for v in views],
     )
 
 
@@ -461,6 +551,7 @@ def fit_workspace(
     mesh = Path(mesh)
     ws = workspace if isinstance(workspace, Workspace) else (Workspace(workspace) if workspace is not None else Workspace.default_for(mesh))
     scene = load_scene(mesh, images=images, cameras=cameras, point_mode=fragment_config.point_mode)
+    # a lazy mapping: one view's masks in memory at a time, each read once and its hash kept
     mask_views = _load_or_generate_masks(scene, images, masks, ws, sam_checkpoint, mask_config, config, progress)
 
     field = fit_field(scene, mask_views, config=config, workspace=ws, fragment_config=fragment_config, progress=progress)
@@ -482,7 +573,7 @@ def fit_workspace(
         num_views=len(scene.cameras),
         fitted_views=field.meta["views"],
         geometry_hash=scene.geometry_hash(),
-        masks_hash=content_hash([(k, masks_hash(v)) for k, v in sorted(mask_views.items())]),
+        masks_hash=content_hash([(k, _view_masks_hash(mask_views, k)) for k in sorted(mask_views)]),
         config={"fit": config_to_dict(config), "fragments": config_to_dict(fragment_config)},
         version=__version__,
     )
@@ -496,10 +587,10 @@ def _load_or_generate_masks(scene, images, masks, ws: Workspace, sam_checkpoint,
     if masks is not None:
         from .io.masks import load_masks
 
-        return load_masks(masks, scene.cameras, allow_missing=config.allow_missing_masks)
+        return load_masks(masks, scene.cameras, allow_missing=config.allow_missing_masks, lazy=True)
     from .masks.sam import ensure_masks
 
     return ensure_masks(
         images, scene.cameras, ws.masks_dir, checkpoint=sam_checkpoint, config=mask_config or MaskConfig(),
-        progress=progress, allow_missing=config.allow_missing_masks,
+        progress=progress, allow_missing=config.allow_missing_masks, lazy=True,
     )

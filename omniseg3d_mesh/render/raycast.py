@@ -64,18 +64,10 @@ def raycast_fragments(scene: Scene, camera: Camera) -> Fragments:
     t_hit, prim, uv = cast_rays(scene, origins, dirs)
     h, w = camera.height, camera.width
     hit = prim >= 0
-    ids = np.full((h * w, 3), -1, dtype=np.int32)
-    weights = np.zeros((h * w, 3), dtype=np.float32)
-    ids[hit] = scene.faces[prim[hit]]
-    u, v = uv[hit, 0], uv[hit, 1]
-    weights[hit] = np.stack([1.0 - u - v, u, v], axis=1)
-    depth = np.full(h * w, np.inf, dtype=np.float32)
     # depth along the optical axis = t * (ray direction . camera z axis)
     zaxis = camera.cam_to_world[:3, 2]
+    depth = np.full(h * w, np.inf, dtype=np.float32)
     depth[hit] = (t_hit[hit] * (dirs[hit] @ zaxis)).astype(np.float32)
-    return Fragments(
-        vertex_ids=ids.reshape(h, w, 3),
-        weights=weights.reshape(h, w, 3),
-        depth=depth.reshape(h, w),
-        face_ids=prim.astype(np.int32).reshape(h, w),
-    )
+    bary = np.where(hit[:, None], uv, 0.0).astype(np.float32)  # (u, v) weight faces[prim][1], [2]
+    # compact: the [H, W, 3] vertex ids and weights are expanded only if someone reads them
+    return Fragments.from_faces(prim.astype(np.int32).reshape(h, w), bary.reshape(h, w, 2), depth.reshape(h, w), scene.faces)
