@@ -246,6 +246,37 @@ def _cache_key(scene: Scene, camera: Camera, kind: str, point_radius: float | No
     return content_hash(FRAGMENTS_VERSION, geometry_hash, camera.fingerprint(), kind, point_radius)
 
 
+class _CacheWriter:
+    """Writes cache entries on one background thread, at most one pending at a time.
+
+    The write (mostly a CRC and a copy, both outside the GIL) then overlaps the next
+    view's rasterization instead of following it; memory stays bounded because the
+    next write waits for the previous one. :meth:`close` waits for the last write
+    and raises its error, if any.
+    """
+
+    def __init__(self):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fragment-cache")
+        self._pending = None
+
+    def submit(self, fn, *args, **kwargs) -> None:
+        self.wait()
+        self._pending = self._pool.submit(fn, *args, **kwargs)
+
+    def wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            self._pool.shutdown(wait=True)
+
+
 def load_or_compute_fragments(
     scene: Scene,
     camera: Camera,
@@ -253,8 +284,12 @@ def load_or_compute_fragments(
     backend: str = "auto",
     point_radius: float | None = None,
     geometry_hash: str | None = None,
+    writer: _CacheWriter | None = None,
 ) -> Fragments:
-    """Fragments of one view, from the workspace cache when geometry and camera are unchanged."""
+    """Fragments of one view, from the workspace cache when geometry and camera are unchanged.
+
+    ``writer``: write the cache entry in the background (:func:`iter_fragments` does).
+    """
     kind = resolve_backend(backend, scene, camera)
     if workspace is None:
         return compute_fragments(scene, camera, backend, point_radius)
@@ -272,9 +307,13 @@ def load_or_compute_fragments(
     # uncompressed, no fsync: 3.7 MB a 640x480 view written in ~5 ms and read in ~2 ms,
     # against ~38 ms + 10 ms for DEFLATE (1.3 MB); docs/performance.md. Older
     # compressed entries hold the same arrays and are still read.
-    atomic_save_npz(path, compress=False, durable=False, key=np.array(key), **arrays)
+    if writer is not None:
+        writer.submit(atomic_save_npz, path, compress=False, durable=False, key=np.array(key), **arrays)
+    else:
+        atomic_save_npz(path, compress=False, durable=False, key=np.array(key), **arrays)
     # hand back exactly what a later run reads from the cache (same rounding), so a
-    # resumed fit sees the same fragments as the run that computed them
+    # resumed fit sees the same fragments as the run that computed them; the arrays
+    # are shared with the background write and never modified
     return Fragments.from_npz(arrays, scene.faces)
 
 
@@ -286,10 +325,19 @@ def iter_fragments(
     point_radius: float | None = None,
     progress: ProgressCallback | None = None,
 ) -> Iterator[tuple[Camera, Fragments]]:
-    """Yield ``(camera, fragments)`` for each view, one at a time (bounded memory)."""
+    """Yield ``(camera, fragments)`` for each view, one at a time (bounded memory).
+
+    New cache entries are written on a background thread while the next view is
+    computed; every entry is on disk when the iteration ends.
+    """
     cams = list(scene.cameras if cameras is None else cameras)
     ghash = scene.geometry_hash()
-    for i, cam in enumerate(cams):
-        frags = load_or_compute_fragments(scene, cam, workspace, backend, point_radius, geometry_hash=ghash)
-        report(progress, "fragments", i + 1, len(cams))
-        yield cam, frags
+    writer = _CacheWriter() if workspace is not None else None
+    try:
+        for i, cam in enumerate(cams):
+            frags = load_or_compute_fragments(scene, cam, workspace, backend, point_radius, geometry_hash=ghash, writer=writer)
+            report(progress, "fragments", i + 1, len(cams))
+            yield cam, frags
+    finally:
+        if writer is not None:
+            writer.close()
