@@ -288,6 +288,9 @@ def prepare_views(
             view.explicit_ids = frags.vertex_ids.reshape(-1, k).take(keep, axis=0).astype(np.int32, copy=False)
             view.explicit_weights = frags.weights.reshape(-1, k).take(keep, axis=0).astype(np.float16)
         views.append(view)
+    from .render.raycast import RaycastCache
+
+    RaycastCache.release()  # every view's fragments are in hand: the fit needs the memory more than the BVH
     if not views:
         raise ValueError(
             "no view has a pixel that both sees the geometry and lies in a mask: check that the cameras "

@@ -31,6 +31,11 @@ class RaycastCache:
             cls._arrays, cls._scene = (scene.vertices, scene.faces), rc
         return cls._scene
 
+    @classmethod
+    def release(cls) -> None:
+        """Drop the cached BVH (about 100 bytes a triangle) once no more rays will be cast."""
+        cls._arrays = cls._scene = None
+
 
 def cast_rays(scene: Scene, origins: np.ndarray, directions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cast rays against the mesh.
