@@ -317,3 +317,43 @@ def test_views_without_usable_pixels_are_skipped(parts_scene, caplog):
     assert name not in field.meta["views"] and len(field.meta["views"]) == 9
     assert f"view {name} has no pixel with both a surface hit and a mask; skipped" in caplog.text
     assert "views have no masks and are skipped" not in caplog.text
+
+
+def test_training_pixels_are_compact_and_streamed_masks_give_the_same_views(parts_scene, tmp_path):
+    from omniseg3d_mesh.fit import load_or_build_hierarchy
+    from omniseg3d_mesh.io.masks import load_masks, mask_key, masks_hash, save_masks_npz
+    from omniseg3d_mesh.render.fragments import compute_fragments
+
+    scene, _, _, masks = parts_scene
+    for name, m in masks.items():
+        save_masks_npz(tmp_path / "masks" / f"{mask_key(name)}.npz", m)
+    lazy = load_masks(tmp_path / "masks", scene.cameras, lazy=True)
+    in_memory = prepare_views(scene, masks, FAST)
+    streamed = prepare_views(scene, lazy, FAST, workspace=Workspace(tmp_path / "ws"))
+    assert [v.name for v in in_memory] == [v.name for v in streamed]
+    for a, b in zip(in_memory, streamed):
+        assert a.masks_hash == b.masks_hash == masks_hash(masks[a.name])
+        for field in ("patch_ids", "votes", "face_ids", "bary"):
+            np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+    # compact: a triangle id and two float16 weights per pixel, expanded on demand to what the fragments hold
+    view = in_memory[0]
+    cam = scene.camera(view.name)
+    frags = compute_fragments(scene, cam, "cpu")
+    hier = load_or_build_hierarchy(cam.name, masks[cam.name], FAST, None)
+    keep = frags.valid & (hier.patch_map >= 0)
+    np.testing.assert_array_equal(view.vertex_ids, frags.vertex_ids[keep])
+    np.testing.assert_allclose(view.weights.astype(np.float32), frags.weights[keep], atol=1e-3)
+    np.testing.assert_array_equal(view.patch_ids, hier.patch_map[keep])
+    assert view.vertex_ids.dtype == np.int32 and view.weights.dtype == np.float16
+    assert view.nbytes == view.num_pixels * (4 + 4 + 4) + view.votes.nbytes
+
+
+def test_point_cloud_views_keep_explicit_ids(parts_scene):
+    from omniseg3d_mesh.scene import Scene
+
+    scene, _, _, masks = parts_scene
+    points = Scene(vertices=scene.vertices, cameras=scene.cameras)
+    views = prepare_views(points, masks, FAST, fragment_config=FragmentConfig(point_radius=0.05))
+    v = views[0]
+    assert not v.is_compact and v.vertex_ids.shape == (v.num_pixels, 1)
+    assert np.all(v.weights == 1) and v.vertex_ids.min() >= 0

@@ -569,7 +569,13 @@ class MaskViews(Mapping):
     def __getitem__(self, name: str) -> np.ndarray:
         entry = self._entries[name]
         height, width = self._sizes[name]
-        masks = entry.load((height, width))
+        try:
+            masks = entry.load((height, width))
+        except Exception as exc:  # read at fit time, long after load_masks: say which view and file
+            raise ValueError(
+                f"cannot read the masks of view {name!r} from {entry.path}: {exc}; regenerate that entry "
+                f"(or remove it and pass {MISSING_MASKS_FIX})"
+            ) from exc
         if masks.shape[1:] != (height, width):
             h, w = masks.shape[1:]
             if h and w and abs(h / w - height / width) > 0.02 * height / width:
