@@ -72,7 +72,7 @@ def simulate_masks(scene, part, obj, seed=0):
     rng = np.random.default_rng(seed)
     out = {}
     for k, cam in enumerate(scene.cameras):
-        dom = compute_fragments(scene, cam, "cpu").dominant_vertex()
+        dom = compute_fragments(scene, cam, "auto").dominant_vertex()  # nvdiffrast on a GPU machine without open3d
         valid = dom >= 0
         pmap = np.where(valid, part[np.clip(dom, 0, None)], -1)
         omap = np.where(valid, obj[np.clip(dom, 0, None)], -1)
@@ -357,3 +357,16 @@ def test_point_cloud_views_keep_explicit_ids(parts_scene):
     v = views[0]
     assert not v.is_compact and v.vertex_ids.shape == (v.num_pixels, 1)
     assert np.all(v.weights == 1) and v.vertex_ids.min() >= 0
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs CUDA")
+def test_fit_on_cuda_lifts_the_hierarchy(parts_scene):
+    from dataclasses import replace
+
+    scene, part, obj, masks = parts_scene
+    field = fit_field(scene, masks, replace(FAST, device="cuda"), fragment_config=FragmentConfig(backend="auto"))
+    assert field.meta["device"].startswith("cuda")
+    same_part, other_part, other_obj = _similarity_levels(field.features, part, obj, obj > 0)
+    assert same_part > other_part + 0.1
+    assert other_part > other_obj + 0.3
