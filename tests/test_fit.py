@@ -370,3 +370,21 @@ def test_fit_on_cuda_lifts_the_hierarchy(parts_scene):
     same_part, other_part, other_obj = _similarity_levels(field.features, part, obj, obj > 0)
     assert same_part > other_part + 0.1
     assert other_part > other_obj + 0.3
+
+
+def test_pixel_vertices_numpy_and_torch_agree():
+    import torch
+
+    from omniseg3d_mesh.fit import pixel_vertices
+
+    rng = np.random.default_rng(0)
+    faces = rng.integers(0, 50, size=(30, 3)).astype(np.int32)
+    face_ids = rng.integers(0, 30, size=200).astype(np.int32)
+    bary = (rng.random((200, 2)) * 0.5).astype(np.float16)
+    ids, w = pixel_vertices(faces, face_ids, bary)
+    np.testing.assert_array_equal(ids, faces[face_ids])
+    np.testing.assert_allclose(w.sum(1), 1.0, atol=1e-6)
+    np.testing.assert_array_equal(w[:, 1:], bary.astype(np.float32))
+    tids, tw = pixel_vertices(torch.from_numpy(faces), torch.from_numpy(face_ids).long(), torch.from_numpy(bary))
+    np.testing.assert_array_equal(tids.numpy(), ids)
+    np.testing.assert_array_equal(tw.numpy(), w)
