@@ -23,7 +23,7 @@ runs one fit per value (the cosine schedule depends on the total).
 
     python tools/bench_fit.py --threads 1                     # the default table (CPU)
     python tools/bench_fit.py --device cpu cuda --backend auto
-    python tools/bench_fit.py --vertices 1000000 --views 300 --masks disk --steps 200 --threads 1
+    python tools/bench_fit.py --vertices 1000000 --views 300 --masks disk --steps 20 --threads 1
 """
 
 from __future__ import annotations
@@ -68,7 +68,8 @@ def make_scene(target_vertices: int = 100_000, num_views: int = 60, width: int =
         m.apply_translation(centre)
         return m
 
-    def build(sub):
+    def build(sub, fine_objects=16):
+        """Objects 1..fine_objects at subdivision level ``sub``, the rest one level coarser."""
         meshes = [(box((7, 7, 0.1), (0, 0, -0.05), sub + 2), 0, 0)]
         part = 1
         for o, (gx, gy) in enumerate([(x, y) for x in (-2.25, -0.75, 0.75, 2.25) for y in (-2.25, -0.75, 0.75, 2.25)], start=1):
@@ -82,7 +83,7 @@ def make_scene(target_vertices: int = 100_000, num_views: int = 60, width: int =
             else:  # two stacked boxes
                 parts = [("box", (0.8, 0.5, 0.4), (cx, cy, 0.2)), ("box", (0.8, 0.5, 0.4), (cx, cy, 0.6))]
             for kind_, size, centre in parts:
-                meshes.append((part_mesh(kind_, size, centre, sub), part, o))
+                meshes.append((part_mesh(kind_, size, centre, sub if o <= fine_objects else sub - 1), part, o))
                 part += 1
         return meshes
 
@@ -93,6 +94,11 @@ def make_scene(target_vertices: int = 100_000, num_views: int = 60, width: int =
         if n >= 0.5 * target_vertices or sub >= 6:
             break
         sub += 1
+    if n > 1.5 * target_vertices and sub > 1:
+        # levels jump ~4x (0.36M -> 2.04M): refine only as many objects as land near the target
+        coarse = sum(len(m.vertices) for m, _, _ in build(sub, fine_objects=0))
+        fine = int(np.clip(round(16 * (target_vertices - coarse) / max(n - coarse, 1)), 0, 16))
+        meshes = build(sub, fine_objects=fine)
     verts, faces, parts, objs = [], [], [], []
     off = 0
     for m, p, o in meshes:

@@ -13,7 +13,7 @@
 #                reference tests/render/data/nvdiffrast_reference.npz, since open3d is absent), the tests
 #                marked gpu in tests/test_fit.py (a fit on CUDA), and the no-open3d import test
 #   7. bench     tools/bench_fit.py rows: 90k vertices x 60 views with --device cuda, 2.04M vertices x 300
-#                views (--vertices 1000000, masks streamed from disk), then 90k x 60 with the fit on the CPU
+#                views (--vertices 2000000, masks streamed from disk), then 90k x 60 with the fit on the CPU
 #                (all cores); nvdiffrast fragments in all three
 #
 # Usage:
@@ -114,7 +114,7 @@ step tests_marked_gpu 300 "$PY" -m pytest -q -rs -p no:cacheprovider -m gpu --ju
 step bench_90k 300 "$PY" tools/bench_fit.py --device "$DEVICE" --backend "$BACKEND" $BENCH_SMALL
 if [ "$DRY" != "1" ]; then
     if [ "${GPU_CHECK_SKIP_BIG:-0}" != "1" ]; then
-        step bench_2m 420 "$PY" tools/bench_fit.py --device "$DEVICE" --backend "$BACKEND" --vertices 1000000 --views 300 --masks disk
+        step bench_2m 420 "$PY" tools/bench_fit.py --device "$DEVICE" --backend "$BACKEND" --vertices 2000000 --views 300 --masks disk
     fi
     # the same fragments with the fit on the CPU (all cores): what the GPU buys the step loop
     step bench_90k_cpu_fit 240 "$PY" tools/bench_fit.py --device cpu --backend "$BACKEND" --threads "$(nproc)"
