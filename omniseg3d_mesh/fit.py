@@ -38,9 +38,9 @@ import numpy as np
 from .config import FitConfig, FragmentConfig, MaskConfig, config_to_dict
 from .field import Field
 from .hierarchy import Hierarchy, build_hierarchy
+from .io.masks import masks_hash
 from .progress import ProgressCallback, report
 from .scene import Scene
-from .io.masks import masks_hash
 from .workspace import Workspace, atomic_save_npz, atomic_write_bytes, content_hash
 
 log = logging.getLogger(__name__)
