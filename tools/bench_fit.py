@@ -301,6 +301,10 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     argv = sys.argv[1:] if argv is None else list(argv)
 
+    import logging
+
+    logging.basicConfig(format="%(name)s: %(message)s", level=logging.WARNING)
+    logging.getLogger("omniseg3d_mesh.fit").setLevel(logging.INFO)  # training pixels and their MB
     if len(args.device) == 1:
         args.device = args.device[0]
         summary, rows = run_device(args)
