@@ -244,6 +244,13 @@ def load_or_build_hierarchy(
     return hier
 
 
+def _prepare_workers() -> int:
+    """Threads that read masks and build hierarchies ahead of the fragment pass."""
+    import os
+
+    return max(1, min(8, os.cpu_count() or 1))
+
+
 def prepare_views(
     scene: Scene,
     masks: Mapping[str, np.ndarray],
@@ -254,44 +261,46 @@ def prepare_views(
 ) -> list[ViewData]:
     """Fragments + hierarchy of every view with masks, reduced to the training pixels.
 
-    One view at a time: its fragments (cache or backend), its masks (read from
-    ``masks`` once, so a lazy mapping such as ``load_masks(..., lazy=True)`` holds
-    one view's masks at a time), its hierarchy; only the compact training pixels
-    are kept (:class:`ViewData`). Per-view work is O(pixels), never O(vertices).
+    Per view: its fragments (cache or backend, in this thread), its masks (read from
+    ``masks`` once, so a lazy mapping such as ``load_masks(..., lazy=True)`` holds only
+    the views in flight), its hierarchy; only the compact training pixels are kept
+    (:class:`ViewData`). Masks and hierarchies of the next few views are read and
+    built on worker threads while this one computes fragments (numpy and zlib release
+    the GIL for the heavy parts); results are taken in view order, so the outcome does
+    not depend on the number of threads. Per-view work is O(pixels), never O(vertices).
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from .render.fragments import iter_fragments
 
     cams = _check_masks_for_views(scene, masks, config.allow_missing_masks)
-    views: list[ViewData] = []
-    frags_iter = iter_fragments(
-        scene, cams, workspace, backend=fragment_config.backend, point_radius=fragment_config.point_radius, progress=progress
-    )
-    for i, (cam, frags) in enumerate(frags_iter):
+
+    def hierarchy_of(cam):
         view_masks, mhash = _view_masks(masks, cam.name)
         _check_mask_shape(cam, view_masks.shape)
-        hier = load_or_build_hierarchy(cam.name, view_masks, config, workspace, masks_key=mhash)
-        del view_masks
-        report(progress, "hierarchy", i + 1, len(cams), patches=hier.num_patches)
-        # flat indices + take: 10x faster than repeated boolean-mask indexing
-        keep = np.flatnonzero((frags.valid & (hier.patch_map >= 0)).ravel())
-        if not len(keep):
-            log.warning("view %s has no pixel with both a surface hit and a mask; skipped", cam.name)
-            continue
-        view = ViewData(
-            name=cam.name,
-            patch_ids=hier.patch_map.ravel().take(keep).astype(np.int32, copy=False),
-            votes=hier.votes.astype(np.int32),
-            masks_hash=mhash,
+        return load_or_build_hierarchy(cam.name, view_masks, config, workspace, masks_key=mhash), mhash
+
+    views: list[ViewData] = []
+    workers = _prepare_workers()
+    ahead = 2 * workers  # views whose masks may be in memory at once
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prepare")
+    pending: dict = {}
+    submitted = 0
+    try:
+        frags_iter = iter_fragments(
+            scene, cams, workspace, backend=fragment_config.backend, point_radius=fragment_config.point_radius, progress=progress
         )
-        if frags.is_compact:
-            view.face_ids = frags.face_ids.ravel().take(keep).astype(np.int32, copy=False)
-            view.bary = frags.bary.reshape(-1, 2).take(keep, axis=0).astype(np.float16, copy=False)
-            view.faces = scene.faces
-        else:  # point clouds (K = 1)
-            k = frags.vertex_ids.shape[-1]
-            view.explicit_ids = frags.vertex_ids.reshape(-1, k).take(keep, axis=0).astype(np.int32, copy=False)
-            view.explicit_weights = frags.weights.reshape(-1, k).take(keep, axis=0).astype(np.float16)
-        views.append(view)
+        for i, (cam, frags) in enumerate(frags_iter):
+            while submitted < min(len(cams), i + ahead):
+                pending[submitted] = pool.submit(hierarchy_of, cams[submitted])
+                submitted += 1
+            hier, mhash = pending.pop(i).result()
+            report(progress, "hierarchy", i + 1, len(cams), patches=hier.num_patches)
+            view = _training_pixels(scene, cam, frags, hier, mhash)
+            if view is not None:
+                views.append(view)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     from .render.raycast import RaycastCache
 
     RaycastCache.release()  # every view's fragments are in hand: the fit needs the memory more than the BVH
@@ -301,6 +310,30 @@ def prepare_views(
             "look at the mesh (omniseg-mesh info) and that the masks belong to these images"
         )
     return views
+
+
+def _training_pixels(scene: Scene, cam, frags, hier: Hierarchy, mhash: str) -> ViewData | None:
+    """The pixels of one view with both a surface hit and a patch, compact; None (and a warning) if none."""
+    # flat indices + take: 10x faster than repeated boolean-mask indexing
+    keep = np.flatnonzero((frags.valid & (hier.patch_map >= 0)).ravel())
+    if not len(keep):
+        log.warning("view %s has no pixel with both a surface hit and a mask; skipped", cam.name)
+        return None
+    view = ViewData(
+        name=cam.name,
+        patch_ids=hier.patch_map.ravel().take(keep).astype(np.int32, copy=False),
+        votes=hier.votes.astype(np.int32),
+        masks_hash=mhash,
+    )
+    if frags.is_compact:
+        view.face_ids = frags.face_ids.ravel().take(keep).astype(np.int32, copy=False)
+        view.bary = frags.bary.reshape(-1, 2).take(keep, axis=0).astype(np.float16, copy=False)
+        view.faces = scene.faces
+    else:  # point clouds (K = 1)
+        k = frags.vertex_ids.shape[-1]
+        view.explicit_ids = frags.vertex_ids.reshape(-1, k).take(keep, axis=0).astype(np.int32, copy=False)
+        view.explicit_weights = frags.weights.reshape(-1, k).take(keep, axis=0).astype(np.float16)
+    return view
 
 
 def _fit_key(
