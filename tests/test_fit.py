@@ -388,3 +388,17 @@ def test_pixel_vertices_numpy_and_torch_agree():
     tids, tw = pixel_vertices(torch.from_numpy(faces), torch.from_numpy(face_ids).long(), torch.from_numpy(bary))
     np.testing.assert_array_equal(tids.numpy(), ids)
     np.testing.assert_array_equal(tw.numpy(), w)
+
+
+def test_prepare_views_does_not_depend_on_the_worker_threads(parts_scene, monkeypatch):
+    import omniseg3d_mesh.fit as fit_module
+
+    scene, _, _, masks = parts_scene
+    results = []
+    for workers in (1, 3):
+        monkeypatch.setattr(fit_module, "_prepare_workers", lambda w=workers: w)
+        results.append(prepare_views(scene, masks, FAST))
+    for a, b in zip(*results):
+        assert a.name == b.name and a.masks_hash == b.masks_hash
+        for field in ("patch_ids", "votes", "face_ids", "bary"):
+            np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
