@@ -98,7 +98,7 @@ else
         "pyyaml>=6.0" "rich>=13.0" "pytest>=7.4" "pytest-timeout>=2.2" setuptools wheel
     # 4. nvdiffrast, compiled against this torch (it needs torch present: no build isolation)
     step nvdiffrast 420 "$PY" -m pip install -v --no-build-isolation "$SRC"
-    step nvdiffrast_import 120 "$PY" -c "import nvdiffrast, nvdiffrast.torch as dr, torch; print(getattr(nvdiffrast, '__version__', '?')); dr.RasterizeCudaContext(device='cuda'); print('RasterizeCudaContext ok')"
+    step nvdiffrast_import 240 "$PY" -c "import nvdiffrast, nvdiffrast.torch as dr, torch; print(getattr(nvdiffrast, '__version__', '?')); dr.RasterizeCudaContext(device='cuda'); print('RasterizeCudaContext ok')"
     # 5. the project itself, without open3d
     step project 180 "$PY" -m pip install --no-deps --no-build-isolation -e "$REPO"
     DEVICE=cuda BACKEND=nvdiffrast BENCH_SMALL=""
