@@ -13,6 +13,7 @@ by a hash of geometry + camera + backend.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -28,6 +29,7 @@ __all__ = ["Fragments", "compute_fragments", "load_or_compute_fragments", "iter_
 FRAGMENTS_VERSION = 2
 
 
+@dataclass(init=False, eq=False)
 class Fragments:
     """What each pixel of one view sees.
 
@@ -41,18 +43,27 @@ class Fragments:
     two barycentric weights per pixel, with ``vertex_ids`` and ``weights`` expanded
     from them (and kept) only when first read. Consumers that need just the training
     pixels (``fit.prepare_views``) read :attr:`bary` and ``face_ids`` and never pay
-    for the [H, W, 3] arrays.
+    for the [H, W, 3] arrays. ``dataclasses.replace`` gives explicit fragments (the
+    compact form is dropped, so edits to the new arrays are what everyone reads).
     """
 
-    __slots__ = ("_vertex_ids", "_weights", "depth", "face_ids", "_bary", "_faces")
+    vertex_ids: np.ndarray
+    weights: np.ndarray
+    depth: np.ndarray
+    face_ids: np.ndarray
+    _bary: np.ndarray | None = field(default=None, repr=False)
+    _faces: np.ndarray | None = field(default=None, repr=False)
 
-    def __init__(self, vertex_ids: np.ndarray, weights: np.ndarray, depth: np.ndarray, face_ids: np.ndarray):
-        self._vertex_ids = vertex_ids
-        self._weights = weights
+    def __init__(self, vertex_ids=None, weights=None, depth=None, face_ids=None, _bary=None, _faces=None):
+        explicit = vertex_ids is not None and weights is not None
+        if not explicit and (_bary is None or _faces is None):
+            raise ValueError("Fragments need vertex_ids and weights, or (via from_faces) barycentrics and the mesh faces")
+        if explicit:
+            self.vertex_ids, self.weights = vertex_ids, weights
+            _bary = _faces = None
         self.depth = depth
         self.face_ids = face_ids
-        self._bary = None
-        self._faces = None
+        self._bary, self._faces = _bary, _faces
 
     @classmethod
     def from_faces(cls, face_ids: np.ndarray, bary: np.ndarray, depth: np.ndarray, faces: np.ndarray) -> "Fragments":
@@ -65,9 +76,25 @@ class Fragments:
             depth: [H, W] float32 camera z (inf = background).
             faces: [F, 3] int32 the mesh's triangles (shared, not copied).
         """
-        out = cls(None, None, depth, np.asarray(face_ids, dtype=np.int32))
-        out._bary, out._faces = bary, faces
-        return out
+        return cls(depth=depth, face_ids=np.asarray(face_ids, dtype=np.int32), _bary=bary, _faces=faces)
+
+    def __getattr__(self, name: str):
+        # only called for attributes not set yet: the lazily expanded arrays of the compact form
+        if name == "vertex_ids":
+            # take on clamped ids, then blank the background: 5x faster than boolean-mask indexing
+            ids = np.take(self._faces, np.maximum(self.face_ids, 0), axis=0).astype(np.int32, copy=False)
+            ids[self.face_ids < 0] = -1
+            self.vertex_ids = ids
+            return ids
+        if name == "weights":
+            bary = np.asarray(self._bary, dtype=np.float32)
+            w = np.empty(self.face_ids.shape + (3,), dtype=np.float32)
+            w[..., 1:] = bary
+            w[..., 0] = 1.0 - (bary[..., 0] + bary[..., 1])
+            w[self.face_ids < 0] = 0.0
+            self.weights = w
+            return w
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def is_compact(self) -> bool:
@@ -75,40 +102,12 @@ class Fragments:
         return self._bary is not None
 
     @property
-    def vertex_ids(self) -> np.ndarray:
-        if self._vertex_ids is None:
-            # take on clamped ids, then blank the background: 5x faster than boolean-mask indexing
-            ids = np.take(self._faces, np.maximum(self.face_ids, 0), axis=0).astype(np.int32, copy=False)
-            ids[self.face_ids < 0] = -1
-            self._vertex_ids = ids
-        return self._vertex_ids
-
-    @vertex_ids.setter
-    def vertex_ids(self, value: np.ndarray) -> None:
-        self._vertex_ids = value
-
-    @property
-    def weights(self) -> np.ndarray:
-        if self._weights is None:
-            bary = np.asarray(self._bary, dtype=np.float32)
-            w = np.empty(self.face_ids.shape + (3,), dtype=np.float32)
-            w[..., 1:] = bary
-            w[..., 0] = 1.0 - (bary[..., 0] + bary[..., 1])
-            w[self.face_ids < 0] = 0.0
-            self._weights = w
-        return self._weights
-
-    @weights.setter
-    def weights(self, value: np.ndarray) -> None:
-        self._weights = value
-
-    @property
     def bary(self) -> np.ndarray:
         """[H, W, 2] weights of the hit triangle's second and third vertex (meshes)."""
         if self._bary is None:
-            if self._vertex_ids is None or self._vertex_ids.shape[-1] != 3:
+            if self.vertex_ids.shape[-1] != 3:
                 raise ValueError("barycentric weights exist only for mesh fragments (K = 3)")
-            return self._weights[..., 1:]
+            return self.weights[..., 1:]
         return self._bary
 
     @property
@@ -122,9 +121,9 @@ class Fragments:
     @property
     def valid(self) -> np.ndarray:
         """[H, W] bool: the pixel sees the surface."""
-        if self._vertex_ids is None:
+        if self.is_compact:
             return self.face_ids >= 0
-        return self._vertex_ids[..., 0] >= 0
+        return self.vertex_ids[..., 0] >= 0
 
     def dominant_vertex(self) -> np.ndarray:
         """[H, W] int32: the vertex with the largest weight (-1 = background)."""

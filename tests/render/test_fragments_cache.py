@@ -98,3 +98,17 @@ def test_a_failing_background_write_is_raised(box_scene, tmp_path, monkeypatch):
     monkeypatch.setattr(fragments_module, "atomic_save_npz", disk_full)
     with pytest.raises(OSError, match="No space left"):
         list(iter_fragments(scene, workspace=Workspace(tmp_path / "ws"), backend="cpu"))
+
+
+def test_replace_gives_explicit_fragments_and_construction_errors(box_scene):
+    import dataclasses
+
+    scene, _ = box_scene
+    frags = compute_fragments(scene, scene.cameras[0], backend="cpu")
+    edited = dataclasses.replace(frags, vertex_ids=frags.vertex_ids.copy())
+    assert frags.is_compact and not edited.is_compact
+    row, col = np.argwhere(frags.valid)[0]
+    edited.vertex_ids[row, col] = -1  # an edit everyone reading the new fragments sees
+    assert not edited.valid[row, col] and frags.valid[row, col]
+    with pytest.raises(ValueError, match="need vertex_ids and weights"):
+        Fragments(depth=frags.depth, face_ids=frags.face_ids)
