@@ -171,9 +171,17 @@ def diffuse_features(
     reached = known.copy()
     unknown_idx = np.flatnonzero(~known)
     sub = adj[unknown_idx].astype(np.float32)  # rows of unknown vertices only
+    cols = np.unique(sub.indices)  # the vertices those rows read
+    if len(cols) < len(feats) // 4:
+        # few unknown vertices (the usual case): sweep over their neighbourhood only, not all
+        # V x D features (same non-zeros in the same order, so the same sums)
+        sub = sp.csr_matrix((sub.data, np.searchsorted(cols, sub.indices), sub.indptr), shape=(len(unknown_idx), len(cols)))
+    else:
+        cols = slice(None)
     for _ in range(int(iterations)):
-        w = sub @ reached.astype(np.float32)
-        acc = sub @ (feats * reached[:, None])
+        r = reached[cols]
+        w = sub @ r.astype(np.float32)
+        acc = sub @ (feats[cols] * r[:, None])
         new = w > 0
         upd = unknown_idx[new]
         feats[upd] = acc[new] / w[new, None]
