@@ -39,13 +39,14 @@ import numpy as np
 from .config import FitConfig, FragmentConfig, MaskConfig, config_to_dict
 from .field import Field
 from .hierarchy import Hierarchy, build_hierarchy
+from .io.masks import masks_hash
 from .progress import ProgressCallback, report
 from .scene import Scene
 from .workspace import Workspace, atomic_save_npz, atomic_write_bytes, content_hash
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FitDivergedError", "ViewData", "prepare_views", "fit_field", "fit_workspace", "resolve_device", "masks_hash"]
+__all__ = ["FitDivergedError", "ViewData", "prepare_views", "pixel_vertices", "fit_field", "fit_workspace", "resolve_device", "masks_hash"]
 
 FIT_VERSION = 1
 HIERARCHY_VERSION = 2  # 2: membership stored (mask-balanced sampling)
@@ -55,25 +56,41 @@ _NOT_IN_KEY = ("checkpoint_every", "device", "num_threads", "allow_missing_masks
 
 @dataclass
 class ViewData:
-    """The training pixels of one view: those with both a fragment and a patch.
+    """The training pixels of one view: those with both a fragment and a patch, kept compact.
+
+    Mesh views keep, per pixel, the hit triangle and two barycentric weights (4 + 4
+    bytes, + 4 for the patch id, against 12 + 6 + 4 for three vertex ids and three
+    weights); :attr:`vertex_ids` and :attr:`weights` expand them on demand.
+    Point-cloud views (and fragments given as explicit ids) keep their ids and
+    weights as they are.
 
     Attributes:
         name: view name.
-        vertex_ids: [n, K] int32 vertex ids of each pixel.
-        weights: [n, K] float16 interpolation weights.
         patch_ids: [n] int32 patch id of each pixel (0..P-1), sorted: the pixels of
             patch p are the contiguous range ``patch_start[p]:patch_start[p + 1]``.
         votes: [P, P] int32 vote matrix of the view.
+        face_ids: [n] int32 hit triangle of each pixel (meshes), else None.
+        bary: [n, 2] float16 weights of the triangle's second and third vertex (the
+            first gets ``1 - sum``; meshes), else None.
+        faces: [F, 3] int32 the mesh's triangles (shared by all views, not copied), else None.
+        explicit_ids: [n, K] int32 vertex ids (point clouds: K = 1), else None.
+        explicit_weights: [n, K] float16 their weights, else None.
+        masks_hash: content hash of the view's masks (what the hierarchy and the fit
+            checkpoint are keyed by; computed once, when the masks are read).
         patch_start: [P + 1] int64 offsets of each patch's pixels.
         patch_mass: [P] float64 mask-balanced sampling mass of each patch (every mask
             of the view carries the same total mass, spread evenly over its pixels).
     """
 
     name: str
-    vertex_ids: np.ndarray
-    weights: np.ndarray
     patch_ids: np.ndarray
     votes: np.ndarray
+    face_ids: np.ndarray | None = None
+    bary: np.ndarray | None = None
+    faces: np.ndarray | None = None
+    explicit_ids: np.ndarray | None = None
+    explicit_weights: np.ndarray | None = None
+    masks_hash: str = ""
     patch_start: np.ndarray | None = None
     patch_mass: np.ndarray | None = None
 
@@ -95,8 +112,55 @@ class ViewData:
         return int(len(self.patch_ids))
 
     @property
+    def is_compact(self) -> bool:
+        """Mesh pixels stored as triangle + two barycentric weights."""
+        return self.face_ids is not None
+
+    @property
+    def vertex_ids(self) -> np.ndarray:
+        """[n, K] int32 vertex ids of each pixel (K = 3 for meshes); expanded on each call (~3 ms per 200k pixels)."""
+        return self.faces.take(self.face_ids, axis=0) if self.is_compact else self.explicit_ids
+
+    @property
+    def weights(self) -> np.ndarray:
+        """[n, K] float16 interpolation weights (sum to 1); expanded on each call (~6 ms per 200k pixels)."""
+        if not self.is_compact:
+            return self.explicit_weights
+        w = np.empty((self.num_pixels, 3), dtype=np.float16)
+        w[:, 1:] = self.bary
+        b = self.bary.astype(np.float32)
+        w[:, 0] = 1.0 - (b[:, 0] + b[:, 1])
+        return w
+
+    @property
     def nbytes(self) -> int:
-        return int(self.vertex_ids.nbytes + self.weights.nbytes + self.patch_ids.nbytes + self.votes.nbytes)
+        """Bytes this view holds (the shared ``faces`` not counted)."""
+        arrays = (self.patch_ids, self.votes, self.face_ids, self.bary, self.explicit_ids, self.explicit_weights)
+        return int(sum(a.nbytes for a in arrays if a is not None))
+
+
+def pixel_vertices(faces, face_ids, bary):
+    """Expand compact mesh pixels to vertex ids and weights (numpy arrays or torch tensors).
+
+    Args:
+        faces: [F, 3] int triangles.
+        face_ids: [n] int hit triangle of each pixel (all valid).
+        bary: [n, 2] float weights of each triangle's second and third vertex.
+
+    Returns:
+        ids: [n, 3] the triangles' vertex ids (dtype of ``faces``).
+        weights: [n, 3] float32 weights, ``(1 - b1 - b2, b1, b2)``.
+    """
+    if isinstance(bary, np.ndarray):
+        b = bary.astype(np.float32)
+        w = np.empty((len(b), 3), dtype=np.float32)
+        w[:, 1:] = b
+        w[:, 0] = 1.0 - (b[:, 0] + b[:, 1])
+        return np.take(faces, face_ids, axis=0), w
+    import torch
+
+    b = bary.float()
+    return faces[face_ids], torch.cat([1.0 - (b[:, :1] + b[:, 1:]), b], dim=1)
 
 
 class FitDivergedError(RuntimeError):
@@ -118,10 +182,18 @@ def resolve_device(device: str = "auto"):
     return dev
 
 
-def masks_hash(masks: np.ndarray) -> str:
-    """Content hash of a [M, H, W] bool stack (hashes the packed bits)."""
-    m = np.asarray(masks, dtype=bool)
-    return content_hash(str(m.shape), np.packbits(m.reshape(len(m), -1), axis=1) if m.size else np.zeros(0, np.uint8))
+def _view_masks(masks: Mapping[str, np.ndarray], name: str) -> tuple[np.ndarray, str]:
+    """A view's masks as [M, H, W] bool (read once) and their content hash."""
+    arr = np.asarray(masks[name], dtype=bool)
+    return arr, _view_masks_hash(masks, name, arr)
+
+
+def _view_masks_hash(masks: Mapping[str, np.ndarray], name: str, arr: np.ndarray | None = None) -> str:
+    """:func:`masks_hash` of a view's masks; lazy mappings remember it, so it costs no second read."""
+    memo = getattr(masks, "content_hash", None)
+    if callable(memo):
+        return memo(name)
+    return masks_hash(masks[name] if arr is None else arr)
 
 
 def _check_masks_for_views(scene: Scene, masks: Mapping[str, np.ndarray], allow_missing: bool) -> list:
@@ -145,14 +217,18 @@ def _check_masks_for_views(scene: Scene, masks: Mapping[str, np.ndarray], allow_
     cams = [cam for cam in scene.cameras if cam.name in masks]
     if not cams:
         raise ValueError("no view has masks: nothing to fit; pass --masks DIR or --sam-checkpoint FILE")
-    for cam in cams:
-        m = np.asarray(masks[cam.name])
-        if m.ndim != 3 or m.shape[1:] != (cam.height, cam.width):
-            raise ValueError(
-                f"masks of view {cam.name!r} must have shape (M, {cam.height}, {cam.width}) to match its camera, "
-                f"got {m.shape}; resize them to the camera resolution (io.masks.load_masks does this)"
-            )
+    if not getattr(masks, "lazy", False):  # arrays in memory: check every shape before any work
+        for cam in cams:
+            _check_mask_shape(cam, np.shape(masks[cam.name]))
     return cams
+
+
+def _check_mask_shape(cam, shape: tuple) -> None:
+    if len(shape) != 3 or tuple(shape[1:]) != (cam.height, cam.width):
+        raise ValueError(
+            f"masks of view {cam.name!r} must have shape (M, {cam.height}, {cam.width}) to match its camera, "
+            f"got {tuple(shape)}; resize them to the camera resolution (io.masks.load_masks does this)"
+        )
 
 
 def min_patch_size(config: FitConfig, height: int, width: int) -> int:
@@ -166,14 +242,17 @@ def min_patch_size(config: FitConfig, height: int, width: int) -> int:
 
 
 def load_or_build_hierarchy(
-    view_name: str, masks: np.ndarray, config: FitConfig, workspace: Workspace | None
+    view_name: str, masks: np.ndarray, config: FitConfig, workspace: Workspace | None, masks_key: str | None = None
 ) -> Hierarchy:
-    """The view's hierarchy, from ``hierarchy/<view>.npz`` when the masks are unchanged."""
+    """The view's hierarchy, from ``hierarchy/<view>.npz`` when the masks are unchanged.
+
+    ``masks_key``: :func:`masks_hash` of ``masks`` when the caller already has it.
+    """
     min_patch = min_patch_size(config, masks.shape[-2], masks.shape[-1])
     if workspace is None:
         return build_hierarchy(masks, config.absorb_containment, config.containment_ratio, min_patch, config.min_patch_share)
     key = content_hash(
-        HIERARCHY_VERSION, masks_hash(masks), config.absorb_containment, config.containment_ratio, min_patch, config.min_patch_share
+        HIERARCHY_VERSION, masks_key or masks_hash(masks), config.absorb_containment, config.containment_ratio, min_patch, config.min_patch_share
     )
     path = workspace.hierarchy_path(view_name)
     if path.is_file():
@@ -184,8 +263,16 @@ def load_or_build_hierarchy(
         except Exception as exc:  # a corrupt cache entry is rebuilt, never fatal
             log.warning("rebuilding unreadable hierarchy cache %s (%s)", path, exc)
     hier = build_hierarchy(masks, config.absorb_containment, config.containment_ratio, min_patch, config.min_patch_share)
-    atomic_save_npz(path, compress=True, key=np.array(key), **hier.to_npz_arrays())
+    # a cache checked by its key on read: no fsync needed (patch maps compress ~60x: 20 KB for 640x480, so DEFLATE stays)
+    atomic_save_npz(path, compress=True, durable=False, key=np.array(key), **hier.to_npz_arrays())
     return hier
+
+
+def _prepare_workers() -> int:
+    """Threads that read masks and build hierarchies ahead of the fragment pass."""
+    import os
+
+    return max(1, min(8, os.cpu_count() or 1))
 
 
 def prepare_views(
@@ -196,43 +283,87 @@ def prepare_views(
     fragment_config: FragmentConfig = FragmentConfig(),
     progress: ProgressCallback | None = None,
 ) -> list[ViewData]:
-    """Fragments + hierarchy of every view with masks, reduced to the training pixels."""
+    """Fragments + hierarchy of every view with masks, reduced to the training pixels.
+
+    Per view: its fragments (cache or backend, in this thread), its masks (read from
+    ``masks`` once, so a lazy mapping such as ``load_masks(..., lazy=True)`` holds only
+    the views in flight), its hierarchy; only the compact training pixels are kept
+    (:class:`ViewData`). Masks and hierarchies of the next few views are read and
+    built on worker threads while this one computes fragments (numpy and zlib release
+    the GIL for the heavy parts); results are taken in view order, so the outcome does
+    not depend on the number of threads. Per-view work is O(pixels), never O(vertices).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     from .render.fragments import iter_fragments
 
     cams = _check_masks_for_views(scene, masks, config.allow_missing_masks)
+
+    def hierarchy_of(cam):
+        view_masks, mhash = _view_masks(masks, cam.name)
+        _check_mask_shape(cam, view_masks.shape)
+        return load_or_build_hierarchy(cam.name, view_masks, config, workspace, masks_key=mhash), mhash
+
     views: list[ViewData] = []
-    frags_iter = iter_fragments(
-        scene, cams, workspace, backend=fragment_config.backend, point_radius=fragment_config.point_radius, progress=progress
-    )
-    for i, (cam, frags) in enumerate(frags_iter):
-        hier = load_or_build_hierarchy(cam.name, np.asarray(masks[cam.name], dtype=bool), config, workspace)
-        report(progress, "hierarchy", i + 1, len(cams), patches=hier.num_patches)
-        keep = frags.valid & (hier.patch_map >= 0)
-        if not keep.any():
-            log.warning("view %s has no pixel with both a surface hit and a mask; skipped", cam.name)
-            continue
-        patch_ids = hier.patch_map[keep]
-        order = np.argsort(patch_ids, kind="stable")  # pixels grouped by patch, for balanced sampling
-        patch_ids = patch_ids[order]
-        counts = np.bincount(patch_ids, minlength=hier.num_patches)
-        start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        views.append(
-            ViewData(
-                name=cam.name,
-                vertex_ids=np.ascontiguousarray(frags.vertex_ids[keep][order], dtype=np.int32),
-                weights=np.ascontiguousarray(frags.weights[keep][order], dtype=np.float16),
-                patch_ids=np.ascontiguousarray(patch_ids, dtype=np.int32),
-                votes=hier.votes.astype(np.int32),
-                patch_start=start,
-                patch_mass=hier.mask_balanced_weights() * counts,
-            )
+    workers = _prepare_workers()
+    ahead = 2 * workers  # views whose masks may be in memory at once
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prepare")
+    pending: dict = {}
+    submitted = 0
+    try:
+        frags_iter = iter_fragments(
+            scene, cams, workspace, backend=fragment_config.backend, point_radius=fragment_config.point_radius, progress=progress
         )
+        for i, (cam, frags) in enumerate(frags_iter):
+            while submitted < min(len(cams), i + ahead):
+                pending[submitted] = pool.submit(hierarchy_of, cams[submitted])
+                submitted += 1
+            hier, mhash = pending.pop(i).result()
+            report(progress, "hierarchy", i + 1, len(cams), patches=hier.num_patches)
+            view = _training_pixels(scene, cam, frags, hier, mhash)
+            if view is not None:
+                views.append(view)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    from .render.raycast import RaycastCache
+
+    RaycastCache.release()  # every view's fragments are in hand: the fit needs the memory more than the BVH
     if not views:
         raise ValueError(
             "no view has a pixel that both sees the geometry and lies in a mask: check that the cameras "
             "look at the mesh (omniseg-mesh info) and that the masks belong to these images"
         )
     return views
+
+
+def _training_pixels(scene: Scene, cam, frags, hier: Hierarchy, mhash: str) -> ViewData | None:
+    """The pixels of one view with both a surface hit and a patch, compact; None (and a warning) if none."""
+    # flat indices + take: 10x faster than repeated boolean-mask indexing
+    keep = np.flatnonzero((frags.valid & (hier.patch_map >= 0)).ravel())
+    if not len(keep):
+        log.warning("view %s has no pixel with both a surface hit and a mask; skipped", cam.name)
+        return None
+    patch_ids = hier.patch_map.ravel().take(keep)
+    order = np.argsort(patch_ids, kind="stable")  # pixels grouped by patch, for mask-balanced sampling
+    keep, patch_ids = keep[order], patch_ids[order]
+    counts = np.bincount(patch_ids, minlength=hier.num_patches)
+    view = ViewData(
+        name=cam.name,
+        patch_ids=patch_ids.astype(np.int32, copy=False),
+        votes=hier.votes.astype(np.int32),
+        masks_hash=mhash,
+        patch_start=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        patch_mass=hier.mask_balanced_weights() * counts,
+    )
+    if frags.is_compact:
+        view.face_ids = frags.face_ids.ravel().take(keep).astype(np.int32, copy=False)
+        view.bary = frags.bary.reshape(-1, 2).take(keep, axis=0).astype(np.float16, copy=False)
+        view.faces = scene.faces
+    else:  # point clouds (K = 1)
+        k = frags.vertex_ids.shape[-1]
+        view.explicit_ids = frags.vertex_ids.reshape(-1, k).take(keep, axis=0).astype(np.int32, copy=False)
+        view.explicit_weights = frags.weights.reshape(-1, k).take(keep, axis=0).astype(np.float16)
+    return view
 
 
 def _fit_key(
@@ -243,7 +374,7 @@ def _fit_key(
     cams = {cam.name: cam.fingerprint() for cam in scene.cameras}
     return content_hash(
         FIT_VERSION, scene.geometry_hash(), scene.num_vertices, cfg, config_to_dict(fragment_config),
-        [(v.name, cams[v.name], masks_hash(masks[v.name])) for v in views],
+        [(v.name, cams[v.name], v.masks_hash or _view_masks_hash(masks, v.name)) for v in views],
     )
 
 
@@ -361,6 +492,39 @@ def _optimizer_to(optimizer, device) -> None:
                 state[k] = v.to(device)
 
 
+def _keep_freed_memory_for_reuse() -> None:
+    """Let glibc reuse freed buffers of up to 32 MB instead of returning them to the OS.
+
+    The step loop allocates and frees the same [V, D] buffers every step (gradients,
+    optimizer temporaries: 6 MB at 90k vertices). glibc serves blocks above its mmap
+    threshold with a fresh mmap, page-faulted in on every step, and raises that
+    threshold (up to 32 MB) only after a process has freed a larger mmapped block --
+    so the loop's speed depended on what happened to be allocated before it (measured:
+    the same 300 steps took 8 s or 10.5 s). This pins the state glibc's own heuristic
+    ends in (threshold 32 MB, trim threshold twice that). Linux/glibc only; elsewhere
+    a no-op.
+    """
+    global _MALLOC_TUNED
+    if _MALLOC_TUNED:
+        return
+    _MALLOC_TUNED = True
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
+        libc.mallopt(m_mmap_threshold, 32 * 2**20)
+        libc.mallopt(m_trim_threshold, 64 * 2**20)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+_MALLOC_TUNED = False
+
+
 def fit_field(
     scene: Scene,
     masks: Mapping[str, np.ndarray],
@@ -392,6 +556,7 @@ def fit_field(
             f"num_pixels={config.num_pixels}, feature_dim={config.feature_dim}"
         )
     device = resolve_device(config.device)
+    _keep_freed_memory_for_reuse()
     threads_before = torch.get_num_threads()
     if config.num_threads > 0:
         torch.set_num_threads(int(config.num_threads))
@@ -608,6 +773,7 @@ def fit_workspace(
     mesh = Path(mesh)
     ws = workspace if isinstance(workspace, Workspace) else (Workspace(workspace) if workspace is not None else Workspace.default_for(mesh))
     scene = load_scene(mesh, images=images, cameras=cameras, point_mode=fragment_config.point_mode)
+    # a lazy mapping: one view's masks in memory at a time, each read once and its hash kept
     mask_views = _load_or_generate_masks(scene, images, masks, ws, sam_checkpoint, mask_config, config, progress)
 
     field = fit_field(scene, mask_views, config=config, workspace=ws, fragment_config=fragment_config, progress=progress)
@@ -630,7 +796,7 @@ def fit_workspace(
         num_views=len(scene.cameras),
         fitted_views=field.meta["views"],
         geometry_hash=scene.geometry_hash(),
-        masks_hash=content_hash([(k, masks_hash(v)) for k, v in sorted(mask_views.items())]),
+        masks_hash=content_hash([(k, _view_masks_hash(mask_views, k)) for k in sorted(mask_views)]),
         config={"fit": config_to_dict(config), "fragments": config_to_dict(fragment_config)},
         version=__version__,
     )
@@ -664,10 +830,10 @@ def _load_or_generate_masks(scene, images, masks, ws: Workspace, sam_checkpoint,
     if masks is not None:
         from .io.masks import load_masks
 
-        return load_masks(masks, scene.cameras, allow_missing=config.allow_missing_masks)
+        return load_masks(masks, scene.cameras, allow_missing=config.allow_missing_masks, lazy=True)
     from .masks.sam import ensure_masks
 
     return ensure_masks(
         images, scene.cameras, ws.masks_dir, checkpoint=sam_checkpoint, config=mask_config or MaskConfig(),
-        progress=progress, allow_missing=config.allow_missing_masks,
+        progress=progress, allow_missing=config.allow_missing_masks, lazy=True,
     )

@@ -72,7 +72,7 @@ def simulate_masks(scene, part, obj, seed=0):
     rng = np.random.default_rng(seed)
     out = {}
     for k, cam in enumerate(scene.cameras):
-        dom = compute_fragments(scene, cam, "cpu").dominant_vertex()
+        dom = compute_fragments(scene, cam, "auto").dominant_vertex()  # nvdiffrast on a GPU machine without open3d
         valid = dom >= 0
         pmap = np.where(valid, part[np.clip(dom, 0, None)], -1)
         omap = np.where(valid, obj[np.clip(dom, 0, None)], -1)
@@ -336,7 +336,7 @@ def test_mask_balanced_sampling_draws_small_masks_as_often_as_big_ones():
     # patch 0: 990 pixels (one mask), patch 1: 10 pixels (another mask)
     n = 1000
     view = ViewData(
-        name="v", vertex_ids=np.zeros((n, 3), np.int32), weights=np.ones((n, 3), np.float16),
+        name="v", explicit_ids=np.zeros((n, 3), np.int32), explicit_weights=np.ones((n, 3), np.float16),
         patch_ids=np.r_[np.zeros(990, np.int32), np.ones(10, np.int32)], votes=np.eye(2, dtype=np.int32),
         patch_start=np.array([0, 990, 1000]), patch_mass=np.array([1.0, 1.0]),
     )
@@ -354,3 +354,88 @@ def test_a_diverging_fit_stops_with_a_clear_error(parts_scene):
     scene, part, obj, masks = parts_scene
     with pytest.raises(FitDivergedError, match="diverged at step .*Lower the learning rate"):
         fit_field(scene, masks, FitConfig(**{**SHORT.__dict__, "lr": 1e30, "steps": 20, "checkpoint_every": 0}))
+
+
+def test_training_pixels_are_compact_and_streamed_masks_give_the_same_views(parts_scene, tmp_path):
+    from omniseg3d_mesh.fit import load_or_build_hierarchy
+    from omniseg3d_mesh.io.masks import load_masks, mask_key, masks_hash, save_masks_npz
+    from omniseg3d_mesh.render.fragments import compute_fragments
+
+    scene, _, _, masks = parts_scene
+    for name, m in masks.items():
+        save_masks_npz(tmp_path / "masks" / f"{mask_key(name)}.npz", m)
+    lazy = load_masks(tmp_path / "masks", scene.cameras, lazy=True)
+    in_memory = prepare_views(scene, masks, FAST)
+    streamed = prepare_views(scene, lazy, FAST, workspace=Workspace(tmp_path / "ws"))
+    assert [v.name for v in in_memory] == [v.name for v in streamed]
+    for a, b in zip(in_memory, streamed):
+        assert a.masks_hash == b.masks_hash == masks_hash(masks[a.name])
+        for field in ("patch_ids", "votes", "face_ids", "bary"):
+            np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+    # compact: a triangle id and two float16 weights per pixel, expanded on demand to what the fragments hold
+    view = in_memory[0]
+    cam = scene.camera(view.name)
+    frags = compute_fragments(scene, cam, "cpu")
+    hier = load_or_build_hierarchy(cam.name, masks[cam.name], FAST, None)
+    keep = frags.valid & (hier.patch_map >= 0)
+    np.testing.assert_array_equal(view.vertex_ids, frags.vertex_ids[keep])
+    np.testing.assert_allclose(view.weights.astype(np.float32), frags.weights[keep], atol=1e-3)
+    np.testing.assert_array_equal(view.patch_ids, hier.patch_map[keep])
+    assert view.vertex_ids.dtype == np.int32 and view.weights.dtype == np.float16
+    assert view.nbytes == view.num_pixels * (4 + 4 + 4) + view.votes.nbytes
+
+
+def test_point_cloud_views_keep_explicit_ids(parts_scene):
+    from omniseg3d_mesh.scene import Scene
+
+    scene, _, _, masks = parts_scene
+    points = Scene(vertices=scene.vertices, cameras=scene.cameras)
+    views = prepare_views(points, masks, FAST, fragment_config=FragmentConfig(point_radius=0.05))
+    v = views[0]
+    assert not v.is_compact and v.vertex_ids.shape == (v.num_pixels, 1)
+    assert np.all(v.weights == 1) and v.vertex_ids.min() >= 0
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs CUDA")
+def test_fit_on_cuda_lifts_the_hierarchy(parts_scene):
+    from dataclasses import replace
+
+    scene, part, obj, masks = parts_scene
+    field = fit_field(scene, masks, replace(FAST, device="cuda"), fragment_config=FragmentConfig(backend="auto"))
+    assert field.meta["device"].startswith("cuda")
+    same_part, other_part, other_obj = _similarity_levels(field.features, part, obj, obj > 0)
+    assert same_part > other_part + 0.1
+    assert other_part > other_obj + 0.3
+
+
+def test_pixel_vertices_numpy_and_torch_agree():
+    import torch
+
+    from omniseg3d_mesh.fit import pixel_vertices
+
+    rng = np.random.default_rng(0)
+    faces = rng.integers(0, 50, size=(30, 3)).astype(np.int32)
+    face_ids = rng.integers(0, 30, size=200).astype(np.int32)
+    bary = (rng.random((200, 2)) * 0.5).astype(np.float16)
+    ids, w = pixel_vertices(faces, face_ids, bary)
+    np.testing.assert_array_equal(ids, faces[face_ids])
+    np.testing.assert_allclose(w.sum(1), 1.0, atol=1e-6)
+    np.testing.assert_array_equal(w[:, 1:], bary.astype(np.float32))
+    tids, tw = pixel_vertices(torch.from_numpy(faces), torch.from_numpy(face_ids).long(), torch.from_numpy(bary))
+    np.testing.assert_array_equal(tids.numpy(), ids)
+    np.testing.assert_array_equal(tw.numpy(), w)
+
+
+def test_prepare_views_does_not_depend_on_the_worker_threads(parts_scene, monkeypatch):
+    import omniseg3d_mesh.fit as fit_module
+
+    scene, _, _, masks = parts_scene
+    results = []
+    for workers in (1, 3):
+        monkeypatch.setattr(fit_module, "_prepare_workers", lambda w=workers: w)
+        results.append(prepare_views(scene, masks, FAST))
+    for a, b in zip(*results):
+        assert a.name == b.name and a.masks_hash == b.masks_hash
+        for field in ("patch_ids", "votes", "face_ids", "bary"):
+            np.testing.assert_array_equal(getattr(a, field), getattr(b, field))

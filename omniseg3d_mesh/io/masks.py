@@ -20,7 +20,10 @@ Three forms are read and written (loaders and writers in pairs):
   every view at once, one key per image stem.
 
 :func:`load_masks` reads a folder of any mix of these, matches entries to cameras by
-image stem and resizes (nearest) masks to each camera's resolution.
+image stem and resizes (nearest) masks to each camera's resolution; with
+``lazy=True`` it returns a :class:`MaskViews` mapping that reads a view's masks only
+when asked for them (one view in memory at a time: 300 views of 20 masks at
+640x480 are 1.8 GB as boolean arrays).
 """
 
 from __future__ import annotations
@@ -31,12 +34,12 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from omniseg3d_mesh.io.rle import decode_rle, encode_rle
-from omniseg3d_mesh.workspace import atomic_directory, atomic_save_npz, atomic_write_json, read_npz, safe_view_name
+from omniseg3d_mesh.workspace import atomic_directory, atomic_save_npz, atomic_write_json, content_hash, read_npz, safe_view_name
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,8 @@ __all__ = [
     "SAM_METADATA_HEADER",
     "mask_key",
     "load_masks",
+    "MaskViews",
+    "masks_hash",
     "save_sam_folder",
     "load_sam_folder",
     "save_coco_rle_json",
@@ -404,6 +409,12 @@ def _load_npz_key(path: Path, key: str) -> np.ndarray:
     return _as_stack(read_npz(path, keys=[key], what="mask stack", fix=_NPZ_FIX)[key], f"{path}[{key}]")
 
 
+def masks_hash(masks: np.ndarray) -> str:
+    """Content hash of a [M, H, W] bool stack (hashes the packed bits)."""
+    m = np.asarray(masks, dtype=bool)
+    return content_hash(str(m.shape), np.packbits(m.reshape(len(m), -1), axis=1) if m.size else np.zeros(0, np.uint8))
+
+
 # --------------------------------------------------------------------------- many views
 @dataclass
 class _Entry:
@@ -474,7 +485,9 @@ def _names(items: Iterable[str], limit: int = 8) -> str:
     return ", ".join(items[:limit]) + more
 
 
-def load_masks(source: str | Path, cameras: Sequence[Any], allow_missing: bool = False) -> dict[str, np.ndarray]:
+def load_masks(
+    source: str | Path, cameras: Sequence[Any], allow_missing: bool = False, lazy: bool = False
+) -> dict[str, np.ndarray] | MaskViews:
     """Masks per view, matched to cameras by image stem, at each camera's resolution.
 
     Args:
@@ -484,6 +497,8 @@ def load_masks(source: str | Path, cameras: Sequence[Any], allow_missing: bool =
         cameras: the scene's cameras (``name``, ``width``, ``height`` are used).
         allow_missing: cameras without masks are skipped and mask entries without a
             camera ignored, each with a counted warning, instead of an error.
+        lazy: return a :class:`MaskViews` mapping that reads each view's masks when
+            it is accessed (bounded memory; an unreadable entry then raises on access).
 
     Returns:
         view name -> masks [M, H, W] bool at the camera's (H, W); masks at a uniformly
@@ -537,26 +552,72 @@ def load_masks(source: str | Path, cameras: Sequence[Any], allow_missing: bool =
         log.warning("ignoring %d mask set(s) that match no camera: %s", len(extra), _names(extra))
     if not matched:
         raise ValueError(f"none of the {len(cameras)} camera(s) has masks in {source}; check that image names match the mask names")
-    out: dict[str, np.ndarray] = {}
-    resized = 0
-    for cam in cameras:
-        entry = matched.get(cam.name)
-        if entry is None:
-            continue
-        size = (cam.height, cam.width)
-        masks = entry.load(size)
-        if masks.shape[1:] != size:
+    views = MaskViews(matched, {cam.name: (cam.height, cam.width) for cam in cameras if cam.name in matched})
+    if lazy:
+        return views
+    out = {name: views[name] for name in views}
+    if views.resized:
+        log.info("resized the masks of %d view(s) to their camera's resolution", views.resized)
+    return out
+
+
+class MaskViews(Mapping):
+    """View name -> masks [M, H, W] bool at the camera's resolution, read on access.
+
+    What ``load_masks(..., lazy=True)`` returns: nothing is held between accesses, so
+    a fit over hundreds of views keeps one view's masks in memory at a time. Each read
+    also records the masks' :func:`masks_hash` (a few ms), so :meth:`content_hash`
+    needs no second read.
+    """
+
+    lazy = True
+
+    def __init__(self, entries: Mapping[str, "_Entry"], sizes: Mapping[str, tuple[int, int]]):
+        self._entries = dict(entries)
+        self._sizes = dict(sizes)
+        self._hashes: dict[str, str] = {}
+        self.resized = 0
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        entry = self._entries[name]
+        height, width = self._sizes[name]
+        try:
+            masks = entry.load((height, width))
+        except Exception as exc:  # read at fit time, long after load_masks: say which view and file
+            raise ValueError(
+                f"cannot read the masks of view {name!r} from {entry.path}: {exc}; regenerate that entry "
+                f"(or remove it and pass {MISSING_MASKS_FIX})"
+            ) from exc
+        if masks.shape[1:] != (height, width):
             h, w = masks.shape[1:]
-            if h and w and abs(cam.height * (w / cam.width) - h) > 1.0:  # the rule cameras use for images
+            if h and w and abs(height * (w / width) - h) > 1.0:  # the rule cameras use for images
                 raise ValueError(
-                    f"{entry.path}: masks are {w}x{h} but the camera of {cam.name} is {cam.width}x{cam.height}, "
+                    f"{entry.path}: masks are {w}x{h} but the camera of {name} is {width}x{height}, "
                     "which is not a uniform rescale (a different aspect ratio): these masks do not belong to this "
                     "image, or it was cropped. Fix: make the masks from the images the cameras describe "
-                    f"(`omniseg-mesh masks IMAGES/`), or crop/resize them to {cam.width}x{cam.height}"
+                    f"(`omniseg-mesh masks IMAGES/`), or crop/resize them to {width}x{height}"
                 )
-            masks = resize_masks(masks, cam.height, cam.width)
-            resized += 1
-        out[cam.name] = np.ascontiguousarray(masks)
-    if resized:
-        log.info("resized the masks of %d view(s) to their camera's resolution", resized)
-    return out
+            masks = resize_masks(masks, height, width)
+            self.resized += 1
+        masks = np.ascontiguousarray(masks)
+        self._hashes[name] = masks_hash(masks)
+        return masks
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def path(self, name: str) -> Path:
+        """The file or folder the view's masks are read from."""
+        return self._entries[name].path
+
+    def content_hash(self, name: str) -> str:
+        """:func:`masks_hash` of the view's masks (reads them only if not read yet)."""
+        if name not in self._hashes:
+            self[name]
+        return self._hashes[name]

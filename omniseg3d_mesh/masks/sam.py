@@ -526,7 +526,8 @@ def ensure_masks(
     config: MaskConfig = MaskConfig(),
     progress: ProgressCallback | None = None,
     allow_missing: bool = False,
-) -> dict[str, np.ndarray]:
+    lazy: bool = False,
+) -> Mapping[str, np.ndarray]:
     """Masks for every camera: generate the missing ones into ``masks_dir``, then load.
 
     What ``fit --sam-checkpoint`` uses (``masks_dir`` = the workspace's ``masks/``).
@@ -540,6 +541,8 @@ def ensure_masks(
         config: generator settings.
         progress: progress callback (stage ``"masks"``).
         allow_missing: views without masks are skipped with a counted warning.
+        lazy: return a mapping that reads each view's masks on access
+            (:class:`~omniseg3d_mesh.io.masks.MaskViews`) instead of a dict.
 
     Returns:
         view name -> masks [M, H, W] bool at the camera's resolution.
@@ -553,7 +556,7 @@ def ensure_masks(
     missing = [c for c in cameras if mask_key(c.name) not in entries and Path(c.name).stem not in entries]
     if missing and checkpoint is None:
         if entries and allow_missing:
-            return load_masks(masks_dir, cameras, allow_missing=True)
+            return load_masks(masks_dir, cameras, allow_missing=True, lazy=lazy)
         names = ", ".join(c.name for c in missing[:5]) + (f" (+{len(missing) - 5} more)" if len(missing) > 5 else "")
         raise ValueError(
             f"no masks for {len(missing)} of {len(cameras)} view(s) ({names}) in {masks_dir}: pass --masks DIR with "
@@ -573,4 +576,4 @@ def ensure_masks(
         result = generate_masks(images_dir or Path("."), checkpoint, masks_dir, config, progress, images=images)
         if result["failed"]:
             log.warning("SAM failed on %d image(s): %s", result["failed"], ", ".join(f["image"] for f in result["failures"][:5]))
-    return load_masks(masks_dir, cameras, allow_missing=allow_missing)
+    return load_masks(masks_dir, cameras, allow_missing=allow_missing, lazy=lazy)

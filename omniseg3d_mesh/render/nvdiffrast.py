@@ -63,7 +63,7 @@ class _Context:
     ctx = None
     device = None
     arrays: tuple | None = None
-    tensors: tuple | None = None
+    tensors: tuple | None = None  # (homogeneous float64 vertices [V, 4], int32 faces [F, 3]) on the device
 
     @classmethod
     def get(cls, scene: Scene, device):
@@ -76,8 +76,9 @@ class _Context:
             cls.arrays = None
         if cls.arrays is None or cls.arrays[0] is not scene.vertices or cls.arrays[1] is not scene.faces:
             verts = torch.from_numpy(np.ascontiguousarray(scene.vertices, dtype=np.float32)).to(device)
+            vh = torch.cat([verts.double(), torch.ones_like(verts[:, :1], dtype=torch.float64)], dim=1)
             faces = torch.from_numpy(np.ascontiguousarray(scene.faces, dtype=np.int32)).to(device)
-            cls.arrays, cls.tensors = (scene.vertices, scene.faces), (verts, faces)
+            cls.arrays, cls.tensors = (scene.vertices, scene.faces), (vh, faces)
         return dr, cls.ctx, cls.tensors
 
 
@@ -120,9 +121,8 @@ def decode_triangle_ids(w):
     return torch.where(w <= 16777216.0, small, large)
 
 
-def _clip_planes(scene: Scene, camera: Camera) -> tuple[float, float]:
-    cam = camera.world_to_camera_points(scene.vertices)
-    zmax = float(np.max(cam[:, 2], initial=0.0))
+def _clip_planes(zmax: float) -> tuple[float, float]:
+    """(near, far) planes from the largest camera-space z of the geometry."""
     if zmax <= 0:
         return 1e-3, 1.0  # nothing in front of the camera: any valid planes do
     far = zmax * 1.01 + 1e-6
@@ -158,13 +158,16 @@ def rasterize_fragments(scene: Scene, camera: Camera, device=None) -> Fragments:
     if not torch.cuda.is_available():
         raise ValueError("the nvdiffrast backend needs a CUDA device and none is available: use --backend cpu")
     device = torch.device("cuda", torch.cuda.current_device()) if device is None else torch.device(device)
-    dr, ctx, (verts, faces) = _Context.get(scene, device)
+    dr, ctx, (vh, faces) = _Context.get(scene, device)
     h, w = camera.height, camera.width
     # early CUDA-rasterizer releases need sizes divisible by 8: pad right/bottom, crop after
     hp, wp = -(-h // 8) * 8, -(-w // 8) * 8
-    near, far = _clip_planes(scene, camera)
+    # Everything per vertex stays on the device (the host does O(1) work per view): the
+    # camera z of every vertex, its maximum (the far plane), then clip space.
+    w2c = torch.from_numpy(camera.world_to_cam).to(device=device, dtype=torch.float64)
+    zcam64 = vh @ w2c[2]  # [V] camera z = clip w
+    near, far = _clip_planes(float(zcam64.max()) if len(zcam64) else 0.0)
     mvp = torch.from_numpy(clip_space_matrix(camera, near, far, viewport=(wp, hp))).to(device=device, dtype=torch.float64)
-    vh = torch.cat([verts.double(), torch.ones_like(verts[:, :1], dtype=torch.float64)], dim=1)
     clip = vh @ mvp.T  # [V, 4], w = camera z
     with torch.no_grad():
         rast, _ = dr.rasterize(ctx, clip.float()[None].contiguous(), faces, resolution=(hp, wp), grad_db=False)
@@ -172,16 +175,19 @@ def rasterize_fragments(scene: Scene, camera: Camera, device=None) -> Fragments:
     tri = decode_triangle_ids(rast[..., 3]) - 1  # [H, W], -1 = background
     hit = tri >= 0
     u, v = rast[..., 0], rast[..., 1]
-    bary = torch.stack([u, v, 1.0 - u - v], dim=-1)  # weights of faces[tri][:, 0], [:, 1], [:, 2]
-    ids = faces[tri.clamp_min(0)].long()  # [H, W, 3]
-    zcam = clip[:, 3].float()
-    depth = (zcam[ids] * bary).sum(-1)
-    ids = torch.where(hit[..., None], ids, torch.full_like(ids, -1))
+    # u, v, 1 - u - v weigh faces[tri][0], [1], [2]; the compact form keeps the last two
+    bary = torch.stack([v, 1.0 - u - v], dim=-1)
+    tri_c = tri.clamp_min(0)
+    zcam = zcam64.float()
+    corners = faces[tri_c].long()  # [H, W, 3]
+    depth = zcam[corners[..., 0]] * u + zcam[corners[..., 1]] * bary[..., 0] + zcam[corners[..., 2]] * bary[..., 1]
     bary = torch.where(hit[..., None], bary, torch.zeros_like(bary))
     depth = torch.where(hit, depth, torch.full_like(depth, float("inf")))
-    return Fragments(
-        vertex_ids=ids.int().cpu().numpy(),
-        weights=bary.float().cpu().numpy(),
-        depth=depth.float().cpu().numpy(),
+    # read back 16 bytes a pixel (face id, two weights, depth); vertex ids and the
+    # first weight are expanded on the host only if someone reads them
+    return Fragments.from_faces(
         face_ids=tri.int().cpu().numpy(),
+        bary=bary.float().cpu().numpy(),
+        depth=depth.float().cpu().numpy(),
+        faces=scene.faces,
     )

@@ -233,6 +233,42 @@ def test_load_masks_subfolder_names_and_multi_view_npz(tmp_path):
     assert np.array_equal(out["view_1.png"], b)
 
 
+def test_lazy_masks_are_the_same_masks_read_on_access(tmp_path, monkeypatch):
+    from omniseg3d_mesh.io import masks as masks_module
+    from omniseg3d_mesh.io.masks import MaskViews, masks_hash
+
+    a, b, c = _masks(2, seed=1), _masks(3, seed=2), _masks(1, h=6, w=8, seed=3)
+    save_sam_folder(tmp_path / "view_000", a)
+    save_coco_rle_json(tmp_path / "view_001.json", b)
+    save_masks_npz(tmp_path / "view_002.npz", c)  # half resolution: resized on access
+    cams = _cams(["view_000.png", "view_001.jpg", "view_002.png"])
+    eager = load_masks(tmp_path, cams)
+    reads = []
+    original = masks_module.load_sam_folder
+    monkeypatch.setattr(masks_module, "load_sam_folder", lambda *a, **k: reads.append(a) or original(*a, **k))
+    lazy = load_masks(tmp_path, cams, lazy=True)
+    assert isinstance(lazy, MaskViews) and reads == []  # nothing read up front
+    assert list(lazy) == list(eager) and len(lazy) == 3 and "view_001.jpg" in lazy and "nope.png" not in lazy
+    for name in eager:
+        np.testing.assert_array_equal(lazy[name], eager[name])
+        assert lazy.content_hash(name) == masks_hash(eager[name])
+    assert lazy["view_002.png"].shape == (1, 12, 16)
+    assert lazy.path("view_001.jpg") == tmp_path / "view_001.json"
+    n = len(reads)
+    lazy.content_hash("view_000.png")  # remembered from the read above: no second read
+    assert len(reads) == n == 1
+    fresh = load_masks(tmp_path, cams, lazy=True)
+    assert fresh.content_hash("view_000.png") == masks_hash(a) and len(reads) == 2  # read when not known yet
+
+
+def test_lazy_masks_report_a_broken_entry_on_access(tmp_path):
+    save_masks_npz(tmp_path / "v.npz", _masks(2))
+    lazy = load_masks(tmp_path, _cams(["v.png"]), lazy=True)
+    (tmp_path / "v.npz").write_bytes(b"broken")
+    with pytest.raises(ValueError, match=r"cannot read the masks of view 'v.png' from .*v\.npz"):
+        lazy["v.png"]
+
+
 def test_load_masks_resizes_to_camera_nearest(tmp_path):
     small = np.zeros((1, 6, 8), bool)
     small[0, 1:3, 2:6] = True
