@@ -585,8 +585,17 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
     if config.loss not in ("affinity", "contrastive", "both"):
         raise ValueError(f"unknown loss {config.loss!r}: use affinity, contrastive or both")
     # training data as tensors (zero-copy on CPU)
-    t_ids = [torch.from_numpy(v.vertex_ids).to(device) for v in views]
-    t_w = [torch.from_numpy(v.weights).to(device) for v in views]
+    # compact pixels stay compact on the device (triangle id + 2 weights); a step expands only its samples
+    t_faces = torch.from_numpy(np.ascontiguousarray(scene.faces, dtype=np.int32)).to(device) if any(v.is_compact for v in views) else None
+    t_a = [torch.from_numpy(v.face_ids if v.is_compact else v.explicit_ids).to(device) for v in views]
+    t_b = [torch.from_numpy(v.bary if v.is_compact else v.explicit_weights).to(device) for v in views]
+
+    def pixels(vi: int, idx):
+        """(vertex ids [n, K] long, weights [n, K] float) of sampled pixels ``idx`` of view ``vi``."""
+        if views[vi].is_compact:
+            ids_v, w_v = pixel_vertices(t_faces, t_a[vi].index_select(0, idx), t_b[vi].index_select(0, idx))
+            return ids_v.long(), w_v.float()
+        return t_a[vi].index_select(0, idx).long(), t_b[vi].index_select(0, idx).float()
     t_patch = [torch.from_numpy(v.patch_ids).to(device) for v in views]
     t_votes = [torch.from_numpy(v.votes).to(device) for v in views]
     seen = np.zeros(num_v, dtype=bool)
@@ -653,8 +662,9 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
         picked = rng.choice(len(views), per_step, replace=False) if per_step > 1 else [int(rng.integers(len(views)))]
         n_per = max(2, config.num_pixels // per_step)
         idx_list = [torch.from_numpy(views[vi].sample(rng, n_per, config.mask_balanced)).to(device) for vi in picked]
-        ids = torch.cat([t_ids[vi].index_select(0, idx) for vi, idx in zip(picked, idx_list)]).long()
-        w = torch.cat([t_w[vi].index_select(0, idx) for vi, idx in zip(picked, idx_list)]).float()
+        sampled = [pixels(vi, idx) for vi, idx in zip(picked, idx_list)]
+        ids = torch.cat([a for a, _ in sampled])
+        w = torch.cat([b for _, b in sampled])
 
         lr = _cosine_lr(step, config.steps, config.lr, config.lr_final)
         for group in optimizer.param_groups:

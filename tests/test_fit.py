@@ -378,9 +378,11 @@ def test_training_pixels_are_compact_and_streamed_masks_give_the_same_views(part
     frags = compute_fragments(scene, cam, "cpu")
     hier = load_or_build_hierarchy(cam.name, masks[cam.name], FAST, None)
     keep = frags.valid & (hier.patch_map >= 0)
-    np.testing.assert_array_equal(view.vertex_ids, frags.vertex_ids[keep])
-    np.testing.assert_allclose(view.weights.astype(np.float32), frags.weights[keep], atol=1e-3)
-    np.testing.assert_array_equal(view.patch_ids, hier.patch_map[keep])
+    order = np.argsort(hier.patch_map[keep], kind="stable")  # training pixels are grouped by patch
+    np.testing.assert_array_equal(view.vertex_ids, frags.vertex_ids[keep][order])
+    np.testing.assert_allclose(view.weights.astype(np.float32), frags.weights[keep][order], atol=1e-3)
+    np.testing.assert_array_equal(view.patch_ids, hier.patch_map[keep][order])
+    np.testing.assert_array_equal(np.diff(view.patch_start), np.bincount(view.patch_ids, minlength=hier.num_patches))
     assert view.vertex_ids.dtype == np.int32 and view.weights.dtype == np.float16
     assert view.nbytes == view.num_pixels * (4 + 4 + 4) + view.votes.nbytes
 
