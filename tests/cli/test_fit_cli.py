@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from omniseg3d_mesh.cli import main
+from omniseg3d_mesh.config import FitConfig
 
 
 
@@ -47,7 +48,7 @@ def test_fit_cli_writes_workspace(tmp_path, capsys):
         assert (ws / name).is_file(), name
     assert len(list((ws / "fragments").glob("*.npz"))) == 6 and len(list((ws / "hierarchy").glob("*.npz"))) == 6
     field = Field.load(ws / "field.npz")
-    assert field.features.shape == (scene.num_vertices, 16)
+    assert field.features.shape == (scene.num_vertices, FitConfig().feature_dim)
     np.testing.assert_allclose(np.linalg.norm(field.features, axis=1), 1.0, atol=1e-5)
     assert field.meta["config"]["steps"] == 40 and field.meta["config"]["num_pixels"] == 512
     info = json.loads((ws / "scene.json").read_text())
