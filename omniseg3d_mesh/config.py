@@ -77,7 +77,7 @@ class FitConfig:
     )
     contrastive_weight: float = opt(1.0, "weight of the hierarchical contrastive loss when --loss is contrastive or both")
     spread_weight: float = opt(0.2, "weight of a weak repulsion between random pairs of seen vertices (relu(cos)^2): objects no view shows together still come apart (the contrastive loss alone sends every object of a two-object view to the antipode of the other, so twins seen only against the floor would align); same-object pairs are held together by the views")
-    coarse_nodes: int = opt(0, "two-level features: f = coarse[voxel] + fine[vertex] with about this many occupied voxels, so the samples per parameter do not fall as the vertex count grows (0 = per-vertex only)")
+    coarse_nodes: int = opt(30000, "two-level features: f = coarse[voxel] + fine[vertex] with about this many occupied voxels, so the samples per parameter do not fall as the vertex count grows (scenes with fewer vertices fit per vertex only; 0 = off)")
     views_per_step: int = opt(4, "views in each step's batch (num_pixels are shared among them)")
     mask_balanced: float = opt(0.5, "fraction of each view's pixels drawn so that every mask gets the same number of samples (small objects are not drowned by walls); the rest uniform")
     absorb_containment: bool = opt(True, "merge a mask that lies >= containment_ratio inside a larger one into it")
