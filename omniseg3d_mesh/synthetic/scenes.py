@@ -304,6 +304,23 @@ def _assemble(b: _Builder, rng):
 
 
 # --------------------------------------------------------------------------- the scene
+def _synthetic_scene(b: "_Builder", scene: Scene, labels, part_object, object_group, preset: str, seed: int, meta: dict) -> SyntheticScene:
+    """The :class:`SyntheticScene` of an assembled builder (names and stuff flags from ``b``)."""
+    return SyntheticScene(
+        scene=scene,
+        labels=labels,
+        part_names=[p[0] for p in b.parts],
+        object_names=list(b.object_names),
+        group_names=list(b.group_names),
+        part_object=part_object,
+        object_group=object_group,
+        stuff=np.asarray(b.stuff, dtype=bool),
+        preset=preset,
+        seed=seed,
+        meta=meta,
+    )
+
+
 def make_scene(
     preset: str = "small",
     seed: int = 0,
@@ -406,19 +423,7 @@ def make_scene(
         fboxes.append((vertices[sel].min(0), vertices[sel].max(0)))
     cams = _make_cameras(rng, fboxes, furniture, b.object_names, (RW, RD, RH), n_views, width, height, fov_y_deg)
     scene = Scene(vertices=vertices, faces=faces, colors=colors, cameras=cams)
-    syn = SyntheticScene(
-        scene=scene,
-        labels=labels,
-        part_names=[p[0] for p in b.parts],
-        object_names=list(b.object_names),
-        group_names=list(b.group_names),
-        part_object=part_object_arr,
-        object_group=object_group,
-        stuff=np.asarray(b.stuff, dtype=bool),
-        preset=preset,
-        seed=seed,
-        meta={"room": [float(RW), float(RD), float(RH)]},
-    )
+    syn = _synthetic_scene(b, scene, labels, part_object_arr, object_group, preset, seed, {"room": [float(RW), float(RD), float(RH)]})
     log.info(
         "synthetic scene %s/seed %d: %d vertices, %d faces, %d parts, %d objects, %d groups, %d views",
         preset, seed, len(vertices), len(scene.faces), syn.num_parts, syn.num_objects, len(b.group_names), n_views,
@@ -807,19 +812,8 @@ def make_room(
         twin_pts, num_views, width, height, fov_y_deg,
     )
     scene = Scene(vertices=vertices, faces=faces, colors=colors, cameras=cams)
-    syn = SyntheticScene(
-        scene=scene,
-        labels=labels,
-        part_names=[p[0] for p in b.parts],
-        object_names=list(b.object_names),
-        group_names=list(b.group_names),
-        part_object=part_object_arr,
-        object_group=object_group,
-        stuff=np.asarray(b.stuff, dtype=bool),
-        preset=f"room-{size}",
-        seed=seed,
-        meta={"kind": "room", "room": [float(RW), float(RD), float(RH)], "twins": [int(o) for o in twins], "max_edge": float(t[0])},
-    )
+    meta = {"kind": "room", "room": [float(RW), float(RD), float(RH)], "twins": [int(o) for o in twins], "max_edge": float(t[0])}
+    syn = _synthetic_scene(b, scene, labels, part_object_arr, object_group, f"room-{size}", seed, meta)
     log.info(
         "room %s/seed %d: %d vertices, %d faces, %d parts, %d objects (%d things), %d views",
         size, seed, len(vertices), len(faces), syn.num_parts, syn.num_objects, things, num_views,
