@@ -53,6 +53,14 @@ TEMPERATURE_MIN = 0.1
 TEMPERATURE_MAX = 1.0
 
 
+def _check_batch(features: torch.Tensor, patch_ids: torch.Tensor) -> None:
+    """Shapes every per-view loss expects: features [N, D], patch_ids [N]."""
+    if features.ndim != 2:
+        raise ValueError(f"features must have shape (N, D), got {tuple(features.shape)}")
+    if patch_ids.shape != features.shape[:1]:
+        raise ValueError(f"patch_ids must have shape ({features.shape[0]},), got {tuple(patch_ids.shape)}")
+
+
 def cluster_temperature(features: torch.Tensor, inverse: torch.Tensor, num: int, alpha: float = 10.0):
     """Prototypes and temperatures of the clusters present in a batch.
 
@@ -122,10 +130,7 @@ def hierarchical_contrastive_loss(
     Returns:
         scalar loss (mean over the N pixels).
     """
-    if features.ndim != 2:
-        raise ValueError(f"features must have shape (N, D), got {tuple(features.shape)}")
-    if patch_ids.shape != features.shape[:1]:
-        raise ValueError(f"patch_ids must have shape ({features.shape[0]},), got {tuple(patch_ids.shape)}")
+    _check_batch(features, patch_ids)
     n = features.shape[0]
     if n == 0:
         return features.sum() * 0.0
@@ -232,10 +237,7 @@ def affinity_loss(features: torch.Tensor, patch_ids: torch.Tensor, votes: torch.
     Returns:
         scalar loss.
     """
-    if features.ndim != 2:
-        raise ValueError(f"features must have shape (N, D), got {tuple(features.shape)}")
-    if patch_ids.shape != features.shape[:1]:
-        raise ValueError(f"patch_ids must have shape ({features.shape[0]},), got {tuple(patch_ids.shape)}")
+    _check_batch(features, patch_ids)
     n = features.shape[0]
     if n < 2:
         return features.sum() * 0.0
