@@ -56,14 +56,13 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse import csgraph
 
-from .config import DiscretizeConfig, config_to_dict
+from .config import DiscretizeConfig
 from .field import check_field_geometry
 from .graph import vertex_graph
 from .progress import ProgressCallback, report
@@ -74,7 +73,6 @@ __all__ = [
     "PartTree",
     "Discretizer",
     "discretize",
-    "discretize_workspace",
     "oversegment",
     "smooth_features",
     "normalize_features",
@@ -885,52 +883,3 @@ def discretize(
     """
     feats = getattr(features, "features", features)
     return Discretizer.from_config(config or DiscretizeConfig()).fit(feats, vertices, faces).labels_
-
-
-def discretize_workspace(
-    workspace: Any = None,
-    out: str | Path | None = None,
-    config: DiscretizeConfig | None = None,
-    progress: ProgressCallback | None = None,
-) -> dict:
-    """Discretize a workspace's fitted field and export the parts.
-
-    Reads ``field.npz`` and ``geometry.npz`` (no training data), writes the parts
-    folder (default ``<workspace>/parts``) atomically.
-
-    Returns:
-        The export manifest (also ``parts.json``), plus ``"out"`` and ``"levels"``.
-    """
-    from .field import load_field
-    from .io.export import export_parts
-    from .workspace import Workspace
-
-    config = config or DiscretizeConfig()
-    ws = workspace if isinstance(workspace, Workspace) else Workspace.find(workspace)
-    fld = load_field(ws)
-    geo = ws.load_geometry()
-    verts, faces, colors = geo["vertices"], geo["faces"], geo["colors"]
-    est = Discretizer.from_config(config).fit(fld.features, verts, faces, progress=progress)
-    out_dir = Path(out) if out is not None else ws.parts_dir
-    tree = est.tree_
-    manifest = export_parts(
-        out_dir,
-        verts,
-        faces,
-        colors,
-        est.labels_,
-        parents=est.parents_,
-        levels=est.level_,
-        format=config.format,
-        extra={
-            "config": config_to_dict(config),
-            "workspace": str(ws.root),
-            "parts_per_level": [tree.num_parts(lv) for lv in range(tree.num_levels)],
-            "level_similarities": list(tree.similarities),
-        },
-        level_labels=est.levels_,
-        progress=progress,
-    )
-    manifest["out"] = str(out_dir)
-    ws.record_parts(out_dir)  # render and the viewer use these parts
-    return manifest

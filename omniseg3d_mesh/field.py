@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .workspace import Workspace, atomic_save_npz, read_npz
+from .workspace import atomic_save_npz, read_npz
 
-__all__ = ["Field", "NonFiniteFieldError", "load_field", "check_field_geometry", "check_finite_features"]
+__all__ = ["Field", "NonFiniteFieldError", "check_field_geometry", "check_finite_features"]
 
 FIELD_VERSION = 1
 _REFIT = "re-run `omniseg-mesh fit` (a diverging fit gives NaN: lower --lr)"
@@ -122,9 +122,3 @@ def check_field_geometry(features: np.ndarray, vertices: np.ndarray) -> None:
             "the field was fitted on another mesh; re-run `omniseg-mesh fit` on this one"
         )
     check_finite_features(features, "the field")
-
-
-def load_field(workspace: str | Path | Workspace | None = None) -> Field:
-    """The fitted field of a workspace (default: ``./omniseg``)."""
-    ws = workspace if isinstance(workspace, Workspace) else Workspace.find(workspace)
-    return Field.load(ws.field_path)

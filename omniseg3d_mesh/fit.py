@@ -36,7 +36,7 @@ from typing import Mapping
 
 import numpy as np
 
-from .config import FitConfig, FragmentConfig, MaskConfig, config_to_dict
+from .config import FitConfig, FragmentConfig, config_to_dict
 from .field import Field
 from .hierarchy import Hierarchy, build_hierarchy
 from .io.masks import masks_hash
@@ -46,7 +46,7 @@ from .workspace import Workspace, atomic_save_npz, atomic_write_bytes, content_h
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FitDivergedError", "ViewData", "prepare_views", "pixel_vertices", "fit_field", "fit_workspace", "resolve_device", "masks_hash"]
+__all__ = ["FitDivergedError", "ViewData", "prepare_views", "pixel_vertices", "fit_field", "resolve_device", "masks_hash"]
 
 FIT_VERSION = 1
 HIERARCHY_VERSION = 2  # 2: membership stored (mask-balanced sampling)
@@ -745,105 +745,3 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
         "version": __version__,
     }
     return Field(features=feats, meta=meta)
-
-
-def fit_workspace(
-    mesh,
-    images=None,
-    cameras=None,
-    masks=None,
-    workspace=None,
-    config: FitConfig = FitConfig(),
-    fragment_config: FragmentConfig = FragmentConfig(),
-    sam_checkpoint=None,
-    mask_config: MaskConfig | None = None,
-    progress: ProgressCallback | None = None,
-) -> Workspace:
-    """Load a scene and its masks, fit, and write everything into a workspace.
-
-    Args:
-        mesh: mesh or point-cloud file.
-        images: the images folder (cameras are found next to it unless ``cameras`` is given).
-        cameras: a camera file/folder (COLMAP, transforms.json, ScanNet, cameras.json).
-        masks: a masks folder or file (SAM amg folders, COCO-RLE json, .npz); when None,
-            masks are generated with SAM from ``sam_checkpoint`` into ``<workspace>/masks``,
-            or read from there if they already exist.
-        workspace: the workspace folder (default: ``omniseg/`` beside the mesh).
-        config, fragment_config: stage settings.
-        sam_checkpoint: SAM weights for generating masks.
-        mask_config: SAM settings.
-        progress: progress callback.
-
-    Returns:
-        The :class:`~omniseg3d_mesh.workspace.Workspace` holding ``field.npz``,
-        ``geometry.npz``, ``cameras.json``, ``scene.json``, ``fragments/``, ``hierarchy/``.
-    """
-    from .io.geometry import load_scene
-
-    mesh = Path(mesh)
-    ws = workspace if isinstance(workspace, Workspace) else (Workspace(workspace) if workspace is not None else Workspace.default_for(mesh))
-    scene = load_scene(mesh, images=images, cameras=cameras, point_mode=fragment_config.point_mode)
-    # a lazy mapping: one view's masks in memory at a time, each read once and its hash kept
-    mask_views = _load_or_generate_masks(scene, images, masks, ws, sam_checkpoint, mask_config, config, progress)
-
-    field = fit_field(scene, mask_views, config=config, workspace=ws, fragment_config=fragment_config, progress=progress)
-    _refuse_non_finite(field, ws, config)
-    ws.save_geometry(scene.vertices, scene.faces, scene.colors)
-    from .io.cameras_json import save_cameras_json
-
-    save_cameras_json(ws.cameras_path, scene.cameras)
-    from . import __version__
-
-    ws.update_scene_info(
-        mesh=str(mesh.resolve()),
-        images=str(Path(images).resolve()) if images is not None else None,
-        cameras=str(Path(cameras).resolve()) if cameras is not None else None,
-        masks=str(Path(masks).resolve()) if masks is not None else str(ws.masks_dir),
-        camera_format=scene.camera_format,
-        num_vertices=scene.num_vertices,
-        num_faces=int(len(scene.faces)) if scene.faces is not None else 0,
-        point_cloud=scene.is_point_cloud,
-        num_views=len(scene.cameras),
-        fitted_views=field.meta["views"],
-        geometry_hash=scene.geometry_hash(),
-        masks_hash=content_hash([(k, _view_masks_hash(mask_views, k)) for k in sorted(mask_views)]),
-        config={"fit": config_to_dict(config), "fragments": config_to_dict(fragment_config)},
-        version=__version__,
-    )
-    field.meta["source"] = str(mesh.resolve())
-    field.save(ws.field_path)
-    return ws
-
-
-def _refuse_non_finite(field: Field, ws: Workspace, config: FitConfig) -> None:
-    """A diverged fit (NaN / inf features) raises before anything in the workspace is replaced."""
-    from .field import NonFiniteFieldError
-
-    bad = ~np.isfinite(field.features).all(axis=1)
-    if not bad.any():
-        return
-    ckpt = ws.checkpoints_dir / "fit.pt"
-    if ckpt.is_file():
-        ckpt.unlink()  # holds the diverged state: a re-run must not resume from it
-    loss = field.meta.get("final_loss")
-    loss = f"{loss:.4g}" if isinstance(loss, (int, float)) else "unknown"
-    kept = f"the previous {ws.field_path} is kept" if ws.field_path.is_file() else f"{ws.field_path} was not written"
-    raise NonFiniteFieldError(
-        f"the fit diverged: {int(bad.sum())} of {len(bad)} vertices have NaN or inf features "
-        f"(last loss {loss}, lr {config.lr:g}); {kept}. "
-        f"Fix: lower the learning rate (--lr {config.lr / 10:g}) and fit again"
-    )
-
-
-def _load_or_generate_masks(scene, images, masks, ws: Workspace, sam_checkpoint, mask_config, config: FitConfig, progress):
-    """``--masks`` when given, else the workspace's ``masks/`` (SAM fills in missing views when a checkpoint is given)."""
-    if masks is not None:
-        from .io.masks import load_masks
-
-        return load_masks(masks, scene.cameras, allow_missing=config.allow_missing_masks, lazy=True)
-    from .masks.sam import ensure_masks
-
-    return ensure_masks(
-        images, scene.cameras, ws.masks_dir, checkpoint=sam_checkpoint, config=mask_config or MaskConfig(),
-        progress=progress, allow_missing=config.allow_missing_masks, lazy=True,
-    )

@@ -29,7 +29,6 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence, Union
 
 import numpy as np
@@ -42,7 +41,7 @@ from .graph import vertex_graph
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Click", "parse_click", "Step", "Selector"]
+__all__ = ["Click", "parse_click", "Step", "Selection", "Selector"]
 
 ClickLike = Union["Click", str]
 
@@ -185,6 +184,23 @@ class Step:
         )
 
 
+@dataclass(frozen=True)
+class Selection:
+    """A click's selection as :meth:`Selector.choose` picked it.
+
+    Attributes:
+        steps: the click's hierarchy steps (smallest first).
+        step: the index of the chosen step, or None when a threshold was given.
+        threshold: the threshold the selection was taken at.
+        mask: [V] bool, the selected vertices.
+    """
+
+    steps: tuple[Step, ...]
+    step: int | None
+    threshold: float
+    mask: np.ndarray = field(repr=False)
+
+
 # --------------------------------------------------------------------------- selector
 class Selector:
     """Answers clicks on a fitted field. Never needs the training data.
@@ -236,6 +252,7 @@ class Selector:
         self._gated: sp.csr_matrix | None = None
         self._smoothed: np.ndarray | None = None
         self._gate_open: np.ndarray | None = None
+        self._last_steps: tuple | None = None  # ((clicks, grow), steps) of the last hierarchy asked for
         self.workspace = None  # set by from_workspace
         self.colors: np.ndarray | None = None  # [V, 3] u8 when known (from_workspace)
 
@@ -247,42 +264,11 @@ class Selector:
     @classmethod
     def from_workspace(cls, workspace: Any = None, knn: int = 8, config: SelectConfig | None = None) -> "Selector":
         """A selector over a workspace: ``field.npz`` + ``geometry.npz`` (+ ``cameras.json`` and the
-        fragment cache for pixel clicks). Default workspace: ``./omniseg``."""
-        from .field import load_field
-        from .workspace import Workspace
+        fragment cache for pixel clicks). Default workspace: ``./omniseg``. Loading is
+        :func:`omniseg3d_mesh.pipeline.open_selector`."""
+        from .pipeline import open_selector
 
-        ws = workspace if isinstance(workspace, Workspace) else Workspace.find(workspace)
-        fld = load_field(ws)
-        geo = ws.load_geometry()
-        cameras: list = []
-        if ws.cameras_path.is_file():
-            try:
-                from .io.cameras_json import load_cameras_json
-            except ImportError:  # pragma: no cover - the io floor ships it
-                log.warning("cannot read %s (no io.cameras_json): pixel clicks are unavailable", ws.cameras_path)
-            else:
-                cameras = list(load_cameras_json(ws.cameras_path))
-        verts, faces, colors = geo["vertices"], geo["faces"], geo["colors"]
-        state: dict = {}
-
-        frag_cfg = (ws.read_scene_info().get("config") or {}).get("fragments") or {}
-
-        def lookup(view: str):
-            # the fragments `fit` cached for this view (same backend and splat radius -> same cache key)
-            from .render.fragments import load_or_compute_fragments
-            from .scene import Scene
-
-            if "scene" not in state:
-                state["scene"] = Scene(vertices=verts, faces=faces, colors=colors, cameras=cameras)
-            scene = state["scene"]
-            return load_or_compute_fragments(
-                scene, scene.camera(view), ws, backend=frag_cfg.get("backend", "auto"), point_radius=frag_cfg.get("point_radius")
-            )
-
-        sel = cls(fld, verts, faces, cameras=cameras, fragments_lookup=lookup, knn=knn, config=config)
-        sel.workspace = ws
-        sel.colors = colors
-        return sel
+        return open_selector(workspace, knn=knn, config=config)
 
     @property
     def score_features(self) -> np.ndarray:
@@ -526,18 +512,37 @@ class Selector:
             parent = pp
         return bott[:n]
 
-    def hierarchy(self, clicks: ClickLike | Iterable[ClickLike]) -> list[Step]:
+    def hierarchy(self, clicks: ClickLike | Iterable[ClickLike], grow: bool = True) -> list[Step]:
         """The distinct nested selections of a click (or clicks) as the threshold falls, smallest first.
 
-        A step is a threshold range ``[threshold_lo, threshold_hi]`` at least
-        ``config.min_step_width`` wide over which the grown selection grows by at most
-        ``config.min_step_change`` (relative) and holds at least ``config.min_step_size``
-        vertices: the part, then the object, then the group... Returns at least one
-        step (the click's own selection at the median threshold when the size curve
-        has no flat range), or none when negative clicks exclude everything.
+        With region growing (``grow``), a step is a threshold range ``[threshold_lo,
+        threshold_hi]`` at least ``config.min_step_width`` wide over which the grown
+        selection grows by at most ``config.min_step_change`` (relative) and holds at
+        least ``config.min_step_size`` vertices: the part, then the object, then the
+        group... Returns at least one step (the click's own selection at the median
+        threshold when the size curve has no flat range), or none when negative clicks
+        exclude everything.
+
+        Without region growing, plain thresholding ignores connectivity, so the steps
+        are the valleys of the score distribution (:meth:`_valley_steps`): thresholds
+        in score ranges that hold almost no vertex, each step at least
+        ``config.min_step_change`` bigger than the one before; possibly none.
+
+        The steps of the last clicks asked for are kept, so asking again (e.g. by
+        :meth:`choose`) costs nothing.
         """
-        pos, neg = self._split(clicks)
+        cl = _as_clicks(clicks)
+        key = (tuple(cl), bool(grow))
+        if self._last_steps is not None and self._last_steps[0] == key:
+            return list(self._last_steps[1])
+        pos, neg = self._split(cl)
         s = self._scores(pos, neg)
+        steps = self._grown_steps(s, pos) if grow else self._valley_steps(s)
+        self._last_steps = (key, steps)
+        return list(steps)
+
+    def _grown_steps(self, s: np.ndarray, pos: np.ndarray) -> list[Step]:
+        """Steps of region growing from ``pos`` on the scores ``s`` [V] (see :meth:`hierarchy`)."""
         lab, order, starts, sizes, edges = self._coarse_graph()
         if lab is None:
             node_score, click_nodes = s.astype(np.float64), pos
@@ -593,6 +598,68 @@ class Selector:
             else:
                 i += 1
         return out
+
+    def _valley_steps(self, s: np.ndarray) -> list[Step]:
+        """Steps of plain thresholding: thresholds in the score valleys (histogram bins
+        holding almost no vertex); a new step must grow the selection by
+        ``config.min_step_change``."""
+        finite = s[np.isfinite(s)]
+        edges = np.linspace(-1.0, 1.0, 201)
+        hist, _ = np.histogram(finite, bins=edges)
+        empty = hist <= max(1, int(2e-4 * len(finite)))
+        steps: list[Step] = []
+        last_size = 0
+        i = len(hist) - 1
+        while i >= 0:
+            if not empty[i]:
+                i -= 1
+                continue
+            j = i
+            while j - 1 >= 0 and empty[j - 1]:
+                j -= 1
+            if j > 0 and i < len(hist) - 1 and hist[:j].sum() > 0:  # a valley between occupied bins
+                hi, lo = float(edges[i + 1]), float(edges[j])
+                t = round(0.5 * (hi + lo), 4)
+                size = int((finite >= t).sum())
+                if size > last_size * (1.0 + self.config.min_step_change):
+                    steps.append(Step(hi, lo, t, size, _compute=(lambda t=t: s >= t)))
+                    last_size = size
+            i = j - 1
+        return steps
+
+    def choose(
+        self,
+        clicks: ClickLike | Iterable[ClickLike],
+        threshold: float | None = None,
+        step: int | None = None,
+        grow: bool = True,
+    ) -> "Selection":
+        """The selection of a click: at ``threshold``, else at hierarchy ``step`` (default 0).
+
+        This is the selection policy ``omniseg-mesh select`` and the viewer share:
+        the click's steps come from :meth:`hierarchy` (with or without region
+        growing); a threshold selects with :meth:`select`; a step selects that
+        step's mask.
+
+        Raises:
+            ValueError: both ``threshold`` and ``step``; a negative step; the clicks
+                select nothing (every vertex is closer to a negative click).
+            IndexError: ``step`` is not one of the click's steps (the message says
+                how many there are).
+        """
+        if threshold is not None and step is not None:
+            raise ValueError("give either a threshold or a step, not both")
+        if step is not None and int(step) < 0:
+            raise ValueError(f"step must be 0 (smallest) or more, got {step}")
+        steps = self.hierarchy(clicks, grow=grow)
+        if threshold is not None:
+            return Selection(tuple(steps), None, float(threshold), self.select(clicks, threshold, grow=grow))
+        if not steps:
+            raise ValueError("the clicks select nothing: every vertex is closer to a negative click")
+        k = int(step or 0)
+        if k >= len(steps):
+            raise IndexError(f"step {k}: this click has {len(steps)} step(s), numbered 0..{len(steps) - 1}")
+        return Selection(tuple(steps), k, steps[k].threshold, steps[k].mask)
 
     def select_step(self, clicks: ClickLike | Iterable[ClickLike], step: int = 0) -> Step:
         """The ``step``-th hierarchy step (0 = smallest); steps past the last give the last one.

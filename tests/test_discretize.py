@@ -10,7 +10,8 @@ from sklearn.metrics import adjusted_rand_score
 
 from omniseg3d_mesh import graph
 from omniseg3d_mesh.config import DiscretizeConfig
-from omniseg3d_mesh.discretize import Discretizer, PartTree, discretize, discretize_workspace, oversegment
+from omniseg3d_mesh.discretize import Discretizer, PartTree, discretize, oversegment
+from omniseg3d_mesh.pipeline import discretize_workspace
 from omniseg3d_mesh.field import Field
 from omniseg3d_mesh.workspace import Workspace
 
@@ -117,9 +118,9 @@ def test_discretize_workspace_writes_parts(tmp_path, scene):
     ws = Workspace(tmp_path / "omniseg")
     ws.save_geometry(scene.vertices, scene.faces, scene.colors)
     Field(scene.features).save(ws.field_path)
-    manifest = discretize_workspace(ws, config=DiscretizeConfig(level=1, min_part_size=20))
+    parts = discretize_workspace(ws, config=DiscretizeConfig(level=1, min_part_size=20))
     out = ws.parts_dir
-    assert manifest["out"] == str(out) and manifest["num_parts"] == 4
+    assert parts.out == out and parts.num_parts == 4
     labels = np.load(out / "labels.npy")
     assert adjusted_rand_score(scene.object, labels) >= 0.9
     assert np.load(out / "labels_levels.npy").shape == (3, len(scene.vertices))

@@ -247,6 +247,44 @@ def test_selector_errors(scene, selector):
         selector.resolve("p:a.png:1,1")
 
 
+def test_choose_is_the_one_selection_policy(scene, selector):
+    click = f"v:{scene.vertex_in(5)}"
+    steps = selector.hierarchy(click)
+    first = selector.choose(click)  # default: step 0 of the grown hierarchy
+    assert first.step == 0 and list(first.steps) == steps and first.threshold == steps[0].threshold
+    np.testing.assert_array_equal(first.mask, steps[0].mask)
+    bigger = selector.choose(click, step=1)
+    assert iou(bigger.mask, scene.object == 3) >= 0.9
+    at = selector.choose(click, threshold=0.6, grow=False)
+    assert at.step is None and at.threshold == 0.6
+    np.testing.assert_array_equal(at.mask, selector.scores(click) >= 0.6)
+    with pytest.raises(IndexError, match=rf"step 40: this click has {len(steps)} step\(s\), numbered 0\.\.{len(steps) - 1}"):
+        selector.choose(click, step=40)
+    with pytest.raises(ValueError, match="give either a threshold or a step, not both"):
+        selector.choose(click, threshold=0.5, step=1)
+    with pytest.raises(ValueError, match="step must be 0 \\(smallest\\) or more, got -1"):
+        selector.choose(click, step=-1)
+    v = scene.vertex_in(2)
+    with pytest.raises(ValueError, match="the clicks select nothing"):
+        selector.choose([f"v:{v}", f"-v:{v}"])
+
+
+def test_hierarchy_without_growing_steps_through_score_valleys(scene, selector):
+    """Plain thresholding ignores connectivity: steps sit in empty score ranges, masks are {score >= t}."""
+    click = f"v:{scene.vertex_in(5)}"
+    scores = selector.scores(click)
+    steps = selector.hierarchy(click, grow=False)
+    assert steps and [st.size for st in steps] == sorted(st.size for st in steps)
+    for st in steps:
+        np.testing.assert_array_equal(st.mask, scores >= st.threshold)
+        assert st.approx_size == st.size
+        inside = (scores >= st.threshold_lo) & (scores < st.threshold_hi)
+        bins = round((st.threshold_hi - st.threshold_lo) / 0.01)  # a valley: (almost) no vertex in any of its bins
+        assert inside.sum() <= max(1, int(2e-4 * len(scores))) * bins
+    chosen = selector.choose(click, step=len(steps) - 1, grow=False)
+    np.testing.assert_array_equal(chosen.mask, scores >= steps[-1].threshold)
+
+
 def test_select_step_when_everything_is_excluded(scene, selector):
     v = scene.vertex_in(2)
     with pytest.raises(ValueError, match="the clicks select nothing"):

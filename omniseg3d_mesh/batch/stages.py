@@ -13,9 +13,8 @@ A :class:`Stage` says
   run skips the stage while the hash matches and the outputs exist.
 
 :func:`default_registry` holds the real stages (masks, fit, discretize, render),
-which call the stage entry points of :mod:`omniseg3d_mesh.fit`,
-:mod:`omniseg3d_mesh.discretize`, :mod:`omniseg3d_mesh.render.labels` and
-:mod:`omniseg3d_mesh.masks.sam`. Tests and tools build their own registries from
+which call :func:`omniseg3d_mesh.masks.sam.generate_masks` and the workspace
+functions of :mod:`omniseg3d_mesh.pipeline`, and read their typed results. Tests and tools build their own registries from
 the same parts.
 """
 
@@ -272,26 +271,10 @@ def _masks_model_key(task: StageTask) -> str:
     return content_hash(str(task.scene.sam_checkpoint), cfg.model, cfg.device)
 
 
-def _generate_masks_params() -> set[str]:
-    import inspect
-
-    from omniseg3d_mesh.masks import sam
-
-    return set(inspect.signature(sam.generate_masks).parameters)
-
-
 def _masks_load_model(task: StageTask) -> Any:
-    """The SAM model, loaded once per worker, when ``generate_masks`` can take a loaded model.
-
-    ``masks.sam.generate_masks`` loads the checkpoint itself; when it accepts a loaded
-    model (a ``model=`` argument, built by ``masks.sam.load_sam_model``) the actor
-    loads it once here and passes it to every chunk. Otherwise (None) each chunk's
-    ``generate_masks`` call loads the model: correct, with one model load per chunk.
-    """
+    """The SAM model (``masks.sam.load_sam_model``), loaded once per worker and passed to every chunk."""
     from omniseg3d_mesh.masks import sam
 
-    if "model" not in _generate_masks_params():
-        return None
     cfg = task.scene.config("masks")
     return sam.load_sam_model(task.scene.sam_checkpoint, cfg.model, cfg.device)
 
@@ -311,16 +294,13 @@ def _masks_run_chunk(model: Any, task: StageTask, chunk: list[str]) -> dict:
     from omniseg3d_mesh.masks import sam
 
     scene = task.scene
-    out_dir = task.workspace.masks_dir
-    kwargs: dict[str, Any] = {"config": scene.config("masks")}
-    if model is not None:
-        kwargs["model"] = model
-    result = sam.generate_masks(scene.images, scene.sam_checkpoint, out_dir, images=list(chunk), **kwargs)
-    result = dict(result or {})
-    if result.get("failed"):
-        failures = "; ".join(f"{f.get('image')}: {f.get('error')}" for f in result.get("failures", [])[:3])
+    result = sam.generate_masks(
+        scene.images, scene.sam_checkpoint, task.workspace.masks_dir, scene.config("masks"), images=list(chunk), model=model
+    )
+    if result["failed"]:
+        failures = "; ".join(f"{f['image']}: {f['error']}" for f in result["failures"][:3])
         raise RuntimeError(f"{scene.where}: SAM failed on {result['failed']} image(s): {failures}")
-    return {k: result[k] for k in ("done", "skipped", "masks") if k in result}
+    return {k: result[k] for k in ("done", "skipped", "masks")}
 
 
 def _masks_finish(task: StageTask, results: list) -> dict:
@@ -363,17 +343,10 @@ def _fit_fingerprint(scene: SceneSpec) -> dict:
 
 
 def _fit_run(task: StageTask) -> dict:
-    import inspect
-
-    from omniseg3d_mesh.fit import fit_workspace
+    from omniseg3d_mesh.pipeline import fit_workspace
 
     scene = task.scene
     masks = _masks_source(scene)
-    kwargs: dict[str, Any] = {}
-    if masks is None:
-        kwargs["sam_checkpoint"] = scene.sam_checkpoint
-        if "mask_config" in inspect.signature(fit_workspace).parameters:
-            kwargs["mask_config"] = scene.config("masks")
     fit_workspace(
         scene.mesh,
         scene.images,
@@ -382,7 +355,8 @@ def _fit_run(task: StageTask) -> dict:
         workspace=scene.workspace,
         config=scene.config("fit"),
         fragment_config=scene.config("fragments"),
-        **kwargs,
+        sam_checkpoint=scene.sam_checkpoint if masks is None else None,
+        mask_config=scene.config("masks") if masks is None else None,
     )
     return {}
 
@@ -407,15 +381,10 @@ def _discretize_fingerprint(scene: SceneSpec) -> dict:
 
 
 def _discretize_run(task: StageTask) -> dict:
-    from omniseg3d_mesh.discretize import discretize_workspace
+    from omniseg3d_mesh.pipeline import discretize_workspace
 
-    manifest = discretize_workspace(task.workspace, out=None, config=task.scene.config("discretize"))
-    if not isinstance(manifest, dict):
-        return {}
-    if "num_parts" in manifest:
-        return {"parts": int(manifest["num_parts"])}
-    parts = manifest.get("parts")
-    return {"parts": len(parts)} if isinstance(parts, (list, dict)) else {}
+    parts = discretize_workspace(task.workspace, out=None, config=task.scene.config("discretize"))
+    return {"parts": parts.num_parts}
 
 
 def _render_fingerprint(scene: SceneSpec) -> dict:
@@ -434,11 +403,19 @@ def _render_fingerprint(scene: SceneSpec) -> dict:
 
 
 def _render_run(task: StageTask) -> dict:
-    from omniseg3d_mesh.render.labels import render_workspace
+    from omniseg3d_mesh.pipeline import render_workspace
 
     out = Path(task.scene.workspace) / RENDER_DIR_NAME
-    info = render_workspace(task.workspace, out, config=task.scene.config("render"))
-    return {"out": str(out), **({k: v for k, v in info.items() if isinstance(v, (int, float, str))} if isinstance(info, dict) else {})}
+    rep = render_workspace(task.workspace, out, config=task.scene.config("render"))
+    return {
+        "out": str(rep.out),
+        "what": rep.what,
+        "views": rep.views,
+        "files": len(rep.files),
+        "annotations": rep.annotations,
+        "parts": rep.parts,
+        "source": rep.source,
+    }
 
 
 def default_registry(mask_chunk_size: int = 16) -> dict[str, Stage]:

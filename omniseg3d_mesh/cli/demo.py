@@ -57,7 +57,6 @@ def _fit_config(args: argparse.Namespace) -> FitConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..discretize import discretize_workspace
     from ..evaluation import (
         BenchmarkData,
         click_miou,
@@ -66,8 +65,7 @@ def run(args: argparse.Namespace) -> int:
         make_queries,
         masks_only_miou,
     )
-    from ..field import load_field
-    from ..fit import fit_workspace
+    from ..pipeline import discretize_workspace, fit_workspace
     from ..select import Selector
     from ..synthetic.masks import gt_label_maps, simulate_masks, write_sam_masks
     from ..synthetic.scenes import make_scene, save_synthetic
@@ -88,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         paths = save_synthetic(out / "scene", syn, frags, progress=progress)
         masks = simulate_masks(syn, frags, args.mask_preset, seed=args.scene_seed, progress=progress)
         write_sam_masks(out / "scene" / "masks", masks)
-        ws = fit_workspace(
+        fitted = fit_workspace(
             paths["mesh"],
             images=paths["images"],
             cameras=paths["cameras"],
@@ -97,11 +95,11 @@ def run(args: argparse.Namespace) -> int:
             config=fit_cfg,
             progress=progress,
         )
-        manifest = discretize_workspace(ws, out=out / "parts", config=disc_cfg, progress=progress)
+        parts = discretize_workspace(fitted.workspace, out=out / "parts", config=disc_cfg, progress=progress)
     t_pipeline = time.perf_counter() - t0
 
     # ------------------------------------------------------------ evaluation
-    field = load_field(ws)
+    ws, field = fitted.workspace, fitted.field
     maps = {v: gt_label_maps(syn, f) for v, f in frags.items()}
     gt_parts = {v: m["part"] for v, m in maps.items()}
     gt_objs = {v: m["object"] for v, m in maps.items()}
@@ -109,8 +107,8 @@ def run(args: argparse.Namespace) -> int:
     data = BenchmarkData(syn, frags, masks, gt_parts, gt_objs, queries, args.mask_preset)
     hier = hierarchical_miou(field, syn.scene, frags, gt_parts, gt_objs, queries)
     base = masks_only_miou(masks, frags, gt_parts, gt_objs, queries)
-    labels = _load_labels(manifest, syn.scene.num_vertices, out / "parts")
-    part_ari, part_miou = discretization_scores(labels, syn.labels["part"]) if labels is not None else (float("nan"),) * 2
+    labels = parts.labels
+    part_ari, part_miou = discretization_scores(labels, syn.labels["part"])
     selector = Selector(field, syn.scene.vertices, syn.scene.faces)
     things = [o for o in range(syn.num_objects) if not syn.stuff[o]]
     clicks = click_miou(selector, syn.labels["object"], objects=things, seed=args.scene_seed)
@@ -142,17 +140,6 @@ def run(args: argparse.Namespace) -> int:
     )
     next_hint(f"omniseg-mesh view --workspace {ws.root}   (click the scene; Smaller / Bigger walk the hierarchy steps)")
     return 0
-
-
-def _load_labels(manifest: dict, num_vertices: int, parts_dir: Path):
-    """[V] part labels of the exported discretization (``labels.npy``; None when missing)."""
-    import numpy as np
-
-    path = parts_dir / str(manifest.get("labels", "labels.npy"))
-    if not path.is_file():
-        return None
-    arr = np.load(path)
-    return arr.astype(np.int64) if arr.shape == (num_vertices,) else None
 
 
 def _draw_sheet(path: Path, data, labels, selector) -> Path:

@@ -23,26 +23,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..discretize import discretize_workspace
+    from ..pipeline import discretize_workspace
     from ..workspace import Workspace
     from ._ui import console, next_hint, print_table, progress_bars
 
     config = dataclass_from_namespace(DiscretizeConfig, args, args.config)
     ws = Workspace.find(args.workspace)
     with progress_bars() as progress:
-        manifest = discretize_workspace(ws, out=args.out, config=config, progress=progress)
-    per_level = manifest.get("parts_per_level", [])
+        result = discretize_workspace(ws, out=args.out, config=config, progress=progress)
     print_table(
         "hierarchy levels",
         ["level", "parts", "merge similarity"],
-        [[lv, n, "-" if lv == 0 else round(manifest["level_similarities"][lv - 1], 3)] for lv, n in enumerate(per_level)],
+        [[lv, n, "-" if lv == 0 else round(result.level_similarities[lv - 1], 3)] for lv, n in enumerate(result.parts_per_level)],
     )
-    parts = sorted(manifest["parts"], key=lambda r: -r["num_vertices"])
+    parts = sorted(result.manifest["parts"], key=lambda r: -r["num_vertices"])
     rows = [[r["id"], r["file"], r["num_vertices"], r["num_faces"], r["parent"]] for r in parts[:20]]
-    title = f"parts at level {manifest.get('level', config.level)}" + (f" (largest 20 of {len(parts)})" if len(parts) > 20 else "")
+    title = f"parts at level {result.level}" + (f" (largest 20 of {len(parts)})" if len(parts) > 20 else "")
     print_table(title, ["id", "file", "vertices", "faces", "parent"], rows)
     console.print(
-        f"[green]wrote[/] {manifest['num_parts']} parts to {manifest['out']} (parts.json, labels.npy, segmented.ply)",
+        f"[green]wrote[/] {result.num_parts} parts to {result.out} (parts.json, labels.npy, segmented.ply)",
         highlight=False,
     )
     next_hint(f"omniseg-mesh render --workspace {ws.root} --out views/   (renders these parts onto the input views)")

@@ -33,21 +33,19 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from omniseg3d_mesh.cli._ui import next_hint, print_table, progress_bars
-    from omniseg3d_mesh.field import Field
-    from omniseg3d_mesh.fit import fit_workspace
+    from omniseg3d_mesh.pipeline import fit_workspace
 
     config = dataclass_from_namespace(FitConfig, args, args.config)
     frag_config = dataclass_from_namespace(FragmentConfig, args, args.config)
     mask_config = _mask_config(args.config) if args.sam_checkpoint else None
     t0 = time.perf_counter()
     with progress_bars() as progress:
-        ws = fit_workspace(
+        result = fit_workspace(
             args.mesh, args.images, cameras=args.cameras, masks=args.masks, workspace=args.workspace,
             config=config, fragment_config=frag_config, sam_checkpoint=args.sam_checkpoint,
             mask_config=mask_config, progress=progress,
         )
-    field = Field.load(ws.field_path)
-    meta = field.meta
+    ws, meta = result.workspace, result.field.meta
     steps = meta["steps"]
     rate = f"{steps / meta['fit_seconds']:.1f} steps/s" if meta["fit_seconds"] > 0 else "resumed (already done)"
     print_table(

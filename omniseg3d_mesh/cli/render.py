@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..render.labels import render_workspace
+    from ..pipeline import render_workspace
     from ..workspace import Workspace
     from ._ui import UsageError, console, next_hint, print_table, progress_bars
 
@@ -65,12 +65,12 @@ def run(args: argparse.Namespace) -> int:
     ws = Workspace.find(args.workspace)
     with progress_bars() as progress:
         rep = render_workspace(ws, args.out, config=config, labels=args.labels, progress=progress, parts=args.parts)
-    console.print(f"rendered {rep['source']}", highlight=False)
+    console.print(f"rendered {rep.source}", highlight=False)
     print_table(
-        f"render ({rep['what']})",
+        f"render ({rep.what})",
         ["views", "files", "parts", "annotations", "out"],
-        [[rep["views"], rep["files"], rep["parts"], rep["annotations"], rep["out"]]],
+        [[rep.views, len(rep.files), rep.parts, rep.annotations, str(rep.out)]],
     )
-    console.print(f"wrote {rep['files']} files into {rep['out']}", highlight=False)
-    next_hint(f"open the *_overlay.png files in {rep['out']}, or explore interactively: omniseg-mesh view --workspace {ws.root}")
+    console.print(f"wrote {len(rep.files)} files into {rep.out}", highlight=False)
+    next_hint(f"open the *_overlay.png files in {rep.out}, or explore interactively: omniseg-mesh view --workspace {ws.root}")
     return 0

@@ -32,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..io.export import selection_format
-    from ..select import Selector, parse_click
+    from ..pipeline import open_selector
+    from ..select import parse_click
     from ._ui import UsageError, console, next_hint, print_table
 
     config = dataclass_from_namespace(SelectConfig, args, args.config)
@@ -45,31 +46,24 @@ def run(args: argparse.Namespace) -> int:
         clicks = [parse_click(c) for c in args.click]
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    sel = Selector.from_workspace(args.workspace, knn=config.knn, config=config)
-    steps = sel.hierarchy(clicks)
-    if config.threshold is not None:
-        mask = sel.select(clicks, config.threshold, grow=config.grow)
-        chosen = None
-    else:
-        if not steps:
-            raise ValueError("the clicks select nothing: every vertex is closer to a negative click")
-        chosen = config.step or 0
-    rows = [
-        [("* " if i == chosen else "") + str(i), f"{st.threshold_hi:.3f} .. {st.threshold_lo:.3f}", f"{st.threshold:.3f}", st.size]
-        for i, st in enumerate(steps)
-    ]
-    print_table("hierarchy steps (smaller -> bigger)", ["step", "threshold range", "threshold", "vertices"], rows)
-    if chosen is not None:
-        if chosen >= len(steps):
-            raise UsageError(
-                f"--step {chosen}: this click has {len(steps)} step(s), numbered 0..{len(steps) - 1} (table above); "
-                f"pick one of them, or --threshold T"
-            )
-        step = steps[chosen]
-        mask = step.mask if config.grow else sel.scores(clicks) >= step.threshold
+    sel = open_selector(args.workspace, knn=config.knn, config=config)
+
+    def steps_table(steps, chosen) -> None:
+        rows = [
+            [("* " if i == chosen else "") + str(i), f"{st.threshold_hi:.3f} .. {st.threshold_lo:.3f}", f"{st.threshold:.3f}", st.size]
+            for i, st in enumerate(steps)
+        ]
+        print_table("hierarchy steps (smaller -> bigger)", ["step", "threshold range", "threshold", "vertices"], rows)
+
+    try:
+        choice = sel.choose(clicks, threshold=config.threshold, step=config.step, grow=config.grow)
+    except IndexError as exc:  # a step this click does not have: show the ones it has
+        steps_table(sel.hierarchy(clicks, grow=config.grow), None)
+        raise UsageError(f"--{exc} (table above); pick one of them, or --threshold T") from None
+    steps_table(choice.steps, choice.step)
     from ..io.export import export_selection
 
-    result = export_selection(args.out, sel.vertices, sel.faces, sel.colors, mask)
+    result = export_selection(args.out, sel.vertices, sel.faces, sel.colors, choice.mask)
     console.print(
         f"[green]selected[/] {result['num_vertices']} vertices, {result['num_faces']} faces -> {result['mesh']} "
         f"(mask: {result['mask']})"

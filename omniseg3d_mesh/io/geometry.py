@@ -31,7 +31,6 @@ __all__ = [
     "GEOMETRY_SUFFIXES",
     "load_geometry",
     "load_scene",
-    "load_workspace_scene",
     "save_ply",
     "ply_bytes",
     "save_vertex_labels",
@@ -843,27 +842,3 @@ def load_scene(
 
         cams, fmt = load_cameras(images, cameras=cameras, world_transform=world_transform)
     return Scene(vertices=vertices, faces=faces, colors=colors, cameras=cams, source=Path(mesh), camera_format=fmt)
-
-
-def load_workspace_scene(workspace) -> Scene:
-    """The scene a workspace was fitted on: ``geometry.npz`` + ``cameras.json``.
-
-    Args:
-        workspace: a :class:`~omniseg3d_mesh.workspace.Workspace` or its folder.
-    """
-    from ..workspace import Workspace
-    from .cameras_json import load_cameras_json
-
-    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
-    geo = ws.load_geometry()
-    cams = load_cameras_json(ws.cameras_path) if ws.cameras_path.is_file() else []
-    info = ws.read_scene_info()
-    source = info.get("mesh") or info.get("source")
-    return Scene(
-        vertices=geo["vertices"],
-        faces=geo["faces"],
-        colors=geo["colors"],
-        cameras=cams,
-        source=Path(source) if source else None,
-        camera_format=info.get("camera_format", "cameras.json"),
-    )

@@ -397,6 +397,7 @@ def generate_masks(
     out_dir: str | Path,
     config: MaskConfig = MaskConfig(),
     progress: ProgressCallback | None = None,
+    *,
     images: Sequence[str | Path] | Mapping[str, str | Path] | None = None,
     model: Any = None,
 ) -> dict:
@@ -415,7 +416,8 @@ def generate_masks(
             ``images_dir``.
         model: an already loaded SAM (from :func:`load_sam_model`), so a worker
             that handles many chunks loads the checkpoint once; ``checkpoint`` is
-            then only used for reports.
+            then only used for reports. None: ``checkpoint`` is loaded here when
+            some image needs masks.
 
     Returns:
         report dict: ``total``, ``done``, ``skipped``, ``failed``, ``failures``

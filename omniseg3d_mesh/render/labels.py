@@ -28,12 +28,12 @@ import json
 import logging
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from ..config import RenderConfig
 from ..io.rle import encode_rle, rle_area
 from ..progress import ProgressCallback, report
 from ..scene import Camera, Scene
@@ -52,12 +52,36 @@ __all__ = [
     "overlay",
     "label_map_for_camera",
     "render_views",
-    "render_workspace",
+    "RenderReport",
     "save_label_png",
     "load_label_png",
 ]
 
 BACKGROUND_GREY = 96
+
+
+@dataclass(frozen=True)
+class RenderReport:
+    """What :func:`render_views` wrote.
+
+    Attributes:
+        out: the output folder.
+        what: ``parts``, ``selection``, ``scores`` or ``pca``.
+        views: number of views rendered.
+        files: the files written into ``out``, in writing order (names relative to ``out``).
+        annotations: COCO annotations in ``instances.json`` (0 for scores / pca).
+        parts: distinct part ids seen in any view (0 for scores / pca).
+        source: which values were rendered (filled in by
+            :func:`omniseg3d_mesh.pipeline.render_workspace`; else ``what``).
+    """
+
+    out: Path
+    what: str
+    views: int
+    files: tuple[str, ...]
+    annotations: int
+    parts: int
+    source: str = ""
 MAX_PART_ID = 65534  # part id + 1 must fit a 16-bit PNG
 
 
@@ -447,7 +471,7 @@ def render_views(
         alpha: overlay opacity.
 
     Returns:
-        a report: ``{"out", "what", "views", "files", "annotations", "parts"}``.
+        :class:`RenderReport`: the folder, the files written, views, annotations and parts.
     """
     vals = _prepare_values(scene, values, what)
     if isinstance(views, (str, Camera)):
@@ -542,14 +566,7 @@ def render_views(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     log.info("rendered %s for %d views into %s", what, n_views, out_dir)
-    return {
-        "out": str(out_dir),
-        "what": what,
-        "views": n_views,
-        "files": len(written),
-        "annotations": n_ann,
-        "parts": len(parts_seen),
-    }
+    return RenderReport(out_dir, what, n_views, tuple(written), n_ann, len(parts_seen), source=what)
 
 
 def _write_coco(path: Path, images_jsonl: Path, ann_jsonl: Path) -> None:
@@ -566,190 +583,3 @@ def _write_coco(path: Path, images_jsonl: Path, ann_jsonl: Path) -> None:
                     first = False
             out.write("\n ]" + (",\n" if key == "images" else "\n"))
         out.write("}\n")
-
-
-# --------------------------------------------------------------------------- workspace
-def _load_workspace_scene(ws: Workspace) -> Scene:
-    """Geometry (geometry.npz) and cameras (cameras.json) of a fitted workspace."""
-    from ..io.geometry import load_workspace_scene
-
-    return load_workspace_scene(ws)
-
-
-def _load_array(path: str | Path, what: str) -> np.ndarray:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{what} file {path} not found")
-    if path.suffix == ".npz":
-        with np.load(path) as data:
-            if len(data.files) != 1:
-                raise ValueError(f"{path}: expected an .npz with one array, found {sorted(data.files)}; pass a .npy")
-            return np.asarray(data[data.files[0]])
-    if path.suffix == ".npy":
-        return np.load(path, allow_pickle=False)
-    if path.suffix == ".txt":
-        return np.loadtxt(path, ndmin=1)
-    raise ValueError(f"{path}: expected a per-vertex array as .npy, .npz or .txt, found {path.suffix or 'no suffix'}")
-
-
-def _field(ws: Workspace, scene: Scene):
-    from ..field import Field
-
-    fld = Field.load(ws.field_path)
-    if fld.num_vertices != scene.num_vertices:
-        raise ValueError(
-            f"{ws.field_path} has features for {fld.num_vertices} vertices but the workspace geometry has "
-            f"{scene.num_vertices}: re-run `omniseg-mesh fit` for this geometry"
-        )
-    return fld
-
-
-def _saved_part_labels(parts_dir: Path, level: int, explicit: bool = False) -> np.ndarray | None:
-    """Labels at ``level`` from a discretize export in ``parts_dir``, or None when it holds no parts.
-
-    ``labels_levels.npy`` [L, V] holds every level; ``labels.npy`` [V] the level named
-    in ``parts.json`` (an export without a manifest counts as level 0).
-
-    Raises:
-        ValueError: the folder holds parts, but not at ``level`` (rendering other ids
-            than the exported ones would be silently wrong).
-    """
-    from ..workspace import read_json
-
-    all_levels = parts_dir / "labels_levels.npy"
-    single = parts_dir / "labels.npy"
-    if not all_levels.is_file() and not single.is_file():
-        if explicit:
-            raise FileNotFoundError(
-                f"--parts {parts_dir}: no labels.npy there; pass the folder `omniseg-mesh discretize --out` wrote"
-            )
-        return None
-    levels_found = []
-    if all_levels.is_file():
-        table = _load_array(all_levels, "part labels")
-        if table.ndim == 2 and 0 <= level < len(table):
-            return table[level]
-        levels_found.append(f"levels 0..{len(table) - 1}" if table.ndim == 2 else "no level table")
-    if single.is_file():
-        manifest = parts_dir / "parts.json"
-        saved_level = 0
-        if manifest.is_file():
-            saved_level = read_json(manifest, "parts manifest").get("level")
-        if saved_level == level:
-            return _load_array(single, "part labels")
-        levels_found.append(f"level {saved_level}")
-    raise ValueError(
-        f"the parts in {parts_dir} hold {' and '.join(levels_found)}, not level {level}: run "
-        f"`omniseg-mesh discretize --level {level} --out {parts_dir}` or render --level with one of those"
-    )
-
-
-def _workspace_values(
-    ws: Workspace, scene: Scene, config: RenderConfig, labels: Any, parts_dir: Any = None, source: dict | None = None
-) -> np.ndarray:
-    source = {} if source is None else source
-    if isinstance(labels, (str, Path)):
-        labels = _load_array(labels, "labels")
-    what = config.what
-    if what == "parts":
-        if labels is not None:
-            return np.asarray(labels)
-        explicit = parts_dir is not None
-        folder = Path(parts_dir) if explicit else ws.exported_parts_dir()
-        saved = _saved_part_labels(folder, config.level, explicit=explicit)
-        if saved is not None:
-            source["parts"] = f"level {config.level} of the parts exported to {folder}"
-            return saved
-        from ..config import DiscretizeConfig
-        from ..discretize import discretize
-
-        source["parts"] = (
-            f"level {config.level} of a fresh discretize with default settings (no exported parts in {folder}; "
-            "run `omniseg-mesh discretize` first, or pass --parts DIR, to render the parts you exported)"
-        )
-        log.warning("rendering %s", source["parts"])
-        cfg = DiscretizeConfig(level=config.level)
-        return np.asarray(discretize(_field(ws, scene), scene.vertices, scene.faces, cfg))
-    if what == "selection":
-        if labels is None:
-            raise ValueError(
-                "rendering a selection needs the selected vertices: pass --labels MASK.npy "
-                "(a [V] bool mask or [V] int labels, e.g. saved by `omniseg-mesh select`)"
-            )
-        return np.asarray(labels)
-    if what == "scores":
-        if labels is not None:
-            return np.asarray(labels, dtype=np.float32)
-        if config.click is None:
-            raise ValueError(
-                "rendering scores needs a query: pass --click v:VERTEX | x:X,Y,Z | p:VIEW:U,V (scores = cosine "
-                "similarity to that click's feature, as in select) or --labels SCORES.npy (a [V] float array)"
-            )
-        from ..select import Selector, parse_click
-
-        text = str(config.click).strip()
-        click = parse_click(f"v:{text}" if text.isdigit() else text)  # a bare vertex id still works
-        sel = Selector.from_workspace(ws)
-        vertex = sel.resolve(click)
-        source["parts"] = f"scores of click {text} (vertex {vertex})"
-        fld = _field(ws, scene)
-        return fld.scores(fld.features[vertex])
-    return _field(ws, scene).features  # pca
-
-
-def render_workspace(
-    workspace: str | Path | Workspace,
-    out: str | Path,
-    config: RenderConfig = RenderConfig(),
-    labels: np.ndarray | str | Path | None = None,
-    progress: ProgressCallback | None = None,
-    parts: str | Path | None = None,
-) -> dict:
-    """Render a fitted workspace's parts / selection / scores / features into its views.
-
-    Args:
-        workspace: the workspace folder (geometry.npz, cameras.json, field.npz, parts/).
-        out: output folder.
-        config: what to render (``parts`` from the discretize export in ``parts/`` when it
-            holds ``config.level`` (``labels_levels.npy``, or ``labels.npy`` with its
-            level in ``parts.json``), else by running discretize at that level;
-            ``selection`` from ``labels``;
-            ``scores`` from ``labels`` or ``config.click``; ``pca`` from the field).
-        labels: per-vertex values overriding the workspace's (array or .npy/.npz/.txt path).
-        progress: ``progress(stage, done, total, **info)``.
-        parts: the folder ``discretize`` exported to (default: the one it recorded in
-            ``scene.json``, else ``<workspace>/parts``); a folder without ``config.level``
-            is an error. Without any export, parts come from a default discretize (warned).
-
-    Returns:
-        :func:`render_views`'s report, plus ``"source"``: which values were rendered.
-    """
-    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
-    if not ws.root.is_dir():
-        raise FileNotFoundError(f"workspace {ws.root} does not exist: run `omniseg-mesh fit` first or pass --workspace DIR")
-    scene = _load_workspace_scene(ws)
-    if not scene.cameras:
-        raise FileNotFoundError(
-            f"workspace {ws.root} has no cameras ({ws.cameras_path.name} missing or empty): "
-            "run `omniseg-mesh fit` with the images and cameras to create it"
-        )
-    source: dict = {}
-    values = _workspace_values(ws, scene, config, labels, parts, source)
-    if labels is not None:
-        source["parts"] = f"the values in {labels}" if isinstance(labels, (str, Path)) else "the given values"
-    views = list(config.views) or None
-    report_ = render_views(
-        scene,
-        values,
-        out,
-        what=config.what,
-        views=views,
-        images=config.overlays,
-        workspace=ws,
-        progress=progress,
-        backend=config.backend,
-        point_radius=config.point_radius,
-        alpha=config.overlay_alpha,
-    )
-    report_["source"] = source.get("parts", config.what)
-    return report_

@@ -206,24 +206,16 @@ class ViewerState:
                 ``parts_dir`` given but without ``labels.npy``.
             ValueError: the parts belong to another geometry.
         """
-        ws = workspace if isinstance(workspace, Workspace) else Workspace.find(workspace)
-        sel = Selector.from_workspace(ws, knn=kwargs.pop("knn", 8), config=kwargs.pop("config", None))
-        state = cls(sel.features, sel.vertices, sel.faces, sel.colors, cameras=list(sel.cameras.values()), workspace=ws,
-                    knn=sel.knn, selector=sel, **kwargs)
-        folder = Path(parts_dir) if parts_dir is not None else ws.exported_parts_dir()
-        parts = folder / "labels.npy"
-        if parts.is_file():
-            labels = np.load(parts, allow_pickle=False)
-            if labels.shape == (len(state.vertices),):
-                state.parts = labels.astype(np.int32)
-                state.parts_info = {"source": str(folder)}
-            elif parts_dir is not None:
-                raise ValueError(
-                    f"{parts}: {labels.shape} labels, but the workspace geometry has {len(state.vertices)} vertices: "
-                    "these parts belong to another mesh; run `omniseg-mesh discretize` on this workspace"
-                )
-        elif parts_dir is not None:
-            raise FileNotFoundError(f"--parts {folder}: no labels.npy there; pass the folder `omniseg-mesh discretize --out` wrote")
+        from ..pipeline import exported_part_labels, load_workspace, open_selector
+
+        loaded = load_workspace(workspace)
+        sel = open_selector(loaded, knn=kwargs.pop("knn", 8), config=kwargs.pop("config", None))
+        state = cls(sel.features, sel.vertices, sel.faces, sel.colors, cameras=list(sel.cameras.values()),
+                    workspace=loaded.workspace, knn=sel.knn, selector=sel, **kwargs)
+        labels, folder = exported_part_labels(loaded.workspace, state.num_vertices, parts_dir)
+        if labels is not None:
+            state.parts = labels
+            state.parts_info = {"source": str(folder)}
         return state
 
     @property
@@ -285,47 +277,15 @@ class ViewerState:
     def hierarchy(self, clicks: Sequence[ViewerClick] | None = None) -> list[HierarchyStep]:
         """The hierarchy steps (small -> big) of ``clicks`` (default: the current object's).
 
-        With region growing: :meth:`Selector.hierarchy` (treads of the grown size
-        staircase). Without: the valleys of the score distribution
-        (:meth:`_valley_steps`), since plain thresholding ignores connectivity.
+        :meth:`Selector.hierarchy` with the current region-growing setting (treads of
+        the grown size staircase; without growing, the valleys of the score distribution).
         """
         clicks = tuple(self.clicks if clicks is None else clicks)
         if not any(c.positive for c in clicks):
             return []
-        if self.grow:
-            steps = [HierarchyStep(st.threshold, st.approx_size, st.threshold_hi, st.threshold_lo)
-                     for st in self.selector.hierarchy(_to_select_clicks(clicks))]
-        else:
-            steps = self._valley_steps(self.scores(clicks))
+        steps = [HierarchyStep(st.threshold, st.approx_size, st.threshold_hi, st.threshold_lo)
+                 for st in self.selector.hierarchy(_to_select_clicks(clicks), grow=self.grow)]
         return steps or [HierarchyStep(float(self.threshold), 0)]
-
-    def _valley_steps(self, s: np.ndarray) -> list[HierarchyStep]:
-        """Steps of plain thresholding: thresholds in the score valleys (histogram bins
-        holding almost no vertex); a new step must grow the selection by
-        ``config.min_step_change``."""
-        s = s[np.isfinite(s)]
-        edges = np.linspace(-1.0, 1.0, 201)
-        hist, _ = np.histogram(s, bins=edges)
-        empty = hist <= max(1, int(2e-4 * len(s)))
-        steps: list[HierarchyStep] = []
-        last_size = 0
-        i = len(hist) - 1
-        while i >= 0:
-            if not empty[i]:
-                i -= 1
-                continue
-            j = i
-            while j - 1 >= 0 and empty[j - 1]:
-                j -= 1
-            if j > 0 and i < len(hist) - 1 and hist[:j].sum() > 0:  # a valley between occupied bins
-                hi, lo = float(edges[i + 1]), float(edges[j])
-                t = round(0.5 * (hi + lo), 4)
-                size = int((s >= t).sum())
-                if size > last_size * (1.0 + self.config.min_step_change):
-                    steps.append(HierarchyStep(t, size, hi, lo))
-                    last_size = size
-            i = j - 1
-        return steps
 
     # ------------------------------------------------------------------ button callbacks
     def click(self, vertex_id: int, positive: bool = True, add_group: bool = False, append: bool = False) -> np.ndarray:

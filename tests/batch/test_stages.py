@@ -110,9 +110,9 @@ def test_masks_chunk_reports_sam_failures(scene, tmp_path, monkeypatch):
 
     calls = []
 
-    def fake_generate(images_dir, checkpoint, out_dir, config=None, progress=None, images=None):
+    def fake_generate(images_dir, checkpoint, out_dir, config=None, progress=None, *, images=None, model=None):
         calls.append(list(images))
-        return {"done": 0, "failed": 1, "failures": [{"image": "a.png", "error": "cannot identify image file"}]}
+        return {"done": 0, "skipped": 0, "masks": 0, "failed": 1, "failures": [{"image": "a.png", "error": "cannot identify image file"}]}
 
     monkeypatch.setattr(sam, "generate_masks", fake_generate)
     with pytest.raises(RuntimeError, match=r"\(scene 'a'\): SAM failed on 1 image\(s\): a\.png: cannot identify image file"):
@@ -138,8 +138,8 @@ def test_ray_executor_without_ray_names_the_extra(scene, tmp_path, monkeypatch):
         run_batch(spec, BatchOptions(executor="ray"))
 
 
-def test_masks_stage_loads_sam_once_when_generate_masks_takes_a_model(tmp_path, monkeypatch):
-    """If masks.sam.generate_masks accepts ``model=``, the worker loads SAM once and passes it to every chunk."""
+def test_masks_stage_loads_sam_once_per_worker(tmp_path, monkeypatch):
+    """The worker loads SAM once and passes it to generate_masks(model=) for every chunk."""
     from omniseg3d_mesh.masks import sam
 
     for s in ("a", "b"):
@@ -158,11 +158,11 @@ def test_masks_stage_loads_sam_once_when_generate_masks_takes_a_model(tmp_path, 
         loads.append(str(checkpoint))
         return "the-model"
 
-    def fake_generate(images_dir, checkpoint, out_dir, config=None, progress=None, images=None, model=None):
+    def fake_generate(images_dir, checkpoint, out_dir, config=None, progress=None, *, images=None, model=None):
         calls.append((model, list(images)))
         for name in images:
             (Path(out_dir) / Path(name).stem).mkdir(parents=True, exist_ok=True)
-        return {"done": len(images), "failed": 0}
+        return {"done": len(images), "skipped": 0, "masks": len(images), "failed": 0, "failures": []}
 
     monkeypatch.setattr(sam, "load_sam_model", fake_load)
     monkeypatch.setattr(sam, "generate_masks", fake_generate)

@@ -78,7 +78,7 @@ def test_render_without_exported_parts_warns_that_it_discretizes(ws, tmp_path, c
 
 
 def test_viewer_shows_the_exported_parts(ws, tmp_path):
-    from omniseg3d_mesh.discretize import discretize_workspace
+    from omniseg3d_mesh.pipeline import discretize_workspace
     from omniseg3d_mesh.viewer.app import step_label
     from omniseg3d_mesh.viewer.state import ViewerState
 

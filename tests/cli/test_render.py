@@ -9,19 +9,18 @@ from omniseg3d_mesh.cli import main
 
 
 @pytest.fixture
-def workspace(tmp_path, box_scene, monkeypatch):
+def workspace(tmp_path, box_scene):
     from omniseg3d_mesh.field import Field
-    from omniseg3d_mesh.render import labels as L
+    from omniseg3d_mesh.io.cameras_json import save_cameras_json
     from omniseg3d_mesh.workspace import Workspace
 
     scene, labels = box_scene
     ws = Workspace(tmp_path / "ws")
     ws.save_geometry(scene.vertices, scene.faces, None)
+    save_cameras_json(ws.cameras_path, scene.cameras)
     Field(features=np.eye(3, 4, dtype=np.float32)[labels]).save(ws.field_path)
     ws.parts_dir.mkdir()
     np.save(ws.parts_dir / "labels.npy", labels)
-    # cameras.json is written and read by io.cameras_json (another module); hand the scene over directly
-    monkeypatch.setattr(L, "_load_workspace_scene", lambda w: scene)
     return ws, scene, labels
 
 

@@ -121,6 +121,7 @@ def test_non_finite_field_is_refused_by_every_reader(tmp_path):
 
 def test_fit_workspace_never_replaces_a_good_field_with_a_non_finite_one(tmp_path, monkeypatch):
     import omniseg3d_mesh.fit as fit_module
+    from omniseg3d_mesh.pipeline import fit_workspace
     from omniseg3d_mesh.field import Field, NonFiniteFieldError
     from omniseg3d_mesh.io.example import write_example_scene
 
@@ -145,7 +146,7 @@ def test_fit_workspace_never_replaces_a_good_field_with_a_non_finite_one(tmp_pat
     monkeypatch.setattr(fit_module, "fit_field", diverged)
     with pytest.raises(NonFiniteFieldError, match=rf"the fit diverged: 7 of {nv} vertices have NaN or inf features .*"
                        r"the previous .*field\.npz is kept. Fix: lower the learning rate \(--lr 0\.0"):
-        fit_module.fit_workspace(mesh, images, masks=masks, workspace=ws)
+        fit_workspace(mesh, images, masks=masks, workspace=ws)
     assert ws.field_path.read_bytes() == before
     assert not ws.scene_json.exists() and not ckpt.exists()  # nothing half-updated; no resuming into NaN
 

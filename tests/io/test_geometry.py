@@ -19,7 +19,6 @@ from omniseg3d_mesh.io.geometry import (
     load_geometry,
     load_scene,
     load_vertex_labels,
-    load_workspace_scene,
     save_ply,
     save_vertex_labels,
     triangulate_polygons,
@@ -231,24 +230,6 @@ def test_degenerate_and_duplicate_faces_warn_and_keep_ids(tmp_path, caplog):
         verts, tri, _ = load_geometry(tmp_path / "dup.ply")
     assert len(tri) == 7 and len(verts) == 10
     assert "1 faces repeat a vertex" in caplog.text and "1 duplicate another face" in caplog.text
-
-
-def test_load_workspace_scene(tmp_path):
-    from omniseg3d_mesh.io.cameras_json import save_cameras_json
-    from omniseg3d_mesh.scene import Camera
-    from omniseg3d_mesh.workspace import Workspace
-
-    v, faces, colors = _tricky_mesh()
-    ws = Workspace(tmp_path / "ws")
-    ws.save_geometry(v, faces, colors)
-    cams = [Camera.look_at((3, 0, 1), (0, 0, 0), width=32, height=24, name="a.png")]
-    save_cameras_json(ws.cameras_path, cams)
-    ws.update_scene_info(mesh="m.ply", camera_format="colmap-text")
-    scene = load_workspace_scene(ws)
-    np.testing.assert_allclose(scene.vertices, v, atol=1e-6)
-    np.testing.assert_array_equal(scene.faces, faces)
-    assert scene.camera_format == "colmap-text" and scene.cameras[0].name == "a.png"
-    np.testing.assert_allclose(scene.cameras[0].world_to_cam, cams[0].world_to_cam)
 
 
 def test_load_scene_geometry_only(tmp_path):

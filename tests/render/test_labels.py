@@ -21,9 +21,9 @@ from omniseg3d_mesh.render.labels import (
     render_pca,
     render_scores,
     render_views,
-    render_workspace,
     save_label_png,
 )
+from omniseg3d_mesh.pipeline import _saved_part_labels, render_workspace
 from omniseg3d_mesh.scene import Camera, Scene
 
 
@@ -219,7 +219,7 @@ def test_label_maps_match_ground_truth(parts_scene, tmp_path):
     noisy = rng.random(len(labels)) < 0.02  # and gets a few vertices wrong
     pred_labels[noisy] = rng.choice(perm, noisy.sum())
     rep = render_views(scene, pred_labels, tmp_path, backend="cpu")
-    assert rep["views"] == len(scene.cameras) and rep["parts"] == 5
+    assert rep.views == len(scene.cameras) and rep.parts == 5
     pred = [load_label_png(tmp_path / f"{Path(c.name).stem}_labels.png") for c in scene.cameras]
     gt = [gt_part_map(scene, c, _face_labels(scene, labels)) for c in scene.cameras]
     mapping = match_ids(pred, gt)
@@ -280,7 +280,7 @@ def test_coco_json_and_sizes(tmp_path):
     assert [c["name"] for c in coco.loadCats(coco.getCatIds())] == ["part"]
     imgs = coco.loadImgs(coco.getImgIds())
     assert [i["file_name"] for i in imgs] == [f"frame_{k:03d}.jpg" for k in range(3)]
-    assert len(coco.getAnnIds()) == rep["annotations"] > 0
+    assert len(coco.getAnnIds()) == rep.annotations > 0
     for info, cam in zip(imgs, scene.cameras):
         with Image.open(cam.image_path) as im:
             size = im.size
@@ -306,7 +306,7 @@ def test_scores_and_pca_files(parts_scene, tmp_path):
     scene, labels = parts_scene
     scores = np.cos(scene.vertices[:, 0]).astype(np.float32)
     rep = render_views(scene, scores, tmp_path, what="scores", views=[scene.cameras[0].name])
-    assert rep["files"] == 2
+    assert rep.files == ("frame_000_scores.png", "frame_000_scores_overlay.png")
     from PIL import Image
 
     with Image.open(tmp_path / "frame_000_scores.png") as im:
@@ -320,7 +320,7 @@ def test_scores_and_pca_files(parts_scene, tmp_path):
     assert (tmp_path / "frame_000_scores_overlay.png").is_file()
     feats = np.random.default_rng(0).normal(size=(scene.num_vertices, 8))
     rep = render_views(scene, feats, tmp_path, what="pca", views=iter([scene.cameras[1].name]), images=False)
-    assert rep["files"] == 1 and (tmp_path / "frame_001_pca.png").is_file()
+    assert rep.files == ("frame_001_pca.png",) and (tmp_path / "frame_001_pca.png").is_file()
     assert not (tmp_path / "instances.json").exists()  # COCO only for labels
 
 
@@ -402,46 +402,50 @@ def test_interrupted_run_leaves_output_untouched(parts_scene, tmp_path):
 
 
 # --------------------------------------------------------------------------- workspace
-def _workspace(tmp_path, scene, labels, monkeypatch, parts=True):
+def _workspace(tmp_path, scene, labels, parts=True):
+    """A fitted workspace on disk: geometry, cameras.json, a field that separates the parts, the parts."""
     from omniseg3d_mesh.field import Field
+    from omniseg3d_mesh.io.cameras_json import save_cameras_json
     from omniseg3d_mesh.workspace import Workspace
 
     ws = Workspace(tmp_path / "ws")
     ws.save_geometry(scene.vertices, scene.faces, None)
+    save_cameras_json(ws.cameras_path, scene.cameras)
     feats = np.eye(5, 8, dtype=np.float32)[labels] + 0.01 * np.random.default_rng(0).normal(size=(len(labels), 8))
     Field(features=feats, meta={}).save(ws.field_path)
     if parts:
         ws.parts_dir.mkdir(parents=True)
         np.save(ws.parts_dir / "labels.npy", labels)
-    monkeypatch.setattr(L, "_load_workspace_scene", lambda w: scene)
     return ws
 
 
-def test_render_workspace_modes(parts_scene, tmp_path, monkeypatch):
+def test_render_workspace_modes(parts_scene, tmp_path):
     from omniseg3d_mesh.config import RenderConfig
 
     scene, labels = parts_scene
-    ws = _workspace(tmp_path, scene, labels, monkeypatch)
+    ws = _workspace(tmp_path, scene, labels)
     one = [scene.cameras[0].name]
     rep = render_workspace(ws, tmp_path / "parts", RenderConfig(views=one))
-    assert rep["parts"] >= 4 and (tmp_path / "parts" / "instances.json").is_file()
+    assert rep.parts >= 4 and (tmp_path / "parts" / "instances.json").is_file()
+    assert rep.source == f"level 0 of the parts exported to {ws.parts_dir}"
+    assert sorted(rep.files) == sorted(p.name for p in (tmp_path / "parts").iterdir())
     lab = load_label_png(tmp_path / "parts" / "frame_000_labels.png")
     np.testing.assert_array_equal(lab, gt_part_map(scene, scene.cameras[0], _face_labels(scene, labels)))
     np.save(tmp_path / "sel.npy", labels == 1)
     rep = render_workspace(ws.root, tmp_path / "sel", RenderConfig(what="selection", views=one), labels=tmp_path / "sel.npy")
-    assert rep["parts"] == 1
+    assert rep.parts == 1 and rep.source == f"the values in {tmp_path / 'sel.npy'}"
     rep = render_workspace(ws, tmp_path / "scores", RenderConfig(what="scores", views=one, click=0))
-    assert (tmp_path / "scores" / "frame_000_scores.png").is_file()
+    assert (tmp_path / "scores" / "frame_000_scores.png").is_file() and rep.source == "scores of click 0 (vertex 0)"
     rep = render_workspace(ws, tmp_path / "pca", RenderConfig(what="pca", views=one, overlays=False))
-    assert rep["files"] == 1
+    assert rep.files == ("frame_000_pca.png",)
 
 
-def test_render_workspace_errors(parts_scene, tmp_path, monkeypatch):
+def test_render_workspace_errors(parts_scene, tmp_path):
     from omniseg3d_mesh.config import RenderConfig
     from omniseg3d_mesh.field import Field
 
     scene, labels = parts_scene
-    ws = _workspace(tmp_path, scene, labels, monkeypatch)
+    ws = _workspace(tmp_path, scene, labels)
     out = tmp_path / "o"
     with pytest.raises(FileNotFoundError, match="does not exist"):
         render_workspace(tmp_path / "missing", out)
@@ -480,52 +484,32 @@ def test_render_workspace_without_cameras(parts_scene, tmp_path):
         render_workspace(ws, tmp_path / "o")
 
 
-def test_render_workspace_from_saved_cameras(parts_scene, tmp_path):
-    """The whole path over real workspace files (needs io.cameras_json)."""
-    cj = pytest.importorskip("omniseg3d_mesh.io.cameras_json")
-    from omniseg3d_mesh.config import RenderConfig
-    from omniseg3d_mesh.field import Field
-    from omniseg3d_mesh.workspace import Workspace
-
-    scene, labels = parts_scene
-    ws = Workspace(tmp_path / "ws")
-    ws.save_geometry(scene.vertices, scene.faces, None)
-    cj.save_cameras_json(ws.cameras_path, scene.cameras)
-    Field(features=np.ones((len(labels), 4), np.float32)).save(ws.field_path)
-    ws.parts_dir.mkdir()
-    np.save(ws.parts_dir / "labels.npy", labels)
-    rep = render_workspace(ws, tmp_path / "out", RenderConfig(views=[scene.cameras[1].name]))
-    assert rep["views"] == 1
-    lab = load_label_png(tmp_path / "out" / "frame_001_labels.png")
-    np.testing.assert_array_equal(lab, gt_part_map(scene, scene.cameras[1], _face_labels(scene, labels)))
-
-
-def test_render_workspace_picks_saved_level(parts_scene, tmp_path, monkeypatch):
+def test_render_workspace_picks_saved_level(parts_scene, tmp_path):
     from omniseg3d_mesh.config import RenderConfig
 
     scene, labels = parts_scene
-    ws = _workspace(tmp_path, scene, labels, monkeypatch)
+    ws = _workspace(tmp_path, scene, labels)
     coarse = np.where(labels <= 2, 0, 1)  # level 1: the two objects (and the floor with the first)
     np.save(ws.parts_dir / "labels_levels.npy", np.stack([labels, coarse]))
     one = [scene.cameras[0].name]
     rep = render_workspace(ws, tmp_path / "l1", RenderConfig(level=1, views=one))
-    assert rep["parts"] == 2
+    assert rep.parts == 2
     gt = gt_part_map(scene, scene.cameras[0], _face_labels(scene, coarse))
     np.testing.assert_array_equal(load_label_png(tmp_path / "l1" / "frame_000_labels.png"), gt)
     # labels.npy alone counts for the level its manifest names
     (ws.parts_dir / "labels_levels.npy").unlink()
     (ws.parts_dir / "parts.json").write_text(json.dumps({"level": 2}))
-    assert L._saved_part_labels(ws.parts_dir, 2) is not None
+    assert _saved_part_labels(ws.parts_dir, 2) is not None
     with pytest.raises(ValueError, match=r"the parts in .* hold level 2, not level 0: run `omniseg-mesh discretize --level 0"):
-        L._saved_part_labels(ws.parts_dir, 0)  # other ids than the exported ones: an error, not a silent re-discretize
-    assert L._saved_part_labels(tmp_path / "empty", 0) is None  # no export at all
+        _saved_part_labels(ws.parts_dir, 0)  # other ids than the exported ones: an error, not a silent re-discretize
+    assert _saved_part_labels(tmp_path / "empty", 0) is None  # no export at all
 
 
-def test_render_workspace_runs_discretize(parts_scene, tmp_path, monkeypatch):
+def test_render_workspace_runs_discretize(parts_scene, tmp_path):
     pytest.importorskip("omniseg3d_mesh.discretize")
     from omniseg3d_mesh.config import RenderConfig
 
     scene, labels = parts_scene
-    ws = _workspace(tmp_path, scene, labels, monkeypatch, parts=False)
+    ws = _workspace(tmp_path, scene, labels, parts=False)
     rep = render_workspace(ws, tmp_path / "out", RenderConfig(views=[scene.cameras[0].name]))
-    assert rep["parts"] >= 2
+    assert rep.parts >= 2 and rep.source.startswith("level 0 of a fresh discretize")
