@@ -89,7 +89,7 @@ def main() -> None:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     print(f"\n{len(v)} vertices, {len(f)} faces, {len(cams)} views at {args.width}x{args.height}, "
-          f"{rep['annotations']} COCO annotations; {platform.processor() or platform.machine()}")
+          f"{rep.annotations} COCO annotations; {platform.processor() or platform.machine()}")
     print(f"| {'stage':<42} | {'total s':>8} | {'per view s':>10} |")
     print(f"|{'-' * 44}|{'-' * 10}|{'-' * 12}|")
     for name, total, per in rows:
