@@ -24,13 +24,23 @@ the batch stages call the functions here.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field as dataclass_field
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .config import DiscretizeConfig, FitConfig, FragmentConfig, MaskConfig, RenderConfig, SelectConfig, config_to_dict
+from .config import (
+    DiscretizeConfig,
+    FitConfig,
+    FragmentConfig,
+    MaskConfig,
+    RenderConfig,
+    SelectConfig,
+    config_to_dict,
+)
 from .progress import ProgressCallback
 from .render.labels import RenderReport
 from .workspace import Workspace, read_json
@@ -44,17 +54,17 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "FitResult",
+    "FittedWorkspace",
     "Parts",
     "RenderReport",
-    "FittedWorkspace",
-    "fit_workspace",
     "discretize_workspace",
-    "render_workspace",
+    "exported_part_labels",
+    "fit_workspace",
+    "load_field",
     "load_workspace",
     "load_workspace_scene",
-    "load_field",
     "open_selector",
-    "exported_part_labels",
+    "render_workspace",
 ]
 
 
@@ -319,7 +329,7 @@ def fit_workspace(
         masks=str(Path(masks).resolve()) if masks is not None else str(ws.masks_dir),
         camera_format=scene.camera_format,
         num_vertices=scene.num_vertices,
-        num_faces=int(len(scene.faces)) if scene.faces is not None else 0,
+        num_faces=len(scene.faces) if scene.faces is not None else 0,
         point_cloud=scene.is_point_cloud,
         num_views=len(scene.cameras),
         fitted_views=fld.meta["views"],

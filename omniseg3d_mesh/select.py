@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import re
+from functools import partial
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence, Union
 
@@ -253,8 +254,8 @@ class Selector:
         self._smoothed: np.ndarray | None = None
         self._gate_open: np.ndarray | None = None
         self._last_steps: tuple | None = None  # ((clicks, grow), steps) of the last hierarchy asked for
-        self.workspace = None  # set by from_workspace
-        self.colors: np.ndarray | None = None  # [V, 3] u8 when known (from_workspace)
+        self.workspace: Any = None  # the Workspace, when opened by pipeline.open_selector
+        self.colors: np.ndarray | None = None  # [V, 3] u8 when known (pipeline.open_selector)
 
     @property
     def num_vertices(self) -> int:
@@ -622,7 +623,7 @@ class Selector:
                 t = round(0.5 * (hi + lo), 4)
                 size = int((finite >= t).sum())
                 if size > last_size * (1.0 + self.config.min_step_change):
-                    steps.append(Step(hi, lo, t, size, _compute=(lambda t=t: s >= t)))
+                    steps.append(Step(hi, lo, t, size, _compute=partial(np.greater_equal, s, t)))
                     last_size = size
             i = j - 1
         return steps
@@ -633,7 +634,7 @@ class Selector:
         threshold: float | None = None,
         step: int | None = None,
         grow: bool = True,
-    ) -> "Selection":
+    ) -> Selection:
         """The selection of a click: at ``threshold``, else at hierarchy ``step`` (default 0).
 
         This is the selection policy ``omniseg-mesh select`` and the viewer share:

@@ -7,7 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from omniseg3d_mesh.config import DiscretizeConfig, FitConfig, FragmentConfig, RenderConfig
+from omniseg3d_mesh.config import (
+    DiscretizeConfig,
+    FitConfig,
+    FragmentConfig,
+    RenderConfig,
+)
 from omniseg3d_mesh.field import Field
 from omniseg3d_mesh.pipeline import (
     FitResult,
@@ -99,7 +104,7 @@ def test_load_workspace_errors(fitted, tmp_path):
 
 
 def test_discretize_workspace_returns_the_parts_it_wrote(fitted, tmp_path):
-    result, labels = fitted
+    result, _ = fitted
     parts = discretize_workspace(result.workspace, out=tmp_path / "parts", config=DiscretizeConfig(min_part_size=20))
     assert isinstance(parts, Parts) and parts.out == tmp_path / "parts"
     np.testing.assert_array_equal(parts.labels, np.load(parts.out / "labels.npy"))

@@ -437,7 +437,7 @@ def render_views(
     backend: str = "auto",
     point_radius: float | None = None,
     alpha: float = 0.5,
-) -> dict:
+) -> RenderReport:
     """Render per-vertex labels / scores / feature colours into every view and write them.
 
     Files written into ``out_dir`` (``<stem>`` = the view's file name without extension):
