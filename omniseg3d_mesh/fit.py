@@ -278,9 +278,9 @@ def _prepare_workers() -> int:
 def prepare_views(
     scene: Scene,
     masks: Mapping[str, np.ndarray],
-    config: FitConfig = FitConfig(),
+    config: FitConfig | None = None,
     workspace: Workspace | None = None,
-    fragment_config: FragmentConfig = FragmentConfig(),
+    fragment_config: FragmentConfig | None = None,
     progress: ProgressCallback | None = None,
 ) -> list[ViewData]:
     """Fragments + hierarchy of every view with masks, reduced to the training pixels.
@@ -297,6 +297,7 @@ def prepare_views(
 
     from .render.fragments import iter_fragments
 
+    config, fragment_config = config or FitConfig(), fragment_config or FragmentConfig()
     cams = _check_masks_for_views(scene, masks, config.allow_missing_masks)
 
     def hierarchy_of(cam):
@@ -528,9 +529,9 @@ _MALLOC_TUNED = False
 def fit_field(
     scene: Scene,
     masks: Mapping[str, np.ndarray],
-    config: FitConfig = FitConfig(),
+    config: FitConfig | None = None,
     workspace: Workspace | None = None,
-    fragment_config: FragmentConfig = FragmentConfig(),
+    fragment_config: FragmentConfig | None = None,
     progress: ProgressCallback | None = None,
 ) -> Field:
     """Lift multi-view masks into a per-vertex feature field.
@@ -550,11 +551,7 @@ def fit_field(
     """
     import torch
 
-    if config.steps < 0 or config.num_pixels < 1 or config.feature_dim < 1:
-        raise ValueError(
-            f"steps must be >= 0, num_pixels >= 1 and feature_dim >= 1; got steps={config.steps}, "
-            f"num_pixels={config.num_pixels}, feature_dim={config.feature_dim}"
-        )
+    config, fragment_config = config or FitConfig(), fragment_config or FragmentConfig()
     device = resolve_device(config.device)
     _keep_freed_memory_for_reuse()
     threads_before = torch.get_num_threads()
@@ -753,8 +750,8 @@ def fit_workspace(
     cameras=None,
     masks=None,
     workspace=None,
-    config: FitConfig = FitConfig(),
-    fragment_config: FragmentConfig = FragmentConfig(),
+    config: FitConfig | None = None,
+    fragment_config: FragmentConfig | None = None,
     sam_checkpoint=None,
     mask_config: MaskConfig | None = None,
     progress: ProgressCallback | None = None,
@@ -780,6 +777,7 @@ def fit_workspace(
     """
     from .io.geometry import load_scene
 
+    config, fragment_config = config or FitConfig(), fragment_config or FragmentConfig()
     mesh = Path(mesh)
     ws = workspace if isinstance(workspace, Workspace) else (Workspace(workspace) if workspace is not None else Workspace.default_for(mesh))
     scene = load_scene(mesh, images=images, cameras=cameras, point_mode=fragment_config.point_mode)
@@ -844,6 +842,6 @@ def _load_or_generate_masks(scene, images, masks, ws: Workspace, sam_checkpoint,
     from .masks.sam import ensure_masks
 
     return ensure_masks(
-        images, scene.cameras, ws.masks_dir, checkpoint=sam_checkpoint, config=mask_config or MaskConfig(),
+        images, scene.cameras, ws.masks_dir, checkpoint=sam_checkpoint, config=mask_config,
         progress=progress, allow_missing=config.allow_missing_masks, lazy=True,
     )

@@ -71,7 +71,7 @@ def _mask_config(config_file) -> MaskConfig:
     """SAM settings from the preset's ``masks:`` section (a fit-only or flat preset has none)."""
     if config_file is None:
         return MaskConfig()
-    from omniseg3d_mesh.config import load_config_file, resolve_preset
+    from omniseg3d_mesh.config import resolve_preset
 
     try:
         import yaml
@@ -80,5 +80,5 @@ def _mask_config(config_file) -> MaskConfig:
     except (OSError, yaml.YAMLError):
         data = None
     if isinstance(data, dict) and isinstance(data.get("masks"), dict):
-        return MaskConfig(**load_config_file(config_file, MaskConfig))
+        return dataclass_from_namespace(MaskConfig, argparse.Namespace(), config_file)
     return MaskConfig()

@@ -38,14 +38,12 @@ def run(args: argparse.Namespace) -> int:
     config = dataclass_from_namespace(SelectConfig, args, args.config)
     if config.threshold is not None and config.step is not None:
         raise UsageError("give either --threshold or --step, not both")
-    if config.step is not None and config.step < 0:
-        raise UsageError(f"--step must be 0 (smallest) or more, got {config.step}")
     try:
         selection_format(args.out)  # a wrong --out is refused before the work
         clicks = [parse_click(c) for c in args.click]
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    sel = Selector.from_workspace(args.workspace, knn=config.knn, config=config)
+    sel = Selector.from_workspace(args.workspace, config=config)
     steps = sel.hierarchy(clicks)
     if config.threshold is not None:
         mask = sel.select(clicks, config.threshold, grow=config.grow)

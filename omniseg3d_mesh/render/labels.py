@@ -24,6 +24,7 @@ interrupted run leaves the output folder as it was.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -700,7 +701,7 @@ def _workspace_values(
 def render_workspace(
     workspace: str | Path | Workspace,
     out: str | Path,
-    config: RenderConfig = RenderConfig(),
+    config: RenderConfig | None = None,
     labels: np.ndarray | str | Path | None = None,
     progress: ProgressCallback | None = None,
     parts: str | Path | None = None,
@@ -710,7 +711,7 @@ def render_workspace(
     Args:
         workspace: the workspace folder (geometry.npz, cameras.json, field.npz, parts/).
         out: output folder.
-        config: what to render (``parts`` from the discretize export in ``parts/`` when it
+        config: what to render (default: ``RenderConfig()``; ``parts`` from the discretize export in ``parts/`` when it
             holds ``config.level`` (``labels_levels.npy``, or ``labels.npy`` with its
             level in ``parts.json``), else by running discretize at that level;
             ``selection`` from ``labels``;
@@ -720,14 +721,19 @@ def render_workspace(
         parts: the folder ``discretize`` exported to (default: the one it recorded in
             ``scene.json``, else ``<workspace>/parts``); a folder without ``config.level``
             is an error. Without any export, parts come from a default discretize (warned).
+            ``config.fragments`` picks the rasterizer; its ``point_mode`` splats the vertices
+            of a mesh workspace as points.
 
     Returns:
         :func:`render_views`'s report, plus ``"source"``: which values were rendered.
     """
+    config = config or RenderConfig()
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     if not ws.root.is_dir():
         raise FileNotFoundError(f"workspace {ws.root} does not exist: run `omniseg-mesh fit` first or pass --workspace DIR")
     scene = _load_workspace_scene(ws)
+    if config.fragments.point_mode:
+        scene = dataclasses.replace(scene, faces=None)
     if not scene.cameras:
         raise FileNotFoundError(
             f"workspace {ws.root} has no cameras ({ws.cameras_path.name} missing or empty): "
@@ -747,8 +753,8 @@ def render_workspace(
         images=config.overlays,
         workspace=ws,
         progress=progress,
-        backend=config.backend,
-        point_radius=config.point_radius,
+        backend=config.fragments.backend,
+        point_radius=config.fragments.point_radius,
         alpha=config.overlay_alpha,
     )
     report_["source"] = source.get("parts", config.what)

@@ -209,7 +209,7 @@ class ViewerState:
         ws = workspace if isinstance(workspace, Workspace) else Workspace.find(workspace)
         sel = Selector.from_workspace(ws, knn=kwargs.pop("knn", 8), config=kwargs.pop("config", None))
         state = cls(sel.features, sel.vertices, sel.faces, sel.colors, cameras=list(sel.cameras.values()), workspace=ws,
-                    knn=sel.knn, selector=sel, **kwargs)
+                    knn=sel.config.knn, selector=sel, **kwargs)
         folder = Path(parts_dir) if parts_dir is not None else ws.exported_parts_dir()
         parts = folder / "labels.npy"
         if parts.is_file():
