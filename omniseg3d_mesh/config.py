@@ -35,6 +35,7 @@ __all__ = [
     "DiscretizeConfig",
     "MaskConfig",
     "RenderConfig",
+    "add_config_arguments",
     "add_dataclass_arguments",
     "dataclass_from_namespace",
     "load_config_file",
@@ -327,6 +328,22 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, title: s
     """
     group = parser.add_argument_group(title or f"{cls.__name__} ({(cls.__doc__ or '').strip().splitlines()[0]})")
     _add_fields(group, cls, f"{cls.__name__}.")
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, *classes: type, note: str = "") -> None:
+    """``--config FILE|NAME`` (a YAML preset for these stages) and one flag group per class.
+
+    Read them back with ``dataclass_from_namespace(Cls, args, args.config)``; ``note`` adds
+    to the ``--config`` help (other sections the command reads from the preset).
+    """
+    sections = " and ".join(f"'{next((k for k, v in STAGES.items() if v is cls), cls.__name__)}:'" for cls in classes)
+    parser.add_argument(
+        "--config", type=Path, default=None, metavar="FILE|NAME",
+        help=f"YAML preset file or shipped preset name ({', '.join(preset_names())}): its {sections} "
+        f"section{'s' if len(classes) > 1 else ''}{note}{', or flat fields' if len(classes) == 1 else ''}; the flags below override it",
+    )
+    for cls in classes:
+        add_dataclass_arguments(parser, cls)
 
 
 def _add_fields(group: Any, cls: type, dest_prefix: str) -> None:

@@ -225,7 +225,7 @@ def run_mesh(args, name: str, fit_cfg, disc_cfg) -> dict:
             face_lab = vertex_to_face_labels(sc.faces, disc.labels_)
             res = segmentation_metrics(sc.vertices, sc.faces, face_lab, psb.face_labels[held], not args.face_based)
             res.update(seed=seed, held=held, parts=int(len(np.unique(face_lab))), held_parts=int(len(np.unique(psb.face_labels[held]))))
-            res.update(fit_s=fit_s, discretize_s=disc_s, level=int(getattr(disc, "level_", disc.level)))
+            res.update(fit_s=fit_s, discretize_s=disc_s, level=int(getattr(disc, "level_", disc.config.level)))
             if not args.no_clicks:
                 res["clicks"] = _click_scores(psb, feats, frags, masks, held)
             if args.study_granularity:

@@ -6,7 +6,7 @@ import argparse
 import re
 from pathlib import Path
 
-from ..config import SelectConfig, add_dataclass_arguments, dataclass_from_namespace
+from ..config import SelectConfig, add_config_arguments, dataclass_from_namespace
 
 HELP = "select by clicks, with hierarchy steps and region growing"
 
@@ -26,8 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="v:VERTEX | x:X,Y,Z | p:VIEW:U,V; prefix '-' for a negative click (repeat for several)",
     )
     parser.add_argument("--out", type=Path, required=True, metavar="FILE", help="selected sub-mesh (.ply, .obj or .glb); the mask goes to <stem>.mask.npy")
-    parser.add_argument("--config", type=Path, default=None, metavar="FILE|NAME", help="YAML preset file or shipped preset name (its 'select:' section, or flat fields)")
-    add_dataclass_arguments(parser, SelectConfig)
+    add_config_arguments(parser, SelectConfig)
 
 
 def run(args: argparse.Namespace) -> int:
