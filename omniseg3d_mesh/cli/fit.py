@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--sam-checkpoint", type=Path, default=None, metavar="FILE", help="SAM checkpoint to generate missing masks with")
     parser.add_argument("--workspace", type=Path, default=None, metavar="DIR", help="workspace folder (default: omniseg/ beside the mesh)")
-    add_config_arguments(parser, FitConfig, FragmentConfig, note=" (its 'masks:' section for --sam-checkpoint)")
+    add_config_arguments(parser, FitConfig, FragmentConfig, note=" (and 'masks:' with --sam-checkpoint)")
 
 
 def run(args: argparse.Namespace) -> int:
