@@ -277,3 +277,12 @@ def test_score_discretization_against_objects(scene):
     assert r["ari"] >= 0.95 and r["miou"] >= 95.0 and r["best_miou"] >= r["miou"] - 1e-9
     with pytest.raises(ValueError, match="gt_labels must label every vertex"):
         score_discretization(_object_level_features(scene), scene.vertices, scene.faces, scene.object[:10])
+
+
+def test_hyper_parameters_live_in_the_config():
+    cfg = DiscretizeConfig(min_part_size=20)
+    est = Discretizer(cfg, level=0)
+    assert est.config == DiscretizeConfig(level=0, min_part_size=20) and cfg.level is None  # cfg itself unchanged
+    assert Discretizer().config == DiscretizeConfig()
+    with pytest.raises(ValueError, match=r"^DiscretizeConfig.level must be >= 0, got -1$"):
+        Discretizer(level=-1)
