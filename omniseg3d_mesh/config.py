@@ -447,7 +447,8 @@ def resolve_preset(path: str | Path) -> Path:
 
 
 def load_config_file(path: str | Path, cls: type) -> dict:
-    """The values for ``cls`` in a YAML preset (section named after the stage, or flat)."""
+    """The values for ``cls`` in a YAML preset (section named after the stage, or flat), keys
+    checked; nested configs stay mappings: build with :func:`config_from_dict`."""
     import yaml
 
     path = resolve_preset(path)
