@@ -1,9 +1,16 @@
 """One dataclass per stage, and the machinery that maps them onto the CLI and YAML.
 
+The configs are frozen (change one with ``dataclasses.replace``) and check every field
+against its type and range when built: ``FitConfig(lr=-1)`` raises
+``ValueError("FitConfig.lr must be > 0, got -1")``. A stage that uses another stage's
+settings holds that config (``RenderConfig.fragments`` is a :class:`FragmentConfig`)
+instead of repeating its fields.
+
 Every field carries its documentation in ``metadata["help"]``; the CLI builds each
 subcommand's ``--help`` from it, so the dataclass *is* the documentation. A YAML
-preset (``omniseg3d_mesh/configs/*.yaml``, shipped in the wheel; ``--config NAME``) holds ``{stage: {field: value}}`` or flat
-``{field: value}``; command-line flags override it.
+preset (``omniseg3d_mesh/configs/*.yaml``, shipped in the wheel; ``--config NAME``) holds
+``{stage: {field: value}}`` (nested configs as nested mappings) or flat ``{field: value}``;
+command-line flags override it.
 
 This module imports nothing heavy (no torch, no open3d): the CLI reads it to build
 ``--help``.
@@ -13,8 +20,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import numbers
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional
@@ -26,6 +35,7 @@ __all__ = [
     "DiscretizeConfig",
     "MaskConfig",
     "RenderConfig",
+    "add_config_arguments",
     "add_dataclass_arguments",
     "dataclass_from_namespace",
     "load_config_file",
@@ -34,154 +44,230 @@ __all__ = [
 ]
 
 
-def opt(default: Any, help: str, **extra: Any) -> Any:
-    """A dataclass field with its CLI/YAML documentation."""
-    if isinstance(default, (list, dict, set)):
-        return field(default_factory=lambda: type(default)(default), metadata={"help": help, **extra})
-    return field(default=default, metadata={"help": help, **extra})
+def opt(
+    default: Any,
+    help: str,
+    *,
+    gt: float | None = None,
+    ge: float | None = None,
+    le: float | None = None,
+    default_text: str | None = None,
+    metavar: str | None = None,
+) -> Any:
+    """A config field: its default, its documentation (``--help``) and its allowed range.
+
+    ``gt`` / ``ge`` / ``le`` bound the value (each item of a tuple), checked when the
+    config is built; ``default_text`` is what ``--help`` says the default means when the
+    bare value would not (``None`` = automatic, ...). Defaults are immutable (tuples).
+    """
+    meta = {"help": help, "gt": gt, "ge": ge, "le": le, "default_text": default_text, "metavar": metavar}
+    return field(default=default, metadata={k: v for k, v in meta.items() if v is not None})
+
+
+def nested(cls: type, help: str) -> Any:
+    """A config field that holds another stage's config (its defaults by default)."""
+    return field(default_factory=cls, metadata={"help": help})
+
+
+def _fmt(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _check_value(label: str, value: Any, tp: Any, meta: Mapping[str, Any]) -> None:
+    """Raise ValueError naming ``label`` unless ``value`` has type ``tp`` and lies in ``meta``'s range."""
+    if typing.get_origin(tp) is Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            raise ValueError(f"{label} must be one of {', '.join(map(_fmt, choices))}, got {_fmt(value)}")
+        return
+    kinds = {bool: (bool,), int: (numbers.Integral,), float: (numbers.Real,), str: (str,)}[tp]
+    if not isinstance(value, kinds) or (tp is not bool and isinstance(value, bool)):
+        raise ValueError(f"{label} must be {'an' if tp is int else 'a'} {tp.__name__}, got {_fmt(value)} ({type(value).__name__})")
+    gt, ge, le = meta.get("gt"), meta.get("ge"), meta.get("le")
+    if (gt is not None and not value > gt) or (ge is not None and not value >= ge) or (le is not None and not value <= le):
+        if le is None:
+            allowed = f"> {gt}" if gt is not None else f">= {ge}"
+        elif gt is None and ge is None:
+            allowed = f"<= {le}"
+        else:
+            allowed = f"in ({gt}, {le}]" if gt is not None else f"in [{ge}, {le}]"
+        raise ValueError(f"{label} must be {allowed}, got {value}")
+
+
+class _Config:
+    """Base of the stage configs: every field is checked against its type and range when built.
+
+    Lists become tuples (the configs are frozen, so they are immutable all the way down);
+    a nested config must be given as its dataclass (:func:`config_from_dict` builds one
+    from a mapping).
+    """
+
+    def __post_init__(self) -> None:
+        name = type(self).__name__
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value, (tp, optional) = getattr(self, f.name), _unwrap_optional(hints[f.name])
+            label = f"{name}.{f.name}"
+            if value is None and optional:
+                continue
+            if dataclasses.is_dataclass(tp):
+                if not isinstance(value, tp):
+                    raise ValueError(f"{label} must be a {tp.__name__}, got {type(value).__name__}")
+            elif typing.get_origin(tp) is tuple:
+                if not isinstance(value, (list, tuple)):
+                    raise ValueError(f"{label} must be a list, got {_fmt(value)}")
+                object.__setattr__(self, f.name, tuple(value))
+                for i, item in enumerate(value):
+                    _check_value(f"{label}[{i}]", item, typing.get_args(tp)[0], f.metadata)
+            else:
+                _check_value(label, value, tp, f.metadata)
 
 
 # --------------------------------------------------------------------------- stages
-@dataclass
-class FragmentConfig:
+@dataclass(frozen=True)
+class FragmentConfig(_Config):
     """Pixel -> vertex correspondences (rasterization / ray casting)."""
 
     backend: Literal["auto", "cpu", "nvdiffrast"] = opt(
-        "auto", "fragment backend: cpu = Open3D ray casting (Embree); nvdiffrast = GPU rasterizer; auto = nvdiffrast when CUDA and nvdiffrast are present, else cpu"
+        "auto", "fragment backend: cpu = Open3D ray casting (Embree); nvdiffrast = GPU rasterizer; auto = nvdiffrast when CUDA and nvdiffrast are present, else cpu (and cpu for distorted views)"
     )
     point_radius: Optional[float] = opt(
-        None, "point clouds: splat radius in world units (default: 1.5x the median nearest-neighbour spacing)"
+        None, "point clouds: splat radius in world units", gt=0, default_text="1.5x the median nearest-neighbour spacing"
     )
     point_mode: bool = opt(False, "treat a mesh as a point cloud (ignore its faces)")
 
 
-@dataclass
-class FitConfig:
+@dataclass(frozen=True)
+class FitConfig(_Config):
     """Hierarchical contrastive lifting of 2D masks into a per-vertex field (paper Sec. 3.2-3.3)."""
 
     steps: int = opt(
-        1000, "optimisation steps (one view per step); 1000 from the convergence measurement in docs/fit.md (object separation saturates by 500, part separation still gains a little from 1000 to 2000)"
+        1000, "optimisation steps (one view per step); 1000 from the convergence measurement in docs/fit.md (object separation saturates by 500, part separation still gains a little from 1000 to 2000)", ge=0
     )
-    num_pixels: int = opt(8192, "pixels sampled per step (paper: 8192 rays per batch)")
-    feature_dim: int = opt(32, "feature dimension D (paper: 16; rooms hold more objects than 16 dimensions keep apart: docs/results.md)")
+    num_pixels: int = opt(8192, "pixels sampled per step (paper: 8192 rays per batch)", ge=1)
+    feature_dim: int = opt(32, "feature dimension D (paper: 16; rooms hold more objects than 16 dimensions keep apart: docs/results.md)", ge=1)
     lr: float = opt(
-        3e-2, "initial learning rate of Adam on the per-vertex features (paper: 1e-2 for its NeRF; per-vertex features reach the same quality in half the steps at 3e-2, see docs/fit.md)"
+        3e-2, "initial learning rate of Adam on the per-vertex features (paper: 1e-2 for its NeRF; per-vertex features reach the same quality in half the steps at 3e-2, see docs/fit.md)", gt=0
     )
-    lr_final: float = opt(3e-4, "final learning rate of the cosine schedule (paper: 3e-4)")
-    hier_lambda: float = opt(0.5, "per-level decay lambda of Eq. 6; 0 = the paper's basic (non-hierarchical) loss")
-    temperature_alpha: float = opt(10.0, "smoothing alpha of the per-cluster temperature (paper: 10)")
-    norm_weight: float = opt(1.0, "weight of the norm loss (Eq. 9), pulling features to unit length")
-    smooth_weight: float = opt(0.0, "weight of the optional smoothness term over mesh edges (0 = off)")
+    lr_final: float = opt(3e-4, "final learning rate of the cosine schedule (paper: 3e-4)", ge=0)
+    hier_lambda: float = opt(0.5, "per-level decay lambda of Eq. 6; 0 = the paper's basic (non-hierarchical) loss", ge=0)
+    temperature_alpha: float = opt(10.0, "smoothing alpha of the per-cluster temperature (paper: 10)", gt=0)
+    norm_weight: float = opt(1.0, "weight of the norm loss (Eq. 9), pulling features to unit length", ge=0)
+    smooth_weight: float = opt(0.0, "weight of the optional smoothness term over mesh edges (0 = off)", ge=0)
     loss: Literal["affinity", "contrastive", "both"] = opt(
         "both", "affinity: cosines regress the Jaccard similarity of the pixels' mask sets (docs/fit.md); contrastive: the paper's hierarchical contrastive loss (Eq. 5-8); both: their sum"
     )
-    contrastive_weight: float = opt(1.0, "weight of the hierarchical contrastive loss when --loss is contrastive or both")
-    spread_weight: float = opt(0.2, "weight of a weak repulsion between random pairs of seen vertices (relu(cos)^2): objects no view shows together still come apart (the contrastive loss alone sends every object of a two-object view to the antipode of the other, so twins seen only against the floor would align); same-object pairs are held together by the views")
-    coarse_nodes: int = opt(30000, "two-level features: f = coarse[voxel] + fine[vertex] with about this many occupied voxels, so the samples per parameter do not fall as the vertex count grows (scenes with fewer vertices fit per vertex only; 0 = off)")
-    views_per_step: int = opt(4, "views in each step's batch (num_pixels are shared among them)")
-    mask_balanced: float = opt(0.5, "fraction of each view's pixels drawn so that every mask gets the same number of samples (small objects are not drowned by walls); the rest uniform")
+    contrastive_weight: float = opt(1.0, "weight of the hierarchical contrastive loss when --loss is contrastive or both", ge=0)
+    spread_weight: float = opt(0.2, "weight of a weak repulsion between random pairs of seen vertices (relu(cos)^2): objects no view shows together still come apart (the contrastive loss alone sends every object of a two-object view to the antipode of the other, so twins seen only against the floor would align); same-object pairs are held together by the views", ge=0)
+    coarse_nodes: int = opt(30000, "two-level features: f = coarse[voxel] + fine[vertex] with about this many occupied voxels, so the samples per parameter do not fall as the vertex count grows (scenes with fewer vertices fit per vertex only; 0 = off)", ge=0)
+    views_per_step: int = opt(4, "views in each step's batch (num_pixels are shared among them)", ge=1)
+    mask_balanced: float = opt(0.5, "fraction of each view's pixels drawn so that every mask gets the same number of samples (small objects are not drowned by walls); the rest uniform", ge=0, le=1)
     absorb_containment: bool = opt(True, "merge a mask that lies >= containment_ratio inside a larger one into it")
-    containment_ratio: float = opt(0.9, "near-containment ratio for absorb_containment")
-    min_patch_pixels: int = opt(0, "patches smaller than this many pixels are ignored (0 = keep all; see min_patch_fraction)")
-    min_patch_fraction: float = opt(0.0, "patches smaller than this fraction of the image are ignored (0 = keep all: slivers are handled by min_patch_share, which keeps small objects)")
+    containment_ratio: float = opt(0.9, "near-containment ratio for absorb_containment", ge=0, le=1)
+    min_patch_pixels: int = opt(0, "patches smaller than this many pixels are ignored (0 = keep all; see min_patch_fraction)", ge=0)
+    min_patch_fraction: float = opt(0.0, "patches smaller than this fraction of the image are ignored (0 = keep all: slivers are handled by min_patch_share, which keeps small objects)", ge=0, le=1)
     min_patch_share: float = opt(
-        0.2, "patches smaller than this fraction of the smallest mask holding them are ignored: slivers between disagreeing mask outlines, at any image size; a small object's patch is most of its own mask and stays (0 = keep all)"
+        0.2, "patches smaller than this fraction of the smallest mask holding them are ignored: slivers between disagreeing mask outlines, at any image size; a small object's patch is most of its own mask and stays (0 = keep all)", ge=0, le=1
     )
-    diffusion_iters: int = opt(100, "graph diffusion iterations that give unseen vertices features")
-    checkpoint_every: int = opt(500, "write a resumable checkpoint every N steps (0 = never)")
-    seed: int = opt(0, "random seed; the same seed gives the same field")
+    diffusion_iters: int = opt(100, "graph diffusion iterations that give unseen vertices features", ge=0)
+    checkpoint_every: int = opt(500, "write a resumable checkpoint every N steps (0 = never)", ge=0)
+    seed: int = opt(0, "random seed; the same seed gives the same field", ge=0)
     device: str = opt("auto", "torch device: auto (CUDA when present), cpu, cuda, cuda:N", metavar="DEVICE")
     num_threads: int = opt(
-        0, "CPU threads torch may use during the fit (0 = torch's default, one per core); 1 is much faster on a machine busy with other work"
+        0, "CPU threads torch may use during the fit (0 = torch's default, one per core); 1 is much faster on a machine busy with other work", ge=0
     )
     allow_missing_masks: bool = opt(False, "views without masks are skipped with a counted warning instead of an error")
 
 
-@dataclass
-class SelectConfig:
+@dataclass(frozen=True)
+class SelectConfig(_Config):
     """Click selection (paper Sec. 3.4)."""
 
-    threshold: Optional[float] = opt(None, "cosine-similarity threshold; default: the first hierarchy step (--step 0)")
-    step: Optional[int] = opt(None, "hierarchy step for the click: 0 = smallest (part), 1 = next bigger, ...")
+    threshold: Optional[float] = opt(None, "cosine-similarity threshold", ge=-1, le=1, default_text="the first hierarchy step (--step 0)")
+    step: Optional[int] = opt(None, "hierarchy step for the click: 0 = smallest (part), 1 = next bigger, ...", ge=0)
     grow: bool = opt(True, "region growing: keep only graph-connected components that contain a positive click")
-    knn: int = opt(8, "point clouds: neighbours per point in the k-nearest-neighbour graph")
-    min_step_change: float = opt(0.05, "hierarchy steps: a step is a threshold range over which the selection grows by at most this fraction")
-    min_step_width: float = opt(0.05, "hierarchy steps: the narrowest threshold range that counts as a step")
-    smooth_iters: int = opt(0, "edge-aware denoising sweeps of the field before scoring (0 = score the field as fitted; 2 helps a noisy field)")
-    min_step_size: int = opt(10, "hierarchy steps: ignore selections smaller than this many vertices (a lone noisy vertex is not a step)")
-    exact_limit: int = opt(50_000, "hierarchy sweep on vertices up to this many vertices; above it on cached superpoints (masks stay exact)")
+    knn: int = opt(8, "point clouds: neighbours per point in the k-nearest-neighbour graph", ge=1)
+    min_step_change: float = opt(0.05, "hierarchy steps: a step is a threshold range over which the selection grows by at most this fraction", ge=0)
+    min_step_width: float = opt(0.05, "hierarchy steps: the narrowest threshold range that counts as a step", ge=0)
+    smooth_iters: int = opt(0, "edge-aware denoising sweeps of the field before scoring (0 = score the field as fitted; 2 helps a noisy field)", ge=0)
+    min_step_size: int = opt(10, "hierarchy steps: ignore selections smaller than this many vertices (a lone noisy vertex is not a step)", ge=0)
+    exact_limit: int = opt(50_000, "hierarchy sweep on vertices up to this many vertices; above it on cached superpoints (masks stay exact)", ge=0)
 
 
-@dataclass
-class DiscretizeConfig:
+@dataclass(frozen=True)
+class DiscretizeConfig(_Config):
     """Whole-scene discretization into parts with HDBSCAN."""
 
     level: Optional[int] = opt(
-        None, "hierarchy level to cut at: 0 = finest parts, larger = coarser (objects, groups); default: automatic, the most persistent cut of the part tree"
+        None, "hierarchy level to cut at: 0 = finest parts, larger = coarser (objects, groups)", ge=0,
+        default_text="automatic, the most persistent cut of the part tree",
     )
-    num_parts: Optional[int] = opt(None, "cut the part tree into (at most) this many parts (overrides --level)")
+    num_parts: Optional[int] = opt(None, "cut the part tree into (at most) this many parts (overrides --level)", ge=1)
     snap_distance: float = opt(
-        0.015, "part boundaries may move this far (fraction of the bounding-box diagonal) onto concave creases and the field's sharpest transitions; 0 = off"
+        0.015, "part boundaries may move this far (fraction of the bounding-box diagonal) onto concave creases and the field's sharpest transitions; 0 = off", ge=0, le=0.5
     )
-    crease_weight: float = opt(1.0, "how much concave creases attract boundaries, against the field's own transitions (0 = field only)")
+    crease_weight: float = opt(1.0, "how much concave creases attract boundaries, against the field's own transitions (0 = field only)", ge=0)
     snap_unsure: float = opt(
-        0.0, "also let boundaries move through every vertex the field is unsure of (its part beats the next by less than this fraction of their distance); 0 = off, as measured best on psb-dev"
+        0.0, "also let boundaries move through every vertex the field is unsure of (its part beats the next by less than this fraction of their distance); 0 = off, as measured best on psb-dev", ge=0, le=1
     )
-    min_part_size: int = opt(50, "parts with fewer vertices join their most similar neighbouring part")
-    min_cluster_size: int = opt(5, "HDBSCAN min_cluster_size, counted in superpoints")
-    min_samples: Optional[int] = opt(None, "HDBSCAN min_samples (default: min_cluster_size)")
-    superpoint_threshold: float = opt(0.95, "over-segmentation: neighbouring vertices join a superpoint above this cosine similarity")
-    max_superpoint_size: int = opt(2000, "over-segmentation: largest superpoint, in vertices")
-    knn: int = opt(8, "point clouds: neighbours per point in the k-nearest-neighbour graph")
-    level_similarities: list[float] = opt(
-        [0.7, 0.4], "coarser levels: level k merges parts whose average cosine similarity is at least the k-th value (decreasing)"
+    min_part_size: int = opt(50, "parts with fewer vertices join their most similar neighbouring part", ge=0)
+    min_cluster_size: int = opt(5, "HDBSCAN min_cluster_size, counted in superpoints", ge=2)
+    min_samples: Optional[int] = opt(None, "HDBSCAN min_samples", ge=1, default_text="min_cluster_size")
+    superpoint_threshold: float = opt(0.95, "over-segmentation: neighbouring vertices join a superpoint above this cosine similarity", ge=-1, le=1)
+    max_superpoint_size: int = opt(2000, "over-segmentation: largest superpoint, in vertices", ge=1)
+    knn: int = opt(8, "point clouds: neighbours per point in the k-nearest-neighbour graph", ge=1)
+    level_similarities: tuple[float, ...] = opt(
+        (0.7, 0.4), "coarser levels: level k merges parts whose average cosine similarity is at least the k-th value (decreasing)", ge=-1, le=1
     )
-    max_samples: int = opt(5000, "most rows given to HDBSCAN (superpoints repeated in proportion to their size; more superpoints than this are sampled)")
+    max_samples: int = opt(5000, "most rows given to HDBSCAN (superpoints repeated in proportion to their size; more superpoints than this are sampled)", ge=1)
     cluster_selection: Literal["eom", "leaf"] = opt("eom", "HDBSCAN cluster selection: eom = most stable clusters, leaf = finest clusters of the tree")
-    smooth_iters: int = opt(2, "edge-aware denoising sweeps of the field before over-segmentation (0 = off)")
+    smooth_iters: int = opt(2, "edge-aware denoising sweeps of the field before over-segmentation (0 = off)", ge=0)
     format: Literal["ply", "obj", "glb"] = opt("ply", "file format of the per-part meshes")
-    seed: int = opt(0, "random seed")
+    seed: int = opt(0, "random seed", ge=0)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        sims = list(self.level_similarities)
+        if any(b > a for a, b in zip(sims, sims[1:])):
+            raise ValueError(f"DiscretizeConfig.level_similarities must decrease (finer levels merge less), got {sims}")
 
 
-@dataclass
-class MaskConfig:
+@dataclass(frozen=True)
+class MaskConfig(_Config):
     """Segment Anything automatic mask generation (paper Sec. 3.1; defaults = the paper's release)."""
 
     model: Literal["vit_h", "vit_l", "vit_b", "auto"] = opt(
         "vit_h", "SAM backbone; must match the checkpoint (auto = detect it from the checkpoint)"
     )
-    points_per_side: int = opt(32, "point grid size (32 x 32 prompts)")
-    points_per_batch: int = opt(64, "prompts run through the mask decoder at once")
-    pred_iou_thresh: float = opt(0.88, "keep masks whose predicted IoU is at least this")
-    stability_score_thresh: float = opt(0.95, "keep masks whose stability score is at least this")
-    box_nms_thresh: float = opt(0.7, "box IoU for non-maximum suppression between masks")
-    crop_n_layers: int = opt(0, "extra crop layers (0 = whole image only)")
+    points_per_side: int = opt(32, "point grid size (32 x 32 prompts)", ge=1)
+    points_per_batch: int = opt(64, "prompts run through the mask decoder at once", ge=1)
+    pred_iou_thresh: float = opt(0.88, "keep masks whose predicted IoU is at least this", ge=0, le=1)
+    stability_score_thresh: float = opt(0.95, "keep masks whose stability score is at least this", ge=0, le=1)
+    box_nms_thresh: float = opt(0.7, "box IoU for non-maximum suppression between masks", ge=0, le=1)
+    crop_n_layers: int = opt(0, "extra crop layers (0 = whole image only)", ge=0)
     min_mask_region_area: int = opt(
-        128, "remove holes and islands smaller than this many pixels (at the size SAM runs at; 0 = off)"
+        128, "remove holes and islands smaller than this many pixels (at the size SAM runs at; 0 = off)", ge=0
     )
-    max_long_side: int = opt(1024, "downscale images whose long side is larger before SAM (masks are scaled back; 0 = never)")
+    max_long_side: int = opt(1024, "downscale images whose long side is larger before SAM (masks are scaled back; 0 = never)", ge=0)
     device: str = opt("auto", "torch device: auto (CUDA when present), cpu, cuda", metavar="DEVICE")
     strict: bool = opt(False, "stop at the first image that fails instead of reporting it and going on")
 
 
-@dataclass
-class RenderConfig:
+@dataclass(frozen=True)
+class RenderConfig(_Config):
     """Labels, scores or feature colours rendered back onto the input views."""
 
     what: Literal["parts", "selection", "scores", "pca"] = opt("parts", "what to render")
-    level: int = opt(0, "hierarchy level of the parts (as in discretize)")
-    views: list[str] = opt([], "render only these views (default: all)", metavar="VIEW")
-    overlay_alpha: float = opt(0.5, "opacity of the colour overlay on the input image")
+    level: int = opt(0, "hierarchy level of the parts (as in discretize)", ge=0)
+    views: tuple[str, ...] = opt((), "render only these views", default_text="all", metavar="VIEW")
+    overlay_alpha: float = opt(0.5, "opacity of the colour overlay on the input image", ge=0, le=1)
     overlays: bool = opt(True, "also write <view>_overlay.png (the colours over the input image, or over grey)")
     click: Optional[str] = opt(
         None, "scores: the click whose feature similarity is rendered, as in select: v:VERTEX | x:X,Y,Z | p:VIEW:U,V",
         metavar="CLICK",
     )
-    backend: Literal["auto", "cpu", "nvdiffrast"] = opt(
-        "auto", "fragment backend (auto: nvdiffrast when CUDA and nvdiffrast are present, cpu for distorted views)"
-    )
-    point_radius: Optional[float] = opt(
-        None, "point clouds: splat radius in world units (default: 1.5x the median nearest-neighbour spacing)"
+    fragments: FragmentConfig = nested(
+        FragmentConfig, "how views are rasterized (its flags --backend, --point-radius, --point-mode; YAML: render: {fragments: {...}})"
     )
 
 
@@ -197,7 +283,7 @@ STAGES: dict[str, type] = {
 
 # --------------------------------------------------------------------------- machinery
 class ConfigError(ValueError):
-    """A bad ``--config`` preset (not found, unknown fields): a usage error (CLI exit code 2)."""
+    """A bad ``--config`` preset or flag value (not found, unknown field, out of range): a usage error (CLI exit code 2)."""
 
 
 
@@ -223,53 +309,118 @@ def _parse_bool(text: str) -> bool:
 _METAVARS = {int: "N", float: "X", str: "TEXT", Path: "PATH"}
 
 
+def _default_text(f: dataclasses.Field) -> str:
+    if "default_text" in f.metadata:
+        return f.metadata["default_text"]
+    default = f.default
+    if default is None:
+        return "none"
+    if isinstance(default, tuple):
+        return " ".join(map(str, default)) or "none"
+    return str(default)
+
+
 def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, title: str | None = None) -> None:
-    """Add one ``--flag`` per field of dataclass ``cls`` (defaults left unset so YAML can fill them)."""
+    """Add one ``--flag`` per field of dataclass ``cls`` (defaults left unset so YAML can fill them).
+
+    A nested config's fields get flags of their own names in the same group (``--backend``
+    for ``RenderConfig.fragments.backend``). Each help ends with one ``(default: ...)``.
+    """
     group = parser.add_argument_group(title or f"{cls.__name__} ({(cls.__doc__ or '').strip().splitlines()[0]})")
+    _add_fields(group, cls, f"{cls.__name__}.")
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, *classes: type, note: str = "") -> None:
+    """``--config FILE|NAME`` (a YAML preset for these stages) and one flag group per class.
+
+    Read them back with ``dataclass_from_namespace(Cls, args, args.config)``; ``note`` adds
+    to the ``--config`` help (other sections the command reads from the preset).
+    """
+    sections = " and ".join(f"'{next((k for k, v in STAGES.items() if v is cls), cls.__name__)}:'" for cls in classes)
+    parser.add_argument(
+        "--config", type=Path, default=None, metavar="FILE|NAME",
+        help=f"YAML preset file or shipped preset name ({', '.join(preset_names())}): its {sections} "
+        f"section{'s' if len(classes) > 1 else ''}{note}{', or flat fields' if len(classes) == 1 else ''}; the flags below override it",
+    )
+    for cls in classes:
+        add_dataclass_arguments(parser, cls)
+
+
+def _add_fields(group: Any, cls: type, dest_prefix: str) -> None:
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
-        tp, optional = _unwrap_optional(hints[f.name])
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        help_text = f.metadata.get("help", "")
-        if "default" not in help_text:  # a help that explains its default already says it once
-            help_text += f" (default: {'none' if default is None else default})"
+        tp, _ = _unwrap_optional(hints[f.name])
+        if dataclasses.is_dataclass(tp):
+            _add_fields(group, tp, f"{dest_prefix}{f.name}.")  # type: ignore[arg-type]
+            continue
+        help_text = f"{f.metadata.get('help', '')} (default: {_default_text(f)})"
         flag = "--" + f.name.replace("_", "-")
-        kwargs: dict[str, Any] = {"dest": f"{cls.__name__}.{f.name}", "default": argparse.SUPPRESS, "help": help_text}
+        kwargs: dict[str, Any] = {"dest": dest_prefix + f.name, "default": argparse.SUPPRESS, "help": help_text}
         origin = typing.get_origin(tp)
         if tp is bool:
             group.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
-            continue
-        if origin is Literal:
+        elif origin is Literal:
             choices = list(typing.get_args(tp))
             group.add_argument(flag, choices=choices, type=type(choices[0]), **kwargs)
-        elif origin in (list, tuple):
-            (item,) = typing.get_args(tp)[:1]
+        elif origin is tuple:
+            item = typing.get_args(tp)[0]
             group.add_argument(flag, nargs="*", type=item, metavar=f.metadata.get("metavar", _METAVARS.get(item, "X")), **kwargs)
         elif tp in (int, float, str, Path):
             group.add_argument(flag, type=tp, metavar=f.metadata.get("metavar", _METAVARS[tp]), **kwargs)
         else:  # pragma: no cover - a config author used an unsupported type
             raise TypeError(f"{cls.__name__}.{f.name}: unsupported config type {tp}")
-        del optional
 
 
 def config_to_dict(cfg: Any) -> dict:
-    """A plain dict of a config dataclass (for YAML/JSON metadata)."""
-    out = {}
+    """A plain dict of a config dataclass, nested configs as dicts and tuples as lists (for YAML/JSON)."""
+    out: dict[str, Any] = {}
     for f in dataclasses.fields(cfg):
         val = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(val):
+            val = config_to_dict(val)
+        elif isinstance(val, tuple):
+            val = list(val)
         out[f.name] = str(val) if isinstance(val, Path) else val
     return out
 
 
-def config_from_dict(cls: type, values: dict, source: str = "config") -> Any:
-    """Build ``cls`` from ``values``; unknown keys are an error that lists the known ones."""
+def _nested_fields(cls: type) -> dict[str, type]:
+    """``{field name: config class}`` of the configs nested in ``cls``."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls) if dataclasses.is_dataclass(hints[f.name])}
+
+
+def _check_keys(cls: type, values: Mapping[str, Any], where: str, what: str) -> None:
+    """Unknown keys are a ConfigError that lists the known ones; a key of a nested config
+    written flat (``render: {backend: cpu}``) says where it lives now."""
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - names)
     if unknown:
-        raise ConfigError(
-            f"{source}: unknown {cls.__name__} field(s) {', '.join(unknown)}; known fields: {', '.join(sorted(names))}"
-        )
-    return cls(**values)
+        moved = [f"{key} belongs under '{sub}:' ({sub}: {{{key}: ...}})" for key in unknown
+                 for sub, sub_cls in _nested_fields(cls).items() if key in {f.name for f in dataclasses.fields(sub_cls)}]
+        hint = f" ({'; '.join(moved)})" if moved else ""
+        raise ConfigError(f"{where}: unknown {what} field(s) {', '.join(unknown)}{hint}; known fields: {', '.join(sorted(names))}")
+    for sub, sub_cls in _nested_fields(cls).items():
+        if isinstance(values.get(sub), Mapping):
+            _check_keys(sub_cls, values[sub], where, f"{what}.{sub}")
+
+
+def _build(cls: type, values: Mapping[str, Any]) -> Any:
+    kwargs = dict(values)
+    for sub, sub_cls in _nested_fields(cls).items():
+        if isinstance(kwargs.get(sub), Mapping):
+            kwargs[sub] = _build(sub_cls, kwargs[sub])
+    return cls(**kwargs)
+
+
+def config_from_dict(cls: type, values: Mapping[str, Any], source: str = "config") -> Any:
+    """Build ``cls`` from ``values`` (nested configs as mappings); an unknown key or a value out of
+    range is a :class:`ConfigError` that starts with ``source``."""
+    _check_keys(cls, values, source, cls.__name__)
+    try:
+        return _build(cls, values)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
 
 
 PRESETS_DIR = Path(__file__).parent / "configs"
@@ -296,7 +447,8 @@ def resolve_preset(path: str | Path) -> Path:
 
 
 def load_config_file(path: str | Path, cls: type) -> dict:
-    """The values for ``cls`` in a YAML preset (section named after the stage, or flat)."""
+    """The values for ``cls`` in a YAML preset (section named after the stage, or flat), keys
+    checked; nested configs stay mappings: build with :func:`config_from_dict`."""
     import yaml
 
     path = resolve_preset(path)
@@ -307,16 +459,18 @@ def load_config_file(path: str | Path, cls: type) -> dict:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of stage -> fields, found {type(data).__name__}")
     stage = next((k for k, v in STAGES.items() if v is cls), None)
-    if stage is not None and isinstance(data.get(stage), dict):
-        section = data[stage]
-    elif any(isinstance(v, dict) for v in data.values()):
-        section = {}  # a multi-stage file without this stage's section
-    else:
+    if any(k in STAGES and isinstance(v, dict) for k, v in data.items()):  # {stage: {field: value}}
+        strays = sorted(str(k) for k in data if k not in STAGES)
+        if strays:
+            raise ConfigError(
+                f"{path}: {', '.join(strays)} not a stage; put fields under their stage's section ({', '.join(STAGES)})"
+            )
+        section = data.get(stage) or {}
+        if not isinstance(section, dict):
+            raise ConfigError(f"{path}: '{stage}' must be a mapping of fields, found {type(section).__name__}")
+    else:  # flat {field: value} for one stage
         section = data
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(section) - names)
-    if unknown:
-        raise ConfigError(f"{path}: unknown {stage or cls.__name__} field(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+    _check_keys(cls, section, str(path), stage or cls.__name__)
     return dict(section)
 
 
@@ -328,5 +482,10 @@ def dataclass_from_namespace(cls: type, ns: argparse.Namespace, config_file: str
     prefix = f"{cls.__name__}."
     for key, val in vars(ns).items():
         if key.startswith(prefix):
-            values[key[len(prefix):]] = val
-    return cls(**values)
+            *parents, name = key[len(prefix):].split(".")
+            target = values
+            for part in parents:  # a nested config's flag: merge into its section
+                target[part] = target = dict(target.get(part) or {})
+            target[name] = val
+    source = "the command line" if config_file is None else f"{config_file} with the command line"
+    return config_from_dict(cls, values, source=source)

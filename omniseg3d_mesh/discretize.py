@@ -55,6 +55,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -515,21 +516,11 @@ class Discretizer:
     """Cut a scene into parts by clustering its feature field (estimator style).
 
     Args:
-        level: hierarchy level of ``labels_`` (0 = finest parts, 1 = objects, ...).
-        min_part_size: parts with fewer vertices (and noise) join their most similar neighbour.
-        min_cluster_size: HDBSCAN ``min_cluster_size`` in (size-weighted) superpoint rows.
-        min_samples: HDBSCAN ``min_samples`` (None = ``min_cluster_size``).
-        superpoint_threshold: over-segmentation edge threshold (cosine similarity).
-        max_superpoint_size: largest superpoint, in vertices.
-        knn: neighbours per point for point clouds.
-        seed: random seed (HDBSCAN is deterministic; kept for reproducible subsampling).
-        level_similarities: cosine-similarity cuts of the coarser levels, decreasing.
-        max_samples: most rows given to HDBSCAN after size-weighted repetition (more
-            superpoints than this: HDBSCAN on a size-weighted sample of them, the rest
-            take the label of their most similar sampled superpoint).
-        smooth_iters: edge-aware denoising sweeps before over-segmentation (0 = off).
-        cluster_selection: HDBSCAN ``cluster_selection_method``: ``eom`` (most stable
-            clusters) or ``leaf`` (finest clusters of the tree).
+        config: the hyper-parameters, a :class:`~omniseg3d_mesh.config.DiscretizeConfig`
+            (default: its defaults; every field is documented there: ``level``,
+            ``min_part_size``, ``min_cluster_size``, ``superpoint_threshold``, ...).
+        **overrides: fields of ``config`` to change, e.g. ``Discretizer(level=0,
+            min_part_size=20)`` (checked when built: a value out of range is a ValueError).
 
     Attributes (after :meth:`fit`):
         labels_: [V] int32 part per vertex at ``level`` (-1 = none; none left after post-processing).
@@ -541,62 +532,8 @@ class Discretizer:
             lowered to the lower quartile of neighbour agreement on a noisy field).
     """
 
-    def __init__(
-        self,
-        level: int | None = None,
-        min_part_size: int = 50,
-        min_cluster_size: int = 5,
-        min_samples: int | None = None,
-        superpoint_threshold: float = 0.95,
-        max_superpoint_size: int = 2000,
-        knn: int = 8,
-        seed: int = 0,
-        level_similarities: Sequence[float] = (0.7, 0.4),
-        max_samples: int = 5000,
-        smooth_iters: int = 2,
-        cluster_selection: str = "eom",
-        num_parts: int | None = None,
-        snap_distance: float = 0.015,
-        crease_weight: float = 1.0,
-        snap_unsure: float = 0.0,
-    ):
-        self.level = level
-        self.num_parts = num_parts
-        self.snap_distance = snap_distance
-        self.crease_weight = crease_weight
-        self.snap_unsure = snap_unsure
-        self.min_part_size = min_part_size
-        self.min_cluster_size = min_cluster_size
-        self.min_samples = min_samples
-        self.superpoint_threshold = superpoint_threshold
-        self.max_superpoint_size = max_superpoint_size
-        self.knn = knn
-        self.seed = seed
-        self.level_similarities = level_similarities
-        self.max_samples = max_samples
-        self.smooth_iters = smooth_iters
-        self.cluster_selection = cluster_selection
-
-    @classmethod
-    def from_config(cls, config: DiscretizeConfig) -> "Discretizer":
-        return cls(
-            level=config.level,
-            min_part_size=config.min_part_size,
-            min_cluster_size=config.min_cluster_size,
-            min_samples=config.min_samples,
-            superpoint_threshold=config.superpoint_threshold,
-            max_superpoint_size=config.max_superpoint_size,
-            knn=config.knn,
-            seed=config.seed,
-            level_similarities=tuple(config.level_similarities),
-            max_samples=config.max_samples,
-            smooth_iters=config.smooth_iters,
-            cluster_selection=config.cluster_selection,
-            num_parts=config.num_parts,
-            snap_distance=config.snap_distance,
-            crease_weight=config.crease_weight,
-            snap_unsure=config.snap_unsure,
-        )
+    def __init__(self, config: DiscretizeConfig | None = None, **overrides: Any):
+        self.config = dataclasses.replace(config or DiscretizeConfig(), **overrides)
 
     # ------------------------------------------------------------------ checks
     def _validate(self, features: np.ndarray, vertices: np.ndarray, faces: np.ndarray | None) -> None:
@@ -605,23 +542,6 @@ class Discretizer:
             raise ValueError("the geometry has no vertices: nothing to discretize")
         if faces is not None and (faces.ndim != 2 or faces.shape[1] != 3):
             raise ValueError(f"faces must be triangles with shape (F, 3), got {faces.shape}")
-        if self.min_cluster_size < 2:
-            raise ValueError(f"min_cluster_size must be at least 2 (HDBSCAN), got {self.min_cluster_size}")
-        if self.num_parts is not None and int(self.num_parts) < 1:
-            raise ValueError(f"num_parts must be at least 1, got {self.num_parts}")
-        if self.level is not None and int(self.level) < 0:
-            raise ValueError(f"level must be >= 0 (0 = finest parts) or None (automatic), got {self.level}")
-        if not 0.0 <= float(self.snap_unsure) <= 1.0:
-            raise ValueError(f"snap_unsure is a fraction of the distance between two parts' means in [0, 1], got {self.snap_unsure}")
-        if not 0.0 <= float(self.snap_distance) <= 0.5:
-            raise ValueError(f"snap_distance is a fraction of the bounding-box diagonal in [0, 0.5], got {self.snap_distance}")
-        if self.cluster_selection not in ("eom", "leaf"):
-            raise ValueError(f"cluster_selection must be 'eom' or 'leaf', got {self.cluster_selection!r}")
-        if not -1.0 <= self.superpoint_threshold <= 1.0:
-            raise ValueError(f"superpoint_threshold is a cosine similarity in [-1, 1], got {self.superpoint_threshold}")
-        sims = list(self.level_similarities)
-        if any(b > a for a, b in zip(sims, sims[1:])):
-            raise ValueError(f"level_similarities must decrease (finer levels merge less), got {sims}")
 
     # ------------------------------------------------------------------ fit
     def fit(
@@ -648,14 +568,14 @@ class Discretizer:
         f = normalize_features(feats)
         n = len(f)
         t0 = time.perf_counter()
-        adj = adjacency if adjacency is not None else vertex_graph(verts, faces, self.knn)
+        adj = adjacency if adjacency is not None else vertex_graph(verts, faces, self.config.knn)
         report(progress, "discretize", 1, 5, step="graph")
-        fs = smooth_features(f, adj, self.smooth_iters) if self.smooth_iters > 0 else f
+        fs = smooth_features(f, adj, self.config.smooth_iters) if self.config.smooth_iters > 0 else f
         u, v = _edges(adj)
-        tau = float(self.superpoint_threshold)
+        tau = float(self.config.superpoint_threshold)
         if len(u):  # a noisy field: the threshold follows the typical agreement of neighbours
             tau = min(tau, float(np.quantile(np.einsum("ij,ij->i", fs[u], fs[v]), 0.25)))
-        sp_lab = oversegment(fs, adj, verts, tau, self.max_superpoint_size)
+        sp_lab = oversegment(fs, adj, verts, tau, self.config.max_superpoint_size)
         self.superpoint_threshold_ = tau
         n_sp = int(sp_lab.max()) + 1
         sp_mean, sp_size = _group_means(f, sp_lab, n_sp)
@@ -666,23 +586,23 @@ class Discretizer:
         cl = self._cluster_superpoints(sp_mean, sp_size, sp_std)
         report(progress, "discretize", 3, 5, step="hdbscan", clusters=int(cl.max()) + 1 if len(cl) else 0)
         labels = cl[sp_lab]
-        parts = _postprocess(f, labels, u, v, self.min_part_size)
+        parts = _postprocess(f, labels, u, v, self.config.min_part_size)
         rings = self._snap_rings(verts, u, v)
-        if (rings > 0 or self.snap_unsure > 0) and int(parts.max()) > 0:
+        if (rings > 0 or self.config.snap_unsure > 0) and int(parts.max()) > 0:
             from .graph import vertex_creases
 
-            creases = vertex_creases(verts, faces) if faces is not None and self.crease_weight > 0 else None
-            snapped = snap_boundaries(parts, u, v, f, rings, creases, self.crease_weight, uncertain=self.snap_unsure)
-            parts = _postprocess(f, snapped, u, v, self.min_part_size)
+            creases = vertex_creases(verts, faces) if faces is not None and self.config.crease_weight > 0 else None
+            snapped = snap_boundaries(parts, u, v, f, rings, creases, self.config.crease_weight, uncertain=self.config.snap_unsure)
+            parts = _postprocess(f, snapped, u, v, self.config.min_part_size)
         self.snap_rings_ = rings
         report(progress, "discretize", 4, 5, step="post-processing", parts=int(parts.max()) + 1)
-        tree = _build_tree(f, parts, list(self.level_similarities))
-        if self.num_parts is not None:
-            level = tree.add_cut(int(self.num_parts))
-        elif self.level is None:
+        tree = _build_tree(f, parts, list(self.config.level_similarities))
+        if self.config.num_parts is not None:
+            level = tree.add_cut(int(self.config.num_parts))
+        elif self.config.level is None:
             level = tree.add_cut(tree.stable_num_parts())
         else:
-            level = tree._check_level(self.level)
+            level = tree._check_level(self.config.level)
         self.tree_ = tree
         self.level_ = level
         self.superpoints_ = sp_lab
@@ -701,14 +621,14 @@ class Discretizer:
     def _snap_rings(self, verts: np.ndarray, u: np.ndarray, v: np.ndarray) -> int:
         """Band half-width of :func:`snap_boundaries` in graph rings: ``snap_distance`` of the
         bounding-box diagonal over the median edge length (at most 50)."""
-        if self.snap_distance <= 0 or len(u) == 0:
+        if self.config.snap_distance <= 0 or len(u) == 0:
             return 0
         sample = slice(None, None, max(1, len(u) // 200_000))
         edge = float(np.median(np.linalg.norm(verts[u[sample]] - verts[v[sample]], axis=1)))
         diag = float(np.linalg.norm(verts.max(0) - verts.min(0)))
         if edge <= 0:
             return 0
-        return int(min(50, max(1, round(self.snap_distance * diag / edge))))
+        return int(min(50, max(1, round(self.config.snap_distance * diag / edge))))
 
     def fit_predict(self, features: np.ndarray, vertices: np.ndarray, faces: np.ndarray | None = None) -> np.ndarray:
         return self.fit(features, vertices, faces).labels_
@@ -726,32 +646,32 @@ class Discretizer:
         s = len(means)
         if s < 2:
             return np.zeros(s, np.int64)
-        if s > self.max_samples:
+        if s > self.config.max_samples:
             # too many superpoints: cluster a size-weighted sample, label the rest by their
             # most similar sampled superpoint (nearest mean; unit vectors: euclidean = cosine order)
             from scipy.spatial import cKDTree
 
-            rng = np.random.default_rng(self.seed)
-            pick = np.sort(rng.choice(s, size=self.max_samples, replace=False, p=sizes / sizes.sum()))
+            rng = np.random.default_rng(self.config.seed)
+            pick = np.sort(rng.choice(s, size=self.config.max_samples, replace=False, p=sizes / sizes.sum()))
             lab_pick = self._cluster_superpoints(means[pick], sizes[pick], std[pick])
             _, nn = cKDTree(means[pick]).query(means, k=1)
             out = lab_pick[nn]
             out[pick] = lab_pick
             return out
-        unit = max(1.0, float(sizes.sum()) / float(self.max_samples))
+        unit = max(1.0, float(sizes.sum()) / float(self.config.max_samples))
         reps = np.maximum(1, np.ceil(sizes / unit)).astype(np.int64)
-        while reps.sum() > max(self.max_samples, s):
+        while reps.sum() > max(self.config.max_samples, s):
             unit *= 1.5
             reps = np.maximum(1, np.ceil(sizes / unit)).astype(np.int64)
         rows = np.repeat(np.arange(s), reps)
-        mcs = int(min(self.min_cluster_size, len(rows)))
+        mcs = int(min(self.config.min_cluster_size, len(rows)))
         if mcs < 2:
             return np.zeros(s, np.int64)
-        ms = None if self.min_samples is None else int(min(self.min_samples, len(rows)))
+        ms = None if self.config.min_samples is None else int(min(self.config.min_samples, len(rows)))
         model = HDBSCAN(
-            min_cluster_size=mcs, min_samples=ms, metric="euclidean", cluster_selection_method=self.cluster_selection, copy=True
+            min_cluster_size=mcs, min_samples=ms, metric="euclidean", cluster_selection_method=self.config.cluster_selection, copy=True
         )
-        rng = np.random.default_rng(self.seed)
+        rng = np.random.default_rng(self.config.seed)
         x = means[rows].astype(np.float64)
         x += rng.normal(size=x.shape) * np.maximum(std[rows], 1e-3)[:, None]
         x /= np.linalg.norm(x, axis=1, keepdims=True)
@@ -882,4 +802,4 @@ def discretize(
         config: :class:`~omniseg3d_mesh.config.DiscretizeConfig`.
     """
     feats = getattr(features, "features", features)
-    return Discretizer.from_config(config or DiscretizeConfig()).fit(feats, vertices, faces).labels_
+    return Discretizer(config).fit(feats, vertices, faces).labels_

@@ -328,14 +328,13 @@ def score_discretization(field, vertices: np.ndarray, faces: np.ndarray | None, 
         ``{"ari", "miou" (%), "parts", "level", "best_level", "best_ari", "best_miou" (%),
         "best_parts", "gt_segments"}``.
     """
-    from .config import DiscretizeConfig
     from .discretize import Discretizer
 
     feats = np.asarray(getattr(field, "features", field), dtype=np.float32)
     gt = np.asarray(gt_labels).ravel()
     if len(gt) != len(feats):
         raise ValueError(f"gt_labels must label every vertex: {len(feats)} vertices but {len(gt)} labels")
-    est = Discretizer.from_config(config or DiscretizeConfig()).fit(feats, vertices, faces)
+    est = Discretizer(config).fit(feats, vertices, faces)
     tree = est.tree_
     ari, miou = discretization_scores(est.labels_, gt)
     best = max(range(tree.num_levels), key=lambda lv: discretization_scores(tree.cut(lv), gt)[1])
@@ -465,14 +464,13 @@ def evaluate_3d(field, data: BenchmarkData, discretize_config=None, seed: int = 
         ``part_ari``, ``part_miou``, ``object_ari``, ``object_miou``, ``object_level``,
         ``click_miou`` (percent for mIoU, ARI in [-1, 1]).
     """
-    from .config import DiscretizeConfig
     from .discretize import Discretizer
     from .select import Selector
 
     syn = data.syn
     sc = syn.scene
     feats = np.asarray(getattr(field, "features", field), dtype=np.float32)
-    disc = Discretizer.from_config(discretize_config or DiscretizeConfig()).fit(feats, sc.vertices, sc.faces)
+    disc = Discretizer(discretize_config).fit(feats, sc.vertices, sc.faces)
     tree = disc.tree_
     part_ari, part_miou = discretization_scores(tree.cut(0), syn.labels["part"])
     best = (-1.0, -1.0, 0)

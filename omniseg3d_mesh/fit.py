@@ -278,9 +278,9 @@ def _prepare_workers() -> int:
 def prepare_views(
     scene: Scene,
     masks: Mapping[str, np.ndarray],
-    config: FitConfig = FitConfig(),
+    config: FitConfig | None = None,
     workspace: Workspace | None = None,
-    fragment_config: FragmentConfig = FragmentConfig(),
+    fragment_config: FragmentConfig | None = None,
     progress: ProgressCallback | None = None,
 ) -> list[ViewData]:
     """Fragments + hierarchy of every view with masks, reduced to the training pixels.
@@ -297,6 +297,7 @@ def prepare_views(
 
     from .render.fragments import iter_fragments
 
+    config, fragment_config = config or FitConfig(), fragment_config or FragmentConfig()
     cams = _check_masks_for_views(scene, masks, config.allow_missing_masks)
 
     def hierarchy_of(cam):
@@ -528,9 +529,9 @@ _MALLOC_TUNED = False
 def fit_field(
     scene: Scene,
     masks: Mapping[str, np.ndarray],
-    config: FitConfig = FitConfig(),
+    config: FitConfig | None = None,
     workspace: Workspace | None = None,
-    fragment_config: FragmentConfig = FragmentConfig(),
+    fragment_config: FragmentConfig | None = None,
     progress: ProgressCallback | None = None,
 ) -> Field:
     """Lift multi-view masks into a per-vertex feature field.
@@ -550,11 +551,7 @@ def fit_field(
     """
     import torch
 
-    if config.steps < 0 or config.num_pixels < 1 or config.feature_dim < 1:
-        raise ValueError(
-            f"steps must be >= 0, num_pixels >= 1 and feature_dim >= 1; got steps={config.steps}, "
-            f"num_pixels={config.num_pixels}, feature_dim={config.feature_dim}"
-        )
+    config, fragment_config = config or FitConfig(), fragment_config or FragmentConfig()
     device = resolve_device(config.device)
     _keep_freed_memory_for_reuse()
     threads_before = torch.get_num_threads()

@@ -23,6 +23,7 @@ the batch stages call the functions here.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -212,7 +213,7 @@ def _fitted(ws: Workspace, scene: Scene, fld: Field) -> FittedWorkspace:
 
 
 def open_selector(
-    workspace: FittedWorkspace | Workspace | str | Path | None = None, knn: int = 8, config: SelectConfig | None = None
+    workspace: FittedWorkspace | Workspace | str | Path | None = None, config: SelectConfig | None = None, **overrides: Any
 ) -> Selector:
     """A :class:`~omniseg3d_mesh.select.Selector` over a fitted workspace (default ``./omniseg``),
     or over one already loaded by :func:`load_workspace`.
@@ -230,7 +231,7 @@ def open_selector(
     def lookup(view: str):
         return load_or_compute_fragments(scene, scene.camera(view), ws, backend=loaded.fragment_backend, point_radius=loaded.point_radius)
 
-    sel = Selector(loaded.field, scene.vertices, scene.faces, cameras=scene.cameras, fragments_lookup=lookup, knn=knn, config=config)
+    sel = Selector(loaded.field, scene.vertices, scene.faces, cameras=scene.cameras, fragments_lookup=lookup, config=config, **overrides)
     sel.workspace = ws
     sel.colors = scene.colors
     return sel
@@ -404,7 +405,7 @@ def discretize_workspace(
     fld = load_field(ws)
     geo = ws.load_geometry()
     verts, faces, colors = geo["vertices"], geo["faces"], geo["colors"]
-    est = Discretizer.from_config(config).fit(fld.features, verts, faces, progress=progress)
+    est = Discretizer(config).fit(fld.features, verts, faces, progress=progress)
     out_dir = Path(out) if out is not None else ws.parts_dir
     tree = est.tree_
     per_level = tuple(tree.num_parts(lv) for lv in range(tree.num_levels))
@@ -576,7 +577,6 @@ def render_workspace(
         :class:`~omniseg3d_mesh.render.labels.RenderReport` of
         :func:`~omniseg3d_mesh.render.labels.render_views`, with ``source``: which values were rendered.
     """
-    import dataclasses
 
     from .render.labels import render_views
 
@@ -585,6 +585,8 @@ def render_workspace(
     if not ws.root.is_dir():
         raise FileNotFoundError(f"workspace {ws.root} does not exist: run `omniseg-mesh fit` first or pass --workspace DIR")
     scene = load_workspace_scene(ws)
+    if config.fragments.point_mode:  # splat a mesh workspace's vertices as points
+        scene = dataclasses.replace(scene, faces=None)
     if not scene.cameras:
         raise FileNotFoundError(
             f"workspace {ws.root} has no cameras ({ws.cameras_path.name} missing or empty): "
@@ -603,8 +605,8 @@ def render_workspace(
         images=config.overlays,
         workspace=ws,
         progress=progress,
-        backend=config.backend,
-        point_radius=config.point_radius,
+        backend=config.fragments.backend,
+        point_radius=config.fragments.point_radius,
         alpha=config.overlay_alpha,
     )
     return dataclasses.replace(report, source=source.get("parts", config.what))

@@ -26,6 +26,7 @@ mask is then grown exactly on the vertices.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from functools import partial
@@ -213,9 +214,10 @@ class Selector:
         cameras: the views pixel clicks may refer to (a list of Camera).
         fragments_lookup: ``view name -> Fragments`` for pixel clicks; default: ray cast the
             view on first use (needs open3d) and keep it.
-        knn: neighbours per point in the point-cloud graph.
-        config: :class:`~omniseg3d_mesh.config.SelectConfig` (hierarchy step parameters).
+        config: :class:`~omniseg3d_mesh.config.SelectConfig` (point-cloud graph ``knn``,
+            hierarchy step parameters, ...; default: its defaults).
         adjacency: an optional precomputed [V, V] vertex graph.
+        **overrides: fields of ``config`` to change, e.g. ``knn=16``.
     """
 
     def __init__(
@@ -225,9 +227,9 @@ class Selector:
         faces: np.ndarray | None = None,
         cameras: Sequence[Any] | None = None,
         fragments_lookup: Callable[[str], Any] | None = None,
-        knn: int = 8,
         config: SelectConfig | None = None,
         adjacency: sp.csr_matrix | None = None,
+        **overrides: Any,
     ):
         feats = np.asarray(getattr(features, "features", features))
         verts = np.asarray(vertices, dtype=np.float32)
@@ -243,8 +245,7 @@ class Selector:
         self.vertices = verts
         self.faces = faces
         self.cameras = {c.name: c for c in (cameras or [])}
-        self.knn = int(knn)
-        self.config = config or SelectConfig()
+        self.config = dataclasses.replace(config or SelectConfig(), **overrides)
         self._fragments_lookup = fragments_lookup
         self._fragments: dict[str, Any] = {}
         self._adj = adjacency
@@ -263,13 +264,13 @@ class Selector:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_workspace(cls, workspace: Any = None, knn: int = 8, config: SelectConfig | None = None) -> "Selector":
+    def from_workspace(cls, workspace: Any = None, config: SelectConfig | None = None, **overrides: Any) -> "Selector":
         """A selector over a workspace: ``field.npz`` + ``geometry.npz`` (+ ``cameras.json`` and the
         fragment cache for pixel clicks). Default workspace: ``./omniseg``. Loading is
         :func:`omniseg3d_mesh.pipeline.open_selector`."""
         from .pipeline import open_selector
 
-        return open_selector(workspace, knn=knn, config=config)
+        return open_selector(workspace, config=config, **overrides)
 
     @property
     def score_features(self) -> np.ndarray:
@@ -287,7 +288,7 @@ class Selector:
     def adjacency(self) -> sp.csr_matrix:
         """[V, V] vertex graph (built once, cached)."""
         if self._adj is None:
-            adj = vertex_graph(self.vertices, self.faces, self.knn, bridge=True).tocsr()
+            adj = vertex_graph(self.vertices, self.faces, self.config.knn, bridge=True).tocsr()
             adj.indices = adj.indices.astype(np.int32, copy=False)
             adj.indptr = adj.indptr.astype(np.int64 if adj.nnz >= 2**31 else np.int32, copy=False)
             self._adj = adj

@@ -140,11 +140,11 @@ def test_errors(scene):
         Discretizer().fit(np.zeros((0, 4)), np.zeros((0, 3)))
     with pytest.raises(ValueError, match=r"faces must be triangles with shape \(F, 3\)"):
         Discretizer().fit(scene.features, scene.vertices, scene.faces[:, :2])
-    with pytest.raises(ValueError, match="min_cluster_size must be at least 2"):
+    with pytest.raises(ValueError, match="DiscretizeConfig.min_cluster_size must be >= 2, got 1"):
         Discretizer(min_cluster_size=1).fit(scene.features, scene.vertices, scene.faces)
-    with pytest.raises(ValueError, match=r"superpoint_threshold is a cosine similarity in \[-1, 1\], got 2"):
+    with pytest.raises(ValueError, match=r"DiscretizeConfig.superpoint_threshold must be in \[-1, 1\], got 2"):
         Discretizer(superpoint_threshold=2).fit(scene.features, scene.vertices, scene.faces)
-    with pytest.raises(ValueError, match=r"level_similarities must decrease .* got \[0.3, 0.6\]"):
+    with pytest.raises(ValueError, match=r"DiscretizeConfig.level_similarities must decrease .* got \[0.3, 0.6\]"):
         Discretizer(level_similarities=(0.3, 0.6)).fit(scene.features, scene.vertices, scene.faces)
     with pytest.raises(ValueError, match="level 3 does not exist"):
         Discretizer(level=3, min_part_size=20).fit(scene.features, scene.vertices, scene.faces)
@@ -173,7 +173,7 @@ def test_more_superpoints_than_samples(scene):
 
 
 def test_cluster_selection_error(scene):
-    with pytest.raises(ValueError, match="cluster_selection must be 'eom' or 'leaf', got 'best'"):
+    with pytest.raises(ValueError, match="DiscretizeConfig.cluster_selection must be one of 'eom', 'leaf', got 'best'"):
         Discretizer(cluster_selection="best").fit(scene.features, scene.vertices, scene.faces)
 
 
@@ -208,11 +208,11 @@ def test_num_parts_and_level_are_honoured(scene):
     assert len(np.unique(est.labels_)) == 2 and est.tree_.num_parts(est.level_) == 2
     est = Discretizer(level=0, min_part_size=20).fit(feats, scene.vertices, scene.faces)
     assert est.level_ == 0 and np.array_equal(est.labels_, est.levels_[0])
-    with pytest.raises(ValueError, match="num_parts must be at least 1, got 0"):
+    with pytest.raises(ValueError, match="DiscretizeConfig.num_parts must be >= 1, got 0"):
         Discretizer(num_parts=0).fit(feats, scene.vertices, scene.faces)
-    with pytest.raises(ValueError, match=r"snap_distance is a fraction .* got 0.9"):
+    with pytest.raises(ValueError, match=r"DiscretizeConfig.snap_distance must be in \[0, 0.5\], got 0.9"):
         Discretizer(snap_distance=0.9).fit(feats, scene.vertices, scene.faces)
-    with pytest.raises(ValueError, match=r"snap_unsure is a fraction .* got 2"):
+    with pytest.raises(ValueError, match=r"DiscretizeConfig.snap_unsure must be in \[0, 1\], got 2"):
         Discretizer(snap_unsure=2).fit(feats, scene.vertices, scene.faces)
 
 
@@ -278,3 +278,12 @@ def test_score_discretization_against_objects(scene):
     assert r["ari"] >= 0.95 and r["miou"] >= 95.0 and r["best_miou"] >= r["miou"] - 1e-9
     with pytest.raises(ValueError, match="gt_labels must label every vertex"):
         score_discretization(_object_level_features(scene), scene.vertices, scene.faces, scene.object[:10])
+
+
+def test_hyper_parameters_live_in_the_config():
+    cfg = DiscretizeConfig(min_part_size=20)
+    est = Discretizer(cfg, level=0)
+    assert est.config == DiscretizeConfig(level=0, min_part_size=20) and cfg.level is None  # cfg itself unchanged
+    assert Discretizer().config == DiscretizeConfig()
+    with pytest.raises(ValueError, match=r"^DiscretizeConfig.level must be >= 0, got -1$"):
+        Discretizer(level=-1)

@@ -309,3 +309,11 @@ def test_noisy_field_with_denoising(exact_limit):
     steps = sel.hierarchy(f"v:{noisy.vertex_in(2)}")
     assert iou(steps[0].mask, noisy.part == 2) >= 0.9
     assert iou(steps[1].mask, noisy.object == 1) >= 0.9
+
+
+def test_selector_reads_its_config(scene):
+    sel = Selector(scene.features, scene.vertices, None, config=SelectConfig(smooth_iters=1), knn=5)
+    assert sel.config == SelectConfig(smooth_iters=1, knn=5)
+    assert sel.adjacency.getnnz(axis=1).min() >= 5  # the point-cloud graph has config.knn neighbours
+    with pytest.raises(ValueError, match=r"^SelectConfig.knn must be >= 1, got 0$"):
+        Selector(scene.features, scene.vertices, None, knn=0)

@@ -28,6 +28,7 @@ import json
 import platform
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -165,8 +166,6 @@ def _granularity_rules(tree, held_parts: int) -> dict:
 
 
 def _granularity_study(psb, feats, held, disc_cfg, area_weighted: bool) -> dict:
-    from dataclasses import replace
-
     from omniseg3d_mesh.discretize import Discretizer
     from omniseg3d_mesh.evaluation import rand_index_error
     from omniseg3d_mesh.graph import vertex_to_face_labels
@@ -174,7 +173,7 @@ def _granularity_study(psb, feats, held, disc_cfg, area_weighted: bool) -> dict:
     sc = psb.scene
     gt = psb.face_labels[held]
     w = psb.areas if area_weighted else None
-    tree = Discretizer.from_config(replace(disc_cfg, level=0, num_parts=None)).fit(feats, sc.vertices, sc.faces).tree_
+    tree = Discretizer(disc_cfg, level=0, num_parts=None).fit(feats, sc.vertices, sc.faces).tree_
     ri = {}
     for k in range(1, tree.num_parts(0) + 1):
         lab = tree.labels_for_num_parts(k)[tree.part_labels]
@@ -217,16 +216,16 @@ def run_mesh(args, name: str, fit_cfg, disc_cfg) -> dict:
             t0 = time.perf_counter()
             mask_split = [a for a in psb.annotators if a != held]
             masks = simulate_psb_masks(psb, frags, mask_split, args.mask_preset, seed=seed)
-            cfg = fit_cfg.__class__(**{**fit_cfg.__dict__, "seed": seed})
+            cfg = replace(fit_cfg, seed=seed)
             key = {"mesh": name, "seed": seed, "held": held, "views": args.views, "size": args.size, "preset": args.mask_preset}
             feats, fit_s = _fit_cached(args, sc, masks, cfg, key)
             t1 = time.perf_counter()
-            disc = Discretizer.from_config(disc_cfg).fit(feats, sc.vertices, sc.faces)
+            disc = Discretizer(disc_cfg).fit(feats, sc.vertices, sc.faces)
             disc_s = time.perf_counter() - t1
             face_lab = vertex_to_face_labels(sc.faces, disc.labels_)
             res = segmentation_metrics(sc.vertices, sc.faces, face_lab, psb.face_labels[held], not args.face_based)
             res.update(seed=seed, held=held, parts=int(len(np.unique(face_lab))), held_parts=int(len(np.unique(psb.face_labels[held]))))
-            res.update(fit_s=fit_s, discretize_s=disc_s, level=int(getattr(disc, "level_", disc.level)))
+            res.update(fit_s=fit_s, discretize_s=disc_s, level=int(getattr(disc, "level_", disc.config.level)))
             if not args.no_clicks:
                 res["clicks"] = _click_scores(psb, feats, frags, masks, held)
             if args.study_granularity:

@@ -19,7 +19,7 @@ import dataclasses
 import time
 from pathlib import Path
 
-from ..config import DiscretizeConfig, FitConfig, add_dataclass_arguments, dataclass_from_namespace
+from ..config import DiscretizeConfig, FitConfig, add_config_arguments, dataclass_from_namespace
 
 HELP = "build a synthetic scene, fit, discretize and evaluate it"
 
@@ -39,12 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--views", type=int, default=10, metavar="N", help="number of views (default: 10)")
     parser.add_argument("--width", type=int, default=320, metavar="PX", help="view width in pixels (default: 320)")
     parser.add_argument("--height", type=int, default=240, metavar="PX", help="view height in pixels (default: 240)")
-    parser.add_argument(
-        "--config", type=Path, default=None, metavar="FILE|NAME",
-        help="YAML preset file or shipped preset name: its 'fit:' section (the FitConfig flags below override it) "
-        "and its 'discretize:' section (no flags here: they would clash with the fit's, e.g. --seed)",
-    )
-    add_dataclass_arguments(parser, FitConfig)  # discretize settings come from --config (its flags would clash: --seed)
+    # discretize settings come from --config only (their flags would clash with the fit's: --seed)
+    add_config_arguments(parser, FitConfig, note=" and its 'discretize:' section (no flags: they would clash with the fit's, e.g. --seed)")
 
 
 def _fit_config(args: argparse.Namespace) -> FitConfig:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..config import DiscretizeConfig, add_dataclass_arguments, dataclass_from_namespace
+from ..config import DiscretizeConfig, add_config_arguments, dataclass_from_namespace
 
 HELP = "cut the whole scene into parts (HDBSCAN) and export them"
 
@@ -18,8 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out", type=Path, default=None, metavar="DIR",
         help="output folder (default: <workspace>/parts); recorded in the workspace so render and view use these parts",
     )
-    parser.add_argument("--config", type=Path, default=None, metavar="FILE|NAME", help="YAML preset file or shipped preset name (its 'discretize:' section, or flat fields)")
-    add_dataclass_arguments(parser, DiscretizeConfig)
+    add_config_arguments(parser, DiscretizeConfig)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from omniseg3d_mesh.config import FitConfig, FragmentConfig, MaskConfig, add_dataclass_arguments, dataclass_from_namespace
+from omniseg3d_mesh.config import FitConfig, FragmentConfig, MaskConfig, add_config_arguments, dataclass_from_namespace
 
 HELP = "lift multi-view masks into a per-vertex feature field"
 
@@ -24,9 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--sam-checkpoint", type=Path, default=None, metavar="FILE", help="SAM checkpoint to generate missing masks with")
     parser.add_argument("--workspace", type=Path, default=None, metavar="DIR", help="workspace folder (default: omniseg/ beside the mesh)")
-    parser.add_argument("--config", type=Path, default=None, metavar="FILE|NAME", help="YAML preset file or shipped preset name: default, paper, fast (its 'fit:' and 'fragments:' sections)")
-    add_dataclass_arguments(parser, FitConfig)
-    add_dataclass_arguments(parser, FragmentConfig)
+    add_config_arguments(parser, FitConfig, FragmentConfig, note=" (and 'masks:' with --sam-checkpoint)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,7 +67,7 @@ def _mask_config(config_file) -> MaskConfig:
     """SAM settings from the preset's ``masks:`` section (a fit-only or flat preset has none)."""
     if config_file is None:
         return MaskConfig()
-    from omniseg3d_mesh.config import load_config_file, resolve_preset
+    from omniseg3d_mesh.config import resolve_preset
 
     try:
         import yaml
@@ -78,5 +76,5 @@ def _mask_config(config_file) -> MaskConfig:
     except (OSError, yaml.YAMLError):
         data = None
     if isinstance(data, dict) and isinstance(data.get("masks"), dict):
-        return MaskConfig(**load_config_file(config_file, MaskConfig))
+        return dataclass_from_namespace(MaskConfig, argparse.Namespace(), config_file)
     return MaskConfig()

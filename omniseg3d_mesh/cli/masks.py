@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from omniseg3d_mesh.config import MaskConfig, add_dataclass_arguments, dataclass_from_namespace
+from omniseg3d_mesh.config import MaskConfig, add_config_arguments, dataclass_from_namespace
 
 HELP = "generate Segment Anything masks for a folder of images"
 
@@ -20,8 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out", type=Path, default=None, metavar="DIR",
         help="output folder, one <image stem>/ per image in segment-anything's amg layout (default: IMAGES/../masks)",
     )
-    parser.add_argument("--config", type=Path, default=None, metavar="FILE|NAME", help="YAML preset file or shipped preset name, e.g. sam or sam_fast")
-    add_dataclass_arguments(parser, MaskConfig)
+    add_config_arguments(parser, MaskConfig)
 
 
 def run(args: argparse.Namespace) -> int:

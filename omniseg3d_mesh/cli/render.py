@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..config import RenderConfig, add_dataclass_arguments, dataclass_from_namespace
+from ..config import RenderConfig, add_config_arguments, dataclass_from_namespace
 
 HELP = "render labels, scores or features back onto the input views"
 
@@ -35,8 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="per-vertex values to render instead of the workspace's: [V] int part labels, [V] bool "
         "selection mask or [V] float scores (.npy, .npz or .txt)",
     )
-    parser.add_argument("--config", type=Path, default=None, metavar="FILE|NAME", help="YAML preset file or shipped preset name (its 'render:' section)")
-    add_dataclass_arguments(parser, RenderConfig)
+    add_config_arguments(parser, RenderConfig)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import argparse
 import re
 from pathlib import Path
 
-from ..config import SelectConfig, add_dataclass_arguments, dataclass_from_namespace
+from ..config import SelectConfig, add_config_arguments, dataclass_from_namespace
 
 HELP = "select by clicks, with hierarchy steps and region growing"
 
@@ -26,8 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="v:VERTEX | x:X,Y,Z | p:VIEW:U,V; prefix '-' for a negative click (repeat for several)",
     )
     parser.add_argument("--out", type=Path, required=True, metavar="FILE", help="selected sub-mesh (.ply, .obj or .glb); the mask goes to <stem>.mask.npy")
-    parser.add_argument("--config", type=Path, default=None, metavar="FILE|NAME", help="YAML preset file or shipped preset name (its 'select:' section, or flat fields)")
-    add_dataclass_arguments(parser, SelectConfig)
+    add_config_arguments(parser, SelectConfig)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,14 +38,12 @@ def run(args: argparse.Namespace) -> int:
     config = dataclass_from_namespace(SelectConfig, args, args.config)
     if config.threshold is not None and config.step is not None:
         raise UsageError("give either --threshold or --step, not both")
-    if config.step is not None and config.step < 0:
-        raise UsageError(f"--step must be 0 (smallest) or more, got {config.step}")
     try:
         selection_format(args.out)  # a wrong --out is refused before the work
         clicks = [parse_click(c) for c in args.click]
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    sel = open_selector(args.workspace, knn=config.knn, config=config)
+    sel = open_selector(args.workspace, config=config)
 
     def steps_table(steps, chosen) -> None:
         rows = [

@@ -395,7 +395,7 @@ def generate_masks(
     images_dir: str | Path,
     checkpoint: str | Path | None,
     out_dir: str | Path,
-    config: MaskConfig = MaskConfig(),
+    config: MaskConfig | None = None,
     progress: ProgressCallback | None = None,
     *,
     images: Sequence[str | Path] | Mapping[str, str | Path] | None = None,
@@ -409,7 +409,7 @@ def generate_masks(
             ViT-H). Only loaded when some image still needs masks (None is fine
             when none does).
         out_dir: where ``<image stem>/`` folders go (created).
-        config: generator settings (defaults = the paper's release).
+        config: generator settings (default ``MaskConfig()``: the paper's release).
         progress: ``progress("masks", done, total, images_per_s=..., failed=...)``.
         images: only these images (paths, absolute or relative to ``images_dir``),
             or a mapping output name -> image path; default: every image in
@@ -430,6 +430,7 @@ def generate_masks(
             first failing image (an unreadable one names the file).
         ImportError: the ``sam`` extra is not installed.
     """
+    config = config or MaskConfig()
     images_dir = Path(images_dir)
     out_dir = Path(out_dir)
     todo_map = _image_keys(images_dir, images)
@@ -525,7 +526,7 @@ def ensure_masks(
     cameras: Sequence[Any],
     masks_dir: str | Path,
     checkpoint: str | Path | None = None,
-    config: MaskConfig = MaskConfig(),
+    config: MaskConfig | None = None,
     progress: ProgressCallback | None = None,
     allow_missing: bool = False,
     lazy: bool = False,
@@ -540,7 +541,7 @@ def ensure_masks(
             ``images_dir / camera.name``.
         masks_dir: the folder to read masks from and generate missing ones into.
         checkpoint: a SAM checkpoint; None = only read what is there.
-        config: generator settings.
+        config: generator settings (default ``MaskConfig()``).
         progress: progress callback (stage ``"masks"``).
         allow_missing: views without masks are skipped with a counted warning.
         lazy: return a mapping that reads each view's masks on access

@@ -24,6 +24,7 @@ interrupted run leaves the output folder as it was.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os

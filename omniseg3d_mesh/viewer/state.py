@@ -211,7 +211,7 @@ class ViewerState:
         loaded = load_workspace(workspace)
         sel = open_selector(loaded, knn=kwargs.pop("knn", 8), config=kwargs.pop("config", None))
         state = cls(sel.features, sel.vertices, sel.faces, sel.colors, cameras=list(sel.cameras.values()),
-                    workspace=loaded.workspace, knn=sel.knn, selector=sel, **kwargs)
+                    workspace=loaded.workspace, knn=sel.config.knn, selector=sel, **kwargs)
         labels, folder = exported_part_labels(loaded.workspace, state.num_vertices, parts_dir)
         if labels is not None:
             state.parts = labels

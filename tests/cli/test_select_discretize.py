@@ -96,7 +96,7 @@ def test_select_cli_step_errors(tmp_path, workspace, capsys):
     base = ["select", "--workspace", str(workspace.root), "--out", str(tmp_path / "a.ply")]
     with pytest.raises(SystemExit):
         main(base + ["--click", "v:5", "--step", "-1"])
-    assert "--step must be 0 (smallest) or more, got -1" in capsys.readouterr().err
+    assert "the command line: SelectConfig.step must be >= 0, got -1" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(base + ["--click", "v:5", "--click=-v:5"])
     assert "the clicks select nothing" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -142,7 +143,7 @@ def test_corrupt_image_counted_or_fatal_with_strict(tmp_path, tiny_checkpoint):
     assert report["done"] == 2 and report["failed"] == 1
     assert report["failures"][0]["image"].endswith("bad.png") and "cannot read image" in report["failures"][0]["error"]
     assert not (tmp_path / "masks" / "bad").exists()
-    strict = MaskConfig(**{**CFG.__dict__, "strict": True})
+    strict = replace(CFG, strict=True)
     with pytest.raises(ValueError, match=r"cannot read image .*bad.png.*replace the file or remove it"):
         generate_masks(images, tiny_checkpoint, tmp_path / "masks2", strict)
 
@@ -156,7 +157,7 @@ def test_other_failures_counted_with_hint_or_raised_with_strict(tmp_path, tiny_c
     monkeypatch.setattr(sam_mod, "_generate_one", oom)
     report = generate_masks(images, tiny_checkpoint, tmp_path / "masks", CFG)
     assert report["failed"] == 1 and "lower --max-long-side or --points-per-batch" in report["failures"][0]["error"]
-    strict = MaskConfig(**{**CFG.__dict__, "strict": True})
+    strict = replace(CFG, strict=True)
     with pytest.raises(RuntimeError, match="mask generation failed on .*img_0.png: CUDA out of memory"):
         generate_masks(images, tiny_checkpoint, tmp_path / "masks", strict)
 
@@ -264,7 +265,7 @@ def test_cuda_device_without_cuda():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_generate_masks_on_cuda(tmp_path, tiny_checkpoint):
     images = _write_images(tmp_path / "images", n=1)
-    cfg = MaskConfig(**{**CFG.__dict__, "device": "auto"})
+    cfg = replace(CFG, device="auto")
     report = generate_masks(images, tiny_checkpoint, tmp_path / "masks", cfg)
     assert report["device"].startswith("cuda") and report["done"] == 1
 

@@ -434,7 +434,7 @@ def test_render_workspace_modes(parts_scene, tmp_path):
     np.save(tmp_path / "sel.npy", labels == 1)
     rep = render_workspace(ws.root, tmp_path / "sel", RenderConfig(what="selection", views=one), labels=tmp_path / "sel.npy")
     assert rep.parts == 1 and rep.source == f"the values in {tmp_path / 'sel.npy'}"
-    rep = render_workspace(ws, tmp_path / "scores", RenderConfig(what="scores", views=one, click=0))
+    rep = render_workspace(ws, tmp_path / "scores", RenderConfig(what="scores", views=one, click="0"))
     assert (tmp_path / "scores" / "frame_000_scores.png").is_file() and rep.source == "scores of click 0 (vertex 0)"
     rep = render_workspace(ws, tmp_path / "pca", RenderConfig(what="pca", views=one, overlays=False))
     assert rep.files == ("frame_000_pca.png",)
@@ -454,7 +454,7 @@ def test_render_workspace_errors(parts_scene, tmp_path):
     with pytest.raises(ValueError, match="needs a query: pass --click"):
         render_workspace(ws, out, RenderConfig(what="scores"))
     with pytest.raises(ValueError, match="click v:99999999: vertex 99999999 does not exist, the geometry has vertices 0.."):
-        render_workspace(ws, out, RenderConfig(what="scores", click=99999999))
+        render_workspace(ws, out, RenderConfig(what="scores", click="99999999"))
     with pytest.raises(FileNotFoundError, match="labels file .*nope.npy not found"):
         render_workspace(ws, out, labels=tmp_path / "nope.npy")
     (tmp_path / "x.csv").write_text("1,2")
