@@ -1,8 +1,10 @@
-"""The vertex graph: adjacency, connected components, diffusion.
+"""The vertex graph: adjacency, bridging of touching pieces, edges, connected components, diffusion.
 
 Meshes use their edges; point clouds a symmetric k-nearest-neighbour graph. All
 graphs are ``scipy.sparse.csr_matrix`` [V, V] with float32 weights 1 on edges and
-nothing on the diagonal.
+nothing on the diagonal. This module is the one home of graph building: selection,
+region growing, the viewer and discretization all cut the graph of
+:func:`vertex_graph` with ``bridge=True`` (see there why).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ __all__ = [
     "vertex_graph",
     "bridge_components",
     "graph_edges",
+    "edge_arrays",
     "connected_components",
+    "edge_components",
     "diffuse_features",
     "voxel_clusters",
     "face_areas",
@@ -114,9 +118,15 @@ def bridge_components(adj: sp.csr_matrix, vertices: np.ndarray, radius: float | 
 def vertex_graph(vertices: np.ndarray, faces: np.ndarray | None, knn: int = 8, bridge: bool = False) -> sp.csr_matrix:
     """Mesh adjacency when there are faces, else a k-nearest-neighbour graph.
 
-    ``bridge`` joins touching mesh pieces (:func:`bridge_components`): right for
-    region growing, wrong for smoothing a field (features would blur across the
-    contact between, say, a chair and the floor).
+    ``bridge`` joins touching mesh pieces (:func:`bridge_components`). Selection,
+    region growing, the viewer and discretization use the bridged graph: what a
+    person sees touching is connected, and whether two touching pieces are one part
+    is for the field to say, not for how the mesh was modelled (on the unbridged
+    graph a table leg modelled as its own piece could never join the top, nor a
+    piece below ``min_part_size`` its neighbour). Their smoothing is edge-aware
+    (a vertex only averages with neighbours it agrees with), so a bridge between,
+    say, a chair and the floor does not blur them. The fit's diffusion of unseen
+    vertices, which averages blindly, uses the unbridged graph.
     """
     if faces is not None and len(faces):
         adj = mesh_adjacency(faces, len(vertices))
@@ -128,6 +138,24 @@ def graph_edges(adj: sp.csr_matrix) -> np.ndarray:
     """[E, 2] int64 undirected edges (i < j) of a symmetric adjacency."""
     coo = sp.triu(adj, k=1).tocoo()
     return np.stack([coo.row, coo.col], axis=1).astype(np.int64)
+
+
+def edge_arrays(adj: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """The undirected edges (i < j) of a symmetric adjacency as two contiguous [E] int64
+    arrays ``(u, v)`` (the columns of :func:`graph_edges`)."""
+    e = graph_edges(adj)
+    return np.ascontiguousarray(e[:, 0]), np.ascontiguousarray(e[:, 1])
+
+
+def edge_components(n: int, u: np.ndarray, v: np.ndarray) -> tuple[int, np.ndarray]:
+    """Connected components of the graph on ``n`` nodes with the edges ``(u[i], v[i])``.
+
+    Returns:
+        (number of components C, [n] int64 component ids 0..C-1).
+    """
+    g = sp.csr_matrix((np.ones(len(u), np.int8), (u, v)), shape=(n, n))
+    k, lab = sp.csgraph.connected_components(g, directed=False)
+    return int(k), lab.astype(np.int64)
 
 
 def connected_components(adj: sp.csr_matrix, mask: np.ndarray | None = None) -> np.ndarray:

@@ -277,3 +277,42 @@ def test_score_discretization_against_objects(scene):
     assert r["ari"] >= 0.95 and r["miou"] >= 95.0 and r["best_miou"] >= r["miou"] - 1e-9
     with pytest.raises(ValueError, match="gt_labels must label every vertex"):
         score_discretization(_object_level_features(scene), scene.vertices, scene.faces, scene.object[:10])
+
+
+def _touching_pieces(seed=0):
+    """A floor and a tower of two boxes modelled as separate, touching meshes (no shared
+    vertex): the two boxes carry the same field (one part), the floor another."""
+    import trimesh
+
+    T = trimesh.transformations.translation_matrix
+    meshes = [
+        trimesh.creation.box(extents=(3, 3, 0.1), transform=T((0, 0, -0.05))).subdivide().subdivide(),
+        trimesh.creation.box(extents=(0.8, 0.8, 0.5), transform=T((0, 0, 0.25))).subdivide().subdivide(),
+        trimesh.creation.box(extents=(0.8, 0.8, 0.5), transform=T((0, 0, 0.75))).subdivide().subdivide(),
+    ]
+    verts = np.concatenate([m.vertices for m in meshes]).astype(np.float32)
+    offsets = np.cumsum([0] + [len(m.vertices) for m in meshes])
+    faces = np.concatenate([m.faces + o for m, o in zip(meshes, offsets)]).astype(np.int32)
+    piece = np.repeat(np.arange(3), np.diff(offsets))
+    rng = np.random.default_rng(seed)
+    dirs = np.eye(8)[[0, 1, 1]]  # the two boxes: one part
+    feats = dirs[piece] + rng.normal(scale=0.02, size=(len(verts), 8))
+    return verts, faces, feats.astype(np.float32), piece
+
+
+def test_viewer_and_discretize_cut_the_same_graph():
+    from omniseg3d_mesh.viewer.state import ViewerState
+
+    verts, faces, feats, piece = _touching_pieces()
+    assert graph.connected_components(graph.mesh_adjacency(faces, len(verts))).max() == 2  # three pieces
+    state = ViewerState(feats, verts, faces)
+    state.discretize(level=0, min_part_size=20)
+    direct = Discretizer(level=0, min_part_size=20).fit(feats, verts, faces).labels_
+    function = discretize(feats, verts, faces, DiscretizeConfig(level=0, min_part_size=20))
+    np.testing.assert_array_equal(state.parts, direct)
+    np.testing.assert_array_equal(function, direct)
+    # the touching boxes with one field are one part; on the unbridged graph they stayed two
+    assert direct.max() == 1 and adjusted_rand_score(np.minimum(piece, 1), direct) >= 0.95
+    unbridged = graph.vertex_graph(verts, faces, bridge=False)
+    apart = Discretizer(level=0, min_part_size=20).fit(feats, verts, faces, adjacency=unbridged).labels_
+    assert apart.max() == 2

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..field import normalize_features
 from ..workspace import Workspace
 
 __all__ = ["DemoScene", "make_demo_scene", "hierarchical_features", "make_demo_workspace"]
@@ -108,7 +109,7 @@ def hierarchical_features(labels: dict, dim: int = 32, noise: float = 0.03, seed
     total = sum(int(labels[k].max()) + 1 for k in weights)
     basis, _ = np.linalg.qr(rng.normal(size=(max(dim, total), max(dim, total))))
     basis = basis[:total, :dim] if total <= dim else rng.normal(size=(total, dim)) / np.sqrt(dim)
-    basis = basis / np.linalg.norm(basis, axis=1, keepdims=True)
+    basis = normalize_features(basis, dtype=None)
     start = 0
     for level, w in weights.items():
         lab = labels[level]
@@ -116,7 +117,7 @@ def hierarchical_features(labels: dict, dim: int = 32, noise: float = 0.03, seed
         feats += w * basis[start + lab]
         start += k
     feats += rng.normal(0, noise, feats.shape).astype(np.float32)
-    return (feats / np.linalg.norm(feats, axis=1, keepdims=True)).astype(np.float32)
+    return normalize_features(feats)
 
 
 def make_demo_workspace(root: str | Path, resolution: int = 1, seed: int = 0, floor_cells: int | None = None) -> Workspace:

@@ -26,6 +26,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..config import SelectConfig
+from ..field import normalize_features
 from ..progress import ProgressCallback, report
 from ..select import Click, Selector
 from ..workspace import Workspace
@@ -158,8 +159,7 @@ class ViewerState:
                 f"colors must have shape {verts.shape} (one RGB per vertex), got {np.asarray(colors).shape}: "
                 "pass colors=None for grey"
             )
-        norms = np.linalg.norm(feats, axis=1, keepdims=True)
-        self.features = np.ascontiguousarray(feats / np.maximum(norms, 1e-12))
+        self.features = normalize_features(feats)
         self.vertices = verts
         self.faces = None if faces is None or len(faces) == 0 else np.asarray(faces, np.int32)
         self.original = None if colors is None else np.asarray(colors, np.uint8)
