@@ -9,14 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from omniseg3d_mesh.colors import part_palette, pca_colors
 from omniseg3d_mesh.render import labels as L
 from omniseg3d_mesh.render.fragments import Fragments
 from omniseg3d_mesh.render.labels import (
     label_map_for_camera,
     load_label_png,
     overlay,
-    part_palette,
-    pca_colors,
     render_label_map,
     render_pca,
     render_scores,
