@@ -591,10 +591,9 @@ class Discretizer:
             vertices: [V, 3] float positions.
             faces: [F, 3] int triangles, or None for a point cloud (k-NN graph).
             adjacency: optional precomputed [V, V] vertex graph; default
-                ``vertex_graph(vertices, faces, knn, bridge=True)``, the graph the
-                selector and the viewer cut too, so every caller gets the same parts:
-                touching mesh pieces are connected and the field decides whether they
-                are one part (see :func:`~omniseg3d_mesh.graph.vertex_graph`).
+                ``vertex_graph(vertices, faces, knn)``, touching mesh pieces *not*
+                bridged (the viewer cuts the same graph; see
+                :func:`~omniseg3d_mesh.graph.vertex_graph` why).
             progress: optional ``progress(stage, done, total, **info)`` callback.
         """
         feats = np.asarray(features)
@@ -604,7 +603,7 @@ class Discretizer:
         f = normalize_features(feats)
         n = len(f)
         t0 = time.perf_counter()
-        adj = adjacency if adjacency is not None else vertex_graph(verts, faces, self.knn, bridge=True)
+        adj = adjacency if adjacency is not None else vertex_graph(verts, faces, self.knn)
         report(progress, "discretize", 1, 5, step="graph")
         fs = smooth_features(f, adj, self.smooth_iters) if self.smooth_iters > 0 else f
         u, v = edge_arrays(adj)

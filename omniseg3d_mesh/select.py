@@ -37,7 +37,7 @@ import scipy.sparse as sp
 from scipy.sparse import csgraph
 
 from .config import SelectConfig
-from .field import check_field_geometry, normalize_features
+from .field import check_field_geometry, normalize_features, smooth_features
 from .graph import edge_arrays, vertex_graph
 
 log = logging.getLogger(__name__)
@@ -290,8 +290,6 @@ class Selector:
         if self.config.smooth_iters <= 0:
             return self.features
         if self._smoothed is None:
-            from .field import smooth_features
-
             self._smoothed = smooth_features(self.features, self.adjacency, self.config.smooth_iters)
         return self._smoothed
 
@@ -475,7 +473,6 @@ class Selector:
             self._coarse = (None, None, None, np.ones(self.num_vertices, np.int64), (u, v))
             return self._coarse
         from .discretize import oversegment
-        from .field import smooth_features
 
         # superpoints of the (edge-aware) denoised field: pure, and still ~V/256 of them on a noisy field
         fs = self.score_features if self.config.smooth_iters >= 2 else smooth_features(self.features, adj, 2)

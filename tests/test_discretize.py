@@ -284,23 +284,24 @@ def _touching_pieces(seed=0):
     vertex): the two boxes carry the same field (one part), the floor another."""
     import trimesh
 
+    from omniseg3d_mesh.synthetic.assembly import assemble_parts
+
     T = trimesh.transformations.translation_matrix
     meshes = [
         trimesh.creation.box(extents=(3, 3, 0.1), transform=T((0, 0, -0.05))).subdivide().subdivide(),
         trimesh.creation.box(extents=(0.8, 0.8, 0.5), transform=T((0, 0, 0.25))).subdivide().subdivide(),
         trimesh.creation.box(extents=(0.8, 0.8, 0.5), transform=T((0, 0, 0.75))).subdivide().subdivide(),
     ]
-    verts = np.concatenate([m.vertices for m in meshes]).astype(np.float32)
-    offsets = np.cumsum([0] + [len(m.vertices) for m in meshes])
-    faces = np.concatenate([m.faces + o for m, o in zip(meshes, offsets)]).astype(np.int32)
-    piece = np.repeat(np.arange(3), np.diff(offsets))
+    verts, faces, piece = assemble_parts(meshes)
     rng = np.random.default_rng(seed)
     dirs = np.eye(8)[[0, 1, 1]]  # the two boxes: one part
     feats = dirs[piece] + rng.normal(scale=0.02, size=(len(verts), 8))
-    return verts, faces, feats.astype(np.float32), piece
+    return verts.astype(np.float32), faces.astype(np.int32), feats.astype(np.float32), piece
 
 
 def test_viewer_and_discretize_cut_the_same_graph():
+    """The viewer's Run discretize and `discretize` give the same parts on touching pieces
+    (both cut the unbridged graph; the viewer used to pass the selector's bridged one)."""
     from omniseg3d_mesh.viewer.state import ViewerState
 
     verts, faces, feats, piece = _touching_pieces()
@@ -311,8 +312,11 @@ def test_viewer_and_discretize_cut_the_same_graph():
     function = discretize(feats, verts, faces, DiscretizeConfig(level=0, min_part_size=20))
     np.testing.assert_array_equal(state.parts, direct)
     np.testing.assert_array_equal(function, direct)
-    # the touching boxes with one field are one part; on the unbridged graph they stayed two
-    assert direct.max() == 1 and adjusted_rand_score(np.minimum(piece, 1), direct) >= 0.95
-    unbridged = graph.vertex_graph(verts, faces, bridge=False)
-    apart = Discretizer(level=0, min_part_size=20).fit(feats, verts, faces, adjacency=unbridged).labels_
-    assert apart.max() == 2
+    # level 0 keeps the touching pieces apart (the unbridged graph); the next level joins the two
+    # boxes of one field, in the viewer as in `discretize`
+    assert adjusted_rand_score(piece, direct) == 1.0
+    state.discretize(level=1, min_part_size=20)
+    assert adjusted_rand_score(np.minimum(piece, 1), state.parts) == 1.0
+    # on the selector's bridged graph (what the viewer used to pass) the parts differ
+    bridged = Discretizer(level=0, min_part_size=20).fit(feats, verts, faces, adjacency=state.selector.adjacency).labels_
+    assert not np.array_equal(bridged, direct)

@@ -439,7 +439,8 @@ class ViewerState:
         d = self.discretizer
         if d is None or getattr(d, "_viewer_key", None) != key:
             d = Discretizer(level=0, min_part_size=int(min_part_size), knn=self.knn, **config)
-            d.fit(self.features, self.vertices, self.faces, adjacency=self.selector.adjacency, progress=progress)
+            # the graph `discretize` cuts (touching pieces not bridged), not the selector's bridged one
+            d.fit(self.features, self.vertices, self.faces, progress=progress)
             d._viewer_key = key
             self.discretizer = d
         tree = d.tree_
