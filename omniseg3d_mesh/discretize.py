@@ -64,8 +64,8 @@ import scipy.sparse as sp
 from scipy.sparse import csgraph
 
 from .config import DiscretizeConfig
-from .field import check_field_geometry
-from .graph import vertex_graph
+from .field import check_field_geometry, normalize_features, smooth_features
+from .graph import edge_arrays, edge_components, vertex_graph
 from .progress import ProgressCallback, report
 
 log = logging.getLogger(__name__)
@@ -75,34 +75,12 @@ __all__ = [
     "Discretizer",
     "discretize",
     "oversegment",
-    "smooth_features",
-    "normalize_features",
     "boundary_costs",
     "snap_boundaries",
 ]
 
 
 # --------------------------------------------------------------------------- helpers
-def normalize_features(features: np.ndarray) -> np.ndarray:
-    """[V, D] float32 unit-length rows (zero rows stay zero)."""
-    f = np.asarray(features, dtype=np.float32)
-    n = np.linalg.norm(f, axis=1, keepdims=True)
-    return np.ascontiguousarray(f / np.maximum(n, 1e-12), dtype=np.float32)
-
-
-def _edges(adj: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-    """Undirected edges (u < v) of a symmetric adjacency, as two int64 arrays."""
-    coo = sp.triu(adj, k=1).tocoo()
-    return coo.row.astype(np.int64), coo.col.astype(np.int64)
-
-
-def _components(n: int, u: np.ndarray, v: np.ndarray) -> tuple[int, np.ndarray]:
-    """Connected components of the graph on ``n`` nodes with edges (u, v)."""
-    g = sp.csr_matrix((np.ones(len(u), np.int8), (u, v)), shape=(n, n))
-    k, lab = csgraph.connected_components(g, directed=False)
-    return int(k), lab.astype(np.int64)
-
-
 def _group_means(features: np.ndarray, labels: np.ndarray, k: int, spread: bool = False):
     """Per label: unit mean feature [k, D] and size [k] (and, with ``spread``, the
     per-dimension standard deviation [k] of unit-length members around their raw mean)."""
@@ -122,34 +100,6 @@ def _add_rows(out: np.ndarray, labels: np.ndarray, values: np.ndarray) -> None:
     lab = labels[order]
     starts = np.flatnonzero(np.r_[True, lab[1:] != lab[:-1]])
     out[lab[starts]] += np.add.reduceat(values[order].astype(np.float64), starts, axis=0)
-
-
-def smooth_features(features: np.ndarray, adjacency: sp.csr_matrix, iterations: int = 2, margin: float = 0.1) -> np.ndarray:
-    """Edge-aware denoising of a field for over-segmentation.
-
-    Each sweep adds to every vertex the features of the neighbours it agrees with
-    (edge cosine at least the median edge cosine minus ``margin``), then renormalises.
-    Noise shrinks like an average over the neighbourhood while part boundaries (edges
-    well below the typical agreement) stay sharp.
-
-    Args:
-        features: [V, D] unit features.
-        adjacency: [V, V] vertex graph.
-
-    Returns:
-        [V, D] float32 unit features.
-    """
-    g = normalize_features(features)
-    u, v = _edges(adjacency)
-    n = len(g)
-    if len(u) == 0:
-        return g
-    for _ in range(int(iterations)):
-        c = np.einsum("ij,ij->i", g[u], g[v])
-        k = c >= float(np.median(c)) - margin
-        w = sp.csr_matrix((np.ones(2 * int(k.sum()), np.float32), (np.r_[u[k], v[k]], np.r_[v[k], u[k]])), shape=(n, n))
-        g = normalize_features(g + w @ g)
-    return g
 
 
 def oversegment(
@@ -176,10 +126,10 @@ def oversegment(
     """
     f = normalize_features(features)
     n = len(f)
-    u, v = _edges(adjacency)
+    u, v = edge_arrays(adjacency)
     cos = np.einsum("ij,ij->i", f[u], f[v]) if len(u) else np.zeros(0, np.float32)
     keep = cos >= threshold
-    k, lab = _components(n, u[keep], v[keep])
+    k, lab = edge_components(n, u[keep], v[keep])
     # chaining guard: a component whose members stray from its mean is split again
     edge_t = np.full(len(u), float(threshold), np.float32)
     for _ in range(int(refine_rounds)):
@@ -192,7 +142,7 @@ def oversegment(
         inside = bad_comp[lab[u]] & (lab[u] == lab[v])
         edge_t[inside] = (1.0 + edge_t[inside]) / 2.0
         keep = (cos >= edge_t) & (lab[u] == lab[v])
-        k, lab = _components(n, u[keep], v[keep])
+        k, lab = edge_components(n, u[keep], v[keep])
     # size cap: cut large components with a spatial grid, then re-split into connected pieces
     if max_size and vertices is not None:
         sizes = np.bincount(lab, minlength=k)
@@ -213,7 +163,7 @@ def oversegment(
                 dimsz = g.max(0) + 1
                 cell_id[idx] = (g[:, 0] * dimsz[1] + g[:, 1]) * dimsz[2] + g[:, 2] + 1
             keep = keep & (cell_id[u] == cell_id[v])
-            k, lab = _components(n, u[keep], v[keep])
+            k, lab = edge_components(n, u[keep], v[keep])
     return lab
 
 
@@ -305,7 +255,7 @@ def snap_boundaries(
     # would start floods of their own, so seed pieces much smaller than their part's main
     # interior piece join the band
     seed_edge = ~band[u] & ~band[v] & (lab0[u] == lab0[v])
-    k, comp = _components(n, u[seed_edge], v[seed_edge])
+    k, comp = edge_components(n, u[seed_edge], v[seed_edge])
     comp_size = np.bincount(comp, minlength=k)
     comp_size[np.unique(comp[band])] = 0  # band vertices are singletons here, not seed pieces
     comp_lab = np.zeros(k, np.int64)
@@ -558,7 +508,10 @@ class Discretizer:
             features: [V, D] float features (normalised here).
             vertices: [V, 3] float positions.
             faces: [F, 3] int triangles, or None for a point cloud (k-NN graph).
-            adjacency: optional precomputed [V, V] vertex graph.
+            adjacency: optional precomputed [V, V] vertex graph; default
+                ``vertex_graph(vertices, faces, knn)``, touching mesh pieces *not*
+                bridged (the viewer cuts the same graph; see
+                :func:`~omniseg3d_mesh.graph.vertex_graph` why).
             progress: optional ``progress(stage, done, total, **info)`` callback.
         """
         feats = np.asarray(features)
@@ -571,7 +524,7 @@ class Discretizer:
         adj = adjacency if adjacency is not None else vertex_graph(verts, faces, self.config.knn)
         report(progress, "discretize", 1, 5, step="graph")
         fs = smooth_features(f, adj, self.config.smooth_iters) if self.config.smooth_iters > 0 else f
-        u, v = _edges(adj)
+        u, v = edge_arrays(adj)
         tau = float(self.config.superpoint_threshold)
         if len(u):  # a noisy field: the threshold follows the typical agreement of neighbours
             tau = min(tau, float(np.quantile(np.einsum("ij,ij->i", fs[u], fs[v]), 0.25)))
@@ -674,7 +627,7 @@ class Discretizer:
         rng = np.random.default_rng(self.config.seed)
         x = means[rows].astype(np.float64)
         x += rng.normal(size=x.shape) * np.maximum(std[rows], 1e-3)[:, None]
-        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        x = normalize_features(x, dtype=None)
         lab = model.fit_predict(x)
         # majority label per superpoint (noise only if most samples are noise)
         nl = int(lab.max()) + 2
@@ -694,7 +647,7 @@ def _postprocess(f: np.ndarray, labels: np.ndarray, u: np.ndarray, v: np.ndarray
     """
     n = len(labels)
     same = labels[u] == labels[v]
-    k, comp = _components(n, u[same], v[same])
+    k, comp = edge_components(n, u[same], v[same])
     is_noise = np.zeros(k, bool)
     is_noise[comp[labels < 0]] = True
     cu, cv = comp[u], comp[v]
@@ -721,7 +674,7 @@ def _postprocess(f: np.ndarray, labels: np.ndarray, u: np.ndarray, v: np.ndarray
         src, dst = src[pick], dst[pick]
         if len(src) == 0:
             break
-        mean = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+        mean = normalize_features(sums, dtype=None)
         key = np.einsum("ij,ij->i", mean[src], mean[dst]) + 10.0 * ~small[dst]
         order = np.lexsort((-key, src))
         src, dst = src[order], dst[order]

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .field import normalize_features
+
 log = logging.getLogger(__name__)
 
 __all__ = [
@@ -124,14 +126,14 @@ def query_feature(features: np.ndarray, fragments, row: int, col: int) -> np.nda
     if ids[0] < 0:
         raise ValueError(f"query pixel (row {row}, col {col}) sees no surface; pick a pixel on the mesh")
     f = features[np.clip(ids, 0, None)]
-    f = f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+    f = normalize_features(f, dtype=None)
     q = (w[:, None] * f).sum(0)
     return q / max(float(np.linalg.norm(q)), 1e-12)
 
 
 def score_map(features: np.ndarray, fragments, query: np.ndarray) -> np.ndarray:
     """[H, W] float32 score image: per-vertex cosine to ``query`` interpolated through fragments (-inf = background)."""
-    f = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+    f = normalize_features(features, dtype=None)
     vs = (f @ np.asarray(query, dtype=np.float32)).astype(np.float32)
     return fragments.interpolate(vs, fill=-np.inf).astype(np.float32)
 
@@ -667,8 +669,7 @@ def similarity_levels(features: np.ndarray, part: np.ndarray, obj: np.ndarray, s
     if len(idx) < 2:
         raise ValueError(f"similarity_levels needs at least two sampled vertices, got {len(idx)}; check the sample mask")
     idx = rng.choice(idx, min(n, len(idx)), replace=False)
-    f = np.asarray(features, dtype=np.float32)[idx]
-    f = f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+    f = normalize_features(np.asarray(features, dtype=np.float32)[idx])
     p, o = np.asarray(part)[idx], np.asarray(obj)[idx]
     sim = f @ f.T
     same_p = p[:, None] == p[None, :]

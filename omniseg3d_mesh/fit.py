@@ -37,7 +37,7 @@ from typing import Mapping
 import numpy as np
 
 from .config import FitConfig, FragmentConfig, config_to_dict
-from .field import Field
+from .field import Field, normalize_features
 from .hierarchy import Hierarchy, build_hierarchy
 from .io.masks import masks_hash
 from .progress import ProgressCallback, report
@@ -718,8 +718,7 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
     if n_unseen and seen.any():
         adj = vertex_graph(scene.vertices, scene.faces)
         feats = diffuse_features(feats, seen, adj, iterations=config.diffusion_iters)
-    norms = np.linalg.norm(feats, axis=1, keepdims=True)
-    feats = feats / np.maximum(norms, 1e-12)
+    feats = normalize_features(feats)
 
     from . import __version__
 

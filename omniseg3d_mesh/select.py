@@ -38,8 +38,8 @@ import scipy.sparse as sp
 from scipy.sparse import csgraph
 
 from .config import SelectConfig
-from .field import check_field_geometry
-from .graph import vertex_graph
+from .field import check_field_geometry, normalize_features, smooth_features
+from .graph import edge_arrays, vertex_graph
 
 log = logging.getLogger(__name__)
 
@@ -240,8 +240,7 @@ class Selector:
                 raise ValueError(f"faces must be triangles with shape (F, 3), got {faces.shape}")
             if len(faces) == 0:
                 faces = None
-        norms = np.linalg.norm(feats, axis=1, keepdims=True)
-        self.features = np.ascontiguousarray(feats / np.maximum(norms, 1e-12), dtype=np.float32)
+        self.features = np.ascontiguousarray(normalize_features(feats, dtype=None), dtype=np.float32)
         self.vertices = verts
         self.faces = faces
         self.cameras = {c.name: c for c in (cameras or [])}
@@ -279,8 +278,6 @@ class Selector:
         if self.config.smooth_iters <= 0:
             return self.features
         if self._smoothed is None:
-            from .discretize import smooth_features
-
             self._smoothed = smooth_features(self.features, self.adjacency, self.config.smooth_iters)
         return self._smoothed
 
@@ -459,12 +456,11 @@ class Selector:
         if self._coarse is not None:
             return self._coarse
         adj = self.adjacency
-        coo = sp.triu(adj, k=1).tocoo()
-        u, v = coo.row.astype(np.int64), coo.col.astype(np.int64)
+        u, v = edge_arrays(adj)
         if self.num_vertices <= self.config.exact_limit:
             self._coarse = (None, None, None, np.ones(self.num_vertices, np.int64), (u, v))
             return self._coarse
-        from .discretize import oversegment, smooth_features
+        from .discretize import oversegment
 
         # superpoints of the (edge-aware) denoised field: pure, and still ~V/256 of them on a noisy field
         fs = self.score_features if self.config.smooth_iters >= 2 else smooth_features(self.features, adj, 2)

@@ -287,3 +287,44 @@ def test_hyper_parameters_live_in_the_config():
     assert Discretizer().config == DiscretizeConfig()
     with pytest.raises(ValueError, match=r"^DiscretizeConfig.level must be >= 0, got -1$"):
         Discretizer(level=-1)
+def _touching_pieces(seed=0):
+    """A floor and a tower of two boxes modelled as separate, touching meshes (no shared
+    vertex): the two boxes carry the same field (one part), the floor another."""
+    import trimesh
+
+    from omniseg3d_mesh.synthetic.assembly import assemble_parts
+
+    T = trimesh.transformations.translation_matrix
+    meshes = [
+        trimesh.creation.box(extents=(3, 3, 0.1), transform=T((0, 0, -0.05))).subdivide().subdivide(),
+        trimesh.creation.box(extents=(0.8, 0.8, 0.5), transform=T((0, 0, 0.25))).subdivide().subdivide(),
+        trimesh.creation.box(extents=(0.8, 0.8, 0.5), transform=T((0, 0, 0.75))).subdivide().subdivide(),
+    ]
+    verts, faces, piece = assemble_parts(meshes)
+    rng = np.random.default_rng(seed)
+    dirs = np.eye(8)[[0, 1, 1]]  # the two boxes: one part
+    feats = dirs[piece] + rng.normal(scale=0.02, size=(len(verts), 8))
+    return verts.astype(np.float32), faces.astype(np.int32), feats.astype(np.float32), piece
+
+
+def test_viewer_and_discretize_cut_the_same_graph():
+    """The viewer's Run discretize and `discretize` give the same parts on touching pieces
+    (both cut the unbridged graph; the viewer used to pass the selector's bridged one)."""
+    from omniseg3d_mesh.viewer.state import ViewerState
+
+    verts, faces, feats, piece = _touching_pieces()
+    assert graph.connected_components(graph.mesh_adjacency(faces, len(verts))).max() == 2  # three pieces
+    state = ViewerState(feats, verts, faces)
+    state.discretize(level=0, min_part_size=20)
+    direct = Discretizer(level=0, min_part_size=20).fit(feats, verts, faces).labels_
+    function = discretize(feats, verts, faces, DiscretizeConfig(level=0, min_part_size=20))
+    np.testing.assert_array_equal(state.parts, direct)
+    np.testing.assert_array_equal(function, direct)
+    # level 0 keeps the touching pieces apart (the unbridged graph); the next level joins the two
+    # boxes of one field, in the viewer as in `discretize`
+    assert adjusted_rand_score(piece, direct) == 1.0
+    state.discretize(level=1, min_part_size=20)
+    assert adjusted_rand_score(np.minimum(piece, 1), state.parts) == 1.0
+    # on the selector's bridged graph (what the viewer used to pass) the parts differ
+    bridged = Discretizer(level=0, min_part_size=20).fit(feats, verts, faces, adjacency=state.selector.adjacency).labels_
+    assert not np.array_equal(bridged, direct)

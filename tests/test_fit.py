@@ -20,17 +20,14 @@ def make_parts_scene(num_views=10, width=96, height=72, subdivisions=2, seed=0):
     its own part and object."""
     import trimesh
 
-    from omniseg3d_mesh.scene import Camera, Scene
+    from omniseg3d_mesh.scene import Scene
+    from omniseg3d_mesh.synthetic.assembly import assemble_parts, ring_cameras
 
     T = trimesh.transformations.translation_matrix
-    meshes, part_of, obj_of = [], [], []
     floor = trimesh.creation.box(extents=(4, 4, 0.1), transform=T((0, 0, -0.05)))
     for _ in range(subdivisions + 1):
         floor = floor.subdivide()
-    meshes.append(floor)
-    part_of.append(0)
-    obj_of.append(0)
-    part = 1
+    meshes, part_of, obj_of = [floor], [0], [0]
     for o, parts in enumerate(_OBJECTS, start=1):
         for kind, size, centre in parts:
             if kind == "box":
@@ -38,38 +35,24 @@ def make_parts_scene(num_views=10, width=96, height=72, subdivisions=2, seed=0):
                 for _ in range(subdivisions):
                     m = m.subdivide()
             elif kind == "cyl":
-                m = trimesh.creation.cylinder(radius=size[0], height=size[1], sections=24, transform=T(centre))
-                m = m.subdivide()
+                m = trimesh.creation.cylinder(radius=size[0], height=size[1], sections=24, transform=T(centre)).subdivide()
             else:
                 m = trimesh.creation.icosphere(subdivisions=2, radius=size)
                 m.apply_translation(centre)
             meshes.append(m)
-            part_of.append(part)
+            part_of.append(len(part_of))
             obj_of.append(o)
-            part += 1
-    verts, faces, parts, objs = [], [], [], []
-    off = 0
-    for m, p, o in zip(meshes, part_of, obj_of):
-        verts.append(np.asarray(m.vertices))
-        faces.append(np.asarray(m.faces) + off)
-        parts.append(np.full(len(m.vertices), p))
-        objs.append(np.full(len(m.vertices), o))
-        off += len(m.vertices)
-    rng = np.random.default_rng(seed)
-    cams = []
-    for k in range(num_views):
-        a = 2 * np.pi * k / num_views + rng.uniform(-0.15, 0.15)
-        r = rng.uniform(2.6, 3.4)
-        eye = (r * np.cos(a), r * np.sin(a), rng.uniform(1.5, 2.5))
-        cams.append(Camera.look_at(eye, (0, 0, 0.3), width=width, height=height, fov_y_deg=55, name=f"view_{k:03d}.png"))
-    scene = Scene(vertices=np.concatenate(verts), faces=np.concatenate(faces), cameras=cams)
-    return scene, np.concatenate(parts), np.concatenate(objs)
+    verts, faces, piece = assemble_parts(meshes)
+    cams = ring_cameras(num_views, radius=(2.6, 3.4), elevation=(1.5, 2.5), jitter=0.15, rng=seed,
+                        width=width, height=height, fov_y_deg=55)  # fmt: skip
+    return Scene(vertices=verts, faces=faces, cameras=cams), np.asarray(part_of)[piece], np.asarray(obj_of)[piece]
 
 
 def simulate_masks(scene, part, obj, seed=0):
-    """Part and object masks from rendered GT labels that disagree between views: every 3rd view
-    misses one part mask, every 4th merges two neighbouring objects, every 5th splits a part."""
+    """Part and object masks from rendered GT labels that disagree between views
+    (:func:`~omniseg3d_mesh.synthetic.masks.label_map_masks`)."""
     from omniseg3d_mesh.render.fragments import compute_fragments
+    from omniseg3d_mesh.synthetic.masks import label_map_masks
 
     rng = np.random.default_rng(seed)
     out = {}
@@ -78,32 +61,7 @@ def simulate_masks(scene, part, obj, seed=0):
         valid = dom >= 0
         pmap = np.where(valid, part[np.clip(dom, 0, None)], -1)
         omap = np.where(valid, obj[np.clip(dom, 0, None)], -1)
-        masks = []
-        objs_here = [o for o in np.unique(omap[valid]) if (omap == o).sum() >= 4]
-        merged = set()
-        if k % 4 == 1 and 1 in objs_here and 2 in objs_here:
-            masks.append((omap == 1) | (omap == 2))
-            merged = {1, 2}
-        for o in objs_here:
-            if o not in merged:
-                masks.append(omap == o)
-        parts_here = [p for p in np.unique(pmap[valid]) if (pmap == p).sum() >= 4 and p != 0]
-        missing = rng.choice(parts_here) if (k % 3 == 0 and parts_here) else None
-        split = rng.choice(parts_here) if (k % 5 == 2 and parts_here) else None
-        for p in parts_here:
-            if p == missing:
-                continue
-            m = pmap == p
-            if p == split:
-                cols = np.flatnonzero(m.any(axis=0))
-                mid = cols[len(cols) // 2]
-                left = m.copy()
-                left[:, mid:] = False
-                masks.append(left)
-                masks.append(m & ~left)
-            else:
-                masks.append(m)
-        out[cam.name] = np.stack(masks).astype(bool)
+        out[cam.name] = label_map_masks(pmap, omap, k, rng)
     return out
 
 

@@ -19,6 +19,7 @@ def _scene():
     import trimesh
 
     from omniseg3d_mesh.scene import Camera, Scene
+    from omniseg3d_mesh.synthetic.assembly import assemble_parts
 
     T = trimesh.transformations.translation_matrix
     parts = [
@@ -28,14 +29,12 @@ def _scene():
         (trimesh.creation.box(extents=(0.6, 0.6, 0.8), transform=T((-7, 0, 0.4))), 3),  # twin A
         (trimesh.creation.box(extents=(0.6, 0.6, 0.8), transform=T((7, 0, 0.4))), 4),  # twin B
     ]
-    verts, faces, labels, off = [], [], [], 0
+    meshes = []
     for m, lab in parts:
         for _ in range(3 if lab != 2 else 2):
             m = m.subdivide()
-        verts.append(np.asarray(m.vertices))
-        faces.append(np.asarray(m.faces) + off)
-        labels.append(np.full(len(m.vertices), lab))
-        off += len(m.vertices)
+        meshes.append(m)
+    verts, faces, labels = assemble_parts(meshes)  # label = the mesh's index
     cams = []
     for k in range(12):  # around the table
         a = 2 * np.pi * k / 12
@@ -44,7 +43,7 @@ def _scene():
         for k in range(5):
             dx = -np.sign(x) * 1.0
             cams.append(Camera.look_at((x + dx * 2.2 - np.sign(x) * 0.2 * k, -1.2 + 0.6 * k, 1.5), (x, 0, 0.3), width=W, height=H, fov_y_deg=50, name=f"{side}{k}.png"))
-    return Scene(vertices=np.concatenate(verts), faces=np.concatenate(faces), cameras=cams), np.concatenate(labels)
+    return Scene(vertices=verts, faces=faces, cameras=cams), labels
 
 
 def _masks(scene, labels):

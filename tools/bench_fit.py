@@ -45,7 +45,8 @@ def make_scene(target_vertices: int = 100_000, num_views: int = 60, width: int =
     """Returns (scene, part [V], object [V]); the floor is part 0 / object 0."""
     import trimesh
 
-    from omniseg3d_mesh.scene import Camera, Scene
+    from omniseg3d_mesh.scene import Scene
+    from omniseg3d_mesh.synthetic.assembly import assemble_parts, ring_cameras
 
     rng = np.random.default_rng(seed)
     T = trimesh.transformations.translation_matrix
@@ -99,54 +100,11 @@ def make_scene(target_vertices: int = 100_000, num_views: int = 60, width: int =
         coarse = sum(len(m.vertices) for m, _, _ in build(sub, fine_objects=0))
         fine = int(np.clip(round(16 * (target_vertices - coarse) / max(n - coarse, 1)), 0, 16))
         meshes = build(sub, fine_objects=fine)
-    verts, faces, parts, objs = [], [], [], []
-    off = 0
-    for m, p, o in meshes:
-        verts.append(np.asarray(m.vertices))
-        faces.append(np.asarray(m.faces) + off)
-        parts.append(np.full(len(m.vertices), p))
-        objs.append(np.full(len(m.vertices), o))
-        off += len(m.vertices)
-    cams = []
-    for k in range(num_views):
-        a = 2 * np.pi * k / num_views + rng.uniform(-0.05, 0.05)
-        r = rng.uniform(4.5, 6.5)
-        eye = (r * np.cos(a), r * np.sin(a), rng.uniform(2.0, 3.5))
-        look = (rng.uniform(-1.2, 1.2), rng.uniform(-1.2, 1.2), 0.3)
-        cams.append(Camera.look_at(eye, look, width=width, height=height, fov_y_deg=50, name=f"view_{k:03d}.png"))
-    scene = Scene(vertices=np.concatenate(verts), faces=np.concatenate(faces), cameras=cams)
-    return scene, np.concatenate(parts), np.concatenate(objs)
-
-
-def masks_from_labels(pmap: np.ndarray, omap: np.ndarray, k: int, rng, neighbours: dict) -> np.ndarray:
-    """Part and object masks of one view from GT label maps, with view-dependent disagreements."""
-    valid = pmap >= 0
-    objs = [int(o) for o, c in zip(*np.unique(omap[valid], return_counts=True)) if c >= 16]
-    parts = [int(p) for p, c in zip(*np.unique(pmap[valid], return_counts=True)) if c >= 16 and p != 0]
-    masks = []
-    merged: set = set()
-    if k % 4 == 1:
-        for o in objs:
-            nb = neighbours.get(o)
-            if o != 0 and nb in objs and nb not in merged and o not in merged:
-                masks.append((omap == o) | (omap == nb))
-                merged |= {o, nb}
-                break
-    masks += [omap == o for o in objs if o not in merged]
-    missing = rng.choice(parts) if (k % 3 == 0 and parts) else None
-    split = rng.choice(parts) if (k % 5 == 2 and parts) else None
-    for p in parts:
-        if p == missing:
-            continue
-        m = pmap == p
-        if p == split:
-            cols = np.flatnonzero(m.any(axis=0))
-            left = m.copy()
-            left[:, cols[len(cols) // 2]:] = False
-            masks += [left, m & ~left]
-        else:
-            masks.append(m)
-    return np.stack(masks)
+    verts, faces, piece = assemble_parts([m for m, _, _ in meshes])
+    cams = ring_cameras(num_views, radius=(4.5, 6.5), elevation=(2.0, 3.5), jitter=0.05, target_jitter=1.2, rng=rng,
+                        width=width, height=height, fov_y_deg=50)  # fmt: skip
+    part_of, obj_of = np.array([p for _, p, _ in meshes]), np.array([o for _, _, o in meshes])
+    return Scene(vertices=verts, faces=faces, cameras=cams), part_of[piece], obj_of[piece]
 
 
 def peak_rss_mb() -> float:
@@ -166,6 +124,7 @@ def run_device(args) -> tuple[str, list[list]]:
     from omniseg3d_mesh.fit import fit_field
     from omniseg3d_mesh.io.masks import load_masks, mask_key, save_masks_npz
     from omniseg3d_mesh.render.fragments import iter_fragments, resolve_backend
+    from omniseg3d_mesh.synthetic.masks import label_map_masks
     from omniseg3d_mesh.workspace import Workspace
 
     cuda = args.device.startswith("cuda")
@@ -213,7 +172,7 @@ def run_device(args) -> tuple[str, list[list]]:
         dom = frags.dominant_vertex()
         pmap = np.where(dom >= 0, part[np.clip(dom, 0, None)], -1)
         omap = np.where(dom >= 0, obj[np.clip(dom, 0, None)], -1)
-        view_masks = masks_from_labels(pmap, omap, k, rng, neighbours)
+        view_masks = label_map_masks(pmap, omap, k, rng, neighbours, min_pixels=16)
         n_masks += len(view_masks)
         if args.masks == "disk":
             save_masks_npz(masks_dir / f"{mask_key(cam.name)}.npz", view_masks)

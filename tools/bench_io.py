@@ -28,7 +28,8 @@ from _formats import write_glb, write_obj, write_off, write_ply_ascii  # noqa: E
 
 from omniseg3d_mesh.io.geometry import load_geometry, save_ply  # noqa: E402
 from omniseg3d_mesh.render.coverage import scene_coverage  # noqa: E402
-from omniseg3d_mesh.scene import Camera, Scene  # noqa: E402
+from omniseg3d_mesh.scene import Scene  # noqa: E402
+from omniseg3d_mesh.synthetic.assembly import ring_cameras  # noqa: E402
 
 
 
@@ -68,11 +69,7 @@ def main(argv=None) -> int:
             assert len(verts) == nv and len(tri) == len(faces)
             rows.append((f"load {name}", f"{path.stat().st_size / 2**20:.0f} MiB", t))
     scene = Scene(vertices=v, faces=faces)
-    cams = []
-    for k in range(args.views):
-        ang = 2 * np.pi * k / args.views
-        cams.append(Camera.look_at((2 * np.cos(ang), 2 * np.sin(ang), 1.5), (0, 0, 0), width=1280, height=960, name=f"{k}"))
-    scene.cameras = cams
+    scene.cameras = ring_cameras(args.views, radius=2.0, elevation=1.5, target=(0, 0, 0), width=1280, height=960, fov_y_deg=60.0, name="{}")
     t, cov = median_time(lambda: scene_coverage(scene, long_side=200), args.repeat)
     rows.append((f"coverage, {args.views} views at 200 px", f"{100 * cov.fraction:.1f}% seen", t))
     print(f"\n{nv:,} vertices, {len(faces):,} faces; median of {args.repeat} runs")

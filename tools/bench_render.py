@@ -24,26 +24,23 @@ def make_mesh(target_vertices: int, seed: int = 0):
     """Spheres (one part each) on a floor, about ``target_vertices`` vertices in all."""
     import trimesh
 
+    from omniseg3d_mesh.synthetic.assembly import assemble_parts
+
     rng = np.random.default_rng(seed)
     parts = [trimesh.creation.box(extents=(6, 6, 0.1)).subdivide().subdivide()]
     per = len(trimesh.creation.icosphere(subdivisions=4).vertices)
     for _ in range(max(1, target_vertices // per)):
         c = np.append(rng.uniform(-2.2, 2.2, 2), rng.uniform(0.3, 1.2))
         parts.append(trimesh.creation.icosphere(subdivisions=4, radius=rng.uniform(0.2, 0.5)).apply_translation(c))
-    verts, faces, labels, off = [], [], [], 0
-    for i, p in enumerate(parts):
-        verts.append(np.asarray(p.vertices))
-        faces.append(np.asarray(p.faces) + off)
-        labels.append(np.full(len(p.vertices), i))
-        off += len(p.vertices)
-    return np.concatenate(verts), np.concatenate(faces), np.concatenate(labels)
+    return assemble_parts(parts)
 
 
 def main() -> None:
     from omniseg3d_mesh.render.fragments import compute_fragments
     from omniseg3d_mesh.render.labels import render_views
     from omniseg3d_mesh.render.points import default_point_radius, splat_points
-    from omniseg3d_mesh.scene import Camera, Scene
+    from omniseg3d_mesh.scene import Scene
+    from omniseg3d_mesh.synthetic.assembly import ring_cameras
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--vertices", type=int, default=100000)
@@ -58,10 +55,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     v, f, labels = make_mesh(args.vertices)
-    cams = [
-        Camera.look_at((5 * np.cos(a), 5 * np.sin(a), 3), (0, 0, 0.5), width=args.width, height=args.height, name=f"v{i:03d}.png")
-        for i, a in enumerate(np.linspace(0, 2 * np.pi, args.views, endpoint=False))
-    ]
+    cams = ring_cameras(args.views, radius=5.0, elevation=3.0, target=(0, 0, 0.5), width=args.width, height=args.height,
+                        fov_y_deg=60.0, name="v{:03d}.png")  # fmt: skip
     mesh = Scene(vertices=v, faces=f, cameras=cams)
     cloud = Scene(vertices=v, cameras=cams)
     rows = []

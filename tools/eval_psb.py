@@ -119,6 +119,7 @@ def _fit_cached(args, scene, masks, fit_cfg, key_parts):
 def _click_scores(psb, feats, frags, masks, held: str, min_vertices: int = 10) -> dict:
     """Per held-out segment: voting, raw cosine (best threshold), hierarchy best step, and another annotator."""
     from omniseg3d_mesh.evaluation import best_threshold_iou, central_vertex, mask_iou, vertex_mask_membership, voting_scores
+    from omniseg3d_mesh.field import normalize_features
     from omniseg3d_mesh.select import Click, Selector
 
     sc = psb.scene
@@ -130,7 +131,7 @@ def _click_scores(psb, feats, frags, masks, held: str, min_vertices: int = 10) -
     clicks = np.array([central_vertex(sc.vertices, np.flatnonzero(gt == s)) for s in segs])
     mem = [vertex_mask_membership(frags[name], m, v)[0] for name, m in masks.items() if len(m)]
     vote = voting_scores(mem, clicks)
-    f = feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
+    f = normalize_features(feats, dtype=None)
     sel = Selector(f, sc.vertices, sc.faces)
     others = [a for a in psb.annotators if a != held]
     out = {"voting": [], "raw": [], "click": [], "human": []}

@@ -24,6 +24,7 @@ def build_scene():
     import trimesh
 
     from omniseg3d_mesh.scene import Scene
+    from omniseg3d_mesh.synthetic.assembly import assemble_parts
 
     T = trimesh.transformations.translation_matrix
     R = trimesh.transformations.rotation_matrix
@@ -39,13 +40,8 @@ def build_scene():
     parts.append(handle)
     for z, r in ((0.35, 0.35), (0.9, 0.25), (1.3, 0.17)):
         parts.append(trimesh.creation.icosphere(subdivisions=3, radius=r).apply_translation((1.1, -0.3, z)))
-    verts, faces, labels, off = [], [], [], 0
-    for i, p in enumerate(parts):
-        verts.append(np.asarray(p.vertices))
-        faces.append(np.asarray(p.faces) + off)
-        labels.append(np.full(len(p.vertices), i))
-        off += len(p.vertices)
-    return Scene(vertices=np.concatenate(verts), faces=np.concatenate(faces)), np.concatenate(labels)
+    verts, faces, labels = assemble_parts(parts)
+    return Scene(vertices=verts, faces=faces), labels
 
 
 def shade(scene, camera) -> np.ndarray:

@@ -24,6 +24,8 @@ _COLORS = np.array([[150, 150, 150], [200, 80, 60], [60, 110, 200]], np.float32)
 def _demo_geometry(seed: int, subdivisions: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     import trimesh
 
+    from omniseg3d_mesh.synthetic.assembly import assemble_parts
+
     rng = np.random.default_rng(seed)
     a = rng.uniform(0.5, 0.9, 3)
     b = rng.uniform(0.4, 0.8, 3)
@@ -32,15 +34,10 @@ def _demo_geometry(seed: int, subdivisions: int) -> tuple[np.ndarray, np.ndarray
         trimesh.creation.box(extents=a, transform=trimesh.transformations.translation_matrix((-0.8, rng.uniform(-0.3, 0.3), a[2] / 2))),
         trimesh.creation.box(extents=b, transform=trimesh.transformations.translation_matrix((0.8, rng.uniform(-0.3, 0.3), b[2] / 2))),
     ]
-    verts, faces, labels, offset = [], [], [], 0
-    for i, p in enumerate(parts):
-        for _ in range(subdivisions):
-            p = p.subdivide()
-        verts.append(np.asarray(p.vertices, np.float32))
-        faces.append(np.asarray(p.faces, np.int32) + offset)
-        labels.append(np.full(len(p.vertices), i, np.int32))
-        offset += len(p.vertices)
-    return np.concatenate(verts), np.concatenate(faces), np.concatenate(labels)
+    for _ in range(subdivisions):
+        parts = [p.subdivide() for p in parts]
+    verts, faces, labels = assemble_parts(parts)
+    return verts.astype(np.float32), faces.astype(np.int32), labels.astype(np.int32)
 
 
 def write_demo_scene(
@@ -56,7 +53,8 @@ def write_demo_scene(
 
     from omniseg3d_mesh.io.cameras_json import save_cameras_json
     from omniseg3d_mesh.render.fragments import compute_fragments
-    from omniseg3d_mesh.scene import Camera, Scene
+    from omniseg3d_mesh.scene import Scene
+    from omniseg3d_mesh.synthetic.assembly import ring_cameras
 
     out = Path(out_dir)
     (out / "images").mkdir(parents=True, exist_ok=True)
@@ -64,15 +62,8 @@ def write_demo_scene(
     vertices, faces, labels = _demo_geometry(seed, subdivisions)
     mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False)
     atomic_write_bytes(out / "mesh.ply", mesh.export(file_type="ply", encoding="binary"))
-    rng = np.random.default_rng(seed + 1000)
-    cams = []
-    for k in range(views):
-        ang = 2 * np.pi * k / views + rng.uniform(-0.2, 0.2)
-        eye = (3.2 * np.cos(ang), 3.2 * np.sin(ang), 2.2)
-        name = f"view_{k:03d}.png"
-        cams.append(
-            Camera.look_at(eye, (0, 0, 0.3), width=width, height=height, fov_y_deg=55, name=name, image_path=out / "images" / name)
-        )
+    cams = ring_cameras(views, radius=3.2, elevation=2.2, jitter=0.2, rng=seed + 1000, width=width, height=height, fov_y_deg=55,
+                        image_dir=out / "images")  # fmt: skip
     scene = Scene(vertices=vertices, faces=faces, cameras=cams)
     for cam in cams:
         frags = compute_fragments(scene, cam, "cpu")

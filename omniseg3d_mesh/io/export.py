@@ -28,28 +28,16 @@ from typing import Any
 
 import numpy as np
 
+from ..colors import label_colors
 from .geometry import ply_bytes
 from ..progress import ProgressCallback, report
 from ..workspace import atomic_directory, atomic_write_bytes, atomic_write_json
 
 log = logging.getLogger(__name__)
 
-__all__ = ["export_parts", "export_selection", "selection_format", "face_labels", "label_colors", "FORMATS"]
+__all__ = ["export_parts", "export_selection", "selection_format", "face_labels", "FORMATS"]
 
 FORMATS = ("ply", "obj", "glb")
-
-
-def label_colors(labels: np.ndarray) -> np.ndarray:
-    """[V, 3] uint8 distinct colours per label (golden-ratio hues); -1 -> grey."""
-    import colorsys
-
-    lab = np.asarray(labels)
-    k = int(lab.max()) + 1 if lab.size and lab.max() >= 0 else 0
-    pal = np.array(
-        [colorsys.hsv_to_rgb((i * 0.618033988749895) % 1.0, 0.65 + 0.35 * ((i // 7) % 2), 0.95 - 0.25 * ((i // 3) % 2)) for i in range(k)]
-    ).reshape(-1, 3)
-    pal = np.vstack([pal, [[0.5, 0.5, 0.5]]])  # index -1 -> grey
-    return (pal[np.where(lab >= 0, lab, k)] * 255 + 0.5).astype(np.uint8)
 
 
 def face_labels(faces: np.ndarray, labels: np.ndarray) -> np.ndarray:

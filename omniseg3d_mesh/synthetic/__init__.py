@@ -1,7 +1,9 @@
-"""Synthetic indoor scenes with a known part / object / group hierarchy, and a SAM-like
-mask simulator, and the Princeton benchmark's meshes with annotator-split masks
+"""Synthetic data: small scenes of known parts (:func:`assemble_parts` + :func:`ring_cameras`
+in :mod:`~omniseg3d_mesh.synthetic.assembly`, masks from :func:`label_map_masks`), synthetic
+indoor scenes with a known part / object / group hierarchy and a SAM-like mask simulator,
+and the Princeton benchmark's meshes with annotator-split masks
 (:mod:`~omniseg3d_mesh.synthetic.psb`): the data behind the benchmarks (``tools/eval_hierarchy.py``, the cluttered
-rooms of ``tools/eval_rooms.py``, ``tools/eval_psb.py``), the tests and ``omniseg-mesh demo``.
+rooms of ``tools/eval_rooms.py``, ``tools/eval_psb.py``), the tests, the tools and ``omniseg-mesh demo``.
 
 Importing this package is cheap; the heavy modules load on first use.
 """
@@ -21,6 +23,9 @@ _EXPORTS = {
     "simulate_masks": "omniseg3d_mesh.synthetic.masks",
     "simulate_view_masks": "omniseg3d_mesh.synthetic.masks",
     "write_sam_masks": "omniseg3d_mesh.synthetic.masks",
+    "label_map_masks": "omniseg3d_mesh.synthetic.masks",
+    "assemble_parts": "omniseg3d_mesh.synthetic.assembly",
+    "ring_cameras": "omniseg3d_mesh.synthetic.assembly",
     "MaskSimConfig": "omniseg3d_mesh.synthetic.masks",
     "PSBMesh": "omniseg3d_mesh.synthetic.psb",
     "load_psb": "omniseg3d_mesh.synthetic.psb",

@@ -13,6 +13,10 @@ groups and SAM's ~100 px smallest mask, for room scans):
 * boundaries carry a few pixels of smooth random dilation / erosion,
 * floor and walls ("stuff") come as random pieces,
 * masks smaller than ``min_area`` pixels are dropped.
+
+:func:`label_map_masks` is the simple, deterministic form for small scenes built with
+:mod:`~omniseg3d_mesh.synthetic.assembly`: part and object label maps in, one mask
+per object and per part out, with a fixed pattern of disagreements between views.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ __all__ = [
     "gt_label_maps",
     "simulate_masks",
     "simulate_view_masks",
+    "label_map_masks",
     "write_sam_masks",
     "resolve_preset",
     "min_area_pixels",
@@ -321,3 +326,61 @@ def with_overrides(preset: str | MaskSimConfig, **overrides) -> MaskSimConfig:
     if bad:
         raise ValueError(f"unknown MaskSimConfig field(s) {', '.join(bad)}; known: {', '.join(sorted(known))}")
     return replace(cfg, **overrides)
+
+
+def label_map_masks(
+    part_map: np.ndarray,
+    object_map: np.ndarray,
+    view_index: int,
+    rng: np.random.Generator,
+    neighbours: dict[int, int] | None = None,
+    min_pixels: int = 4,
+) -> np.ndarray:
+    """Part and object masks of one view from its ground-truth label maps, disagreeing
+    between views the way SAM's do.
+
+    One mask per object and per part (part 0, the floor, only as an object) seen on at
+    least ``min_pixels`` pixels, except: every 4th view (``view_index % 4 == 1``) merges
+    the first object with its neighbour (``neighbours``, default ``{1: 2}``) into one
+    mask, every 3rd (``% 3 == 0``) misses a random part and every 5th (``% 5 == 2``)
+    splits a random part into a left and a right half.
+
+    Args:
+        part_map, object_map: [H, W] int labels (-1 = background).
+        view_index: the view's index (which disagreements it gets).
+        rng: draws the missed and the split part.
+        neighbours: object -> the object it merges with.
+        min_pixels: smallest label area that gets a mask.
+
+    Returns:
+        [N, H, W] bool masks: merged objects first, then objects, then parts.
+    """
+    neighbours = {1: 2} if neighbours is None else neighbours
+    k = int(view_index)
+    valid = part_map >= 0
+    objs = [int(o) for o, c in zip(*np.unique(object_map[valid], return_counts=True)) if c >= min_pixels]
+    parts = [int(p) for p, c in zip(*np.unique(part_map[valid], return_counts=True)) if c >= min_pixels and p != 0]
+    masks = []
+    merged: set = set()
+    if k % 4 == 1:
+        for o in objs:
+            nb = neighbours.get(o)
+            if o != 0 and nb in objs and nb not in merged and o not in merged:
+                masks.append((object_map == o) | (object_map == nb))
+                merged |= {o, nb}
+                break
+    masks += [object_map == o for o in objs if o not in merged]
+    missing = rng.choice(parts) if (k % 3 == 0 and parts) else None
+    split = rng.choice(parts) if (k % 5 == 2 and parts) else None
+    for p in parts:
+        if p == missing:
+            continue
+        m = part_map == p
+        if p == split:
+            cols = np.flatnonzero(m.any(axis=0))
+            left = m.copy()
+            left[:, cols[len(cols) // 2] :] = False
+            masks += [left, m & ~left]
+        else:
+            masks.append(m)
+    return np.stack(masks).astype(bool)

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..scene import Camera, Scene
+from .assembly import assemble_parts
 
 log = logging.getLogger(__name__)
 
@@ -281,26 +282,15 @@ def _assemble(b: _Builder, rng):
         (vertices [V,3] f32, faces [F,3] i32, colors [V,3] u8, labels {level: [V] i32},
         part_object [P] i32, object_group [O] i32).
     """
-    verts, faces, cols, part_lab = [], [], [], []
-    offset = 0
-    part_object = []
-    for pid, (_, oid, meshes, rgb) in enumerate(b.parts):
-        part_object.append(oid)
-        for m in meshes:
-            v = np.asarray(m.vertices, dtype=np.float32)
-            verts.append(v)
-            faces.append(np.asarray(m.faces, dtype=np.int64) + offset)
-            jitter = rng.normal(0.0, 0.025, size=(len(v), 3))
-            cols.append(np.clip(rgb[None] + jitter, 0, 1))
-            part_lab.append(np.full(len(v), pid, dtype=np.int32))
-            offset += len(v)
-    vertices = np.concatenate(verts)
-    part = np.concatenate(part_lab)
-    part_object_arr = np.asarray(part_object, dtype=np.int32)
+    pieces = [(pid, rgb, m) for pid, (_, _, meshes, rgb) in enumerate(b.parts) for m in meshes]
+    vertices, faces, piece = assemble_parts([m for _, _, m in pieces])
+    part = np.array([pid for pid, _, _ in pieces], dtype=np.int32)[piece]
+    cols = [np.clip(rgb[None] + rng.normal(0.0, 0.025, size=(len(m.vertices), 3)), 0, 1) for _, rgb, m in pieces]
+    part_object_arr = np.asarray([oid for _, oid, _, _ in b.parts], dtype=np.int32)
     object_group = np.asarray(b.object_group, dtype=np.int32)
     labels = {"part": part, "object": part_object_arr[part], "group": object_group[part_object_arr[part]]}
     colors = (np.concatenate(cols) * 255 + 0.5).astype(np.uint8)
-    return vertices, np.concatenate(faces).astype(np.int32), colors, labels, part_object_arr, object_group
+    return vertices.astype(np.float32), faces.astype(np.int32), colors, labels, part_object_arr, object_group
 
 
 # --------------------------------------------------------------------------- the scene

@@ -3,9 +3,9 @@
 Importing this package stays light (numpy only); viser is imported when the app starts.
 """
 
-from .state import DISPLAY_MODES, HierarchyStep, ViewerClick, ViewerState, heat_colors, label_palette
+from .state import DISPLAY_MODES, HierarchyStep, ViewerClick, ViewerState
 
-__all__ = ["DISPLAY_MODES", "HierarchyStep", "ViewerClick", "ViewerState", "heat_colors", "label_palette", "serve"]
+__all__ = ["DISPLAY_MODES", "HierarchyStep", "ViewerClick", "ViewerState", "serve"]
 
 
 def serve(*args, **kwargs):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..field import normalize_features
 from ..workspace import Workspace
 
 __all__ = ["DemoScene", "make_demo_scene", "hierarchical_features", "make_demo_workspace"]
@@ -52,7 +53,7 @@ def make_demo_scene(resolution: int = 1, num_views: int = 8, floor_cells: int | 
     """
     import trimesh
 
-    from ..scene import Camera
+    from ..synthetic.assembly import assemble_parts, ring_cameras
 
     # (centre xy, extents, base colour, object id, group id)
     boxes = [
@@ -63,36 +64,30 @@ def make_demo_scene(resolution: int = 1, num_views: int = 8, floor_cells: int | 
     ]
     n = (floor_cells or 25 * 2 ** (resolution - 1)) + 1
     fv, ff = _grid(n, n, 4.0)
-    verts, faces, parts, objects, groups, cols = [fv], [ff], [np.zeros(len(fv), int)], [np.zeros(len(fv), int)], [np.zeros(len(fv), int)], []
+    meshes, parts, objects, groups, cols = [(fv, ff)], [np.zeros(len(fv), int)], [np.zeros(len(fv), int)], [np.zeros(len(fv), int)], []
     checker = ((np.floor(fv[:, 0] * 2) + np.floor(fv[:, 1] * 2)) % 2)[:, None]
     cols.append(np.where(checker > 0, [150, 150, 140], [175, 175, 165]))
-    offset = len(fv)
     for k, (xy, ext, col, obj, grp) in enumerate(boxes):
         m = trimesh.creation.box(extents=ext)
         for _ in range(resolution + 2):
             m = m.subdivide()
         v = np.asarray(m.vertices) + np.array([xy[0], xy[1], ext[2] / 2 + 0.002])
         lid = v[:, 2] > ext[2] * 0.75
-        verts.append(v)
-        faces.append(np.asarray(m.faces) + offset)
+        meshes.append((v, m.faces))
         parts.append(np.where(lid, 2 * k + 2, 2 * k + 1))
         objects.append(np.full(len(v), obj))
         groups.append(np.full(len(v), grp))
         c = np.array(col, float)[None].repeat(len(v), 0)
         c[lid] = c[lid] * 0.6 + 90
         cols.append(c)
-        offset += len(v)
-    vertices = np.concatenate(verts).astype(np.float32)
+    vertices, faces, _ = assemble_parts(meshes)
+    vertices = vertices.astype(np.float32)
     rng = np.random.default_rng(0)
     colors = np.clip(np.concatenate(cols) + rng.normal(0, 4, (len(vertices), 3)), 0, 255).astype(np.uint8)
     labels = {"part": np.concatenate(parts).astype(np.int32), "object": np.concatenate(objects).astype(np.int32),
               "group": np.concatenate(groups).astype(np.int32)}
-    cams = []
-    for i in range(num_views):
-        a = 2 * np.pi * i / num_views
-        eye = (4.0 * np.cos(a), 4.0 * np.sin(a), 2.5)
-        cams.append(Camera.look_at(eye, (0, 0, 0.3), width=320, height=240, fov_y_deg=50, name=f"view_{i:03d}.png"))
-    return DemoScene(vertices, np.concatenate(faces).astype(np.int32), colors, labels, cams)
+    cams = ring_cameras(num_views, radius=4.0, elevation=2.5, width=320, height=240)
+    return DemoScene(vertices, faces.astype(np.int32), colors, labels, cams)
 
 
 def hierarchical_features(labels: dict, dim: int = 32, noise: float = 0.03, seed: int = 0) -> np.ndarray:
@@ -108,7 +103,7 @@ def hierarchical_features(labels: dict, dim: int = 32, noise: float = 0.03, seed
     total = sum(int(labels[k].max()) + 1 for k in weights)
     basis, _ = np.linalg.qr(rng.normal(size=(max(dim, total), max(dim, total))))
     basis = basis[:total, :dim] if total <= dim else rng.normal(size=(total, dim)) / np.sqrt(dim)
-    basis = basis / np.linalg.norm(basis, axis=1, keepdims=True)
+    basis = normalize_features(basis, dtype=None)
     start = 0
     for level, w in weights.items():
         lab = labels[level]
@@ -116,7 +111,7 @@ def hierarchical_features(labels: dict, dim: int = 32, noise: float = 0.03, seed
         feats += w * basis[start + lab]
         start += k
     feats += rng.normal(0, noise, feats.shape).astype(np.float32)
-    return (feats / np.linalg.norm(feats, axis=1, keepdims=True)).astype(np.float32)
+    return normalize_features(feats)
 
 
 def make_demo_workspace(root: str | Path, resolution: int = 1, seed: int = 0, floor_cells: int | None = None) -> Workspace:

@@ -17,7 +17,6 @@ mask and its region growing.
 
 from __future__ import annotations
 
-import colorsys
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..colors import label_colors, part_palette, pca_colors, score_colors
 from ..config import SelectConfig
+from ..field import normalize_features
 from ..progress import ProgressCallback, report
 from ..select import Click, Selector
 from ..workspace import Workspace
@@ -35,8 +36,6 @@ __all__ = [
     "ViewerClick",
     "HierarchyStep",
     "ViewerState",
-    "label_palette",
-    "heat_colors",
 ]
 
 log = logging.getLogger(__name__)
@@ -80,38 +79,6 @@ class _Group:
     grow: bool
     mask: np.ndarray  # [V] bool
     scores: np.ndarray  # [V] f32
-
-
-def label_palette(n: int, seed: int = 0) -> np.ndarray:
-    """[n, 3] uint8 distinct, saturated colours (golden-ratio hue walk, deterministic)."""
-    out = np.zeros((max(n, 0), 3), np.uint8)
-    golden = 0.618033988749895
-    for i in range(n):
-        h = (0.13 + seed * 0.37 + i * golden) % 1.0
-        s = 0.75 if i % 2 == 0 else 0.55
-        v = 0.95 if (i // 2) % 2 == 0 else 0.8
-        out[i] = np.round(np.array(colorsys.hsv_to_rgb(h, s, v)) * 255).astype(np.uint8)
-    return out
-
-
-# anchors of a perceptual blue -> cyan -> green -> yellow -> red ramp
-_HEAT_ANCHORS = np.array(
-    [[48, 18, 59], [65, 105, 225], [27, 208, 213], [98, 252, 107], [210, 233, 53], [254, 155, 45], [217, 56, 6], [122, 4, 3]],
-    np.float32,
-)
-_HEAT_LUT = np.stack(
-    [np.interp(np.linspace(0, 1, 256), np.linspace(0, 1, len(_HEAT_ANCHORS)), _HEAT_ANCHORS[:, c]) for c in range(3)], axis=1
-).astype(np.uint8)
-
-
-def heat_colors(values: np.ndarray, lo: float = 0.0, hi: float = 1.0) -> np.ndarray:
-    """[V, 3] uint8 heat-map colours of ``values`` [V] mapped from [lo, hi]; non-finite -> dark grey."""
-    v = np.asarray(values, np.float32)
-    finite = np.isfinite(v)
-    idx = np.clip((np.where(finite, v, lo) - lo) * (255.0 / max(hi - lo, 1e-6)), 0, 255).astype(np.uint8)
-    out = _HEAT_LUT[idx]
-    out[~finite] = _NONE_COLOR
-    return out
 
 
 class ViewerState:
@@ -158,8 +125,7 @@ class ViewerState:
                 f"colors must have shape {verts.shape} (one RGB per vertex), got {np.asarray(colors).shape}: "
                 "pass colors=None for grey"
             )
-        norms = np.linalg.norm(feats, axis=1, keepdims=True)
-        self.features = np.ascontiguousarray(feats / np.maximum(norms, 1e-12))
+        self.features = normalize_features(feats)
         self.vertices = verts
         self.faces = None if faces is None or len(faces) == 0 else np.asarray(faces, np.int32)
         self.original = None if colors is None else np.asarray(colors, np.uint8)
@@ -190,7 +156,6 @@ class ViewerState:
         self._mask_key: tuple | None = None
         self._mask: np.ndarray | None = None
         self._base_dim: np.ndarray | None = None
-        self._palette = label_palette(64)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -434,7 +399,8 @@ class ViewerState:
         d = self.discretizer
         if d is None or getattr(d, "_viewer_key", None) != key:
             d = Discretizer(level=0, min_part_size=int(min_part_size), knn=self.knn, **config)
-            d.fit(self.features, self.vertices, self.faces, adjacency=self.selector.adjacency, progress=progress)
+            # the graph `discretize` cuts (touching pieces not bridged), not the selector's bridged one
+            d.fit(self.features, self.vertices, self.faces, progress=progress)
             d._viewer_key = key
             self.discretizer = d
         tree = d.tree_
@@ -552,31 +518,22 @@ class ViewerState:
         if mode == "scores":
             if not any(c.positive for c in self.clicks):
                 return self._dimmed()
-            return heat_colors(self.scores(), lo=min(0.0, float(self.threshold)), hi=1.0)
+            return score_colors(self.scores(), lo=min(0.0, float(self.threshold)), hi=1.0, none_color=_NONE_COLOR)
         if mode == "selection":
             out = self._dimmed().copy()
             lab = self.labels()
             sel = lab >= 0
-            out[sel] = self._group_colors(len(self.groups) + 1)[lab[sel]]
+            out[sel] = part_palette(len(self.groups) + 1)[lab[sel]]
             return out
         if mode == "parts":
             if self.parts is None:
                 return self._dimmed()
-            out = np.empty((self.num_vertices, 3), np.uint8)
-            out[:] = _NONE_COLOR
-            ok = self.parts >= 0
-            out[ok] = self._group_colors(int(self.parts.max()) + 1)[self.parts[ok]]
-            return out
+            return label_colors(self.parts, none_color=_NONE_COLOR)
         raise ValueError(f"unknown display mode {mode!r}: expected one of {', '.join(DISPLAY_MODES)}")
 
     def group_color(self, index: int) -> tuple[int, int, int]:
         """The RGB colour of multi-selection group ``index`` (the current object is ``len(groups)``)."""
-        return tuple(int(c) for c in self._group_colors(index + 1)[index])  # type: ignore[return-value]
-
-    def _group_colors(self, n: int) -> np.ndarray:
-        if n > len(self._palette):
-            self._palette = label_palette(max(n, 2 * len(self._palette)))
-        return self._palette
+        return tuple(int(c) for c in part_palette(index + 1)[index])  # type: ignore[return-value]
 
     def _original_colors(self) -> np.ndarray:
         if self.original is not None:
@@ -592,19 +549,7 @@ class ViewerState:
 
     def _pca_colors(self) -> np.ndarray:
         if self._pca is None:
-            f = self.features
-            rng = np.random.default_rng(0)
-            sample = f if len(f) <= 100_000 else f[rng.choice(len(f), 100_000, replace=False)]
-            mean = sample.mean(axis=0)
-            _, _, vt = np.linalg.svd(sample - mean, full_matrices=False)
-            basis = vt[: min(3, vt.shape[0])].T  # [D, 3]
-            proj = (sample - mean) @ basis
-            lo, hi = np.percentile(proj, 1, axis=0), np.percentile(proj, 99, axis=0)
-            full = (f - mean) @ basis
-            full = np.clip((full - lo) / np.maximum(hi - lo, 1e-6), 0, 1)
-            if full.shape[1] < 3:
-                full = np.concatenate([full, np.full((len(f), 3 - full.shape[1]), 0.5, np.float32)], axis=1)
-            self._pca = (full * 255).astype(np.uint8)
+            self._pca = pca_colors(self.features)  # the colours `render --pca` paints
         return self._pca
 
     # ------------------------------------------------------------------ status

@@ -9,14 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from omniseg3d_mesh.colors import part_palette, pca_colors
 from omniseg3d_mesh.render import labels as L
 from omniseg3d_mesh.render.fragments import Fragments
 from omniseg3d_mesh.render.labels import (
     label_map_for_camera,
     load_label_png,
     overlay,
-    part_palette,
-    pca_colors,
     render_label_map,
     render_pca,
     render_scores,
@@ -36,6 +35,8 @@ def make_parts_scene(num_views: int = 5, width: int = 96, height: int = 72, imag
     """
     import trimesh
 
+    from omniseg3d_mesh.synthetic.assembly import assemble_parts, ring_cameras
+
     T = trimesh.transformations.translation_matrix
     parts = [
         trimesh.creation.box(extents=(3.5, 3.5, 0.1), transform=T((0, 0, -0.05))).subdivide().subdivide(),
@@ -44,28 +45,18 @@ def make_parts_scene(num_views: int = 5, width: int = 96, height: int = 72, imag
         trimesh.creation.icosphere(subdivisions=3, radius=0.4).apply_translation((0.7, -0.1, 0.9)),
         trimesh.creation.cylinder(radius=0.12, height=0.5, sections=16, transform=T((0.7, -0.1, 0.25))),
     ]
-    verts, faces, labels, offset = [], [], [], 0
-    for i, p in enumerate(parts):
-        verts.append(np.asarray(p.vertices))
-        faces.append(np.asarray(p.faces) + offset)
-        labels.append(np.full(len(p.vertices), i))
-        offset += len(p.vertices)
-    cams = []
-    rng = np.random.default_rng(1)
-    for k in range(num_views):
-        a = 2 * np.pi * k / num_views + rng.uniform(-0.2, 0.2)
-        eye = (3.2 * np.cos(a), 3.2 * np.sin(a), 2.2)
-        path = None if image_dir is None else Path(image_dir) / f"frame_{k:03d}.jpg"
-        cams.append(Camera.look_at(eye, (0, 0, 0.4), width=width, height=height, fov_y_deg=55, name=f"frame_{k:03d}.jpg", image_path=path))
-        if path is not None:
-            from PIL import Image
+    verts, faces, labels = assemble_parts(parts)
+    cams = ring_cameras(num_views, radius=3.2, elevation=2.2, target=(0, 0, 0.4), jitter=0.2, rng=1, width=width, height=height,
+                        fov_y_deg=55, name="frame_{:03d}.jpg", image_dir=image_dir)  # fmt: skip
+    if image_dir is not None:
+        from PIL import Image
 
+        rng = np.random.default_rng(2)
+        Path(image_dir).mkdir(parents=True, exist_ok=True)
+        for k, cam in enumerate(cams):
             scale = 2 if k == num_views - 1 else 1
-            img = rng.integers(0, 255, size=(height * scale, width * scale, 3), dtype=np.uint8)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(img).save(path)
-    scene = Scene(vertices=np.concatenate(verts), faces=np.concatenate(faces), cameras=cams)
-    return scene, np.concatenate(labels)
+            Image.fromarray(rng.integers(0, 255, size=(height * scale, width * scale, 3), dtype=np.uint8)).save(cam.image_path)
+    return Scene(vertices=verts, faces=faces, cameras=cams), labels
 
 
 def gt_part_map(scene: Scene, camera: Camera, face_labels: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ import pytest
 
 from omniseg3d_mesh.render.points import default_point_radius, splat_points, splat_points_reference
 from omniseg3d_mesh.scene import Camera, Scene
+from omniseg3d_mesh.synthetic.assembly import ring_cameras
 
 
 def _mesh_and_samples(n: int = 30000, seed: int = 0):
@@ -19,10 +20,7 @@ def _mesh_and_samples(n: int = 30000, seed: int = 0):
     ]
     mesh = trimesh.util.concatenate(parts)
     pts, _ = trimesh.sample.sample_surface_even(mesh, n, seed=seed)
-    cams = [
-        Camera.look_at((3.0 * np.cos(a), 3.0 * np.sin(a), 2.0), (0, 0, 0.3), width=80, height=60, fov_y_deg=50, name=f"v{k}.png")
-        for k, a in enumerate(np.linspace(0, 2 * np.pi, 4, endpoint=False))
-    ]
+    cams = ring_cameras(4, width=80, height=60, name="v{}.png")
     mesh_scene = Scene(vertices=mesh.vertices, faces=mesh.faces, cameras=cams)
     cloud = Scene(vertices=pts, cameras=cams)
     return mesh_scene, cloud

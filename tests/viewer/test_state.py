@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from omniseg3d_mesh.viewer.state import DISPLAY_MODES, ViewerState, heat_colors, label_palette
+from omniseg3d_mesh.colors import part_palette, score_colors
+from omniseg3d_mesh.viewer.state import DISPLAY_MODES, ViewerState
 
 
 def first_vertex(labels: np.ndarray, value: int) -> int:
@@ -213,7 +214,7 @@ def test_errors(state, demo_ws, tmp_path):
 
 
 def test_palette_and_heat():
-    pal = label_palette(20)
+    pal = part_palette(20)
     assert pal.shape == (20, 3) and len({tuple(c) for c in pal}) == 20
-    h = heat_colors(np.array([0.0, 1.0, -np.inf], np.float32))
+    h = score_colors(np.array([0.0, 1.0, -np.inf], np.float32), lo=0.0, none_color=(70, 70, 80))
     assert h[0, 2] > h[0, 0] and h[1, 0] > h[1, 2] and tuple(h[2]) == (70, 70, 80)
