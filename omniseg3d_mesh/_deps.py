@@ -29,6 +29,8 @@ def require(module: str, purpose: str) -> ModuleType:
             extra = _EXTRA_OF.get(module.split(".")[0])
             # the package is installed from its source checkout (not on PyPI): name the extra there
             fix = (
-                f'pip install -e ".[{extra}]" in the omniseg3d-mesh checkout' if extra else f"pip install {module.split('.')[0]}"
+                f'pip install -e ".[{extra}]" in the omniseg3d-mesh checkout'
+                if extra
+                else f"pip install {module.split('.')[0]}"
             )
         raise ImportError(f"{purpose} needs the Python package '{module}', which is not installed: {fix}") from exc

@@ -75,7 +75,9 @@ _SCORE_STOPS = np.array(
 )
 
 
-def score_colors(scores: np.ndarray, lo: float = -1.0, hi: float = 1.0, none_color: Any = BACKGROUND_GREY) -> np.ndarray:
+def score_colors(
+    scores: np.ndarray, lo: float = -1.0, hi: float = 1.0, none_color: Any = BACKGROUND_GREY
+) -> np.ndarray:
     """[..., 3] uint8 heat-map colours of ``scores`` (dark blue at ``lo``, red at ``hi``).
 
     Args:

@@ -82,9 +82,15 @@ def _check_value(label: str, value: Any, tp: Any, meta: Mapping[str, Any]) -> No
         return
     kinds = {bool: (bool,), int: (numbers.Integral,), float: (numbers.Real,), str: (str,)}[tp]
     if not isinstance(value, kinds) or (tp is not bool and isinstance(value, bool)):
-        raise ValueError(f"{label} must be {'an' if tp is int else 'a'} {tp.__name__}, got {_fmt(value)} ({type(value).__name__})")
+        raise ValueError(
+            f"{label} must be {'an' if tp is int else 'a'} {tp.__name__}, got {_fmt(value)} ({type(value).__name__})"
+        )
     gt, ge, le = meta.get("gt"), meta.get("ge"), meta.get("le")
-    if (gt is not None and not value > gt) or (ge is not None and not value >= ge) or (le is not None and not value <= le):
+    if (
+        (gt is not None and not value > gt)
+        or (ge is not None and not value >= ge)
+        or (le is not None and not value <= le)
+    ):
         if le is None:
             allowed = f"> {gt}" if gt is not None else f">= {ge}"
         elif gt is None and ge is None:
@@ -129,10 +135,14 @@ class FragmentConfig(_Config):
     """Pixel -> vertex correspondences (rasterization / ray casting)."""
 
     backend: Literal["auto", "cpu", "nvdiffrast"] = opt(
-        "auto", "fragment backend: cpu = Open3D ray casting (Embree); nvdiffrast = GPU rasterizer; auto = nvdiffrast when CUDA and nvdiffrast are present, else cpu (and cpu for distorted views)"
+        "auto",
+        "fragment backend: cpu = Open3D ray casting (Embree); nvdiffrast = GPU rasterizer; auto = nvdiffrast when CUDA and nvdiffrast are present, else cpu (and cpu for distorted views)",
     )
     point_radius: Optional[float] = opt(
-        None, "point clouds: splat radius in world units", gt=0, default_text="1.5x the median nearest-neighbour spacing"
+        None,
+        "point clouds: splat radius in world units",
+        gt=0,
+        default_text="1.5x the median nearest-neighbour spacing",
     )
     point_mode: bool = opt(False, "treat a mesh as a point cloud (ignore its faces)")
 
@@ -142,39 +152,77 @@ class FitConfig(_Config):
     """Hierarchical contrastive lifting of 2D masks into a per-vertex field (paper Sec. 3.2-3.3)."""
 
     steps: int = opt(
-        1000, "optimisation steps (one view per step); 1000 from the convergence measurement in docs/fit.md (object separation saturates by 500, part separation still gains a little from 1000 to 2000)", ge=0
+        1000,
+        "optimisation steps (one view per step); 1000 from the convergence measurement in docs/fit.md (object separation saturates by 500, part separation still gains a little from 1000 to 2000)",
+        ge=0,
     )
     num_pixels: int = opt(8192, "pixels sampled per step (paper: 8192 rays per batch)", ge=1)
-    feature_dim: int = opt(32, "feature dimension D (paper: 16; rooms hold more objects than 16 dimensions keep apart: docs/results.md)", ge=1)
+    feature_dim: int = opt(
+        32,
+        "feature dimension D (paper: 16; rooms hold more objects than 16 dimensions keep apart: docs/results.md)",
+        ge=1,
+    )
     lr: float = opt(
-        3e-2, "initial learning rate of Adam on the per-vertex features (paper: 1e-2 for its NeRF; per-vertex features reach the same quality in half the steps at 3e-2, see docs/fit.md)", gt=0
+        3e-2,
+        "initial learning rate of Adam on the per-vertex features (paper: 1e-2 for its NeRF; per-vertex features reach the same quality in half the steps at 3e-2, see docs/fit.md)",
+        gt=0,
     )
     lr_final: float = opt(3e-4, "final learning rate of the cosine schedule (paper: 3e-4)", ge=0)
-    hier_lambda: float = opt(0.5, "per-level decay lambda of Eq. 6; 0 = the paper's basic (non-hierarchical) loss", ge=0)
+    hier_lambda: float = opt(
+        0.5, "per-level decay lambda of Eq. 6; 0 = the paper's basic (non-hierarchical) loss", ge=0
+    )
     temperature_alpha: float = opt(10.0, "smoothing alpha of the per-cluster temperature (paper: 10)", gt=0)
     norm_weight: float = opt(1.0, "weight of the norm loss (Eq. 9), pulling features to unit length", ge=0)
     smooth_weight: float = opt(0.0, "weight of the optional smoothness term over mesh edges (0 = off)", ge=0)
     loss: Literal["affinity", "contrastive", "both"] = opt(
-        "both", "affinity: cosines regress the Jaccard similarity of the pixels' mask sets (docs/fit.md); contrastive: the paper's hierarchical contrastive loss (Eq. 5-8); both: their sum"
+        "both",
+        "affinity: cosines regress the Jaccard similarity of the pixels' mask sets (docs/fit.md); contrastive: the paper's hierarchical contrastive loss (Eq. 5-8); both: their sum",
     )
-    contrastive_weight: float = opt(1.0, "weight of the hierarchical contrastive loss when --loss is contrastive or both", ge=0)
-    spread_weight: float = opt(0.2, "weight of a weak repulsion between random pairs of seen vertices (relu(cos)^2): objects no view shows together still come apart (the contrastive loss alone sends every object of a two-object view to the antipode of the other, so twins seen only against the floor would align); same-object pairs are held together by the views", ge=0)
-    coarse_nodes: int = opt(30000, "two-level features: f = coarse[voxel] + fine[vertex] with about this many occupied voxels, so the samples per parameter do not fall as the vertex count grows (scenes with fewer vertices fit per vertex only; 0 = off)", ge=0)
+    contrastive_weight: float = opt(
+        1.0, "weight of the hierarchical contrastive loss when --loss is contrastive or both", ge=0
+    )
+    spread_weight: float = opt(
+        0.2,
+        "weight of a weak repulsion between random pairs of seen vertices (relu(cos)^2): objects no view shows together still come apart (the contrastive loss alone sends every object of a two-object view to the antipode of the other, so twins seen only against the floor would align); same-object pairs are held together by the views",
+        ge=0,
+    )
+    coarse_nodes: int = opt(
+        30000,
+        "two-level features: f = coarse[voxel] + fine[vertex] with about this many occupied voxels, so the samples per parameter do not fall as the vertex count grows (scenes with fewer vertices fit per vertex only; 0 = off)",
+        ge=0,
+    )
     views_per_step: int = opt(4, "views in each step's batch (num_pixels are shared among them)", ge=1)
-    mask_balanced: float = opt(0.5, "fraction of each view's pixels drawn so that every mask gets the same number of samples (small objects are not drowned by walls); the rest uniform", ge=0, le=1)
+    mask_balanced: float = opt(
+        0.5,
+        "fraction of each view's pixels drawn so that every mask gets the same number of samples (small objects are not drowned by walls); the rest uniform",
+        ge=0,
+        le=1,
+    )
     absorb_containment: bool = opt(True, "merge a mask that lies >= containment_ratio inside a larger one into it")
     containment_ratio: float = opt(0.9, "near-containment ratio for absorb_containment", ge=0, le=1)
-    min_patch_pixels: int = opt(0, "patches smaller than this many pixels are ignored (0 = keep all; see min_patch_fraction)", ge=0)
-    min_patch_fraction: float = opt(0.0, "patches smaller than this fraction of the image are ignored (0 = keep all: slivers are handled by min_patch_share, which keeps small objects)", ge=0, le=1)
+    min_patch_pixels: int = opt(
+        0, "patches smaller than this many pixels are ignored (0 = keep all; see min_patch_fraction)", ge=0
+    )
+    min_patch_fraction: float = opt(
+        0.0,
+        "patches smaller than this fraction of the image are ignored (0 = keep all: slivers are handled by min_patch_share, which keeps small objects)",
+        ge=0,
+        le=1,
+    )
     min_patch_share: float = opt(
-        0.2, "patches smaller than this fraction of the smallest mask holding them are ignored: slivers between disagreeing mask outlines, at any image size; a small object's patch is most of its own mask and stays (0 = keep all)", ge=0, le=1
+        0.2,
+        "patches smaller than this fraction of the smallest mask holding them are ignored: slivers between disagreeing mask outlines, at any image size; a small object's patch is most of its own mask and stays (0 = keep all)",
+        ge=0,
+        le=1,
     )
     diffusion_iters: int = opt(100, "graph diffusion iterations that give unseen vertices features", ge=0)
     checkpoint_every: int = opt(500, "write a resumable checkpoint every N steps (0 = never)", ge=0)
     seed: int = opt(0, "random seed; the same seed gives the same field", ge=0)
     device: str = opt("auto", "torch device: auto (CUDA when present), cpu, cuda, cuda:N", metavar="DEVICE")
     num_threads: int = opt(
-        0, "CPU threads torch may use during the fit (0 = torch's default, one per core); 1 is much faster on a machine busy with other work", ge=0
+        0,
+        "CPU threads torch may use during the fit (0 = torch's default, one per core); 1 is much faster on a machine busy with other work",
+        ge=0,
     )
     allow_missing_masks: bool = opt(False, "views without masks are skipped with a counted warning instead of an error")
 
@@ -183,15 +231,33 @@ class FitConfig(_Config):
 class SelectConfig(_Config):
     """Click selection (paper Sec. 3.4)."""
 
-    threshold: Optional[float] = opt(None, "cosine-similarity threshold", ge=-1, le=1, default_text="the first hierarchy step (--step 0)")
+    threshold: Optional[float] = opt(
+        None, "cosine-similarity threshold", ge=-1, le=1, default_text="the first hierarchy step (--step 0)"
+    )
     step: Optional[int] = opt(None, "hierarchy step for the click: 0 = smallest (part), 1 = next bigger, ...", ge=0)
     grow: bool = opt(True, "region growing: keep only graph-connected components that contain a positive click")
     knn: int = opt(8, "point clouds: neighbours per point in the k-nearest-neighbour graph", ge=1)
-    min_step_change: float = opt(0.05, "hierarchy steps: a step is a threshold range over which the selection grows by at most this fraction", ge=0)
+    min_step_change: float = opt(
+        0.05,
+        "hierarchy steps: a step is a threshold range over which the selection grows by at most this fraction",
+        ge=0,
+    )
     min_step_width: float = opt(0.05, "hierarchy steps: the narrowest threshold range that counts as a step", ge=0)
-    smooth_iters: int = opt(0, "edge-aware denoising sweeps of the field before scoring (0 = score the field as fitted; 2 helps a noisy field)", ge=0)
-    min_step_size: int = opt(10, "hierarchy steps: ignore selections smaller than this many vertices (a lone noisy vertex is not a step)", ge=0)
-    exact_limit: int = opt(50_000, "hierarchy sweep on vertices up to this many vertices; above it on cached superpoints (masks stay exact)", ge=0)
+    smooth_iters: int = opt(
+        0,
+        "edge-aware denoising sweeps of the field before scoring (0 = score the field as fitted; 2 helps a noisy field)",
+        ge=0,
+    )
+    min_step_size: int = opt(
+        10,
+        "hierarchy steps: ignore selections smaller than this many vertices (a lone noisy vertex is not a step)",
+        ge=0,
+    )
+    exact_limit: int = opt(
+        50_000,
+        "hierarchy sweep on vertices up to this many vertices; above it on cached superpoints (masks stay exact)",
+        ge=0,
+    )
 
 
 @dataclass(frozen=True)
@@ -199,28 +265,49 @@ class DiscretizeConfig(_Config):
     """Whole-scene discretization into parts with HDBSCAN."""
 
     level: Optional[int] = opt(
-        None, "hierarchy level to cut at: 0 = finest parts, larger = coarser (objects, groups)", ge=0,
+        None,
+        "hierarchy level to cut at: 0 = finest parts, larger = coarser (objects, groups)",
+        ge=0,
         default_text="automatic, the most persistent cut of the part tree",
     )
     num_parts: Optional[int] = opt(None, "cut the part tree into (at most) this many parts (overrides --level)", ge=1)
     snap_distance: float = opt(
-        0.015, "part boundaries may move this far (fraction of the bounding-box diagonal) onto concave creases and the field's sharpest transitions; 0 = off", ge=0, le=0.5
+        0.015,
+        "part boundaries may move this far (fraction of the bounding-box diagonal) onto concave creases and the field's sharpest transitions; 0 = off",
+        ge=0,
+        le=0.5,
     )
-    crease_weight: float = opt(1.0, "how much concave creases attract boundaries, against the field's own transitions (0 = field only)", ge=0)
+    crease_weight: float = opt(
+        1.0, "how much concave creases attract boundaries, against the field's own transitions (0 = field only)", ge=0
+    )
     snap_unsure: float = opt(
-        0.0, "also let boundaries move through every vertex the field is unsure of (its part beats the next by less than this fraction of their distance); 0 = off, as measured best on psb-dev", ge=0, le=1
+        0.0,
+        "also let boundaries move through every vertex the field is unsure of (its part beats the next by less than this fraction of their distance); 0 = off, as measured best on psb-dev",
+        ge=0,
+        le=1,
     )
     min_part_size: int = opt(50, "parts with fewer vertices join their most similar neighbouring part", ge=0)
     min_cluster_size: int = opt(5, "HDBSCAN min_cluster_size, counted in superpoints", ge=2)
     min_samples: Optional[int] = opt(None, "HDBSCAN min_samples", ge=1, default_text="min_cluster_size")
-    superpoint_threshold: float = opt(0.95, "over-segmentation: neighbouring vertices join a superpoint above this cosine similarity", ge=-1, le=1)
+    superpoint_threshold: float = opt(
+        0.95, "over-segmentation: neighbouring vertices join a superpoint above this cosine similarity", ge=-1, le=1
+    )
     max_superpoint_size: int = opt(2000, "over-segmentation: largest superpoint, in vertices", ge=1)
     knn: int = opt(8, "point clouds: neighbours per point in the k-nearest-neighbour graph", ge=1)
     level_similarities: tuple[float, ...] = opt(
-        (0.7, 0.4), "coarser levels: level k merges parts whose average cosine similarity is at least the k-th value (decreasing)", ge=-1, le=1
+        (0.7, 0.4),
+        "coarser levels: level k merges parts whose average cosine similarity is at least the k-th value (decreasing)",
+        ge=-1,
+        le=1,
     )
-    max_samples: int = opt(5000, "most rows given to HDBSCAN (superpoints repeated in proportion to their size; more superpoints than this are sampled)", ge=1)
-    cluster_selection: Literal["eom", "leaf"] = opt("eom", "HDBSCAN cluster selection: eom = most stable clusters, leaf = finest clusters of the tree")
+    max_samples: int = opt(
+        5000,
+        "most rows given to HDBSCAN (superpoints repeated in proportion to their size; more superpoints than this are sampled)",
+        ge=1,
+    )
+    cluster_selection: Literal["eom", "leaf"] = opt(
+        "eom", "HDBSCAN cluster selection: eom = most stable clusters, leaf = finest clusters of the tree"
+    )
     smooth_iters: int = opt(2, "edge-aware denoising sweeps of the field before over-segmentation (0 = off)", ge=0)
     format: Literal["ply", "obj", "glb"] = opt("ply", "file format of the per-part meshes")
     seed: int = opt(0, "random seed", ge=0)
@@ -248,7 +335,9 @@ class MaskConfig(_Config):
     min_mask_region_area: int = opt(
         128, "remove holes and islands smaller than this many pixels (at the size SAM runs at; 0 = off)", ge=0
     )
-    max_long_side: int = opt(1024, "downscale images whose long side is larger before SAM (masks are scaled back; 0 = never)", ge=0)
+    max_long_side: int = opt(
+        1024, "downscale images whose long side is larger before SAM (masks are scaled back; 0 = never)", ge=0
+    )
     device: str = opt("auto", "torch device: auto (CUDA when present), cpu, cuda", metavar="DEVICE")
     strict: bool = opt(False, "stop at the first image that fails instead of reporting it and going on")
 
@@ -263,11 +352,13 @@ class RenderConfig(_Config):
     overlay_alpha: float = opt(0.5, "opacity of the colour overlay on the input image", ge=0, le=1)
     overlays: bool = opt(True, "also write <view>_overlay.png (the colours over the input image, or over grey)")
     click: Optional[str] = opt(
-        None, "scores: the click whose feature similarity is rendered, as in select: v:VERTEX | x:X,Y,Z | p:VIEW:U,V",
+        None,
+        "scores: the click whose feature similarity is rendered, as in select: v:VERTEX | x:X,Y,Z | p:VIEW:U,V",
         metavar="CLICK",
     )
     fragments: FragmentConfig = nested(
-        FragmentConfig, "how views are rasterized (its flags --backend, --point-radius, --point-mode; YAML: render: {fragments: {...}})"
+        FragmentConfig,
+        "how views are rasterized (its flags --backend, --point-radius, --point-mode; YAML: render: {fragments: {...}})",
     )
 
 
@@ -284,7 +375,6 @@ STAGES: dict[str, type] = {
 # --------------------------------------------------------------------------- machinery
 class ConfigError(ValueError):
     """A bad ``--config`` preset or flag value (not found, unknown field, out of range): a usage error (CLI exit code 2)."""
-
 
 
 def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
@@ -338,7 +428,10 @@ def add_config_arguments(parser: argparse.ArgumentParser, *classes: type, note: 
     """
     sections = " and ".join(f"'{next((k for k, v in STAGES.items() if v is cls), cls.__name__)}:'" for cls in classes)
     parser.add_argument(
-        "--config", type=Path, default=None, metavar="FILE|NAME",
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE|NAME",
         help=f"YAML preset file or shipped preset name ({', '.join(preset_names())}): its {sections} "
         f"section{'s' if len(classes) > 1 else ''}{note}{', or flat fields' if len(classes) == 1 else ''}; the flags below override it",
     )
@@ -364,7 +457,9 @@ def _add_fields(group: Any, cls: type, dest_prefix: str) -> None:
             group.add_argument(flag, choices=choices, type=type(choices[0]), **kwargs)
         elif origin is tuple:
             item = typing.get_args(tp)[0]
-            group.add_argument(flag, nargs="*", type=item, metavar=f.metadata.get("metavar", _METAVARS.get(item, "X")), **kwargs)
+            group.add_argument(
+                flag, nargs="*", type=item, metavar=f.metadata.get("metavar", _METAVARS.get(item, "X")), **kwargs
+            )
         elif tp in (int, float, str, Path):
             group.add_argument(flag, type=tp, metavar=f.metadata.get("metavar", _METAVARS[tp]), **kwargs)
         else:  # pragma: no cover - a config author used an unsupported type
@@ -396,10 +491,16 @@ def _check_keys(cls: type, values: Mapping[str, Any], where: str, what: str) -> 
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - names)
     if unknown:
-        moved = [f"{key} belongs under '{sub}:' ({sub}: {{{key}: ...}})" for key in unknown
-                 for sub, sub_cls in _nested_fields(cls).items() if key in {f.name for f in dataclasses.fields(sub_cls)}]
+        moved = [
+            f"{key} belongs under '{sub}:' ({sub}: {{{key}: ...}})"
+            for key in unknown
+            for sub, sub_cls in _nested_fields(cls).items()
+            if key in {f.name for f in dataclasses.fields(sub_cls)}
+        ]
         hint = f" ({'; '.join(moved)})" if moved else ""
-        raise ConfigError(f"{where}: unknown {what} field(s) {', '.join(unknown)}{hint}; known fields: {', '.join(sorted(names))}")
+        raise ConfigError(
+            f"{where}: unknown {what} field(s) {', '.join(unknown)}{hint}; known fields: {', '.join(sorted(names))}"
+        )
     for sub, sub_cls in _nested_fields(cls).items():
         if isinstance(values.get(sub), Mapping):
             _check_keys(sub_cls, values[sub], where, f"{what}.{sub}")
@@ -482,7 +583,7 @@ def dataclass_from_namespace(cls: type, ns: argparse.Namespace, config_file: str
     prefix = f"{cls.__name__}."
     for key, val in vars(ns).items():
         if key.startswith(prefix):
-            *parents, name = key[len(prefix):].split(".")
+            *parents, name = key[len(prefix) :].split(".")
             target = values
             for part in parents:  # a nested config's flag: merge into its section
                 target[part] = target = dict(target.get(part) or {})

@@ -545,7 +545,9 @@ class Discretizer:
             from .graph import vertex_creases
 
             creases = vertex_creases(verts, faces) if faces is not None and self.config.crease_weight > 0 else None
-            snapped = snap_boundaries(parts, u, v, f, rings, creases, self.config.crease_weight, uncertain=self.config.snap_unsure)
+            snapped = snap_boundaries(
+                parts, u, v, f, rings, creases, self.config.crease_weight, uncertain=self.config.snap_unsure
+            )
             parts = _postprocess(f, snapped, u, v, self.config.min_part_size)
         self.snap_rings_ = rings
         report(progress, "discretize", 4, 5, step="post-processing", parts=int(parts.max()) + 1)
@@ -622,7 +624,11 @@ class Discretizer:
             return np.zeros(s, np.int64)
         ms = None if self.config.min_samples is None else int(min(self.config.min_samples, len(rows)))
         model = HDBSCAN(
-            min_cluster_size=mcs, min_samples=ms, metric="euclidean", cluster_selection_method=self.config.cluster_selection, copy=True
+            min_cluster_size=mcs,
+            min_samples=ms,
+            metric="euclidean",
+            cluster_selection_method=self.config.cluster_selection,
+            copy=True,
         )
         rng = np.random.default_rng(self.config.seed)
         x = means[rows].astype(np.float64)

@@ -211,7 +211,9 @@ def _summary(l1: list[float], l2: list[float]) -> dict:
 
 
 # --------------------------------------------------------------------------- the protocol
-def hierarchical_miou(field, scene, fragments: dict, gt_part_maps: dict, gt_object_maps: dict, queries: list[Query]) -> dict:
+def hierarchical_miou(
+    field, scene, fragments: dict, gt_part_maps: dict, gt_object_maps: dict, queries: list[Query]
+) -> dict:
     """Level-1 / level-2 / average mIoU (%) of a field under the paper's protocol.
 
     Args:
@@ -243,7 +245,9 @@ def hierarchical_miou(field, scene, fragments: dict, gt_part_maps: dict, gt_obje
     return out
 
 
-def masks_only_miou(masks: dict, fragments: dict, gt_part_maps: dict, gt_object_maps: dict, queries: list[Query]) -> dict:
+def masks_only_miou(
+    masks: dict, fragments: dict, gt_part_maps: dict, gt_object_maps: dict, queries: list[Query]
+) -> dict:
     """The "2D masks only" row: per level, the best proposal of the view that contains the query.
 
     Args:
@@ -313,7 +317,9 @@ def discretization_scores(pred_labels: np.ndarray, gt_labels: np.ndarray) -> tup
     return ari, miou
 
 
-def score_discretization(field, vertices: np.ndarray, faces: np.ndarray | None, gt_labels: np.ndarray, config=None) -> dict:
+def score_discretization(
+    field, vertices: np.ndarray, faces: np.ndarray | None, gt_labels: np.ndarray, config=None
+) -> dict:
     """Discretize a field and score it against ground-truth labels (e.g. a room's objects).
 
     Runs :class:`~omniseg3d_mesh.discretize.Discretizer` with ``config`` (default: the
@@ -593,7 +599,12 @@ def central_vertex(vertices: np.ndarray, members: np.ndarray, seen: np.ndarray |
 
 
 def object_click_ious(
-    selector, gt_object_labels: np.ndarray, objects, memberships: list | None = None, clickable: np.ndarray | None = None, batch: int = 16
+    selector,
+    gt_object_labels: np.ndarray,
+    objects,
+    memberships: list | None = None,
+    clickable: np.ndarray | None = None,
+    batch: int = 16,
 ) -> dict:
     """Per-object IoU of one click on each object's central vertex, three ways.
 
@@ -648,7 +659,9 @@ def object_click_ious(
     return out
 
 
-def similarity_levels(features: np.ndarray, part: np.ndarray, obj: np.ndarray, sample: np.ndarray, n: int = 4000, seed: int = 0) -> tuple[float, float, float]:
+def similarity_levels(
+    features: np.ndarray, part: np.ndarray, obj: np.ndarray, sample: np.ndarray, n: int = 4000, seed: int = 0
+) -> tuple[float, float, float]:
     """Mean cosine similarity of vertex pairs: same part, other part of the same object, other object.
 
     The part gap (first minus second) says whether the field still holds the part
@@ -667,7 +680,9 @@ def similarity_levels(features: np.ndarray, part: np.ndarray, obj: np.ndarray, s
     rng = np.random.default_rng(seed)
     idx = np.flatnonzero(np.asarray(sample, bool))
     if len(idx) < 2:
-        raise ValueError(f"similarity_levels needs at least two sampled vertices, got {len(idx)}; check the sample mask")
+        raise ValueError(
+            f"similarity_levels needs at least two sampled vertices, got {len(idx)}; check the sample mask"
+        )
     idx = rng.choice(idx, min(n, len(idx)), replace=False)
     f = normalize_features(np.asarray(features, dtype=np.float32)[idx])
     p, o = np.asarray(part)[idx], np.asarray(obj)[idx]
@@ -827,7 +842,9 @@ def cut_discrepancy(vertices: np.ndarray, faces: np.ndarray, seg1: np.ndarray, s
     return (d12 + d21) / max(radius, 1e-12)
 
 
-def segmentation_metrics(vertices: np.ndarray, faces: np.ndarray, seg: np.ndarray, gt: np.ndarray, area_weighted: bool = True) -> dict:
+def segmentation_metrics(
+    vertices: np.ndarray, faces: np.ndarray, seg: np.ndarray, gt: np.ndarray, area_weighted: bool = True
+) -> dict:
     """All benchmark metrics of one segmentation against one human segmentation.
 
     Args:

@@ -54,7 +54,9 @@ def normalize_features(features: Any, dtype: Any = np.float32) -> np.ndarray:
     return np.ascontiguousarray(f / np.maximum(np.linalg.norm(f, axis=-1, keepdims=True), NORM_EPS))
 
 
-def smooth_features(features: np.ndarray, adjacency: "sp.csr_matrix", iterations: int = 2, margin: float = 0.1) -> np.ndarray:
+def smooth_features(
+    features: np.ndarray, adjacency: "sp.csr_matrix", iterations: int = 2, margin: float = 0.1
+) -> np.ndarray:
     """Edge-aware denoising of a field (used before over-segmentation and scoring).
 
     Each sweep adds to every vertex the features of the neighbours it agrees with

@@ -46,7 +46,15 @@ from .workspace import Workspace, atomic_save_npz, atomic_write_bytes, content_h
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FitDivergedError", "ViewData", "prepare_views", "pixel_vertices", "fit_field", "resolve_device", "masks_hash"]
+__all__ = [
+    "FitDivergedError",
+    "ViewData",
+    "prepare_views",
+    "pixel_vertices",
+    "fit_field",
+    "resolve_device",
+    "masks_hash",
+]
 
 FIT_VERSION = 1
 HIERARCHY_VERSION = 2  # 2: membership stored (mask-balanced sampling)
@@ -250,9 +258,16 @@ def load_or_build_hierarchy(
     """
     min_patch = min_patch_size(config, masks.shape[-2], masks.shape[-1])
     if workspace is None:
-        return build_hierarchy(masks, config.absorb_containment, config.containment_ratio, min_patch, config.min_patch_share)
+        return build_hierarchy(
+            masks, config.absorb_containment, config.containment_ratio, min_patch, config.min_patch_share
+        )
     key = content_hash(
-        HIERARCHY_VERSION, masks_key or masks_hash(masks), config.absorb_containment, config.containment_ratio, min_patch, config.min_patch_share
+        HIERARCHY_VERSION,
+        masks_key or masks_hash(masks),
+        config.absorb_containment,
+        config.containment_ratio,
+        min_patch,
+        config.min_patch_share,
     )
     path = workspace.hierarchy_path(view_name)
     if path.is_file():
@@ -262,7 +277,9 @@ def load_or_build_hierarchy(
                     return Hierarchy.from_npz(data)
         except Exception as exc:  # a corrupt cache entry is rebuilt, never fatal
             log.warning("rebuilding unreadable hierarchy cache %s (%s)", path, exc)
-    hier = build_hierarchy(masks, config.absorb_containment, config.containment_ratio, min_patch, config.min_patch_share)
+    hier = build_hierarchy(
+        masks, config.absorb_containment, config.containment_ratio, min_patch, config.min_patch_share
+    )
     # a cache checked by its key on read: no fsync needed (patch maps compress ~60x: 20 KB for 640x480, so DEFLATE stays)
     atomic_save_npz(path, compress=True, durable=False, key=np.array(key), **hier.to_npz_arrays())
     return hier
@@ -313,7 +330,12 @@ def prepare_views(
     submitted = 0
     try:
         frags_iter = iter_fragments(
-            scene, cams, workspace, backend=fragment_config.backend, point_radius=fragment_config.point_radius, progress=progress
+            scene,
+            cams,
+            workspace,
+            backend=fragment_config.backend,
+            point_radius=fragment_config.point_radius,
+            progress=progress,
         )
         for i, (cam, frags) in enumerate(frags_iter):
             while submitted < min(len(cams), i + ahead):
@@ -368,13 +390,21 @@ def _training_pixels(scene: Scene, cam, frags, hier: Hierarchy, mhash: str) -> V
 
 
 def _fit_key(
-    scene: Scene, views: list[ViewData], masks: Mapping[str, np.ndarray], config: FitConfig, fragment_config: FragmentConfig
+    scene: Scene,
+    views: list[ViewData],
+    masks: Mapping[str, np.ndarray],
+    config: FitConfig,
+    fragment_config: FragmentConfig,
 ) -> str:
     """What a checkpoint must match to be resumed: geometry, cameras, masks, settings."""
     cfg = {k: v for k, v in config_to_dict(config).items() if k not in _NOT_IN_KEY}
     cams = {cam.name: cam.fingerprint() for cam in scene.cameras}
     return content_hash(
-        FIT_VERSION, scene.geometry_hash(), scene.num_vertices, cfg, config_to_dict(fragment_config),
+        FIT_VERSION,
+        scene.geometry_hash(),
+        scene.num_vertices,
+        cfg,
+        config_to_dict(fragment_config),
         [(v.name, cams[v.name], v.masks_hash or _view_masks_hash(masks, v.name)) for v in views],
     )
 
@@ -393,7 +423,9 @@ def _interpolate(vertex_features, vertex_ids, weights):
     """
     n, k = vertex_ids.shape
     flat = vertex_ids.reshape(-1)
-    gathered = (vertex_features(flat) if callable(vertex_features) else vertex_features.index_select(0, flat)).view(n, k, -1)
+    gathered = (vertex_features(flat) if callable(vertex_features) else vertex_features.index_select(0, flat)).view(
+        n, k, -1
+    )
     return (gathered * weights[:, :, None]).sum(dim=1)
 
 
@@ -453,12 +485,17 @@ def _load_checkpoint(path: Path, key: str):
     except pickle.UnpicklingError as exc:
         found = re.search(r"GLOBAL ([\w.]+)", str(exc))
         if found is None:  # not a pickle of ours at all: treated like any unreadable file
-            log.warning("ignoring unreadable fit checkpoint %s (not a checkpoint written by omniseg-mesh); the fit starts over", path)
+            log.warning(
+                "ignoring unreadable fit checkpoint %s (not a checkpoint written by omniseg-mesh); the fit starts over",
+                path,
+            )
             return None
         log.warning(
             "refusing fit checkpoint %s: it holds objects other than tensors, numbers and strings, which could "
             "run code when loaded (it calls or builds %s); nothing in it was run and the fit starts over. "
-            "Delete the file if you did not write it", path, found.group(1),
+            "Delete the file if you did not write it",
+            path,
+            found.group(1),
         )
         return None
     except Exception as exc:  # unreadable -> start over, never fatal
@@ -478,8 +515,11 @@ def _load_checkpoint(path: Path, key: str):
                 state.setdefault(int(pid), {})[entry] = value
         optimizer = {"state": state, "param_groups": json.loads(ckpt["param_groups"])}
         return {
-            "key": ckpt["key"], "step": int(ckpt["step"]), "loss": float(ckpt["loss"]),
-            "features": ckpt["features"], "optimizer": optimizer,
+            "key": ckpt["key"],
+            "step": int(ckpt["step"]),
+            "loss": float(ckpt["loss"]),
+            "features": ckpt["features"],
+            "optimizer": optimizer,
         }
     except (KeyError, ValueError, TypeError) as exc:
         log.warning("ignoring malformed fit checkpoint %s (%s); the fit starts over", path, exc)
@@ -576,14 +616,22 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
     geometry_hash = scene.geometry_hash()
     log.info(
         "fit: %d views, %d training pixels (%.0f MB), %d vertices, device %s",
-        len(views), sum(v.num_pixels for v in views), sum(v.nbytes for v in views) / 2**20, num_v, device,
+        len(views),
+        sum(v.num_pixels for v in views),
+        sum(v.nbytes for v in views) / 2**20,
+        num_v,
+        device,
     )
 
     if config.loss not in ("affinity", "contrastive", "both"):
         raise ValueError(f"unknown loss {config.loss!r}: use affinity, contrastive or both")
     # training data as tensors (zero-copy on CPU)
     # compact pixels stay compact on the device (triangle id + 2 weights); a step expands only its samples
-    t_faces = torch.from_numpy(np.ascontiguousarray(scene.faces, dtype=np.int32)).to(device) if any(v.is_compact for v in views) else None
+    t_faces = (
+        torch.from_numpy(np.ascontiguousarray(scene.faces, dtype=np.int32)).to(device)
+        if any(v.is_compact for v in views)
+        else None
+    )
     t_a = [torch.from_numpy(v.face_ids if v.is_compact else v.explicit_ids).to(device) for v in views]
     t_b = [torch.from_numpy(v.bary if v.is_compact else v.explicit_weights).to(device) for v in views]
 
@@ -593,6 +641,7 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
             ids_v, w_v = pixel_vertices(t_faces, t_a[vi].index_select(0, idx), t_b[vi].index_select(0, idx))
             return ids_v.long(), w_v.float()
         return t_a[vi].index_select(0, idx).long(), t_b[vi].index_select(0, idx).float()
+
     t_patch = [torch.from_numpy(v.patch_ids).to(device) for v in views]
     t_votes = [torch.from_numpy(v.votes).to(device) for v in views]
     seen = np.zeros(num_v, dtype=bool)
@@ -614,10 +663,12 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
         labels, num_nodes = voxel_clusters(scene.vertices, int(config.coarse_nodes), mask=seen)
         node_of = torch.from_numpy(labels).to(device)
     if node_of is not None:
-        init = torch.cat([
-            torch.randn(num_nodes, config.feature_dim, generator=gen) / math.sqrt(config.feature_dim),
-            torch.zeros(num_v, config.feature_dim),
-        ])
+        init = torch.cat(
+            [
+                torch.randn(num_nodes, config.feature_dim, generator=gen) / math.sqrt(config.feature_dim),
+                torch.zeros(num_v, config.feature_dim),
+            ]
+        )
     else:
         init = torch.randn(num_v, config.feature_dim, generator=gen) / math.sqrt(config.feature_dim)
     features = torch.nn.Parameter(init.to(device))
@@ -627,6 +678,7 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
         if node_of is None:
             return features.index_select(0, ids)
         return features.index_select(0, node_of.index_select(0, ids)) + features.index_select(0, ids + num_nodes)
+
     optimizer = torch.optim.Adam([features], lr=config.lr)
 
     edges = None
@@ -688,13 +740,19 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
             loss = loss + config.spread_weight * torch.relu((g[:, 0] * g[:, 1]).sum(1)).pow(2).mean()
         if edges is not None:
             e = edges[torch.from_numpy(rng.integers(0, len(edges), min(len(edges), 4 * config.num_pixels))).to(device)]
-            loss = loss + config.smooth_weight * (vertex_features(e[:, 0]) - vertex_features(e[:, 1])).pow(2).sum(1).mean()
+            loss = (
+                loss + config.smooth_weight * (vertex_features(e[:, 0]) - vertex_features(e[:, 1])).pow(2).sum(1).mean()
+            )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
 
         done = step + 1
-        checkpoint = ckpt_path is not None and config.checkpoint_every > 0 and (done % config.checkpoint_every == 0 or done == config.steps)
+        checkpoint = (
+            ckpt_path is not None
+            and config.checkpoint_every > 0
+            and (done % config.checkpoint_every == 0 or done == config.steps)
+        )
         if checkpoint or done % 10 == 0 or done == config.steps:
             last_loss = float(loss.detach())  # a device sync: only every few steps
             if not math.isfinite(last_loss):

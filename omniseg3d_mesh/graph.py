@@ -186,9 +186,7 @@ def connected_components(adj: sp.csr_matrix, mask: np.ndarray | None = None) -> 
     return out
 
 
-def diffuse_features(
-    features: np.ndarray, known: np.ndarray, adj: sp.csr_matrix, iterations: int = 100
-) -> np.ndarray:
+def diffuse_features(features: np.ndarray, known: np.ndarray, adj: sp.csr_matrix, iterations: int = 100) -> np.ndarray:
     """Give unknown vertices features by repeated neighbour averaging (known ones stay fixed).
 
     Args:
@@ -213,7 +211,9 @@ def diffuse_features(
     if len(cols) < len(feats) // 4:
         # few unknown vertices (the usual case): sweep over their neighbourhood only, not all
         # V x D features (same non-zeros in the same order, so the same sums)
-        sub = sp.csr_matrix((sub.data, np.searchsorted(cols, sub.indices), sub.indptr), shape=(len(unknown_idx), len(cols)))
+        sub = sp.csr_matrix(
+            (sub.data, np.searchsorted(cols, sub.indices), sub.indptr), shape=(len(unknown_idx), len(cols))
+        )
     else:
         cols = slice(None)
     for _ in range(int(iterations)):
@@ -273,6 +273,8 @@ def voxel_clusters(vertices: np.ndarray, target: int, mask: np.ndarray | None = 
         edge *= float(np.clip(np.sqrt(ratio), 0.25, 4.0))
     labels, count = occupied(edge, pts)
     return labels.astype(np.int64), int(count)
+
+
 # --------------------------------------------------------------------------- face <-> vertex labels
 def face_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """[F] float64 triangle areas (vertices: [V, 3], faces: [F, 3] int)."""
@@ -281,7 +283,9 @@ def face_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return 0.5 * np.linalg.norm(np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]]), axis=1)
 
 
-def face_to_vertex_labels(faces: np.ndarray, face_labels: np.ndarray, num_vertices: int, areas: np.ndarray | None = None) -> np.ndarray:
+def face_to_vertex_labels(
+    faces: np.ndarray, face_labels: np.ndarray, num_vertices: int, areas: np.ndarray | None = None
+) -> np.ndarray:
     """Per-vertex labels from per-face labels: each vertex takes the label covering most
     of its incident area (faces weigh their area, or 1 each without ``areas``).
 
@@ -344,7 +348,9 @@ def mesh_edge_faces(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return e[pair], np.stack([fid[pair], fid[pair + 1]], axis=1)
 
 
-def edge_concavity(vertices: np.ndarray, faces: np.ndarray, convex_weight: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
+def edge_concavity(
+    vertices: np.ndarray, faces: np.ndarray, convex_weight: float = 0.2
+) -> tuple[np.ndarray, np.ndarray]:
     """How sharply the surface folds inward at each interior mesh edge (the minima rule's creases).
 
     Sharpness is ``(1 - n1 . n2) / 2`` of the two face normals (0 = flat, 1 = folded back);

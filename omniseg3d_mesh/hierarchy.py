@@ -85,8 +85,11 @@ class Hierarchy:
             votes=np.asarray(data["votes"], dtype=np.int32),
             patch_sizes=np.asarray(data["patch_sizes"], dtype=np.int64),
             membership=(
-                np.unpackbits(np.asarray(data["membership"], np.uint8), axis=1, count=int(data["num_masks"])).astype(bool)
-                if "membership" in data else None
+                np.unpackbits(np.asarray(data["membership"], np.uint8), axis=1, count=int(data["num_masks"])).astype(
+                    bool
+                )
+                if "membership" in data
+                else None
             ),
         )
 
@@ -94,7 +97,9 @@ class Hierarchy:
 def _check_masks(masks: np.ndarray) -> np.ndarray:
     masks = np.asarray(masks)
     if masks.ndim != 3:
-        raise ValueError(f"masks must be a stack of shape (M, H, W), got shape {masks.shape}; wrap a single mask as masks[None]")
+        raise ValueError(
+            f"masks must be a stack of shape (M, H, W), got shape {masks.shape}; wrap a single mask as masks[None]"
+        )
     if masks.dtype != bool:
         raise ValueError(f"masks must be boolean, got dtype {masks.dtype}; pass masks > 0 (or masks.astype(bool))")
     return masks
@@ -256,4 +261,6 @@ def build_hierarchy(
         patch_map = patch_map.copy()
         patch_map[inside] = new_id[patch_map[inside]]
         membership, sizes = membership[keep], sizes[keep]
-    return Hierarchy(patch_map=patch_map.astype(np.int32), votes=vote_matrix(membership), patch_sizes=sizes, membership=membership)
+    return Hierarchy(
+        patch_map=patch_map.astype(np.int32), votes=vote_matrix(membership), patch_sizes=sizes, membership=membership
+    )

@@ -46,7 +46,14 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["hierarchical_contrastive_loss", "norm_loss", "patch_levels", "cluster_temperature", "jaccard_affinity", "affinity_loss"]
+__all__ = [
+    "hierarchical_contrastive_loss",
+    "norm_loss",
+    "patch_levels",
+    "cluster_temperature",
+    "jaccard_affinity",
+    "affinity_loss",
+]
 
 TEMPERATURE_SCALE = 10.0  # official code: phi * 10, then clip
 TEMPERATURE_MIN = 0.1
@@ -137,7 +144,9 @@ def hierarchical_contrastive_loss(
     present, inverse = torch.unique(patch_ids, return_inverse=True)
     num = int(present.shape[0])
     mu, phi, _ = cluster_temperature(features, inverse, num, alpha)
-    logits = features @ (mu / phi[:, None]).T  # [N, S] f_j . mu_s / phi_s (phi is detached: scale the S prototypes, not N x S logits)
+    logits = (
+        features @ (mu / phi[:, None]).T
+    )  # [N, S] f_j . mu_s / phi_s (phi is detached: scale the S prototypes, not N x S logits)
     lse = torch.logsumexp(logits, dim=1, keepdim=True)  # L(j, s) = lse_j - logits[j, s]
 
     if hier_lambda == 0.0:
@@ -160,7 +169,9 @@ def hierarchical_contrastive_loss(
     start = torch.cummax(torch.where(new_segment, pos, torch.zeros_like(pos)), dim=1).values  # segment start
     counts = torch.zeros(num, num_levels + 1, dtype=logits.dtype, device=logits.device)
     counts.scatter_add_(1, levels, torch.ones_like(levels, dtype=logits.dtype))
-    decay = torch.tensor([0.0] + [hier_lambda ** (d - 1) for d in range(1, num_levels + 1)], dtype=logits.dtype, device=logits.device)
+    decay = torch.tensor(
+        [0.0] + [hier_lambda ** (d - 1) for d in range(1, num_levels + 1)], dtype=logits.dtype, device=logits.device
+    )
     weight_sorted = decay[lev_sorted] / counts.gather(1, lev_sorted).clamp(min=1.0)  # lambda^(d-1) / |S_d|, 0 unrelated
 
     # Only the R related patches of an anchor (R = the most any anchor has) take part in

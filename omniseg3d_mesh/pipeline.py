@@ -213,7 +213,9 @@ def _fitted(ws: Workspace, scene: Scene, fld: Field) -> FittedWorkspace:
 
 
 def open_selector(
-    workspace: FittedWorkspace | Workspace | str | Path | None = None, config: SelectConfig | None = None, **overrides: Any
+    workspace: FittedWorkspace | Workspace | str | Path | None = None,
+    config: SelectConfig | None = None,
+    **overrides: Any,
 ) -> Selector:
     """A :class:`~omniseg3d_mesh.select.Selector` over a fitted workspace (default ``./omniseg``),
     or over one already loaded by :func:`load_workspace`.
@@ -229,9 +231,19 @@ def open_selector(
     scene, ws = loaded.scene, loaded.workspace
 
     def lookup(view: str):
-        return load_or_compute_fragments(scene, scene.camera(view), ws, backend=loaded.fragment_backend, point_radius=loaded.point_radius)
+        return load_or_compute_fragments(
+            scene, scene.camera(view), ws, backend=loaded.fragment_backend, point_radius=loaded.point_radius
+        )
 
-    sel = Selector(loaded.field, scene.vertices, scene.faces, cameras=scene.cameras, fragments_lookup=lookup, config=config, **overrides)
+    sel = Selector(
+        loaded.field,
+        scene.vertices,
+        scene.faces,
+        cameras=scene.cameras,
+        fragments_lookup=lookup,
+        config=config,
+        **overrides,
+    )
     sel.workspace = ws
     sel.colors = scene.colors
     return sel
@@ -258,7 +270,9 @@ def exported_part_labels(
     path = folder / "labels.npy"
     if not path.is_file():
         if parts_dir is not None:
-            raise FileNotFoundError(f"--parts {folder}: no labels.npy there; pass the folder `omniseg-mesh discretize --out` wrote")
+            raise FileNotFoundError(
+                f"--parts {folder}: no labels.npy there; pass the folder `omniseg-mesh discretize --out` wrote"
+            )
         return None, folder
     labels = np.load(path, allow_pickle=False)
     if labels.shape == (num_vertices,):
@@ -314,7 +328,11 @@ def fit_workspace(
     config = config or FitConfig()
     fragment_config = fragment_config or FragmentConfig()
     mesh = Path(mesh)
-    ws = workspace if isinstance(workspace, Workspace) else (Workspace(workspace) if workspace is not None else Workspace.default_for(mesh))
+    ws = (
+        workspace
+        if isinstance(workspace, Workspace)
+        else (Workspace(workspace) if workspace is not None else Workspace.default_for(mesh))
+    )
     scene = load_scene(mesh, images=images, cameras=cameras, point_mode=fragment_config.point_mode)
     # a lazy mapping: one view's masks in memory at a time, each read once and its hash kept
     mask_views = _load_or_generate_masks(scene, images, masks, ws, sam_checkpoint, mask_config, config, progress)
@@ -365,8 +383,14 @@ def _refuse_non_finite(fld: Field, ws: Workspace, config: FitConfig) -> None:
 
 
 def _load_or_generate_masks(
-    scene: Scene, images: Any, masks: Any, ws: Workspace, sam_checkpoint: Any, mask_config: MaskConfig | None,
-    config: FitConfig, progress: ProgressCallback | None,
+    scene: Scene,
+    images: Any,
+    masks: Any,
+    ws: Workspace,
+    sam_checkpoint: Any,
+    mask_config: MaskConfig | None,
+    config: FitConfig,
+    progress: ProgressCallback | None,
 ) -> Mapping[str, np.ndarray]:
     """``--masks`` when given, else the workspace's ``masks/`` (SAM fills in missing views when a checkpoint is given)."""
     if masks is not None:
@@ -376,8 +400,14 @@ def _load_or_generate_masks(
     from .masks.sam import ensure_masks
 
     return ensure_masks(
-        images, scene.cameras, ws.masks_dir, checkpoint=sam_checkpoint, config=mask_config or MaskConfig(),
-        progress=progress, allow_missing=config.allow_missing_masks, lazy=True,
+        images,
+        scene.cameras,
+        ws.masks_dir,
+        checkpoint=sam_checkpoint,
+        config=mask_config or MaskConfig(),
+        progress=progress,
+        allow_missing=config.allow_missing_masks,
+        lazy=True,
     )
 
 
@@ -583,7 +613,9 @@ def render_workspace(
     config = config or RenderConfig()
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     if not ws.root.is_dir():
-        raise FileNotFoundError(f"workspace {ws.root} does not exist: run `omniseg-mesh fit` first or pass --workspace DIR")
+        raise FileNotFoundError(
+            f"workspace {ws.root} does not exist: run `omniseg-mesh fit` first or pass --workspace DIR"
+        )
     scene = load_workspace_scene(ws)
     if config.fragments.point_mode:  # splat a mesh workspace's vertices as points
         scene = dataclasses.replace(scene, faces=None)

@@ -211,7 +211,12 @@ class Camera:
 
     def _pixel_directions_camera(self) -> np.ndarray:
         """Camera-space directions through every pixel centre, shared by views with the same intrinsics."""
-        key = (self.K.tobytes(), None if self.distortion is None else self.distortion.tobytes(), self.width, self.height)
+        key = (
+            self.K.tobytes(),
+            None if self.distortion is None else self.distortion.tobytes(),
+            self.width,
+            self.height,
+        )
         dirs = _DIRECTIONS_CACHE.get(key)
         if dirs is None:
             dirs = self._directions_camera(self.pixel_centers())
@@ -334,7 +339,11 @@ class Scene:
                 raise ValueError(f"colors must have shape ({len(self.vertices)}, 3), got {self.colors.shape}")
             if self.colors.dtype != np.uint8:
                 c = self.colors.astype(np.float64)
-                self.colors = (np.clip(c, 0, 1) * 255 + 0.5).astype(np.uint8) if c.max(initial=0) <= 1.0 else np.clip(c, 0, 255).astype(np.uint8)
+                self.colors = (
+                    (np.clip(c, 0, 1) * 255 + 0.5).astype(np.uint8)
+                    if c.max(initial=0) <= 1.0
+                    else np.clip(c, 0, 255).astype(np.uint8)
+                )
         if self.source is not None:
             self.source = Path(self.source)
 

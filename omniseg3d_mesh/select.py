@@ -571,9 +571,9 @@ class Selector:
                 steps[-1].threshold_lo = float(lo)
                 continue
             if lab is None:
-                compute = (lambda t=t: bott >= t - 1e-9)
+                compute = lambda t=t: bott >= t - 1e-9
             else:
-                compute = (lambda t=t: self._grow(s >= t, pos))
+                compute = lambda t=t: self._grow(s >= t, pos)
             steps.append(Step(float(hi), float(lo), float(t), approx, _compute=compute))
         return steps
 

@@ -226,7 +226,9 @@ def read_npz(path: str | Path, keys: Any = None, what: str = "array file", fix: 
             wanted = names if keys is None else list(keys)
             missing = [k for k in wanted if k not in names]
             if missing:
-                raise ValueError(f"{path}: {what} has no array {', '.join(map(repr, missing))} (found {sorted(names)}){tail}")
+                raise ValueError(
+                    f"{path}: {what} has no array {', '.join(map(repr, missing))} (found {sorted(names)}){tail}"
+                )
             out = {}
             for k in wanted:
                 try:
@@ -415,7 +417,9 @@ class Workspace:
                 f"no geometry in workspace {self.root} (expected {self.geometry_path.name}): "
                 "run `omniseg-mesh fit` to create the workspace"
             )
-        data = read_npz(self.geometry_path, what="workspace geometry", fix="re-run `omniseg-mesh fit` to write it again")
+        data = read_npz(
+            self.geometry_path, what="workspace geometry", fix="re-run `omniseg-mesh fit` to write it again"
+        )
         if "vertices" not in data:
             raise ValueError(
                 f"{self.geometry_path}: workspace geometry has no array 'vertices' (found {sorted(data)}); "

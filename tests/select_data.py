@@ -102,7 +102,9 @@ def make_part_scene(n: int = 60, dim: int = 16, noise: float = 0.15, seed: int =
     rng = np.random.default_rng(seed + 1)
     colors = rng.integers(0, 256, size=(len(verts), 3)).astype(np.uint8)
     feats = hierarchical_features(part, dim=dim, noise=noise, seed=seed)
-    return PartScene(verts, faces, colors, part, PART_OBJECT[part].astype(np.int32), PART_GROUP[part].astype(np.int32), feats)
+    return PartScene(
+        verts, faces, colors, part, PART_OBJECT[part].astype(np.int32), PART_GROUP[part].astype(np.int32), feats
+    )
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -115,4 +117,6 @@ def top_camera(width: int = 64, height: int = 64, name: str = "top.png"):
     """A camera looking straight down at the unit square from above."""
     from omniseg3d_mesh.scene import Camera
 
-    return Camera.look_at((0.5, 0.5, 2.5), (0.5, 0.5, 0.0), up=(0.0, 1.0, 0.0), width=width, height=height, fov_y_deg=30, name=name)
+    return Camera.look_at(
+        (0.5, 0.5, 2.5), (0.5, 0.5, 0.0), up=(0.0, 1.0, 0.0), width=width, height=height, fov_y_deg=30, name=name
+    )

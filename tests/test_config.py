@@ -43,7 +43,10 @@ def test_flags_override_yaml_which_overrides_defaults(tmp_path):
 def test_literal_flags_are_choices():
     with pytest.raises(SystemExit):
         _parser(DiscretizeConfig).parse_args(["--format", "stl"])
-    assert dataclass_from_namespace(DiscretizeConfig, _parser(DiscretizeConfig).parse_args(["--format", "obj"])).format == "obj"
+    assert (
+        dataclass_from_namespace(DiscretizeConfig, _parser(DiscretizeConfig).parse_args(["--format", "obj"])).format
+        == "obj"
+    )
 
 
 def test_unknown_yaml_field_is_named(tmp_path):
@@ -53,7 +56,10 @@ def test_unknown_yaml_field_is_named(tmp_path):
         load_config_file(preset, FitConfig)
     with pytest.raises(ValueError, match="unknown FitConfig field"):
         config_from_dict(FitConfig, {"nope": 1})
-    with pytest.raises(ConfigError, match=r"missing.yaml not found; give a YAML file or one of the shipped presets: default, fast, paper"):
+    with pytest.raises(
+        ConfigError,
+        match=r"missing.yaml not found; give a YAML file or one of the shipped presets: default, fast, paper",
+    ):
         load_config_file(tmp_path / "missing.yaml", FitConfig)
     preset.write_text("- a\n- b\n")
     with pytest.raises(ValueError, match="expected a mapping"):
@@ -98,17 +104,33 @@ def test_every_subcommand_has_help(capsys):
         (SelectConfig, {"knn": 0}, r"SelectConfig.knn must be >= 1, got 0"),
         (DiscretizeConfig, {"min_cluster_size": 1}, r"DiscretizeConfig.min_cluster_size must be >= 2, got 1"),
         (DiscretizeConfig, {"snap_distance": 0.9}, r"DiscretizeConfig.snap_distance must be in \[0, 0.5\], got 0.9"),
-        (DiscretizeConfig, {"level_similarities": [0.7, 1.4]}, r"DiscretizeConfig.level_similarities\[1\] must be in \[-1, 1\], got 1.4"),
-        (DiscretizeConfig, {"level_similarities": [0.3, 0.6]}, r"DiscretizeConfig.level_similarities must decrease \(finer levels merge less\), got \[0.3, 0.6\]"),
+        (
+            DiscretizeConfig,
+            {"level_similarities": [0.7, 1.4]},
+            r"DiscretizeConfig.level_similarities\[1\] must be in \[-1, 1\], got 1.4",
+        ),
+        (
+            DiscretizeConfig,
+            {"level_similarities": [0.3, 0.6]},
+            r"DiscretizeConfig.level_similarities must decrease \(finer levels merge less\), got \[0.3, 0.6\]",
+        ),
         (DiscretizeConfig, {"format": "stl"}, r"DiscretizeConfig.format must be one of 'ply', 'obj', 'glb', got 'stl'"),
         (MaskConfig, {"pred_iou_thresh": 1.1}, r"MaskConfig.pred_iou_thresh must be in \[0, 1\], got 1.1"),
         (MaskConfig, {"points_per_side": 0}, r"MaskConfig.points_per_side must be >= 1, got 0"),
-        (MaskConfig, {"model": "vit_x"}, r"MaskConfig.model must be one of 'vit_h', 'vit_l', 'vit_b', 'auto', got 'vit_x'"),
+        (
+            MaskConfig,
+            {"model": "vit_x"},
+            r"MaskConfig.model must be one of 'vit_h', 'vit_l', 'vit_b', 'auto', got 'vit_x'",
+        ),
         (RenderConfig, {"overlay_alpha": -0.1}, r"RenderConfig.overlay_alpha must be in \[0, 1\], got -0.1"),
         (RenderConfig, {"level": -1}, r"RenderConfig.level must be >= 0, got -1"),
         (RenderConfig, {"fragments": {"backend": "cpu"}}, r"RenderConfig.fragments must be a FragmentConfig, got dict"),
         (FragmentConfig, {"point_radius": 0.0}, r"FragmentConfig.point_radius must be > 0, got 0.0"),
-        (FragmentConfig, {"backend": "gl"}, r"FragmentConfig.backend must be one of 'auto', 'cpu', 'nvdiffrast', got 'gl'"),
+        (
+            FragmentConfig,
+            {"backend": "gl"},
+            r"FragmentConfig.backend must be one of 'auto', 'cpu', 'nvdiffrast', got 'gl'",
+        ),
     ],
 )
 def test_out_of_range_values_are_refused_with_field_range_and_value(cls, values, message):
@@ -146,17 +168,23 @@ def test_old_flat_render_keys_say_where_they_live_now(tmp_path):
     preset.write_text("render:\n  backend: cpu\n")
     with pytest.raises(ConfigError, match=r"unknown render field\(s\) backend \(backend belongs under 'fragments:'"):
         load_config_file(preset, RenderConfig)
-    with pytest.raises(ConfigError, match=r"spec: unknown RenderConfig field\(s\) point_radius \(point_radius belongs under"):
+    with pytest.raises(
+        ConfigError, match=r"spec: unknown RenderConfig field\(s\) point_radius \(point_radius belongs under"
+    ):
         config_from_dict(RenderConfig, {"point_radius": 0.1}, source="spec")
     preset.write_text("render:\n  fragments:\n    backnd: cpu\n")
-    with pytest.raises(ConfigError, match=r"unknown render.fragments field\(s\) backnd; known fields: backend, point_mode"):
+    with pytest.raises(
+        ConfigError, match=r"unknown render.fragments field\(s\) backnd; known fields: backend, point_mode"
+    ):
         load_config_file(preset, RenderConfig)
 
 
 def test_bad_values_from_a_preset_or_flag_are_usage_errors(tmp_path):
     preset = tmp_path / "p.yaml"
     preset.write_text("fit:\n  lr: 1e-2\n")  # YAML 1.1 reads 1e-2 (no dot) as a string
-    with pytest.raises(ConfigError, match=r"p.yaml with the command line: FitConfig.lr must be a float, got '1e-2' \(str\)"):
+    with pytest.raises(
+        ConfigError, match=r"p.yaml with the command line: FitConfig.lr must be a float, got '1e-2' \(str\)"
+    ):
         dataclass_from_namespace(FitConfig, _parser(FitConfig).parse_args([]), preset)
     with pytest.raises(ConfigError, match=r"^the command line: FitConfig.steps must be >= 0, got -1$"):
         dataclass_from_namespace(FitConfig, _parser(FitConfig).parse_args(["--steps", "-1"]))

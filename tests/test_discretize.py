@@ -235,7 +235,9 @@ def _valley(n=61, centre=0.05, width=0.4, seed=0):
 
 def _boundary_x(labels, x, n):
     lab, xs = labels.reshape(n, n), x.reshape(n, n)
-    return np.concatenate([(xs[i][np.flatnonzero(np.diff(lab[i]))] + xs[i][np.flatnonzero(np.diff(lab[i])) + 1]) / 2 for i in range(n)])
+    return np.concatenate(
+        [(xs[i][np.flatnonzero(np.diff(lab[i]))] + xs[i][np.flatnonzero(np.diff(lab[i])) + 1]) / 2 for i in range(n)]
+    )
 
 
 def test_cut_snaps_to_the_concave_crease():
@@ -287,6 +289,8 @@ def test_hyper_parameters_live_in_the_config():
     assert Discretizer().config == DiscretizeConfig()
     with pytest.raises(ValueError, match=r"^DiscretizeConfig.level must be >= 0, got -1$"):
         Discretizer(level=-1)
+
+
 def _touching_pieces(seed=0):
     """A floor and a tower of two boxes modelled as separate, touching meshes (no shared
     vertex): the two boxes carry the same field (one part), the floor another."""
@@ -326,5 +330,7 @@ def test_viewer_and_discretize_cut_the_same_graph():
     state.discretize(level=1, min_part_size=20)
     assert adjusted_rand_score(np.minimum(piece, 1), state.parts) == 1.0
     # on the selector's bridged graph (what the viewer used to pass) the parts differ
-    bridged = Discretizer(level=0, min_part_size=20).fit(feats, verts, faces, adjacency=state.selector.adjacency).labels_
+    bridged = (
+        Discretizer(level=0, min_part_size=20).fit(feats, verts, faces, adjacency=state.selector.adjacency).labels_
+    )
     assert not np.array_equal(bridged, direct)

@@ -160,8 +160,28 @@ def test_eval_tool_prints_tables(capsys):
     spec = importlib.util.spec_from_file_location("eval_hierarchy", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    argv = ["--seeds", "0", "--presets", "clean", "--tables", "1", "--views", "2", "--width", "64", "--height", "48",
-            "--steps", "5", "--num-pixels", "128"]
+    argv = [
+        "--seeds",
+        "0",
+        "--presets",
+        "clean",
+        "--tables",
+        "1",
+        "--views",
+        "2",
+        "--width",
+        "64",
+        "--height",
+        "48",
+        "--steps",
+        "5",
+        "--num-pixels",
+        "128",
+    ]
     assert mod.main(argv) == 0
     text = capsys.readouterr().out
-    assert "| 2D masks only" in text and "lambda = 0.5" in text and "Command: `python tools/eval_hierarchy.py --seeds 0" in text
+    assert (
+        "| 2D masks only" in text
+        and "lambda = 0.5" in text
+        and "Command: `python tools/eval_hierarchy.py --seeds 0" in text
+    )

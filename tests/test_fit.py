@@ -10,7 +10,11 @@ from omniseg3d_mesh.workspace import Workspace
 # object -> list of (primitive, size, centre) parts; parts of one object touch
 _OBJECTS = [
     [("box", (0.6, 0.6, 0.4), (-1.0, -0.3, 0.2)), ("box", (0.3, 0.3, 0.5), (-1.0, -0.3, 0.65))],
-    [("cyl", (0.25, 0.6), (0.1, 0.6, 0.3)), ("sphere", 0.25, (0.1, 0.6, 0.85)), ("box", (0.3, 0.2, 0.2), (0.45, 0.6, 0.3))],
+    [
+        ("cyl", (0.25, 0.6), (0.1, 0.6, 0.3)),
+        ("sphere", 0.25, (0.1, 0.6, 0.85)),
+        ("box", (0.3, 0.2, 0.2), (0.45, 0.6, 0.3)),
+    ],
     [("box", (0.5, 0.4, 0.3), (0.9, -0.6, 0.15)), ("box", (0.5, 0.4, 0.3), (0.9, -0.6, 0.45))],
 ]
 
@@ -35,7 +39,9 @@ def make_parts_scene(num_views=10, width=96, height=72, subdivisions=2, seed=0):
                 for _ in range(subdivisions):
                     m = m.subdivide()
             elif kind == "cyl":
-                m = trimesh.creation.cylinder(radius=size[0], height=size[1], sections=24, transform=T(centre)).subdivide()
+                m = trimesh.creation.cylinder(
+                    radius=size[0], height=size[1], sections=24, transform=T(centre)
+                ).subdivide()
             else:
                 m = trimesh.creation.icosphere(subdivisions=2, radius=size)
                 m.apply_translation(centre)
@@ -167,13 +173,20 @@ def test_interrupted_fit_resumes_to_the_same_result(parts_scene, tmp_path):
     assert (ws.checkpoints_dir / "fit.pt").is_file()
     assert any(ws.hierarchy_dir.glob("*.npz")) and any(ws.fragments_dir.glob("*.npz"))
     steps_run = []
-    resumed = fit_field(scene, masks, SHORT, workspace=ws, progress=lambda s, d, t, **i: s == "fit" and steps_run.append(d))
+    resumed = fit_field(
+        scene, masks, SHORT, workspace=ws, progress=lambda s, d, t, **i: s == "fit" and steps_run.append(d)
+    )
     assert steps_run[0] == 40  # resumed from the checkpoint at step 30 (written before the interrupt)
     np.testing.assert_array_equal(full.features, resumed.features)
     # changed settings do not reuse the checkpoint: a 1-step fit with another lambda starts over
     steps_run.clear()
-    fit_field(scene, masks, replace(SHORT, hier_lambda=0.2), workspace=ws,
-              progress=lambda s, d, t, **i: s == "fit" and steps_run.append(d))
+    fit_field(
+        scene,
+        masks,
+        replace(SHORT, hier_lambda=0.2),
+        workspace=ws,
+        progress=lambda s, d, t, **i: s == "fit" and steps_run.append(d),
+    )
     assert steps_run[0] == 10
 
 
@@ -281,7 +294,10 @@ def test_paper_loss_and_two_level_features_also_lift_the_hierarchy(parts_scene):
     """The paper's contrastive loss alone (the documented baseline) and the coarse + fine
     parametrisation both give the part / object ordering on the same scene."""
     scene, part, obj, masks = parts_scene
-    for extra in ({"loss": "contrastive", "views_per_step": 1, "mask_balanced": 0.0, "spread_weight": 0.0}, {"coarse_nodes": 800}):
+    for extra in (
+        {"loss": "contrastive", "views_per_step": 1, "mask_balanced": 0.0, "spread_weight": 0.0},
+        {"coarse_nodes": 800},
+    ):
         f = fit_field(scene, masks, replace(FAST, **extra), fragment_config=FragmentConfig(backend="cpu")).features
         same_part, other_part, other_obj = _similarity_levels(f, part, obj, obj > 0)
         assert same_part > other_part + 0.05, extra
@@ -294,9 +310,13 @@ def test_mask_balanced_sampling_draws_small_masks_as_often_as_big_ones():
     # patch 0: 990 pixels (one mask), patch 1: 10 pixels (another mask)
     n = 1000
     view = ViewData(
-        name="v", explicit_ids=np.zeros((n, 3), np.int32), explicit_weights=np.ones((n, 3), np.float16),
-        patch_ids=np.r_[np.zeros(990, np.int32), np.ones(10, np.int32)], votes=np.eye(2, dtype=np.int32),
-        patch_start=np.array([0, 990, 1000]), patch_mass=np.array([1.0, 1.0]),
+        name="v",
+        explicit_ids=np.zeros((n, 3), np.int32),
+        explicit_weights=np.ones((n, 3), np.float16),
+        patch_ids=np.r_[np.zeros(990, np.int32), np.ones(10, np.int32)],
+        votes=np.eye(2, dtype=np.int32),
+        patch_start=np.array([0, 990, 1000]),
+        patch_mass=np.array([1.0, 1.0]),
     )
     rng = np.random.default_rng(0)
     balanced = view.sample(rng, 4000, 1.0)

@@ -38,11 +38,29 @@ def _scene():
     cams = []
     for k in range(12):  # around the table
         a = 2 * np.pi * k / 12
-        cams.append(Camera.look_at((3.2 * np.cos(a), 1.6 * np.sin(a), 1.6), (0, 0, 0.5), width=W, height=H, fov_y_deg=50, name=f"t{k:02d}.png"))
+        cams.append(
+            Camera.look_at(
+                (3.2 * np.cos(a), 1.6 * np.sin(a), 1.6),
+                (0, 0, 0.5),
+                width=W,
+                height=H,
+                fov_y_deg=50,
+                name=f"t{k:02d}.png",
+            )
+        )
     for side, x in (("a", -7.0), ("b", 7.0)):  # each twin from its own end, facing away from the other
         for k in range(5):
             dx = -np.sign(x) * 1.0
-            cams.append(Camera.look_at((x + dx * 2.2 - np.sign(x) * 0.2 * k, -1.2 + 0.6 * k, 1.5), (x, 0, 0.3), width=W, height=H, fov_y_deg=50, name=f"{side}{k}.png"))
+            cams.append(
+                Camera.look_at(
+                    (x + dx * 2.2 - np.sign(x) * 0.2 * k, -1.2 + 0.6 * k, 1.5),
+                    (x, 0, 0.3),
+                    width=W,
+                    height=H,
+                    fov_y_deg=50,
+                    name=f"{side}{k}.png",
+                )
+            )
     return Scene(vertices=verts, faces=faces, cameras=cams), labels
 
 
@@ -97,7 +115,13 @@ def test_small_object_separable_from_its_support(fitted):
     both = np.concatenate([cube, table])
     iou, _ = best_threshold_iou(scores[both].astype(np.float64), labels[both] == 2)
     assert iou > 0.8, f"the cube is not separable from the table it stands on: IoU {iou:.2f}"
-    assert float((feats[cube].mean(0) / np.linalg.norm(feats[cube].mean(0))) @ (feats[table].mean(0) / np.linalg.norm(feats[table].mean(0)))) < 0.6
+    assert (
+        float(
+            (feats[cube].mean(0) / np.linalg.norm(feats[cube].mean(0)))
+            @ (feats[table].mean(0) / np.linalg.norm(feats[table].mean(0)))
+        )
+        < 0.6
+    )
 
 
 def test_identical_objects_never_seen_together_come_apart(fitted):

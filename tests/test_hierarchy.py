@@ -31,7 +31,18 @@ def test_fig2_patches_and_votes():
     assert h.patch_sizes[[a, b, c, d]].tolist() == [16, 16, 16, 16]
     c_ = h.votes
     assert c_.dtype == np.int32
-    expected = {(a, a): 3, (a, b): 2, (a, c): 1, (a, d): 1, (b, b): 2, (b, c): 1, (b, d): 1, (c, c): 2, (c, d): 1, (d, d): 1}
+    expected = {
+        (a, a): 3,
+        (a, b): 2,
+        (a, c): 1,
+        (a, d): 1,
+        (b, b): 2,
+        (b, c): 1,
+        (b, d): 1,
+        (c, c): 2,
+        (c, d): 1,
+        (d, d): 1,
+    }
     for (i, j), v in expected.items():
         assert c_[i, j] == v and c_[j, i] == v
 
@@ -111,7 +122,12 @@ def test_min_patch_share_drops_slivers_keeps_small_objects():
     assert sizes == [9, 29 * 30], sizes  # the sliver (30 px, 3 % of its masks) is gone, the tiny object stays
     assert (hier.patch_map[5:35, 5] == -1).all()
     # with an absolute cut-off the tiny object would go too
-    assert 9 not in build_hierarchy(np.stack([big, big2, tiny]), absorb_containment=False, min_patch_pixels=31).patch_sizes.tolist()
+    assert (
+        9
+        not in build_hierarchy(
+            np.stack([big, big2, tiny]), absorb_containment=False, min_patch_pixels=31
+        ).patch_sizes.tolist()
+    )
 
 
 def test_membership_round_trip_and_balanced_weights():

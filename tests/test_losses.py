@@ -81,7 +81,9 @@ def test_float32_and_single_patch():
     loss = hierarchical_contrastive_loss(x, ids, votes)
     loss.backward()
     assert torch.isfinite(loss) and torch.isfinite(x.grad).all()
-    one = hierarchical_contrastive_loss(torch.randn(10, 4), torch.zeros(10, dtype=torch.long), torch.ones(1, 1, dtype=torch.int32))
+    one = hierarchical_contrastive_loss(
+        torch.randn(10, 4), torch.zeros(10, dtype=torch.long), torch.ones(1, 1, dtype=torch.int32)
+    )
     assert abs(float(one)) < 1e-6  # softmax over a single patch
 
 

@@ -46,8 +46,14 @@ def fitted(tmp_path_factory) -> tuple[FitResult, np.ndarray]:
     for cam in load_scene(mesh, images).cameras:
         seen = render_label_map(compute_fragments(load_scene(mesh, images), cam, "cpu"), labels)
         save_masks_npz(root / "masks" / f"{mask_key(cam.name)}.npz", np.stack([seen == k for k in range(3)]))
-    result = fit_workspace(mesh, images, masks=root / "masks", workspace=root / "ws", config=FIT,
-                           fragment_config=FragmentConfig(backend="cpu"))
+    result = fit_workspace(
+        mesh,
+        images,
+        masks=root / "masks",
+        workspace=root / "ws",
+        config=FIT,
+        fragment_config=FragmentConfig(backend="cpu"),
+    )
     return result, labels
 
 
@@ -92,14 +98,18 @@ def test_open_selector_answers_pixel_clicks_from_the_fit_cache(fitted):
 
 def test_load_workspace_errors(fitted, tmp_path):
     result, _ = fitted
-    with pytest.raises(FileNotFoundError, match=r"no fitted field at .*field\.npz: run `omniseg-mesh fit MESH IMAGES/` first"):
+    with pytest.raises(
+        FileNotFoundError, match=r"no fitted field at .*field\.npz: run `omniseg-mesh fit MESH IMAGES/` first"
+    ):
         load_workspace(tmp_path / "nowhere")
     ws = Workspace(tmp_path / "ws")
     Field(np.ones((3, 4), np.float32)).save(ws.field_path)
     with pytest.raises(FileNotFoundError, match=r"no geometry in workspace .*: run `omniseg-mesh fit`"):
         load_workspace(ws)
     ws.save_geometry(result.scene.vertices, result.scene.faces, None)
-    with pytest.raises(ValueError, match=rf"has features for 3 vertices but the workspace geometry has {result.scene.num_vertices}"):
+    with pytest.raises(
+        ValueError, match=rf"has features for 3 vertices but the workspace geometry has {result.scene.num_vertices}"
+    ):
         load_workspace(ws)
 
 
@@ -112,7 +122,10 @@ def test_discretize_workspace_returns_the_parts_it_wrote(fitted, tmp_path):
     np.testing.assert_array_equal(parts.labels, parts.level_labels[parts.level])
     manifest = json.loads((parts.out / "parts.json").read_text())
     assert parts.num_parts == manifest["num_parts"] == len(np.unique(parts.labels[parts.labels >= 0]))
-    assert list(parts.parts_per_level) == manifest["parts_per_level"] and len(parts.level_similarities) == len(parts.parts_per_level) - 1
+    assert (
+        list(parts.parts_per_level) == manifest["parts_per_level"]
+        and len(parts.level_similarities) == len(parts.parts_per_level) - 1
+    )
     assert len(parts.parents) == parts.num_parts
     # recorded, so render and the viewer use these parts
     assert result.workspace.exported_parts_dir() == (tmp_path / "parts").resolve()

@@ -84,7 +84,13 @@ def test_scene_validation():
 
 def test_cached_pixel_rays_match_explicit_pixels():
     cam = _cam([-0.2, 0.05, 1e-3, 0, 0])
-    other = Camera(K=cam.K, world_to_cam=Camera.look_at((1, 1, 1), (0, 0, 0)).world_to_cam, width=640, height=480, distortion=cam.distortion)
+    other = Camera(
+        K=cam.K,
+        world_to_cam=Camera.look_at((1, 1, 1), (0, 0, 0)).world_to_cam,
+        width=640,
+        height=480,
+        distortion=cam.distortion,
+    )
     for c in (cam, other, cam):  # second use of the same intrinsics comes from the cache
         o1, d1 = c.pixel_rays()
         o2, d2 = c.pixel_rays(c.pixel_centers())

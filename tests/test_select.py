@@ -258,7 +258,9 @@ def test_choose_is_the_one_selection_policy(scene, selector):
     at = selector.choose(click, threshold=0.6, grow=False)
     assert at.step is None and at.threshold == 0.6
     np.testing.assert_array_equal(at.mask, selector.scores(click) >= 0.6)
-    with pytest.raises(IndexError, match=rf"step 40: this click has {len(steps)} step\(s\), numbered 0\.\.{len(steps) - 1}"):
+    with pytest.raises(
+        IndexError, match=rf"step 40: this click has {len(steps)} step\(s\), numbered 0\.\.{len(steps) - 1}"
+    ):
         selector.choose(click, step=40)
     with pytest.raises(ValueError, match="give either a threshold or a step, not both"):
         selector.choose(click, threshold=0.5, step=1)

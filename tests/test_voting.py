@@ -9,7 +9,12 @@ from omniseg3d_mesh.render.fragments import Fragments
 def _frags(ids):
     ids = np.asarray(ids, np.int32)[..., None]
     w = (ids >= 0).astype(np.float32)
-    return Fragments(vertex_ids=ids, weights=w, depth=np.where(ids[..., 0] >= 0, 1.0, np.inf).astype(np.float32), face_ids=np.full(ids.shape[:2], -1, np.int32))
+    return Fragments(
+        vertex_ids=ids,
+        weights=w,
+        depth=np.where(ids[..., 0] >= 0, 1.0, np.inf).astype(np.float32),
+        face_ids=np.full(ids.shape[:2], -1, np.int32),
+    )
 
 
 def test_voting_counts_fraction_of_click_masks_per_view():

@@ -72,14 +72,30 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cpus", type=int, default=2, help="cores of the local Ray instance")
     ap.add_argument("--nodes", default="1,4,16,64", help="projection: numbers of GPU nodes")
     ap.add_argument("--gpus-per-node", type=int, default=8, help="projection: GPUs per node")
-    ap.add_argument("--cores-per-node", type=int, default=32, help="projection: CPU cores per node for discretize/render")
-    ap.add_argument("--gpu-speedup", type=float, default=1.0,
-                    help="projection: fit on one GPU is this many times faster than the measured fit here (1 = no speed-up assumed)")
-    ap.add_argument("--sam-s-per-image", type=float, default=0.0,
-                    help="projection: SAM seconds per image on one GPU (0 = masks given, no mask stage)")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="torch/OpenMP threads per task, both executors (Ray gives a 1-CPU task 1 thread)")
-    ap.add_argument("--keep", type=Path, default=None, help="write the demo batch here and keep it (default: a temp folder)")
+    ap.add_argument(
+        "--cores-per-node", type=int, default=32, help="projection: CPU cores per node for discretize/render"
+    )
+    ap.add_argument(
+        "--gpu-speedup",
+        type=float,
+        default=1.0,
+        help="projection: fit on one GPU is this many times faster than the measured fit here (1 = no speed-up assumed)",
+    )
+    ap.add_argument(
+        "--sam-s-per-image",
+        type=float,
+        default=0.0,
+        help="projection: SAM seconds per image on one GPU (0 = masks given, no mask stage)",
+    )
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch/OpenMP threads per task, both executors (Ray gives a 1-CPU task 1 thread)",
+    )
+    ap.add_argument(
+        "--keep", type=Path, default=None, help="write the demo batch here and keep it (default: a temp folder)"
+    )
     args = ap.parse_args(argv)
     # before torch is imported anywhere; Ray workers inherit it (and Ray sets it per task anyway)
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
@@ -93,7 +109,12 @@ def main(argv: list[str] | None = None) -> int:
             "discretize": {"min_part_size": 20},
         }
         spec_path = write_demo_batch(
-            root, args.scenes, defaults=defaults, views=args.views, width=args.width, height=args.height,
+            root,
+            args.scenes,
+            defaults=defaults,
+            views=args.views,
+            width=args.width,
+            height=args.height,
             subdivisions=args.subdivisions,
         )
         make_s = time.perf_counter() - t
@@ -147,29 +168,50 @@ def main(argv: list[str] | None = None) -> int:
     ray_stage = {s: [r.seconds for r in par.results if r.stage == s and r.status == "done"] for s in stages}
     ray_mean = {s: (sum(v) / len(v) if v else 0.0) for s, v in ray_stage.items()}
 
-    print(f"machine: {os.cpu_count()} cores (load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after), "
-          f"no GPU; local Ray with {args.cpus} CPUs; {args.threads} torch thread(s) per task")
-    print(f"scenes: {args.views} views {args.width}x{args.height}, fit {args.steps} steps x {args.num_pixels} px "
-          f"(demo batch written in {make_s:.1f} s, not counted)")
+    print(
+        f"machine: {os.cpu_count()} cores (load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after), "
+        f"no GPU; local Ray with {args.cpus} CPUs; {args.threads} torch thread(s) per task"
+    )
+    print(
+        f"scenes: {args.views} views {args.width}x{args.height}, fit {args.steps} steps x {args.num_pixels} px "
+        f"(demo batch written in {make_s:.1f} s, not counted)"
+    )
     print()
-    print(_table(
-        f"MEASURED: {n} scenes, stages {','.join(stages)}",
-        ["executor", "wall s", "scenes/min", "note"],
-        [
-            ["local (sequential)", seq_s, 60 * n / seq_s, ""],
-            [f"ray ({args.cpus} CPUs), new workers", cold_s, 60 * n / cold_s,
-             f"workers import torch/open3d in their first task; excludes Ray start-up {init_s:.1f} s"],
-            [f"ray ({args.cpus} CPUs), warm workers", ray_s, 60 * n / ray_s,
-             f"after warming {len(set(pids))} worker(s) in {warm_s:.1f} s"],
-            [f"ray ({args.cpus} CPUs), new workers + start", cold_s + init_s, 60 * n / (cold_s + init_s), "what one batch costs"],
-        ],
-    ))
+    print(
+        _table(
+            f"MEASURED: {n} scenes, stages {','.join(stages)}",
+            ["executor", "wall s", "scenes/min", "note"],
+            [
+                ["local (sequential)", seq_s, 60 * n / seq_s, ""],
+                [
+                    f"ray ({args.cpus} CPUs), new workers",
+                    cold_s,
+                    60 * n / cold_s,
+                    f"workers import torch/open3d in their first task; excludes Ray start-up {init_s:.1f} s",
+                ],
+                [
+                    f"ray ({args.cpus} CPUs), warm workers",
+                    ray_s,
+                    60 * n / ray_s,
+                    f"after warming {len(set(pids))} worker(s) in {warm_s:.1f} s",
+                ],
+                [
+                    f"ray ({args.cpus} CPUs), new workers + start",
+                    cold_s + init_s,
+                    60 * n / (cold_s + init_s),
+                    "what one batch costs",
+                ],
+            ],
+        )
+    )
     print()
-    print(_table(
-        "MEASURED: mean seconds per scene and stage (inside the task)",
-        ["stage", "sequential", "ray (warm workers)"],
-        [[s, mean[s], ray_mean[s]] for s in stages],
-    ))
+    print(
+        _table(
+            "MEASURED: mean seconds per scene and stage (inside the task)",
+            ["stage", "sequential", "ray (warm workers)"],
+            [[s, mean[s], ray_mean[s]] for s in stages],
+        )
+    )
     print()
     t_fit = mean.get("fit", 0.0) / args.gpu_speedup
     t_masks = args.sam_s_per_image * args.views
@@ -179,13 +221,15 @@ def main(argv: list[str] | None = None) -> int:
     per_node = 60.0 / max(gpu_bound, cpu_bound, 1e-9)
     bottleneck = "GPU (masks+fit)" if gpu_bound >= cpu_bound else "CPU (discretize+render)"
     rows = [[int(k), int(k) * args.gpus_per_node, per_node * int(k), bottleneck] for k in args.nodes.split(",")]
-    print(_table(
-        f"PROJECTION (not measured): nodes x {args.gpus_per_node} GPUs + {args.cores_per_node} cores; "
-        f"fit {t_fit:.2f} s/scene (measured / {args.gpu_speedup:g}), masks {t_masks:.2f} s/scene, "
-        f"discretize+render {t_cpu:.2f} s/scene on one core",
-        ["nodes", "GPUs", "scenes/min", "bound by"],
-        rows,
-    ))
+    print(
+        _table(
+            f"PROJECTION (not measured): nodes x {args.gpus_per_node} GPUs + {args.cores_per_node} cores; "
+            f"fit {t_fit:.2f} s/scene (measured / {args.gpu_speedup:g}), masks {t_masks:.2f} s/scene, "
+            f"discretize+render {t_cpu:.2f} s/scene on one core",
+            ["nodes", "GPUs", "scenes/min", "bound by"],
+            rows,
+        )
+    )
     print()
     print("command: python " + " ".join([Path(sys.argv[0]).as_posix(), *(argv if argv is not None else sys.argv[1:])]))
     return 0

@@ -61,7 +61,9 @@ def make_scene(target_vertices: int = 100_000, num_views: int = 60, width: int =
         if kind == "box":
             return box(size, centre, sub)
         if kind == "cyl":
-            m = trimesh.creation.cylinder(radius=size[0], height=size[1], sections=32 * 2 ** max(sub - 3, 0), transform=T(centre))
+            m = trimesh.creation.cylinder(
+                radius=size[0], height=size[1], sections=32 * 2 ** max(sub - 3, 0), transform=T(centre)
+            )
             for _ in range(max(sub - 2, 0)):
                 m = m.subdivide()
             return m
@@ -73,12 +75,17 @@ def make_scene(target_vertices: int = 100_000, num_views: int = 60, width: int =
         """Objects 1..fine_objects at subdivision level ``sub``, the rest one level coarser."""
         meshes = [(box((7, 7, 0.1), (0, 0, -0.05), sub + 2), 0, 0)]
         part = 1
-        for o, (gx, gy) in enumerate([(x, y) for x in (-2.25, -0.75, 0.75, 2.25) for y in (-2.25, -0.75, 0.75, 2.25)], start=1):
+        for o, (gx, gy) in enumerate(
+            [(x, y) for x in (-2.25, -0.75, 0.75, 2.25) for y in (-2.25, -0.75, 0.75, 2.25)], start=1
+        ):
             kind = o % 3
             cx, cy = gx + rng.uniform(-0.1, 0.1), gy + rng.uniform(-0.1, 0.1)
             if kind == 0:  # table-like: base + top + side block
-                parts = [("box", (0.7, 0.7, 0.5), (cx, cy, 0.25)), ("box", (0.9, 0.9, 0.12), (cx, cy, 0.56)),
-                         ("box", (0.25, 0.25, 0.3), (cx + 0.2, cy + 0.2, 0.77))]
+                parts = [
+                    ("box", (0.7, 0.7, 0.5), (cx, cy, 0.25)),
+                    ("box", (0.9, 0.9, 0.12), (cx, cy, 0.56)),
+                    ("box", (0.25, 0.25, 0.3), (cx + 0.2, cy + 0.2, 0.77)),
+                ]
             elif kind == 1:  # lamp-like: cylinder + sphere
                 parts = [("cyl", (0.25, 0.7), (cx, cy, 0.35)), ("sphere", 0.3, (cx, cy, 0.98))]
             else:  # two stacked boxes
@@ -111,8 +118,23 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-COLUMNS = ["device", "fragments", "steps", "rasterize s", "cache writes s (background)", "prepare s", "fit s (steps/s)",
-           "total s", "peak RSS MB (prepared / end)", "GPU MB", "cos same part", "cos other part", "cos other obj", "gap part", "gap object"]
+COLUMNS = [
+    "device",
+    "fragments",
+    "steps",
+    "rasterize s",
+    "cache writes s (background)",
+    "prepare s",
+    "fit s (steps/s)",
+    "total s",
+    "peak RSS MB (prepared / end)",
+    "GPU MB",
+    "cos same part",
+    "cos other part",
+    "cos other obj",
+    "gap part",
+    "gap object",
+]
 
 
 def run_device(args) -> tuple[str, list[list]]:
@@ -132,9 +154,12 @@ def run_device(args) -> tuple[str, list[list]]:
     scene, part, obj = make_scene(args.vertices, args.views, args.width, args.height)
     t_scene = time.perf_counter() - t
     kind = resolve_backend(args.backend, scene, scene.cameras[0])
-    print(f"scene: {scene.num_vertices} vertices, {len(scene.faces)} faces, {len(scene.cameras)} views "
-          f"{args.width}x{args.height}, {part.max()} parts in {obj.max()} objects ({t_scene:.1f} s); "
-          f"fragments: {kind}; fit device: {args.device}", flush=True)
+    print(
+        f"scene: {scene.num_vertices} vertices, {len(scene.faces)} faces, {len(scene.cameras)} views "
+        f"{args.width}x{args.height}, {part.max()} parts in {obj.max()} objects ({t_scene:.1f} s); "
+        f"fragments: {kind}; fit device: {args.device}",
+        flush=True,
+    )
 
     # object neighbours (nearest centroid) for the merge disagreement
     cents = np.stack([scene.vertices[obj == o].mean(0) for o in range(obj.max() + 1)])
@@ -187,8 +212,11 @@ def run_device(args) -> tuple[str, list[list]]:
     t_cache = save_time[0]
     if args.masks == "disk":
         masks = load_masks(masks_dir, scene.cameras, lazy=True)
-    print(f"fragments: {t_frag:.1f} s wall, the cache writer busy {t_cache:.1f} s of it; "
-          f"masks: {n_masks} ({n_masks / len(scene.cameras):.1f} per view, {args.masks})", flush=True)
+    print(
+        f"fragments: {t_frag:.1f} s wall, the cache writer busy {t_cache:.1f} s of it; "
+        f"masks: {n_masks} ({n_masks / len(scene.cameras):.1f} per view, {args.masks})",
+        flush=True,
+    )
 
     base = {}
     if args.config:
@@ -212,20 +240,40 @@ def run_device(args) -> tuple[str, list[list]]:
                 speed["rss_prepared"] = peak_rss_mb()
 
         t = time.perf_counter()
-        field = fit_field(scene, masks, cfg, workspace=ws, fragment_config=FragmentConfig(backend=args.backend), progress=progress)
+        field = fit_field(
+            scene, masks, cfg, workspace=ws, fragment_config=FragmentConfig(backend=args.backend), progress=progress
+        )
         total = time.perf_counter() - t
         meta = field.meta
         same, other_part, other_obj = similarity_levels(field.features, part, obj, seen & (obj > 0))
         gpu = f"{torch.cuda.max_memory_allocated() / 2**20:.0f}" if cuda else "-"
         threads = args.threads if args.threads > 0 else torch.get_num_threads()
         dev = torch.cuda.get_device_name(0) if cuda else f"CPU, {threads} thread{'s' if threads > 1 else ''}"
-        rows.append([dev, kind, cfg.steps, f"{t_frag:.1f}", f"{t_cache:.1f}", f"{meta['prepare_seconds']:.1f}",
-                     f"{meta['fit_seconds']:.1f} ({speed.get('v', 0):.0f})", f"{t_frag + total:.1f}", f"{speed.get('rss_prepared', 0):.0f} / {peak_rss_mb():.0f}", gpu,
-                     f"{same:.3f}", f"{other_part:.3f}", f"{other_obj:.3f}", f"{same - other_part:.3f}", f"{other_part - other_obj:.3f}"])
+        rows.append(
+            [
+                dev,
+                kind,
+                cfg.steps,
+                f"{t_frag:.1f}",
+                f"{t_cache:.1f}",
+                f"{meta['prepare_seconds']:.1f}",
+                f"{meta['fit_seconds']:.1f} ({speed.get('v', 0):.0f})",
+                f"{t_frag + total:.1f}",
+                f"{speed.get('rss_prepared', 0):.0f} / {peak_rss_mb():.0f}",
+                gpu,
+                f"{same:.3f}",
+                f"{other_part:.3f}",
+                f"{other_obj:.3f}",
+                f"{same - other_part:.3f}",
+                f"{other_part - other_obj:.3f}",
+            ]
+        )
         print("  ".join(str(x) for x in rows[-1]), flush=True)
     tmp.cleanup()
-    summary = (f"{scene.num_vertices} vertices, {len(scene.faces)} faces, {len(scene.cameras)} views {args.width}x{args.height}, "
-               f"masks {args.masks}")
+    summary = (
+        f"{scene.num_vertices} vertices, {len(scene.faces)} faces, {len(scene.cameras)} views {args.width}x{args.height}, "
+        f"masks {args.masks}"
+    )
     return summary, rows
 
 
@@ -240,10 +288,16 @@ def main(argv=None) -> int:
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--hier-lambda", type=float, default=None)
     ap.add_argument("--smooth-weight", type=float, default=None)
-    ap.add_argument("--device", nargs="+", default=["cpu"], help="fit device(s): cpu, cuda, cuda:N; one row (and process) each")
+    ap.add_argument(
+        "--device", nargs="+", default=["cpu"], help="fit device(s): cpu, cuda, cuda:N; one row (and process) each"
+    )
     ap.add_argument("--backend", default="auto", choices=["auto", "cpu", "nvdiffrast"], help="fragment backend")
-    ap.add_argument("--masks", default="memory", choices=["memory", "disk"],
-                    help="keep masks in a dict, or write them per view and stream them with load_masks(lazy=True)")
+    ap.add_argument(
+        "--masks",
+        default="memory",
+        choices=["memory", "disk"],
+        help="keep masks in a dict, or write them per view and stream them with load_masks(lazy=True)",
+    )
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
     ap.add_argument("--config", default=None, help="YAML preset for FitConfig")
     ap.add_argument("--json", default=None, help=argparse.SUPPRESS)  # a child process writes its rows here

@@ -63,7 +63,11 @@ def main(argv=None) -> int:
         rec = np.load(path)
         return rec["face"], rec["bary"], rec["depth"]
 
-    formats = [("npz, DEFLATE level 1 (before)", *npz(True)), ("npz, stored (now)", *npz(False)), ("raw .npy (floor)", npy_write, npy_read)]
+    formats = [
+        ("npz, DEFLATE level 1 (before)", *npz(True)),
+        ("npz, stored (now)", *npz(False)),
+        ("raw .npy (floor)", npy_write, npy_read),
+    ]
     rows = []
     with tempfile.TemporaryDirectory() as td:
         for name, write, read in formats:
@@ -78,7 +82,9 @@ def main(argv=None) -> int:
                     t = time.perf_counter()
                     read(written)
                     tr.append(time.perf_counter() - t)
-            rows.append([name, f"{np.median(tw) * 1e3:.1f}", f"{np.median(tr) * 1e3:.1f}", f"{np.median(size) / 2**20:.2f}"])
+            rows.append(
+                [name, f"{np.median(tw) * 1e3:.1f}", f"{np.median(tr) * 1e3:.1f}", f"{np.median(size) / 2**20:.2f}"]
+            )
     h, w = scene.cameras[0].height, scene.cameras[0].width
     print(f"\n{scene.num_vertices} vertices, {len(entries)} views {w}x{h}, median of {args.repeat} x {len(entries)}")
     cols = ["format", "write ms / view", "read ms / view", "MiB / view"]

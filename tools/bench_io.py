@@ -32,7 +32,6 @@ from omniseg3d_mesh.scene import Scene  # noqa: E402
 from omniseg3d_mesh.synthetic.assembly import ring_cameras  # noqa: E402
 
 
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--vertices", type=int, default=500_000)
@@ -69,14 +68,18 @@ def main(argv=None) -> int:
             assert len(verts) == nv and len(tri) == len(faces)
             rows.append((f"load {name}", f"{path.stat().st_size / 2**20:.0f} MiB", t))
     scene = Scene(vertices=v, faces=faces)
-    scene.cameras = ring_cameras(args.views, radius=2.0, elevation=1.5, target=(0, 0, 0), width=1280, height=960, fov_y_deg=60.0, name="{}")
+    scene.cameras = ring_cameras(
+        args.views, radius=2.0, elevation=1.5, target=(0, 0, 0), width=1280, height=960, fov_y_deg=60.0, name="{}"
+    )
     t, cov = median_time(lambda: scene_coverage(scene, long_side=200), args.repeat)
     rows.append((f"coverage, {args.views} views at 200 px", f"{100 * cov.fraction:.1f}% seen", t))
     print(f"\n{nv:,} vertices, {len(faces):,} faces; median of {args.repeat} runs")
     print(f"{'what':<34} {'size / result':>14} {'seconds':>9}")
     for what, extra, sec in rows:
         print(f"{what:<34} {extra:>14} {sec:>9.2f}")
-    print(f"\nreproduce: /work/main/.venv/bin/python tools/bench_io.py --vertices {args.vertices} --views {args.views} --repeat {args.repeat}")
+    print(
+        f"\nreproduce: /work/main/.venv/bin/python tools/bench_io.py --vertices {args.vertices} --views {args.views} --repeat {args.repeat}"
+    )
     return 0
 
 

@@ -45,19 +45,39 @@ def _one(args: argparse.Namespace) -> None:
             y, x = rng.integers(0, h * 3 // 4), rng.integers(0, w * 3 // 4)
             img[y : y + h // 5, x : x + w // 5] = rng.integers(0, 255, 3)
         Image.fromarray(img).save(images / f"img_{i}.png")
-    cfg = MaskConfig(model="auto" if args.model == "tiny" else args.model, points_per_side=args.points_per_side, max_long_side=args.max_long_side, device=args.device)
+    cfg = MaskConfig(
+        model="auto" if args.model == "tiny" else args.model,
+        points_per_side=args.points_per_side,
+        max_long_side=args.max_long_side,
+        device=args.device,
+    )
     start = time.perf_counter()
     report = generate_masks(images, args.checkpoint, work / f"masks_{args.max_long_side}", cfg)
     total = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     gpu_mb = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else 0.0
-    print(json.dumps({"images_per_s": report["images_per_s"], "seconds_with_load": total, "peak_rss_mb": peak_mb,
-                      "gpu_peak_mb": gpu_mb, "masks": report["masks"], "device": report["device"]}))
+    print(
+        json.dumps(
+            {
+                "images_per_s": report["images_per_s"],
+                "seconds_with_load": total,
+                "peak_rss_mb": peak_mb,
+                "gpu_peak_mb": gpu_mb,
+                "masks": report["masks"],
+                "device": report["device"],
+            }
+        )
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="vit_b", choices=["vit_b", "vit_l", "vit_h", "tiny"], help="tiny = a toy SAM to check the script")
+    parser.add_argument(
+        "--model",
+        default="vit_b",
+        choices=["vit_b", "vit_l", "vit_h", "tiny"],
+        help="tiny = a toy SAM to check the script",
+    )
     parser.add_argument("--size", default="1600x1200", help="image size WxH")
     parser.add_argument("--images", type=int, default=1)
     parser.add_argument("--points-per-side", type=int, default=32)
@@ -87,17 +107,47 @@ def main() -> None:
         torch.save(model.state_dict(), ckpt)
         rows = []
         for long_side in [int(v) for v in args.long_sides.split(",")]:
-            cmd = [sys.executable, __file__, "--one", "--model", args.model, "--size", args.size, "--images", str(args.images),
-                   "--points-per-side", str(args.points_per_side), "--max-long-side", str(long_side), "--device", args.device,
-                   "--threads", str(args.threads), "--checkpoint", str(ckpt), "--work", tmp]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--one",
+                "--model",
+                args.model,
+                "--size",
+                args.size,
+                "--images",
+                str(args.images),
+                "--points-per-side",
+                str(args.points_per_side),
+                "--max-long-side",
+                str(long_side),
+                "--device",
+                args.device,
+                "--threads",
+                str(args.threads),
+                "--checkpoint",
+                str(ckpt),
+                "--work",
+                tmp,
+            ]
             res = subprocess.run(cmd, capture_output=True, text=True)
             if res.returncode != 0:
-                rows.append((long_side, None, res.stderr.strip().splitlines()[-1] if res.stderr.strip() else f"exit {res.returncode}"))
+                rows.append(
+                    (
+                        long_side,
+                        None,
+                        res.stderr.strip().splitlines()[-1] if res.stderr.strip() else f"exit {res.returncode}",
+                    )
+                )
                 continue
             rows.append((long_side, json.loads(res.stdout.strip().splitlines()[-1]), ""))
-    print(f"\nSAM {args.model} (random weights), {args.images} image(s) {args.size}, {args.points_per_side}x{args.points_per_side} points, "
-          f"{platform.processor() or platform.machine()}, {args.threads} threads")
-    print(f"{'max_long_side':>13} | {'SAM input':>10} | {'images/s':>8} | {'s/image':>7} | {'peak RSS MB':>11} | {'GPU peak MB':>11} | device")
+    print(
+        f"\nSAM {args.model} (random weights), {args.images} image(s) {args.size}, {args.points_per_side}x{args.points_per_side} points, "
+        f"{platform.processor() or platform.machine()}, {args.threads} threads"
+    )
+    print(
+        f"{'max_long_side':>13} | {'SAM input':>10} | {'images/s':>8} | {'s/image':>7} | {'peak RSS MB':>11} | {'GPU peak MB':>11} | device"
+    )
     print("-" * 84)
     w, h = (int(v) for v in args.size.split("x"))
     for long_side, r, err in rows:
@@ -107,9 +157,13 @@ def main() -> None:
             print(f"{long_side:>13} | {shown:>10} | failed: {err[:60]}")
             continue
         ips = r["images_per_s"]
-        print(f"{long_side:>13} | {shown:>10} | {ips:8.3f} | {1 / ips:7.1f} | {r['peak_rss_mb']:11.0f} | {r['gpu_peak_mb']:11.0f} | {r['device']}")
-    print(f"\nreproduce: python tools/bench_masks.py --model {args.model} --size {args.size} --images {args.images} "
-          f"--points-per-side {args.points_per_side} --long-sides {args.long_sides}")
+        print(
+            f"{long_side:>13} | {shown:>10} | {ips:8.3f} | {1 / ips:7.1f} | {r['peak_rss_mb']:11.0f} | {r['gpu_peak_mb']:11.0f} | {r['device']}"
+        )
+    print(
+        f"\nreproduce: python tools/bench_masks.py --model {args.model} --size {args.size} --images {args.images} "
+        f"--points-per-side {args.points_per_side} --long-sides {args.long_sides}"
+    )
 
 
 if __name__ == "__main__":

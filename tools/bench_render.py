@@ -83,15 +83,19 @@ def main() -> None:
     rows.append(("render_views: labels + overlays + COCO", dt, dt / len(cams)))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-    print(f"\n{len(v)} vertices, {len(f)} faces, {len(cams)} views at {args.width}x{args.height}, "
-          f"{rep.annotations} COCO annotations; {platform.processor() or platform.machine()}")
+    print(
+        f"\n{len(v)} vertices, {len(f)} faces, {len(cams)} views at {args.width}x{args.height}, "
+        f"{rep.annotations} COCO annotations; {platform.processor() or platform.machine()}"
+    )
     print(f"| {'stage':<42} | {'total s':>8} | {'per view s':>10} |")
     print(f"|{'-' * 44}|{'-' * 10}|{'-' * 12}|")
     for name, total, per in rows:
         print(f"| {name:<42} | {total:8.2f} | {per:10.3f} |")
     print(f"peak RSS {rss:.0f} MB")
     threads = f" --threads {args.threads}" if args.threads else ""
-    print(f"reproduce: python tools/bench_render.py --vertices {args.vertices} --views {args.views} --width {args.width} --height {args.height}{threads}")
+    print(
+        f"reproduce: python tools/bench_render.py --vertices {args.vertices} --views {args.views} --width {args.width} --height {args.height}{threads}"
+    )
 
 
 if __name__ == "__main__":

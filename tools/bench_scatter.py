@@ -49,9 +49,13 @@ def main(argv=None) -> int:
         w = torch.rand(n, 3, generator=g).to(dev)
         w = w / w.sum(1, keepdim=True)
         flat = ids.reshape(-1)
-        sp = torch.sparse_coo_tensor(
-            torch.stack([torch.arange(n, device=dev).repeat_interleave(3), flat]), w.reshape(-1), (n, args.vertices)
-        ).coalesce().to_sparse_csr()
+        sp = (
+            torch.sparse_coo_tensor(
+                torch.stack([torch.arange(n, device=dev).repeat_interleave(3), flat]), w.reshape(-1), (n, args.vertices)
+            )
+            .coalesce()
+            .to_sparse_csr()
+        )
 
         candidates = {
             "index_select": lambda: (feats.index_select(0, flat).view(n, 3, -1) * w[:, :, None]).sum(1),
@@ -79,7 +83,9 @@ def main(argv=None) -> int:
             rows.append((n, name, ms, err))
             print(f"{n:6d}  {name:13s}  {ms:8.2f} ms  (max grad diff vs index_select {err:.1e})", flush=True)
 
-    print(f"\nforward + backward, V={args.vertices}, D={args.dim}, K=3, device {dev}, torch threads {torch.get_num_threads()}")
+    print(
+        f"\nforward + backward, V={args.vertices}, D={args.dim}, K=3, device {dev}, torch threads {torch.get_num_threads()}"
+    )
     print("| pixels | op | ms / step | max grad diff |")
     print("|---|---|---|---|")
     for n, name, ms, err in rows:

@@ -30,7 +30,6 @@ from omniseg3d_mesh.select import Selector  # noqa: E402
 from tests.select_data import iou, make_part_scene  # noqa: E402
 
 
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1000, help="grid side (vertices = n*n)")
@@ -60,17 +59,47 @@ def main(argv=None) -> int:
     t_floor = sel.hierarchy(f"v:{click_floor}")[0].threshold
     rows = []
     lat, mask = median_time(lambda: sel.select(f"v:{click_part}", t_part), args.repeat)
-    rows.append((f"select part (grow, t={t_part:.2f})", lat * 1e3, f"{int(mask.sum())} vertices, IoU part {iou(mask, scene.part == 2):.3f}", "<= 50 ms"))
+    rows.append(
+        (
+            f"select part (grow, t={t_part:.2f})",
+            lat * 1e3,
+            f"{int(mask.sum())} vertices, IoU part {iou(mask, scene.part == 2):.3f}",
+            "<= 50 ms",
+        )
+    )
     lat, mask = median_time(lambda: sel.select(f"v:{click_part}", t_group), args.repeat)
-    rows.append((f"select group (grow, t={t_group:.2f})", lat * 1e3, f"{int(mask.sum())} vertices, IoU group {iou(mask, scene.group == 1):.3f}", "<= 50 ms"))
+    rows.append(
+        (
+            f"select group (grow, t={t_group:.2f})",
+            lat * 1e3,
+            f"{int(mask.sum())} vertices, IoU group {iou(mask, scene.group == 1):.3f}",
+            "<= 50 ms",
+        )
+    )
     lat, mask = median_time(lambda: sel.select(f"v:{click_floor}", t_floor), args.repeat)
-    rows.append((f"select floor (grow, t={t_floor:.2f})", lat * 1e3, f"{int(mask.sum())} vertices ({mask.mean():.0%} of scene)", "<= 50 ms"))
+    rows.append(
+        (
+            f"select floor (grow, t={t_floor:.2f})",
+            lat * 1e3,
+            f"{int(mask.sum())} vertices ({mask.mean():.0%} of scene)",
+            "<= 50 ms",
+        )
+    )
     lat, steps = median_time(lambda: sel.hierarchy(f"v:{click_part}"), args.repeat)
     desc = " -> ".join(f"{s.approx_size}" for s in steps)
     rows.append(("hierarchy steps (1 click)", lat * 1e3, f"{len(steps)} steps, sizes ~ {desc}", "<= 200 ms"))
     lat, mask = median_time(lambda: sel.hierarchy(f"v:{click_part}")[1].mask, args.repeat)
-    rows.append(("hierarchy + mask of step 1", lat * 1e3, f"{int(mask.sum())} vertices, IoU object {iou(mask, scene.object == 1):.3f}", ""))
-    lat, lab = median_time(lambda: sel.multi_select([[f"v:{click_part}"], [f"v:{scene.vertex_in(6)}"]], step=0), args.repeat)
+    rows.append(
+        (
+            "hierarchy + mask of step 1",
+            lat * 1e3,
+            f"{int(mask.sum())} vertices, IoU object {iou(mask, scene.object == 1):.3f}",
+            "",
+        )
+    )
+    lat, lab = median_time(
+        lambda: sel.multi_select([[f"v:{click_part}"], [f"v:{scene.vertex_in(6)}"]], step=0), args.repeat
+    )
     rows.append(("multi_select 2 groups (step 0)", lat * 1e3, f"{int((lab >= 0).sum())} labelled", ""))
     if not args.skip_discretize:
         t = time.perf_counter()
@@ -80,11 +109,14 @@ def main(argv=None) -> int:
 
         ari0 = adjusted_rand_score(scene.part, est.levels_[0])
         ari1 = max(adjusted_rand_score(scene.object, lab) for lab in est.levels_)
-        rows.append((
-            "discretize (whole scene)", t_disc * 1e3,
-            f"{est.tree_.num_parts(0)} parts, ARI parts {ari0:.3f}, objects {ari1:.3f} (best level); automatic level: {est.tree_.num_parts(est.level_)} parts",
-            "<= 30 s",
-        ))
+        rows.append(
+            (
+                "discretize (whole scene)",
+                t_disc * 1e3,
+                f"{est.tree_.num_parts(0)} parts, ARI parts {ari0:.3f}, objects {ari1:.3f} (best level); automatic level: {est.tree_.num_parts(est.level_)} parts",
+                "<= 30 s",
+            )
+        )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
     print(f"\nmesh: {v_count:,} vertices, {f_count:,} faces, D = {scene.features.shape[1]}, feature noise {args.noise}")
@@ -95,7 +127,9 @@ def main(argv=None) -> int:
     for name, ms, result, target in rows:
         print(f"| {name:32s} | {ms:10.1f} | {target:9s} | {result}")
     print(f"\npeak memory (max RSS): {peak_mb:.0f} MiB")
-    print(f"load average during the run: {os.getloadavg()[0]:.1f} (2-core CPU shared with other jobs: timings are noisy)")
+    print(
+        f"load average during the run: {os.getloadavg()[0]:.1f} (2-core CPU shared with other jobs: timings are noisy)"
+    )
     print(
         f"command: python tools/bench_select.py --n {args.n} --repeat {args.repeat} --noise {args.noise} --smooth-iters {args.smooth_iters}"
         + (" --skip-discretize" if args.skip_discretize else "")

@@ -62,7 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         timed("negative click", lambda: st.click(n, positive=False))
         timed("region growing off", lambda: st.set_grow(False))
         timed("region growing on", lambda: st.set_grow(True))
-        timed("shift-click (add object to multi-selection)", lambda: st.click(targets[0] if v != targets[0] else targets[1], add_group=True))
+        timed(
+            "shift-click (add object to multi-selection)",
+            lambda: st.click(targets[0] if v != targets[0] else targets[1], add_group=True),
+        )
         timed("display: score heat map", lambda: st.set_mode("scores"))
         timed("display: feature PCA (cached)", lambda: st.set_mode("pca"))
         timed("display: selection", lambda: st.set_mode("selection"))
@@ -86,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         ["action (server side)", "median ms", "max ms"],
         rows,
     )
-    print(f"one-off: demo data {t_data:.1f} s, warm-up (graph, superpoints, PCA) {t_warm:.1f} s, GLB geometry encode {t_glb_init:.1f} s")
+    print(
+        f"one-off: demo data {t_data:.1f} s, warm-up (graph, superpoints, PCA) {t_warm:.1f} s, GLB geometry encode {t_glb_init:.1f} s"
+    )
     print(f"bytes per update: glb {len(glb) / 1e6:.1f} MB, points {len(buf) / 1e6:.1f} MB")
     print("command: python tools/bench_viewer.py " + " ".join(argv if argv is not None else sys.argv[1:]))
     return 0

@@ -37,12 +37,22 @@ def main(argv=None) -> None:
         for seed in args.seeds:
             data = prepare_benchmark(args.scene, preset, seed, args.views, args.width, args.height, args.queries)
             for lam in (0.0, 0.5):
-                kw = dict(steps=args.steps, hier_lambda=lam, feature_dim=16, seed=seed, device=args.device, checkpoint_every=0)
-                kw.update({n: getattr(args, n) for n in ("num_pixels", "lr", "lr_final", "smooth_weight", "min_patch_pixels") if getattr(args, n) is not None})
+                kw = dict(
+                    steps=args.steps, hier_lambda=lam, feature_dim=16, seed=seed, device=args.device, checkpoint_every=0
+                )
+                kw.update(
+                    {
+                        n: getattr(args, n)
+                        for n in ("num_pixels", "lr", "lr_final", "smooth_weight", "min_patch_pixels")
+                        if getattr(args, n) is not None
+                    }
+                )
                 field = fit_field(data.syn.scene, data.masks, FitConfig(**kw))
                 for bridge in (False, True):
                     # Discretizer builds its graph with discretize.vertex_graph: swap in the variant
-                    discretize_module.vertex_graph = lambda v, f, knn=8, bridge=bridge, **_: graph.vertex_graph(v, f, knn, bridge=bridge)
+                    discretize_module.vertex_graph = lambda v, f, knn=8, bridge=bridge, **_: graph.vertex_graph(
+                        v, f, knn, bridge=bridge
+                    )
                     try:
                         r = evaluate_3d(field, data, seed=seed)
                     finally:
@@ -51,8 +61,12 @@ def main(argv=None) -> None:
     print("| preset | seed | lambda | graph | part ARI | part mIoU | object ARI | object mIoU (best level) |")
     print("|---|---|---|---|---|---|---|---|")
     for preset, seed, lam, name, r in rows:
-        print(f"| {preset} | {seed} | {lam} | {name} | {r['part_ari']:.3f} | {r['part_miou']:.1f} | {r['object_ari']:.3f} | {r['object_miou']:.1f} |")
-    print(f"\nCommand: python tools/eval_discretize_graph.py {' '.join(sys.argv[1:] if argv is None else argv)} ({time.time() - t0:.0f} s)")
+        print(
+            f"| {preset} | {seed} | {lam} | {name} | {r['part_ari']:.3f} | {r['part_miou']:.1f} | {r['object_ari']:.3f} | {r['object_miou']:.1f} |"
+        )
+    print(
+        f"\nCommand: python tools/eval_discretize_graph.py {' '.join(sys.argv[1:] if argv is None else argv)} ({time.time() - t0:.0f} s)"
+    )
 
 
 if __name__ == "__main__":

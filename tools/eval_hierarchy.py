@@ -29,11 +29,21 @@ DIMS = (4, 8, 16, 32)
 
 
 def _parse(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.splitlines()[1], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--quick", action="store_true", help="one seed, hard preset, 8 views at 240x180, 600 steps")
     p.add_argument("--seeds", type=int, nargs="*", default=None, help="scene/mask seeds (default 0 1 2; quick: 0)")
-    p.add_argument("--presets", nargs="*", default=None, choices=["clean", "medium", "hard"], help="mask simulator presets (default all; quick: hard)")
-    p.add_argument("--tables", nargs="*", default=["1", "3", "4", "3d"], choices=["1", "3", "4", "3d"], help="which tables")
+    p.add_argument(
+        "--presets",
+        nargs="*",
+        default=None,
+        choices=["clean", "medium", "hard"],
+        help="mask simulator presets (default all; quick: hard)",
+    )
+    p.add_argument(
+        "--tables", nargs="*", default=["1", "3", "4", "3d"], choices=["1", "3", "4", "3d"], help="which tables"
+    )
     p.add_argument("--scene", default="small", choices=["small", "medium", "large"], help="scene tessellation preset")
     p.add_argument("--views", type=int, default=None, help="views per scene (default 16; quick: 8)")
     p.add_argument("--width", type=int, default=None, help="view width (default 320; quick: 240)")
@@ -42,9 +52,21 @@ def _parse(argv=None):
     p.add_argument("--num-pixels", type=int, default=None, help="pixels per step (default: FitConfig's)")
     p.add_argument("--lr", type=float, default=None, help="fit learning rate (default: FitConfig's)")
     p.add_argument("--lr-final", type=float, default=None, help="final learning rate (default: FitConfig's)")
-    p.add_argument("--smooth-weight", type=float, default=None, help="mesh-edge smoothness weight (default: FitConfig's)")
-    p.add_argument("--min-patch-pixels", type=int, default=None, help="fit: ignore patches smaller than this (default: FitConfig's)")
-    p.add_argument("--config", type=Path, default=None, help="YAML with a fit: section of FitConfig overrides (the tables below were made with omniseg3d_mesh/configs/synthetic.yaml: the paper's loss)")
+    p.add_argument(
+        "--smooth-weight", type=float, default=None, help="mesh-edge smoothness weight (default: FitConfig's)"
+    )
+    p.add_argument(
+        "--min-patch-pixels",
+        type=int,
+        default=None,
+        help="fit: ignore patches smaller than this (default: FitConfig's)",
+    )
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="YAML with a fit: section of FitConfig overrides (the tables below were made with omniseg3d_mesh/configs/synthetic.yaml: the paper's loss)",
+    )
     p.add_argument("--queries", type=int, default=4, help="queries per view")
     p.add_argument("--device", default="auto", help="torch device for fitting")
     p.add_argument("--json", type=Path, default=None, help="also write all numbers to this JSON file")
@@ -63,7 +85,10 @@ def _fit_summary(args) -> str:
     from omniseg3d_mesh.config import FitConfig
 
     d = FitConfig()
-    vals = {n: getattr(args, n) if getattr(args, n) is not None else getattr(d, n) for n in ("num_pixels", "lr", "lr_final", "smooth_weight", "min_patch_pixels")}
+    vals = {
+        n: getattr(args, n) if getattr(args, n) is not None else getattr(d, n)
+        for n in ("num_pixels", "lr", "lr_final", "smooth_weight", "min_patch_pixels")
+    }
     return ", ".join(f"{k}={v:g}" for k, v in vals.items())
 
 
@@ -105,7 +130,14 @@ def main(argv=None) -> int:
             case = {"masks": evaluate_masks(data), "fits": {}, "fit_seconds": {}}
             for lam, dim in sorted(variants):
                 cfg_kwargs = dict(base)
-                cfg_kwargs.update(steps=args.steps, hier_lambda=lam, feature_dim=dim, seed=seed, device=args.device, checkpoint_every=0)
+                cfg_kwargs.update(
+                    steps=args.steps,
+                    hier_lambda=lam,
+                    feature_dim=dim,
+                    seed=seed,
+                    device=args.device,
+                    checkpoint_every=0,
+                )
                 for name in ("num_pixels", "lr", "lr_final", "smooth_weight", "min_patch_pixels"):
                     if getattr(args, name) is not None:
                         cfg_kwargs[name] = getattr(args, name)
@@ -142,18 +174,33 @@ def main(argv=None) -> int:
         nq = sum(c["num_queries"] for c in cases)
         fits = {k: _mean([c["fits"][k] for c in cases]) for k in cases[0]["fits"]}
         if "1" in want:
-            lines += [f"**Table 1 ({preset} masks, {nq} queries)**", "", "| method | Level 1 | Level 2 | Average |", "|---|---|---|---|"]
+            lines += [
+                f"**Table 1 ({preset} masks, {nq} queries)**",
+                "",
+                "| method | Level 1 | Level 2 | Average |",
+                "|---|---|---|---|",
+            ]
             lines.append(_row("2D masks only (best proposal containing the query)", _mean([c["masks"] for c in cases])))
             lines.append(_row("ours, w/o hierarchy (lambda = 0)", fits["0.0/16"]))
             lines.append(_row("ours, hierarchical (lambda = 0.5)", fits["0.5/16"]))
             lines.append("")
         if "3" in want:
-            lines += [f"**Table 3 ({preset} masks): per-level decay lambda**", "", "| lambda | Level 1 | Level 2 | Average |", "|---|---|---|---|"]
+            lines += [
+                f"**Table 3 ({preset} masks): per-level decay lambda**",
+                "",
+                "| lambda | Level 1 | Level 2 | Average |",
+                "|---|---|---|---|",
+            ]
             for lam in LAMBDAS:
                 lines.append(_row(f"{lam:g}", fits[f"{lam}/16"]))
             lines.append("")
         if "4" in want:
-            lines += [f"**Table 4 ({preset} masks): feature dimension (lambda = 0.5)**", "", "| D | " + " | ".join(str(d) for d in DIMS) + " |", "|---|" + "---|" * len(DIMS)]
+            lines += [
+                f"**Table 4 ({preset} masks): feature dimension (lambda = 0.5)**",
+                "",
+                "| D | " + " | ".join(str(d) for d in DIMS) + " |",
+                "|---|" + "---|" * len(DIMS),
+            ]
             lines.append("| Avg. mIoU | " + " | ".join(f"{fits[f'0.5/{d}']['average']:.1f}" for d in DIMS) + " |")
             lines.append("")
         if "3d" in want:

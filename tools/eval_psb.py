@@ -42,10 +42,19 @@ PUBLISHED = (("human", 0.103), ("RandCuts", 0.152), ("NormCuts", 0.172), ("Shape
 
 
 def _parse(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[1], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "psb-dev", help="folder with N.off and seg/N/N_k.seg")
+    p = argparse.ArgumentParser(
+        description=__doc__.splitlines()[1], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--data",
+        type=Path,
+        default=ROOT.parent / "shared" / "data" / "psb-dev",
+        help="folder with N.off and seg/N/N_k.seg",
+    )
     p.add_argument("--meshes", nargs="*", default=None, help="model ids (default: all in --data)")
-    p.add_argument("--folds", type=int, default=None, help="held-out annotators per mesh, evenly spread (default 2; quick: 1)")
+    p.add_argument(
+        "--folds", type=int, default=None, help="held-out annotators per mesh, evenly spread (default 2; quick: 1)"
+    )
     p.add_argument("--seeds", type=int, nargs="*", default=[0], help="seeds (cameras, masks, fit)")
     p.add_argument("--views", type=int, default=None, help="cameras around each mesh (default 40; quick: 16)")
     p.add_argument("--size", type=int, default=None, help="image width = height (default 256; quick: 160)")
@@ -56,9 +65,18 @@ def _parse(argv=None):
     p.add_argument("--num-parts", type=int, default=None, help="discretize --num-parts (default: DiscretizeConfig's)")
     p.add_argument("--face-based", action="store_true", help="weigh every face 1 instead of its area")
     p.add_argument("--no-clicks", action="store_true", help="skip the click table")
-    p.add_argument("--study-granularity", action="store_true", help="also score other rules for the automatic level on the same part trees")
+    p.add_argument(
+        "--study-granularity",
+        action="store_true",
+        help="also score other rules for the automatic level on the same part trees",
+    )
     p.add_argument("--quick", action="store_true", help="16 views at 160 px, 1 fold, 300 fit steps")
-    p.add_argument("--cache", type=Path, default=None, help="folder to keep fitted fields in (keyed by mesh, fold, seed and fit settings)")
+    p.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="folder to keep fitted fields in (keyed by mesh, fold, seed and fit settings)",
+    )
     p.add_argument("--device", default="auto", help="torch device for fitting")
     p.add_argument("--json", type=Path, default=None, help="also write every number to this JSON file")
     args = p.parse_args(argv)
@@ -84,7 +102,9 @@ def _configs(args):
         disc_kw["level"] = args.level
     if args.num_parts is not None:
         disc_kw["num_parts"] = args.num_parts
-    return config_from_dict(FitConfig, fit_kw, "fit settings"), config_from_dict(DiscretizeConfig, disc_kw, "discretize settings")
+    return config_from_dict(FitConfig, fit_kw, "fit settings"), config_from_dict(
+        DiscretizeConfig, disc_kw, "discretize settings"
+    )
 
 
 def held_out_annotators(annotators: list[str], folds: int) -> list[str]:
@@ -101,7 +121,14 @@ def _fit_cached(args, scene, masks, fit_cfg, key_parts):
 
     path = None
     if args.cache is not None:
-        blob = json.dumps({**key_parts, "fit": {k: v for k, v in config_to_dict(fit_cfg).items() if k not in ("device", "num_threads")}}, sort_keys=True, default=str)
+        blob = json.dumps(
+            {
+                **key_parts,
+                "fit": {k: v for k, v in config_to_dict(fit_cfg).items() if k not in ("device", "num_threads")},
+            },
+            sort_keys=True,
+            default=str,
+        )
         path = args.cache / f"{key_parts['mesh']}_{hashlib.sha1(blob.encode()).hexdigest()[:16]}.npy"
         if path.is_file():
             return np.load(path), 0.0
@@ -118,7 +145,13 @@ def _fit_cached(args, scene, masks, fit_cfg, key_parts):
 
 def _click_scores(psb, feats, frags, masks, held: str, min_vertices: int = 10) -> dict:
     """Per held-out segment: voting, raw cosine (best threshold), hierarchy best step, and another annotator."""
-    from omniseg3d_mesh.evaluation import best_threshold_iou, central_vertex, mask_iou, vertex_mask_membership, voting_scores
+    from omniseg3d_mesh.evaluation import (
+        best_threshold_iou,
+        central_vertex,
+        mask_iou,
+        vertex_mask_membership,
+        voting_scores,
+    )
     from omniseg3d_mesh.field import normalize_features
     from omniseg3d_mesh.select import Click, Selector
 
@@ -142,7 +175,9 @@ def _click_scores(psb, feats, frags, masks, held: str, min_vertices: int = 10) -
         steps = sel.hierarchy(Click.at_vertex(int(c)))
         out["click"].append(max((mask_iou(np.asarray(st.mask, bool), target) for st in steps), default=0.0))
         # another human: the segment containing the click, of each other annotator
-        out["human"].append(float(np.mean([mask_iou(psb.vertex_labels[a] == psb.vertex_labels[a][c], target) for a in others])))
+        out["human"].append(
+            float(np.mean([mask_iou(psb.vertex_labels[a] == psb.vertex_labels[a][c], target) for a in others]))
+        )
     return {k: 100.0 * float(np.mean(x)) for k, x in out.items()}
 
 
@@ -209,7 +244,9 @@ def run_mesh(args, name: str, fit_cfg, disc_cfg) -> dict:
         psb = load_psb(args.data / f"{name}.off", num_views=args.views, width=args.size, height=args.size, seed=seed)
         sc = psb.scene
         if "human" not in out:
-            out.update(category=psb.category, annotators=len(psb.annotators), vertices=sc.num_vertices, faces=len(sc.faces))
+            out.update(
+                category=psb.category, annotators=len(psb.annotators), vertices=sc.num_vertices, faces=len(sc.faces)
+            )
             out["human"] = _human_rows(psb, not args.face_based)
             out["human_parts"] = float(np.mean([len(np.unique(x)) for x in psb.face_labels.values()]))
         frags = {c.name: compute_fragments(sc, c, "cpu") for c in sc.cameras}
@@ -218,14 +255,26 @@ def run_mesh(args, name: str, fit_cfg, disc_cfg) -> dict:
             mask_split = [a for a in psb.annotators if a != held]
             masks = simulate_psb_masks(psb, frags, mask_split, args.mask_preset, seed=seed)
             cfg = replace(fit_cfg, seed=seed)
-            key = {"mesh": name, "seed": seed, "held": held, "views": args.views, "size": args.size, "preset": args.mask_preset}
+            key = {
+                "mesh": name,
+                "seed": seed,
+                "held": held,
+                "views": args.views,
+                "size": args.size,
+                "preset": args.mask_preset,
+            }
             feats, fit_s = _fit_cached(args, sc, masks, cfg, key)
             t1 = time.perf_counter()
             disc = Discretizer(disc_cfg).fit(feats, sc.vertices, sc.faces)
             disc_s = time.perf_counter() - t1
             face_lab = vertex_to_face_labels(sc.faces, disc.labels_)
             res = segmentation_metrics(sc.vertices, sc.faces, face_lab, psb.face_labels[held], not args.face_based)
-            res.update(seed=seed, held=held, parts=int(len(np.unique(face_lab))), held_parts=int(len(np.unique(psb.face_labels[held]))))
+            res.update(
+                seed=seed,
+                held=held,
+                parts=int(len(np.unique(face_lab))),
+                held_parts=int(len(np.unique(psb.face_labels[held]))),
+            )
             res.update(fit_s=fit_s, discretize_s=disc_s, level=int(getattr(disc, "level_", disc.config.level)))
             if not args.no_clicks:
                 res["clicks"] = _click_scores(psb, feats, frags, masks, held)
@@ -236,8 +285,12 @@ def run_mesh(args, name: str, fit_cfg, disc_cfg) -> dict:
             print(
                 f"[{name} seed {seed} held-out {held}] RI {res['rand_index']:.3f} parts {res['parts']} (human {res['held_parts']}) "
                 f"fit {fit_s:.0f}s disc {disc_s:.1f}s"
-                + (f" clicks vote {res['clicks'].get('voting', float('nan')):.1f} raw {res['clicks'].get('raw', float('nan')):.1f} "
-                   f"click {res['clicks'].get('click', float('nan')):.1f}" if "clicks" in res else ""),
+                + (
+                    f" clicks vote {res['clicks'].get('voting', float('nan')):.1f} raw {res['clicks'].get('raw', float('nan')):.1f} "
+                    f"click {res['clicks'].get('click', float('nan')):.1f}"
+                    if "clicks" in res
+                    else ""
+                ),
                 file=sys.stderr,
                 flush=True,
             )
@@ -277,27 +330,50 @@ def tables(args, results: dict, cmd: str, seconds: float) -> str:
     all_folds = [f for n in names for f in results[n]["folds"]]
     mesh_mean = {k: float(np.nanmean([_fold_mean(results[n]["folds"], k) for n in names])) for k in METRICS}
     human_mean = {k: float(np.nanmean([results[n]["human"][k] for n in names])) for k in METRICS}
-    spread = {k: float(np.std([np.nanmean([_fold_mean([f for f in results[n]["folds"] if f["seed"] == s], k) for n in names]) for s in args.seeds])) for k in METRICS}
+    spread = {
+        k: float(
+            np.std(
+                [
+                    np.nanmean([_fold_mean([f for f in results[n]["folds"] if f["seed"] == s], k) for n in names])
+                    for s in args.seeds
+                ]
+            )
+        )
+        for k in METRICS
+    }
     lines += [
         "",
         f"**Summary** (mean over meshes; ± = std over seeds {args.seeds})",
         "",
         "| method | Rand index | cut discr. | GCE | LCE | Hamming | Rm | Rf |",
         "|---|---|---|---|---|---|---|---|",
-        "| ours: fit + discretize, defaults | " + " | ".join(f"{mesh_mean[k]:.3f} ± {spread[k]:.3f}" for k in METRICS) + " |",
+        "| ours: fit + discretize, defaults | "
+        + " | ".join(f"{mesh_mean[k]:.3f} ± {spread[k]:.3f}" for k in METRICS)
+        + " |",
         "| human vs human, same meshes | " + " | ".join(f"{human_mean[k]:.3f}" for k in METRICS) + " |",
     ]
     for label, ri in PUBLISHED:
         lines.append(f"| {label} (published, full benchmark) | {ri:.3f} | | | | | | |")
     cats = sorted({results[n]["category"] for n in names})
-    lines += ["", "**Per category** (Rand-index error)", "", "| category | meshes | ours | human vs human |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "**Per category** (Rand-index error)",
+        "",
+        "| category | meshes | ours | human vs human |",
+        "|---|---|---|---|",
+    ]
     for c in cats:
         ns = [n for n in names if results[n]["category"] == c]
         lines.append(
             f"| {c} | {len(ns)} | {np.mean([_fold_mean(results[n]['folds'], 'rand_index') for n in ns]):.3f} | {np.mean([results[n]['human']['rand_index'] for n in ns]):.3f} |"
         )
     if not args.no_clicks and all("clicks" in f for f in all_folds):
-        keys = (("voting", "voting anchor (no learning)"), ("raw", "field, raw cosine at the best threshold"), ("click", "user's click (hierarchy, best step)"), ("human", "another annotator's segment at the click"))
+        keys = (
+            ("voting", "voting anchor (no learning)"),
+            ("raw", "field, raw cosine at the best threshold"),
+            ("click", "user's click (hierarchy, best step)"),
+            ("human", "another annotator's segment at the click"),
+        )
         lines += [
             "",
             "**Click part mIoU** (%, each held-out segment clicked at its central vertex, vertex IoU; per mesh, then mean)",
@@ -307,11 +383,23 @@ def tables(args, results: dict, cmd: str, seconds: float) -> str:
         ]
         for n in names:
             fo = results[n]["folds"]
-            lines.append(f"| {n} | " + " | ".join(f"{np.nanmean([f['clicks'].get(k, np.nan) for f in fo]):.1f}" for k, _ in keys) + " |")
+            lines.append(
+                f"| {n} | "
+                + " | ".join(f"{np.nanmean([f['clicks'].get(k, np.nan) for f in fo]):.1f}" for k, _ in keys)
+                + " |"
+            )
         lines += ["", "| method | mIoU | ± over seeds |", "|---|---|---|"]
         for k, label in keys:
             per_mesh = [np.nanmean([f["clicks"].get(k, np.nan) for f in results[n]["folds"]]) for n in names]
-            per_seed = [np.nanmean([np.nanmean([f["clicks"].get(k, np.nan) for f in results[n]["folds"] if f["seed"] == s]) for n in names]) for s in args.seeds]
+            per_seed = [
+                np.nanmean(
+                    [
+                        np.nanmean([f["clicks"].get(k, np.nan) for f in results[n]["folds"] if f["seed"] == s])
+                        for n in names
+                    ]
+                )
+                for s in args.seeds
+            ]
             lines.append(f"| {label} | {np.nanmean(per_mesh):.1f} | {np.std(per_seed):.1f} |")
     if args.study_granularity and all("granularity" in f for f in all_folds):
         rules = list(all_folds[0]["granularity"])
@@ -334,7 +422,8 @@ def tables(args, results: dict, cmd: str, seconds: float) -> str:
         "",
         f"Machine: {platform.machine()}, {torch.get_num_threads()} torch threads, "
         f"{'CUDA ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() and args.device != 'cpu' else 'CPU only'}; "
-        f"total {seconds:.0f} s" + (f", {np.mean(fit_s):.1f} s per fit" if fit_s else ", fields from the cache")
+        f"total {seconds:.0f} s"
+        + (f", {np.mean(fit_s):.1f} s per fit" if fit_s else ", fields from the cache")
         + f", {np.mean([f['discretize_s'] for f in all_folds]):.2f} s per discretization.",
     ]
     return "\n".join(lines)

@@ -32,7 +32,9 @@ VARIANTS = {
 
 
 def _parse(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.splitlines()[1], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--scene", default="small", choices=["small", "medium", "large"], help="room tessellation preset")
     p.add_argument("--masks", default="hard", choices=["clean", "medium", "hard"], help="SAM-like error preset")
     p.add_argument("--seeds", type=int, nargs="*", default=[0, 1])
@@ -68,7 +70,11 @@ def main(argv=None) -> int:
         for name, kw in VARIANTS.items():
             r = score_discretization(feats, sc.vertices, sc.faces, data.syn.labels["object"], DiscretizeConfig(**kw))
             rows[name].append(r)
-            print(f"[seed {seed}] {name}: {r['parts']} parts (GT {r['gt_segments']}), ARI {r['ari']:.3f}, mIoU {r['miou']:.1f}", file=sys.stderr, flush=True)
+            print(
+                f"[seed {seed}] {name}: {r['parts']} parts (GT {r['gt_segments']}), ARI {r['ari']:.3f}, mIoU {r['miou']:.1f}",
+                file=sys.stderr,
+                flush=True,
+            )
     cmd = "python tools/eval_room_objects.py " + " ".join(sys.argv[1:] if argv is None else argv)
     lines = [
         f"Object level of the synthetic room `{args.scene}` ({args.masks} masks, {args.views} views at {args.width}x{args.height}, "
@@ -82,8 +88,15 @@ def main(argv=None) -> int:
         gt = np.mean([r["gt_segments"] for r in rs])
         ari = [r["ari"] for r in rs]
         miou = [r["miou"] for r in rs]
-        lines.append(f"| {name} | {parts:.1f} ({gt:.1f}) | {np.mean(ari):.3f} ± {np.std(ari):.3f} | {np.mean(miou):.1f} ± {np.std(miou):.1f} |")
-    lines += ["", f"Command: `{cmd.strip()}`", "", f"Machine: {platform.machine()}, CPU; total {time.time() - t0:.0f} s."]
+        lines.append(
+            f"| {name} | {parts:.1f} ({gt:.1f}) | {np.mean(ari):.3f} ± {np.std(ari):.3f} | {np.mean(miou):.1f} ± {np.std(miou):.1f} |"
+        )
+    lines += [
+        "",
+        f"Command: `{cmd.strip()}`",
+        "",
+        f"Machine: {platform.machine()}, CPU; total {time.time() - t0:.0f} s.",
+    ]
     print("\n".join(lines))
     return 0
 

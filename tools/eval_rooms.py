@@ -118,7 +118,9 @@ class RoomCase:
         return np.flatnonzero(~self.syn.stuff & (self.max_area > 0) & (self.max_area < SMALL_FRACTION))
 
 
-def case_dir(cache: Path, seed: int, views: int, size: str, width: int, height: int, num_objects: int, mask_preset: str) -> Path:
+def case_dir(
+    cache: Path, seed: int, views: int, size: str, width: int, height: int, num_objects: int, mask_preset: str
+) -> Path:
     return Path(cache) / f"room_s{seed}_o{num_objects}_v{views}_{size}_{width}x{height}_{mask_preset}"
 
 
@@ -135,21 +137,41 @@ def load_or_make_room(root: Path, seed: int, num_objects: int, views: int, size:
     if path.is_file():
         with np.load(path) as d:
             if str(d["key"]) == key:
-                cams = [Camera(K=K, world_to_cam=T, width=width, height=height, name=str(n)) for K, T, n in zip(d["K"], d["world_to_cam"], d["camera_names"])]
+                cams = [
+                    Camera(K=K, world_to_cam=T, width=width, height=height, name=str(n))
+                    for K, T, n in zip(d["K"], d["world_to_cam"], d["camera_names"])
+                ]
                 return scenes.SyntheticScene(
                     scene=Scene(vertices=d["vertices"], faces=d["faces"], colors=d["colors"], cameras=cams),
                     labels={k: d[k] for k in ("part", "object", "group")},
-                    part_names=[str(x) for x in d["part_names"]], object_names=[str(x) for x in d["object_names"]],
-                    group_names=[str(x) for x in d["group_names"]], part_object=d["part_object"], object_group=d["object_group"],
-                    stuff=d["stuff"], preset=f"room-{size}", seed=seed, meta=json.loads(str(d["meta"])),
+                    part_names=[str(x) for x in d["part_names"]],
+                    object_names=[str(x) for x in d["object_names"]],
+                    group_names=[str(x) for x in d["group_names"]],
+                    part_object=d["part_object"],
+                    object_group=d["object_group"],
+                    stuff=d["stuff"],
+                    preset=f"room-{size}",
+                    seed=seed,
+                    meta=json.loads(str(d["meta"])),
                 )
     syn = scenes.make_room(seed, num_objects=num_objects, num_views=views, size=size, width=width, height=height)
     sc = syn.scene
     atomic_save_npz(
-        path, key=np.array(key), vertices=sc.vertices, faces=sc.faces, colors=sc.colors, **syn.labels,
-        part_names=np.asarray(syn.part_names), object_names=np.asarray(syn.object_names), group_names=np.asarray(syn.group_names),
-        part_object=syn.part_object, object_group=syn.object_group, stuff=syn.stuff, meta=np.array(json.dumps(syn.meta)),
-        K=np.stack([c.K for c in sc.cameras]), world_to_cam=np.stack([c.world_to_cam for c in sc.cameras]),
+        path,
+        key=np.array(key),
+        vertices=sc.vertices,
+        faces=sc.faces,
+        colors=sc.colors,
+        **syn.labels,
+        part_names=np.asarray(syn.part_names),
+        object_names=np.asarray(syn.object_names),
+        group_names=np.asarray(syn.group_names),
+        part_object=syn.part_object,
+        object_group=syn.object_group,
+        stuff=syn.stuff,
+        meta=np.array(json.dumps(syn.meta)),
+        K=np.stack([c.K for c in sc.cameras]),
+        world_to_cam=np.stack([c.world_to_cam for c in sc.cameras]),
         camera_names=np.asarray([c.name for c in sc.cameras]),
     )
     return syn
@@ -182,7 +204,13 @@ def prepare_room(
     mesh = syn.scene
     times["build"] = time.perf_counter() - t
     ws = Workspace(root)
-    key = content_hash(CACHE_VERSION, mesh.geometry_hash(), [c.fingerprint() for c in mesh.cameras], repr(with_overrides(mask_preset)), seed)
+    key = content_hash(
+        CACHE_VERSION,
+        mesh.geometry_hash(),
+        [c.fingerprint() for c in mesh.cameras],
+        repr(with_overrides(mask_preset)),
+        seed,
+    )
     mask_paths = {c.name: root / "masks" / f"{Path(c.name).stem}.npz" for c in mesh.cameras}
     stats_path = root / "stats.npz"
     stats = None
@@ -220,7 +248,9 @@ def prepare_room(
     return RoomCase(syn, scene, ws, masks, stats["seen"], stats["max_area"], times, radius)
 
 
-def fit_config(config_file: str | None, sets: list[str], steps: int | None = None, threads: int = 1, device: str = "auto"):
+def fit_config(
+    config_file: str | None, sets: list[str], steps: int | None = None, threads: int = 1, device: str = "auto"
+):
     """The default FitConfig with the overrides of a YAML ``fit:`` section and ``key=value`` pairs."""
     import yaml
 
@@ -247,7 +277,13 @@ def evaluate_room(case: RoomCase, cfg) -> dict:
     from omniseg3d_mesh.select import Selector
 
     t = time.perf_counter()
-    fld = fit_field(case.scene, case.masks, cfg, workspace=case.workspace, fragment_config=FragmentConfig(backend="cpu", point_radius=case.point_radius))
+    fld = fit_field(
+        case.scene,
+        case.masks,
+        cfg,
+        workspace=case.workspace,
+        fragment_config=FragmentConfig(backend="cpu", point_radius=case.point_radius),
+    )
     t_fit = time.perf_counter() - t
     t = time.perf_counter()
     sc = case.scene
@@ -256,9 +292,20 @@ def evaluate_room(case: RoomCase, cfg) -> dict:
     res = object_click_ious(sel, case.syn.labels["object"], objs, case.memberships(), clickable=case.clickable)
     small = np.isin(objs, case.small_objects())
     twins = [list(objs).index(o) for o in case.syn.meta["twins"] if o in objs]
-    twin_cos = float(sel.features[res["clicks"][twins[0]]] @ sel.features[res["clicks"][twins[1]]]) if len(twins) == 2 else float("nan")
-    out = {"fit_s": t_fit, "prepare_s": float(fld.meta.get("prepare_seconds", float("nan"))), "eval_s": time.perf_counter() - t,
-           "objects": len(objs), "small": int(small.sum()), "twin_cos": twin_cos, "features": fld.features}
+    twin_cos = (
+        float(sel.features[res["clicks"][twins[0]]] @ sel.features[res["clicks"][twins[1]]])
+        if len(twins) == 2
+        else float("nan")
+    )
+    out = {
+        "fit_s": t_fit,
+        "prepare_s": float(fld.meta.get("prepare_seconds", float("nan"))),
+        "eval_s": time.perf_counter() - t,
+        "objects": len(objs),
+        "small": int(small.sum()),
+        "twin_cos": twin_cos,
+        "features": fld.features,
+    }
     for k in ("voting", "raw", "click"):
         out[k] = 100.0 * float(res[k].mean())
         out[k + "_small"] = 100.0 * float(res[k][small].mean()) if small.any() else float("nan")
@@ -271,19 +318,33 @@ def _fmt(vals) -> str:
 
 
 def _parse(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.splitlines()[1], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--seeds", type=int, nargs="*", default=None, help="room seeds (default 0 1 2; quick: 0)")
     p.add_argument("--views", type=int, default=None, help="views per room (default 80; quick: 24)")
-    p.add_argument("--size", default=None, choices=["tiny", "90k", "500k", "2m"], help="tessellation, about this many vertices (default 90k; quick: tiny)")
+    p.add_argument(
+        "--size",
+        default=None,
+        choices=["tiny", "90k", "500k", "2m"],
+        help="tessellation, about this many vertices (default 90k; quick: tiny)",
+    )
     p.add_argument("--width", type=int, default=None, help="image width (default 640; quick: 320)")
     p.add_argument("--height", type=int, default=None, help="image height (default 480; quick: 240)")
     p.add_argument("--objects", type=int, default=50, help="non-stuff objects per room")
     p.add_argument("--masks", default="room", help="mask simulator preset (default room)")
     p.add_argument("--quick", action="store_true", help="one tiny room: seed 0, 24 views at 320x240, 300 steps")
     p.add_argument("--point-mode", action="store_true", help="also fit the same rooms as point clouds (same masks)")
-    p.add_argument("--point-radius", type=float, default=None, help="point mode: splat radius in metres (default: the project's, from the point spacing)")
+    p.add_argument(
+        "--point-radius",
+        type=float,
+        default=None,
+        help="point mode: splat radius in metres (default: the project's, from the point spacing)",
+    )
     p.add_argument("--config", default=None, help="YAML with a fit: section of FitConfig overrides")
-    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", help="FitConfig override (repeatable)")
+    p.add_argument(
+        "--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", help="FitConfig override (repeatable)"
+    )
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads for the fit (default 1)")
     p.add_argument("--device", default="auto", help="torch device for the fit")
     p.add_argument("--cache", default="/tmp/omniseg_rooms", help="cache of fragments, masks and statistics")
@@ -301,34 +362,67 @@ def main(argv=None) -> int:
     args = _parse(argv)
     from omniseg3d_mesh.config import FitConfig
 
-    cfg = fit_config(args.config, args.sets, steps=300 if args.quick and not any(s.startswith("steps") for s in args.sets) else None,
-                     threads=args.threads, device=args.device)
+    cfg = fit_config(
+        args.config,
+        args.sets,
+        steps=300 if args.quick and not any(s.startswith("steps") for s in args.sets) else None,
+        threads=args.threads,
+        device=args.device,
+    )
     modes = [False, True] if args.point_mode else [False]
     rows: dict[bool, list[dict]] = {m: [] for m in modes}
     info = []
     for seed in args.seeds:
         for pm in modes:
             t = time.perf_counter()
-            case = prepare_room(seed, args.views, args.size, args.width, args.height, args.objects, args.masks, args.cache, point_mode=pm,
-                                point_radius=args.point_radius)
+            case = prepare_room(
+                seed,
+                args.views,
+                args.size,
+                args.width,
+                args.height,
+                args.objects,
+                args.masks,
+                args.cache,
+                point_mode=pm,
+                point_radius=args.point_radius,
+            )
             t_prep = time.perf_counter() - t
             r = evaluate_room(case, cfg)
             r["case_s"] = t_prep
             rows[pm].append(r)
             if not pm:
-                info.append((seed, case.scene.num_vertices, len(case.objects()), len(case.small_objects()), case.unseen_fraction))
-            print(f"seed {seed}{' points' if pm else ''}: {case.scene.num_vertices} vertices, {r['objects']} objects ({r['small']} small), "
-                  f"unseen {100 * case.unseen_fraction:.1f} %: voting {r['voting']:.1f} raw {r['raw']:.1f} click {r['click']:.1f} "
-                  f"| small {r['voting_small']:.1f} / {r['raw_small']:.1f} / {r['click_small']:.1f} | twins cos {r['twin_cos']:.2f} "
-                  f"| case {t_prep:.1f} s, fit {r['fit_s']:.1f} s (prepare {r['prepare_s']:.1f}), eval {r['eval_s']:.1f} s", flush=True)
+                info.append(
+                    (
+                        seed,
+                        case.scene.num_vertices,
+                        len(case.objects()),
+                        len(case.small_objects()),
+                        case.unseen_fraction,
+                    )
+                )
+            print(
+                f"seed {seed}{' points' if pm else ''}: {case.scene.num_vertices} vertices, {r['objects']} objects ({r['small']} small), "
+                f"unseen {100 * case.unseen_fraction:.1f} %: voting {r['voting']:.1f} raw {r['raw']:.1f} click {r['click']:.1f} "
+                f"| small {r['voting_small']:.1f} / {r['raw_small']:.1f} / {r['click_small']:.1f} | twins cos {r['twin_cos']:.2f} "
+                f"| case {t_prep:.1f} s, fit {r['fit_s']:.1f} s (prepare {r['prepare_s']:.1f}), eval {r['eval_s']:.1f} s",
+                flush=True,
+            )
 
     d = FitConfig()
-    changed = {k: getattr(cfg, k) for k in d.__dataclass_fields__ if getattr(cfg, k) != getattr(d, k) and k not in ("checkpoint_every", "num_threads", "device")}
+    changed = {
+        k: getattr(cfg, k)
+        for k in d.__dataclass_fields__
+        if getattr(cfg, k) != getattr(d, k) and k not in ("checkpoint_every", "num_threads", "device")
+    }
     print()
-    print(f"Rooms: seeds {' '.join(map(str, args.seeds))}, {args.views} views {args.width}x{args.height}, size {args.size} "
-          "(per seed vertices / objects clicked / small / unseen: "
-          + "; ".join(f"{v} / {o} / {s} / {100 * u:.1f} %" for _, v, o, s, u in info) + f"), masks {args.masks}; "
-          f"fit: defaults{'' if not changed else ' + ' + ', '.join(f'{k}={v}' for k, v in changed.items())}.")
+    print(
+        f"Rooms: seeds {' '.join(map(str, args.seeds))}, {args.views} views {args.width}x{args.height}, size {args.size} "
+        "(per seed vertices / objects clicked / small / unseen: "
+        + "; ".join(f"{v} / {o} / {s} / {100 * u:.1f} %" for _, v, o, s, u in info)
+        + f"), masks {args.masks}; "
+        f"fit: defaults{'' if not changed else ' + ' + ', '.join(f'{k}={v}' for k, v in changed.items())}."
+    )
     print("Object click mIoU (%), mean ± std over seeds; the click is each object's central vertex.\n")
     print("| geometry | method | all objects | small objects | twins cos | fit s |")
     print("|---|---|---|---|---|---|")
@@ -336,11 +430,19 @@ def main(argv=None) -> int:
         rs = rows[pm]
         geo = "points" if pm else "mesh"
         fit_s = _fmt([r["fit_s"] for r in rs])
-        for k, name in (("voting", "voting (no learning)"), ("raw", "field, raw score"), ("click", "field, hierarchy click")):
+        for k, name in (
+            ("voting", "voting (no learning)"),
+            ("raw", "field, raw score"),
+            ("click", "field, hierarchy click"),
+        ):
             tw = _fmt([r["twin_cos"] for r in rs]) if k != "voting" else ""
-            print(f"| {geo} | {name} | {_fmt([r[k] for r in rs])} | {_fmt([r[k + '_small'] for r in rs])} | {tw} | {fit_s if k != 'voting' else ''} |")
+            print(
+                f"| {geo} | {name} | {_fmt([r[k] for r in rs])} | {_fmt([r[k + '_small'] for r in rs])} | {tw} | {fit_s if k != 'voting' else ''} |"
+            )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print(f"\nPeak RSS {peak:.0f} MB. Command: `python tools/eval_rooms.py {' '.join(sys.argv[1:] if argv is None else argv)}`")
+    print(
+        f"\nPeak RSS {peak:.0f} MB. Command: `python tools/eval_rooms.py {' '.join(sys.argv[1:] if argv is None else argv)}`"
+    )
     return 0
 
 

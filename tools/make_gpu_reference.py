@@ -65,18 +65,22 @@ def main(argv=None) -> int:
     for name, scene in reference_scenes():
         frags = [raycast_fragments(scene, cam) for cam in scene.cameras]
         stored = [f.to_npz_arrays() for f in frags]
-        arrays.update({
-            f"{name}__vertices": scene.vertices,
-            f"{name}__faces": scene.faces,
-            f"{name}__K": np.stack([c.K for c in scene.cameras]),
-            f"{name}__world_to_cam": np.stack([c.world_to_cam for c in scene.cameras]),
-            f"{name}__face_ids": np.stack([s["face_ids"] for s in stored]),
-            f"{name}__bary": np.stack([s["bary"] for s in stored]),
-            f"{name}__depth": np.stack([s["depth"] for s in stored]),
-        })
+        arrays.update(
+            {
+                f"{name}__vertices": scene.vertices,
+                f"{name}__faces": scene.faces,
+                f"{name}__K": np.stack([c.K for c in scene.cameras]),
+                f"{name}__world_to_cam": np.stack([c.world_to_cam for c in scene.cameras]),
+                f"{name}__face_ids": np.stack([s["face_ids"] for s in stored]),
+                f"{name}__bary": np.stack([s["bary"] for s in stored]),
+                f"{name}__depth": np.stack([s["depth"] for s in stored]),
+            }
+        )
         names.append(name)
-        print(f"{name}: {scene.num_vertices} vertices, {len(scene.faces)} faces, {len(scene.cameras)} views "
-              f"{scene.cameras[0].width}x{scene.cameras[0].height}")
+        print(
+            f"{name}: {scene.num_vertices} vertices, {len(scene.faces)} faces, {len(scene.cameras)} views "
+            f"{scene.cameras[0].width}x{scene.cameras[0].height}"
+        )
     atomic_save_npz(args.out, compress=True, scenes=np.array(names), **arrays)
     print(f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KiB)")
     return 0

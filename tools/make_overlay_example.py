@@ -32,7 +32,9 @@ def build_scene():
     parts.append(trimesh.creation.box(extents=(1.6, 1.0, 0.08), transform=T((-0.5, 0, 0.76))))
     for sx in (-1, 1):
         for sy in (-1, 1):
-            parts.append(trimesh.creation.box(extents=(0.08, 0.08, 0.72), transform=T((-0.5 + sx * 0.7, sy * 0.4, 0.36))))
+            parts.append(
+                trimesh.creation.box(extents=(0.08, 0.08, 0.72), transform=T((-0.5 + sx * 0.7, sy * 0.4, 0.36)))
+            )
     parts.append(trimesh.creation.cylinder(radius=0.12, height=0.25, sections=48, transform=T((-0.3, 0.1, 0.925))))
     handle = trimesh.creation.torus(major_radius=0.07, minor_radius=0.02, major_sections=32, minor_sections=12)
     handle.apply_transform(R(np.pi / 2, (1, 0, 0)))
@@ -80,8 +82,15 @@ def main() -> None:
     scene, labels = build_scene()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        cam = Camera.look_at((2.6, -3.2, 2.3), (0.1, 0, 0.6), width=args.width, height=args.height, fov_y_deg=45,
-                             name="frame_000.png", image_path=tmp / "frame_000.png")
+        cam = Camera.look_at(
+            (2.6, -3.2, 2.3),
+            (0.1, 0, 0.6),
+            width=args.width,
+            height=args.height,
+            fov_y_deg=45,
+            name="frame_000.png",
+            image_path=tmp / "frame_000.png",
+        )
         scene.cameras = [cam]
         Image.fromarray(shade(scene, cam)).save(cam.image_path)
         render_views(scene, labels, tmp / "views", backend="cpu", alpha=0.55)

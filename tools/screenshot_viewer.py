@@ -29,17 +29,36 @@ def find_chromium() -> str | None:
 
 
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
-    "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--disable-default-apps", "--disable-extensions", "--no-default-browser-check",
-    "--hide-scrollbars", "--mute-audio",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--no-default-browser-check",
+    "--hide-scrollbars",
+    "--mute-audio",
     # resolve no host name but 127.0.0.1: the browser can only ever talk to the local viewer
     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
 ]
 
 
-def capture(binary: str, url: str, out: str | Path | None, size=(1280, 800), wait_text: str = "Threshold",
-            settle_s: float = 3.0, timeout_s: float = 120.0, clicks: list[tuple[float, float]] = ()) -> str:
+def capture(
+    binary: str,
+    url: str,
+    out: str | Path | None,
+    size=(1280, 800),
+    wait_text: str = "Threshold",
+    settle_s: float = 3.0,
+    timeout_s: float = 120.0,
+    clicks: list[tuple[float, float]] = (),
+) -> str:
     """Load ``url`` in headless Chromium, wait (real time) until the page shows ``wait_text``
     and then ``settle_s`` more seconds, left-click at each ``clicks`` (x, y) page position
     (``settle_s`` after each), save a PNG screenshot to ``out``; returns the page text.
@@ -61,8 +80,15 @@ def capture(binary: str, url: str, out: str | Path | None, size=(1280, 800), wai
     from websockets.sync.client import connect
 
     user_dir = tempfile.mkdtemp(prefix="viewer-chromium-")
-    cmd = [binary, *CHROMIUM_FLAGS, f"--user-data-dir={user_dir}", f"--window-size={size[0]},{size[1]}",
-           "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "about:blank"]
+    cmd = [
+        binary,
+        *CHROMIUM_FLAGS,
+        f"--user-data-dir={user_dir}",
+        f"--window-size={size[0]},{size[1]}",
+        "--remote-debugging-address=127.0.0.1",
+        "--remote-debugging-port=0",
+        "about:blank",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.time() + timeout_s
     try:
@@ -99,16 +125,28 @@ def capture(binary: str, url: str, out: str | Path | None, size=(1280, 800), wai
                 if time.time() > deadline:
                     raise TimeoutError(f"{url} did not show {wait_text!r} within {timeout_s:.0f} s")
                 time.sleep(0.5)
-                res = call("Runtime.evaluate", expression="document.body ? document.body.innerText : ''", returnByValue=True)
+                res = call(
+                    "Runtime.evaluate", expression="document.body ? document.body.innerText : ''", returnByValue=True
+                )
                 text = str(res.get("result", {}).get("value", ""))
             time.sleep(settle_s)
             # close notifications (e.g. "software WebGL") so they do not cover the scene
-            call("Runtime.evaluate", expression="document.querySelectorAll('.mantine-Notification-closeButton, "
-                 "[class*=Notification] button').forEach(b => b.click())")
+            call(
+                "Runtime.evaluate",
+                expression="document.querySelectorAll('.mantine-Notification-closeButton, "
+                "[class*=Notification] button').forEach(b => b.click())",
+            )
             for x, y in clicks:
                 for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
-                    call("Input.dispatchMouseEvent", type=kind, x=float(x), y=float(y), button="left",
-                         buttons=1 if kind == "mousePressed" else 0, clickCount=0 if kind == "mouseMoved" else 1)
+                    call(
+                        "Input.dispatchMouseEvent",
+                        type=kind,
+                        x=float(x),
+                        y=float(y),
+                        button="left",
+                        buttons=1 if kind == "mousePressed" else 0,
+                        clickCount=0 if kind == "mouseMoved" else 1,
+                    )
                 time.sleep(settle_s)
             time.sleep(0.5)
             if out is not None:

@@ -31,8 +31,12 @@ def _demo_geometry(seed: int, subdivisions: int) -> tuple[np.ndarray, np.ndarray
     b = rng.uniform(0.4, 0.8, 3)
     parts = [
         trimesh.creation.box(extents=(4, 4, 0.1), transform=trimesh.transformations.translation_matrix((0, 0, -0.05))),
-        trimesh.creation.box(extents=a, transform=trimesh.transformations.translation_matrix((-0.8, rng.uniform(-0.3, 0.3), a[2] / 2))),
-        trimesh.creation.box(extents=b, transform=trimesh.transformations.translation_matrix((0.8, rng.uniform(-0.3, 0.3), b[2] / 2))),
+        trimesh.creation.box(
+            extents=a, transform=trimesh.transformations.translation_matrix((-0.8, rng.uniform(-0.3, 0.3), a[2] / 2))
+        ),
+        trimesh.creation.box(
+            extents=b, transform=trimesh.transformations.translation_matrix((0.8, rng.uniform(-0.3, 0.3), b[2] / 2))
+        ),
     ]
     for _ in range(subdivisions):
         parts = [p.subdivide() for p in parts]
@@ -71,7 +75,9 @@ def write_demo_scene(
         best = np.take_along_axis(frags.vertex_ids, frags.weights.argmax(-1)[..., None], -1)[..., 0]
         pix = np.where(valid, labels[np.clip(best, 0, None)], -1)
         shade = 0.6 + 0.4 * (1.0 - np.clip((frags.depth - 2.0) / 4.0, 0, 1))
-        img = np.where(valid[..., None], _COLORS[np.clip(pix, 0, 2)] * np.where(valid, shade, 0)[..., None], 0).astype(np.uint8)
+        img = np.where(valid[..., None], _COLORS[np.clip(pix, 0, 2)] * np.where(valid, shade, 0)[..., None], 0).astype(
+            np.uint8
+        )
         buf = io.BytesIO()
         Image.fromarray(img).save(buf, format="PNG")
         atomic_write_bytes(out / "images" / cam.name, buf.getvalue())

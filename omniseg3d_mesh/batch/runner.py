@@ -178,7 +178,11 @@ def _run_stage_task(stage: Stage, task: StageTask, threads: int | None = None) -
             sys.modules["torch"].set_num_threads(threads)
     start = time.perf_counter()
     info = stage.run(task)  # type: ignore[misc]
-    return {"seconds": time.perf_counter() - start, "info": info if isinstance(info, dict) else None, "pid": os.getpid()}
+    return {
+        "seconds": time.perf_counter() - start,
+        "info": info if isinstance(info, dict) else None,
+        "pid": os.getpid(),
+    }
 
 
 class _StageWorker:
@@ -193,7 +197,11 @@ class _StageWorker:
         start = time.perf_counter()
         info = self.stage.run_chunk(self.model, task, chunk)  # type: ignore[misc]
         self.chunks_done += 1
-        return {"seconds": time.perf_counter() - start, "info": info if isinstance(info, dict) else None, "pid": os.getpid()}
+        return {
+            "seconds": time.perf_counter() - start,
+            "info": info if isinstance(info, dict) else None,
+            "pid": os.getpid(),
+        }
 
 
 @dataclass
@@ -264,8 +272,10 @@ class _RayExecutor:
         self.started_ray = False
         if not self.ray.is_initialized():
             # Ray's own output (raylet state dumps, worker prints) stays in its log files unless verbose
-            quiet = {"log_to_driver": bool(options.verbose),
-                     "logging_level": logging.INFO if options.verbose else logging.ERROR}
+            quiet = {
+                "log_to_driver": bool(options.verbose),
+                "logging_level": logging.INFO if options.verbose else logging.ERROR,
+            }
             if options.address:
                 try:
                     self.ray.init(address=options.address, **quiet)
@@ -294,7 +304,9 @@ class _RayExecutor:
     def plan(self, options: BatchOptions) -> ResourcePlan:
         if self._plan is None:
             gpus = float(self.ray.cluster_resources().get("GPU", 0.0))
-            self._plan = ResourcePlan(gpus=gpus > 0, gpus_per_fit=options.gpus_per_fit, cpus_per_fit=options.cpus_per_fit)
+            self._plan = ResourcePlan(
+                gpus=gpus > 0, gpus_per_fit=options.gpus_per_fit, cpus_per_fit=options.cpus_per_fit
+            )
             self.total_gpus = gpus
         return self._plan
 
@@ -350,7 +362,13 @@ class _RayExecutor:
                 out.append((job, None, _format_error(cause) if cause is not None else str(exc).splitlines()[0]))
             except (ray.exceptions.WorkerCrashedError, ray.exceptions.RayActorError) as exc:
                 actor_lost = isinstance(exc, ray.exceptions.RayActorError)
-                out.append((job, None, f"worker died {self.options.max_retries + 1} time(s) (retried {self.options.max_retries}x): {type(exc).__name__}"))
+                out.append(
+                    (
+                        job,
+                        None,
+                        f"worker died {self.options.max_retries + 1} time(s) (retried {self.options.max_retries}x): {type(exc).__name__}",
+                    )
+                )
             except ray.exceptions.RayError as exc:
                 out.append((job, None, _format_error(exc).splitlines()[0]))
             if ref in self.actor_of:
@@ -454,15 +472,30 @@ def run_batch(
 
     executor = _RayExecutor(options) if options.executor == "ray" else _LocalExecutor(options)
 
-    def record(state: _SceneState, stage: str, status: Status, seconds: float = 0.0, error: str | None = None, note: str | None = None) -> None:
+    def record(
+        state: _SceneState,
+        stage: str,
+        status: Status,
+        seconds: float = 0.0,
+        error: str | None = None,
+        note: str | None = None,
+    ) -> None:
         results.append(StageResult(state.scene.name, stage, status, round(float(seconds), 3), error, note))
         tallies[stage][status] += 1
         remaining[stage] -= 1
         if remaining[stage] == 0:
             executor.stage_finished(stage)
         t = tallies[stage]
-        report(progress, stage, sum(t.values()), len(spec.scenes), completed=t["done"], skipped=t["skipped"],
-               failed=t["failed"], blocked=t["blocked"])
+        report(
+            progress,
+            stage,
+            sum(t.values()),
+            len(spec.scenes),
+            completed=t["done"],
+            skipped=t["skipped"],
+            failed=t["failed"],
+            blocked=t["blocked"],
+        )
         if status == "failed":
             log.warning("scene %s: %s failed: %s", state.scene.name, stage, error)
 
@@ -516,11 +549,19 @@ def run_batch(
                 return
 
     def succeed(state: _SceneState, name: str, seconds: float, info: dict | None) -> None:
-        write_marker(state.scene, name, state.inputs_hash, seconds=round(seconds, 3),
-                     finished=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        write_marker(
+            state.scene,
+            name,
+            state.inputs_hash,
+            seconds=round(seconds, 3),
+            finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )
         note = None
         if info:
-            note = ", ".join(f"{k}={v}" for k, v in info.items() if isinstance(v, (int, float, str)) and k != "out")[:200] or None
+            note = (
+                ", ".join(f"{k}={v}" for k, v in info.items() if isinstance(v, (int, float, str)) and k != "out")[:200]
+                or None
+            )
         state.pending.pop(0)
         record(state, name, "done", seconds, note=note)
         advance(state)

@@ -201,7 +201,9 @@ def _scene_from_entry(
         paths[key] = p if p.is_absolute() else (base / p)
     workspace = paths["workspace"]
     if workspace is None:
-        workspace = workspace_root / name if workspace_root is not None else paths["mesh"].parent / DEFAULT_WORKSPACE_NAME  # type: ignore[union-attr]
+        workspace = (
+            workspace_root / name if workspace_root is not None else paths["mesh"].parent / DEFAULT_WORKSPACE_NAME
+        )  # type: ignore[union-attr]
     overrides = _merge(defaults, _check_overrides(entry.get("overrides"), where, "overrides"))
     return SceneSpec(
         name=name,
@@ -221,7 +223,9 @@ def _check_unique(path: Path, scenes: list[SceneSpec]) -> None:
     by_ws: dict[Path, SceneSpec] = {}
     for s in scenes:
         if s.name in by_name:
-            raise ValueError(f"{s.where}: scene name {s.name!r} is used twice (first at {by_name[s.name].where}); names must be unique")
+            raise ValueError(
+                f"{s.where}: scene name {s.name!r} is used twice (first at {by_name[s.name].where}); names must be unique"
+            )
         by_name[s.name] = s
         ws = Path(s.workspace).resolve()
         if ws in by_ws:
@@ -240,7 +244,9 @@ def _load_yaml(path: Path) -> BatchSpec:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f", line {mark.line + 1}" if mark is not None else ""
-        raise ValueError(f"{path}{line}: not valid YAML ({getattr(exc, 'problem', exc)}); fix the syntax there") from None
+        raise ValueError(
+            f"{path}{line}: not valid YAML ({getattr(exc, 'problem', exc)}); fix the syntax there"
+        ) from None
     if not isinstance(data, dict):
         raise ValueError(
             f"{path}: expected a mapping with a 'scenes:' list at the top level, found {type(data).__name__}; "
@@ -285,7 +291,9 @@ def _load_csv(path: Path) -> BatchSpec:
         rows = [(reader.line_num, row) for row in reader]
     rows = [(n, r) for n, r in rows if any(c.strip() for c in r) and not r[0].lstrip().startswith("#")]
     if not rows:
-        raise ValueError(f"{path}: empty CSV; expected a header row {','.join(CSV_COLUMNS[:3])},... and one row per scene")
+        raise ValueError(
+            f"{path}: empty CSV; expected a header row {','.join(CSV_COLUMNS[:3])},... and one row per scene"
+        )
     header_line, header = rows[0]
     header = [h.strip() for h in header]
     unknown = [h for h in header if h not in CSV_COLUMNS]
@@ -324,11 +332,12 @@ def load_batch_spec(path: str | Path) -> BatchSpec:
     """
     path = Path(path).expanduser().resolve()
     if not path.is_file():
-        raise FileNotFoundError(f"scenes file {path} not found; fix: pass a SCENES.yaml or scenes.csv (see docs/batch.md)")
+        raise FileNotFoundError(
+            f"scenes file {path} not found; fix: pass a SCENES.yaml or scenes.csv (see docs/batch.md)"
+        )
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return _load_csv(path)
     if suffix in (".yaml", ".yml"):
         return _load_yaml(path)
     raise ValueError(f"{path}: expected a .yaml, .yml or .csv scenes file, found suffix {suffix!r}; rename the file")
-

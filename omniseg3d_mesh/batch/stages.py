@@ -135,7 +135,9 @@ class Stage:
 
     def __post_init__(self) -> None:
         if self.chunked == (self.run is not None):
-            raise ValueError(f"stage {self.name!r}: give either run (one task per scene) or run_chunk (+ chunks, load_model)")
+            raise ValueError(
+                f"stage {self.name!r}: give either run (one task per scene) or run_chunk (+ chunks, load_model)"
+            )
         if self.chunked and (self.chunks is None or self.load_model is None):
             raise ValueError(f"stage {self.name!r}: a chunked stage needs chunks and load_model besides run_chunk")
 
@@ -179,7 +181,9 @@ def folder_fingerprint(folder: Path) -> str:
 
 def _images_fingerprint(scene: SceneSpec) -> str:
     if not Path(scene.images).is_dir():
-        raise FileNotFoundError(f"{scene.where}: images folder {scene.images} not found; fix 'images:' in the scenes file")
+        raise FileNotFoundError(
+            f"{scene.where}: images folder {scene.images} not found; fix 'images:' in the scenes file"
+        )
     return folder_fingerprint(Path(scene.images))
 
 
@@ -295,7 +299,12 @@ def _masks_run_chunk(model: Any, task: StageTask, chunk: list[str]) -> dict:
 
     scene = task.scene
     result = sam.generate_masks(
-        scene.images, scene.sam_checkpoint, task.workspace.masks_dir, scene.config("masks"), images=list(chunk), model=model
+        scene.images,
+        scene.sam_checkpoint,
+        task.workspace.masks_dir,
+        scene.config("masks"),
+        images=list(chunk),
+        model=model,
     )
     if result["failed"]:
         failures = "; ".join(f"{f['image']}: {f['error']}" for f in result["failures"][:3])

@@ -17,27 +17,70 @@ STAGE_NAMES = ("masks", "fit", "discretize", "render")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("scenes", type=Path, metavar="SCENES", help="SCENES.yaml or scenes.csv (schema: docs/batch.md)")
     parser.add_argument(
-        "--executor", choices=["ray", "local"], default="ray",
+        "--executor",
+        choices=["ray", "local"],
+        default="ray",
         help="ray: Ray tasks (a local Ray instance, or the cluster of --address); local: one stage after the other, no Ray (default: ray)",
     )
     parser.add_argument(
-        "--address", default=None, metavar="auto|HOST:PORT",
+        "--address",
+        default=None,
+        metavar="auto|HOST:PORT",
         help="Ray cluster to join (`auto` finds the one started with `ray start` on this node); default: a local Ray instance",
     )
     parser.add_argument(
-        "--stages", default=",".join(STAGE_NAMES), metavar="LIST",
+        "--stages",
+        default=",".join(STAGE_NAMES),
+        metavar="LIST",
         help=f"comma-separated stages to run, in pipeline order (default: {','.join(STAGE_NAMES)})",
     )
-    parser.add_argument("--gpus-per-fit", type=float, default=1.0, metavar="N", help="GPUs per fit task when the cluster has GPUs; 0.5 puts two fits on a GPU (default: 1)")
-    parser.add_argument("--cpus-per-fit", type=float, default=1.0, metavar="N", help="CPU cores per fit task when the cluster has no GPUs (default: 1)")
-    parser.add_argument("--num-cpus", type=int, default=None, metavar="N", help="cores of the local Ray instance (default: all of this machine's)")
-    parser.add_argument("--max-retries", type=int, default=2, metavar="N", help="retries of a task whose worker died (default: 2)")
-    parser.add_argument("--mask-workers", type=int, default=None, metavar="N", help="SAM actors (default: one per GPU, or one without GPUs)")
-    parser.add_argument("--ray-logs", action="store_true",
-                        help="show Ray's own logs (worker output, raylet messages) here; by default they stay in "
-                             "/tmp/ray/session_latest/logs (also on with -v before the command)")
-    parser.add_argument("--rerun", action="store_true", help="ignore recorded results and run every selected stage again")
-    parser.add_argument("--report", type=Path, default=None, metavar="FILE", help="JSON report (default: <SCENES>.report.json beside the scenes file)")
+    parser.add_argument(
+        "--gpus-per-fit",
+        type=float,
+        default=1.0,
+        metavar="N",
+        help="GPUs per fit task when the cluster has GPUs; 0.5 puts two fits on a GPU (default: 1)",
+    )
+    parser.add_argument(
+        "--cpus-per-fit",
+        type=float,
+        default=1.0,
+        metavar="N",
+        help="CPU cores per fit task when the cluster has no GPUs (default: 1)",
+    )
+    parser.add_argument(
+        "--num-cpus",
+        type=int,
+        default=None,
+        metavar="N",
+        help="cores of the local Ray instance (default: all of this machine's)",
+    )
+    parser.add_argument(
+        "--max-retries", type=int, default=2, metavar="N", help="retries of a task whose worker died (default: 2)"
+    )
+    parser.add_argument(
+        "--mask-workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="SAM actors (default: one per GPU, or one without GPUs)",
+    )
+    parser.add_argument(
+        "--ray-logs",
+        action="store_true",
+        help="show Ray's own logs (worker output, raylet messages) here; by default they stay in "
+        "/tmp/ray/session_latest/logs (also on with -v before the command)",
+    )
+    parser.add_argument(
+        "--rerun", action="store_true", help="ignore recorded results and run every selected stage again"
+    )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="JSON report (default: <SCENES>.report.json beside the scenes file)",
+    )
 
 
 def default_report_path(scenes: Path) -> Path:
@@ -96,7 +139,11 @@ def run(args: argparse.Namespace) -> int:
         f"{len(spec.scenes) - len(failed)} of {len(spec.scenes)} scene(s) finished, {len(failed)} failed; report: {report_path}"
     )
     if failed:
-        next_hint(f"fix the failed scene(s) and run the same command again (finished stages are skipped; report: {report_path})")
+        next_hint(
+            f"fix the failed scene(s) and run the same command again (finished stages are skipped; report: {report_path})"
+        )
         return 1
-    next_hint(f"the workspaces of the scenes are in the report ({report_path}); omniseg-mesh view --workspace WORKSPACE")
+    next_hint(
+        f"the workspaces of the scenes are in the report ({report_path}); omniseg-mesh view --workspace WORKSPACE"
+    )
     return 0

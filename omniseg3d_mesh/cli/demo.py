@@ -25,22 +25,41 @@ HELP = "build a synthetic scene, fit, discretize and evaluate it"
 
 # demo-sized fit (a 2-core CPU finishes in about a minute); any --flag overrides these
 DEMO_FIT = {
-    "steps": 300, "num_pixels": 2048, "lr": 0.1, "lr_final": 0.003, "smooth_weight": 1.0, "min_patch_pixels": 100, "checkpoint_every": 0,
+    "steps": 300,
+    "num_pixels": 2048,
+    "lr": 0.1,
+    "lr_final": 0.003,
+    "smooth_weight": 1.0,
+    "min_patch_pixels": 100,
+    "checkpoint_every": 0,
 }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, default=Path("omniseg_demo"), metavar="DIR", help="output folder (default: ./omniseg_demo)")
-    parser.add_argument("--preset", default="small", choices=["small", "medium", "large"], help="scene size (default: small)")
     parser.add_argument(
-        "--mask-preset", default="medium", choices=["clean", "medium", "hard"], help="how noisy the simulated SAM masks are (default: medium)"
+        "--out", type=Path, default=Path("omniseg_demo"), metavar="DIR", help="output folder (default: ./omniseg_demo)"
     )
-    parser.add_argument("--scene-seed", type=int, default=0, metavar="N", help="seed of the synthetic scene and its masks (default: 0)")
+    parser.add_argument(
+        "--preset", default="small", choices=["small", "medium", "large"], help="scene size (default: small)"
+    )
+    parser.add_argument(
+        "--mask-preset",
+        default="medium",
+        choices=["clean", "medium", "hard"],
+        help="how noisy the simulated SAM masks are (default: medium)",
+    )
+    parser.add_argument(
+        "--scene-seed", type=int, default=0, metavar="N", help="seed of the synthetic scene and its masks (default: 0)"
+    )
     parser.add_argument("--views", type=int, default=10, metavar="N", help="number of views (default: 10)")
     parser.add_argument("--width", type=int, default=320, metavar="PX", help="view width in pixels (default: 320)")
     parser.add_argument("--height", type=int, default=240, metavar="PX", help="view height in pixels (default: 240)")
     # discretize settings come from --config only (their flags would clash with the fit's: --seed)
-    add_config_arguments(parser, FitConfig, note=" and its 'discretize:' section (no flags: they would clash with the fit's, e.g. --seed)")
+    add_config_arguments(
+        parser,
+        FitConfig,
+        note=" and its 'discretize:' section (no flags: they would clash with the fit's, e.g. --seed)",
+    )
 
 
 def _fit_config(args: argparse.Namespace) -> FitConfig:
@@ -127,7 +146,15 @@ def run(args: argparse.Namespace) -> int:
     print_table(
         "3D",
         ["parts found", "part ARI", "part mIoU %", "click mIoU % (steps)", "click mIoU % (best threshold)"],
-        [[int(labels.max()) + 1 if labels is not None else "-", part_ari, 100 * part_miou, clicks["miou"], clicks["miou_threshold"]]],
+        [
+            [
+                int(labels.max()) + 1 if labels is not None else "-",
+                part_ari,
+                100 * part_miou,
+                clicks["miou"],
+                clicks["miou_threshold"],
+            ]
+        ],
     )
     console.print(
         f"scene: {paths['mesh']} ({syn.scene.num_vertices} vertices, {len(syn.scene.cameras)} views); "
@@ -153,7 +180,9 @@ def _draw_sheet(path: Path, data, labels, selector) -> Path:
     shaded = [render_shaded(syn.scene, data.fragments[c.name], c) for c in cams]
     rows = [shaded]
     if labels is not None:
-        rows.append([overlay(img, render_label_map(data.fragments[c.name], labels), alpha=0.6) for img, c in zip(shaded, cams)])
+        rows.append(
+            [overlay(img, render_label_map(data.fragments[c.name], labels), alpha=0.6) for img, c in zip(shaded, cams)]
+        )
     # one click: the first query, its hierarchy steps in its own view
     if data.queries:
         q = data.queries[0]
@@ -183,7 +212,9 @@ def _draw_sheet(path: Path, data, labels, selector) -> Path:
             sheet[i * h : (i + 1) * h, j * w : (j + 1) * w] = tile
     im = Image.fromarray(sheet)
     draw = ImageDraw.Draw(im)
-    titles = ["views", "discovered parts", "one click: hierarchy steps 0 / 1 / 2 (part -> object -> group)"][: len(rows)]
+    titles = ["views", "discovered parts", "one click: hierarchy steps 0 / 1 / 2 (part -> object -> group)"][
+        : len(rows)
+    ]
     if labels is None and len(rows) == 2:
         titles = ["views", "click: hierarchy steps"]
     for i, t in enumerate(titles):

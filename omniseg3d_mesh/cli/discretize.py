@@ -15,7 +15,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--workspace", type=Path, default=None, metavar="DIR", help="workspace written by `fit` (default: ./omniseg)"
     )
     parser.add_argument(
-        "--out", type=Path, default=None, metavar="DIR",
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
         help="output folder (default: <workspace>/parts); recorded in the workspace so render and view use these parts",
     )
     add_config_arguments(parser, DiscretizeConfig)
@@ -33,7 +36,10 @@ def run(args: argparse.Namespace) -> int:
     print_table(
         "hierarchy levels",
         ["level", "parts", "merge similarity"],
-        [[lv, n, "-" if lv == 0 else round(result.level_similarities[lv - 1], 3)] for lv, n in enumerate(result.parts_per_level)],
+        [
+            [lv, n, "-" if lv == 0 else round(result.level_similarities[lv - 1], 3)]
+            for lv, n in enumerate(result.parts_per_level)
+        ],
     )
     parts = sorted(result.manifest["parts"], key=lambda r: -r["num_vertices"])
     rows = [[r["id"], r["file"], r["num_vertices"], r["num_faces"], r["parent"]] for r in parts[:20]]

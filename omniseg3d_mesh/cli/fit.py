@@ -14,16 +14,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("mesh", type=Path, metavar="MESH", help="mesh or point cloud (.ply, .obj, .off, .glb, ...)")
     parser.add_argument("images", type=Path, metavar="IMAGES", help="folder of the calibrated input images")
     parser.add_argument(
-        "--cameras", type=Path, default=None, metavar="PATH",
+        "--cameras",
+        type=Path,
+        default=None,
+        metavar="PATH",
         help="camera file or folder (COLMAP sparse/0, transforms.json, ScanNet, cameras.json); default: found next to IMAGES",
     )
     parser.add_argument(
-        "--masks", type=Path, default=None, metavar="DIR",
+        "--masks",
+        type=Path,
+        default=None,
+        metavar="DIR",
         help="masks per image: segment-anything amg folders (<stem>/ with metadata.csv), COCO-RLE <stem>.json or .npz "
         "(default: the workspace's masks/, generated there with --sam-checkpoint)",
     )
-    parser.add_argument("--sam-checkpoint", type=Path, default=None, metavar="FILE", help="SAM checkpoint to generate missing masks with")
-    parser.add_argument("--workspace", type=Path, default=None, metavar="DIR", help="workspace folder (default: omniseg/ beside the mesh)")
+    parser.add_argument(
+        "--sam-checkpoint",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="SAM checkpoint to generate missing masks with",
+    )
+    parser.add_argument(
+        "--workspace",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="workspace folder (default: omniseg/ beside the mesh)",
+    )
     add_config_arguments(parser, FitConfig, FragmentConfig, note=" (and 'masks:' with --sam-checkpoint)")
 
 
@@ -39,9 +57,16 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     with progress_bars() as progress:
         result = fit_workspace(
-            args.mesh, args.images, cameras=args.cameras, masks=args.masks, workspace=args.workspace,
-            config=config, fragment_config=frag_config, sam_checkpoint=args.sam_checkpoint,
-            mask_config=mask_config, progress=progress,
+            args.mesh,
+            args.images,
+            cameras=args.cameras,
+            masks=args.masks,
+            workspace=args.workspace,
+            config=config,
+            fragment_config=frag_config,
+            sam_checkpoint=args.sam_checkpoint,
+            mask_config=mask_config,
+            progress=progress,
         )
     ws, meta = result.workspace, result.field.meta
     steps = meta["steps"]
@@ -55,11 +80,16 @@ def run(args: argparse.Namespace) -> int:
             ["features", f"{meta['feature_dim']} dims, unit length"],
             ["steps", f"{steps}, {rate}"],
             ["final loss", meta["final_loss"]],
-            ["time", f"prepare {meta['prepare_seconds']:.1f} s, fit {meta['fit_seconds']:.1f} s, total {time.perf_counter() - t0:.1f} s"],
+            [
+                "time",
+                f"prepare {meta['prepare_seconds']:.1f} s, fit {meta['fit_seconds']:.1f} s, total {time.perf_counter() - t0:.1f} s",
+            ],
             ["device", meta["device"]],
         ],
     )
-    next_hint(f"omniseg-mesh discretize --workspace {ws.root}   or   omniseg-mesh select --workspace {ws.root} --click v:VERTEX --out sel.ply")
+    next_hint(
+        f"omniseg-mesh discretize --workspace {ws.root}   or   omniseg-mesh select --workspace {ws.root} --click v:VERTEX --out sel.ply"
+    )
     return 0
 
 

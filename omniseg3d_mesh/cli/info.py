@@ -13,11 +13,29 @@ LOW_COVERAGE = 0.5
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("mesh", nargs="?", metavar="MESH", help="mesh or point cloud (.ply, .obj, .off, .glb, .gltf)")
     parser.add_argument("images", nargs="?", metavar="IMAGES", help="folder of the calibrated images")
-    parser.add_argument("--cameras", default=None, metavar="PATH", help="camera file or folder (default: auto-detected next to / inside IMAGES)")
-    parser.add_argument("--world-transform", default=None, metavar="FILE", help="4x4 matrix file (.txt/.npy/.json) mapping the cameras' world onto the mesh's, or nerfstudio's dataparser_transforms.json (scale included)")
+    parser.add_argument(
+        "--cameras",
+        default=None,
+        metavar="PATH",
+        help="camera file or folder (default: auto-detected next to / inside IMAGES)",
+    )
+    parser.add_argument(
+        "--world-transform",
+        default=None,
+        metavar="FILE",
+        help="4x4 matrix file (.txt/.npy/.json) mapping the cameras' world onto the mesh's, or nerfstudio's dataparser_transforms.json (scale included)",
+    )
     parser.add_argument("--point-mode", action="store_true", help="treat a mesh as a point cloud")
-    parser.add_argument("--coverage-size", type=int, default=200, metavar="PX", help="long side (pixels) of the reduced views used for coverage")
-    parser.add_argument("--example", action="store_true", help="run on a small built-in example scene (written to a temporary folder)")
+    parser.add_argument(
+        "--coverage-size",
+        type=int,
+        default=200,
+        metavar="PX",
+        help="long side (pixels) of the reduced views used for coverage",
+    )
+    parser.add_argument(
+        "--example", action="store_true", help="run on a small built-in example scene (written to a temporary folder)"
+    )
 
 
 def _summary_rows(scene, coverage) -> list[list]:
@@ -37,7 +55,9 @@ def _summary_rows(scene, coverage) -> list[list]:
     if distorted:
         rows.append(["distorted views", str(distorted)])
     if coverage is not None:
-        rows.append(["coverage", f"{100 * coverage.fraction:.1f}% of {'points' if scene.is_point_cloud else 'vertices'} seen"])
+        rows.append(
+            ["coverage", f"{100 * coverage.fraction:.1f}% of {'points' if scene.is_point_cloud else 'vertices'} seen"]
+        )
     return rows
 
 
@@ -59,7 +79,9 @@ def run(args: argparse.Namespace) -> int:
     elif mesh is None or images is None:
         raise UsageError("info needs MESH and IMAGES/ (e.g. `omniseg-mesh info scene.ply images/`), or --example")
     try:
-        scene = load_scene(mesh, images, cameras=args.cameras, point_mode=args.point_mode, world_transform=args.world_transform)
+        scene = load_scene(
+            mesh, images, cameras=args.cameras, point_mode=args.point_mode, world_transform=args.world_transform
+        )
         coverage = None
         if scene.cameras:
             with progress_bars() as progress:
@@ -72,8 +94,16 @@ def run(args: argparse.Namespace) -> int:
             print_table(
                 "views",
                 ["view", "size", "hit pixels", "vertices seen", "faces geometry"],
-                [[v.name, f"{v.width}x{v.height}", f"{100 * v.hit_fraction:.1f}%", v.vertices_seen, "yes" if v.faces_geometry else "NO"]
-                 for v in coverage.views],  # fmt: skip
+                [
+                    [
+                        v.name,
+                        f"{v.width}x{v.height}",
+                        f"{100 * v.hit_fraction:.1f}%",
+                        v.vertices_seen,
+                        "yes" if v.faces_geometry else "NO",
+                    ]
+                    for v in coverage.views
+                ],  # fmt: skip
             )
         _warn(console, scene, coverage)
         if tmp is None:

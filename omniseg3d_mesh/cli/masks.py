@@ -13,11 +13,17 @@ HELP = "generate Segment Anything masks for a folder of images"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("images", type=Path, metavar="IMAGES", help="folder of input images (.png, .jpg, ...)")
     parser.add_argument(
-        "--sam-checkpoint", type=Path, required=True, metavar="FILE",
+        "--sam-checkpoint",
+        type=Path,
+        required=True,
+        metavar="FILE",
         help="SAM checkpoint, e.g. sam_vit_h_4b8939.pth (links in the segment-anything README)",
     )
     parser.add_argument(
-        "--out", type=Path, default=None, metavar="DIR",
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
         help="output folder, one <image stem>/ per image in segment-anything's amg layout (default: IMAGES/../masks)",
     )
     add_config_arguments(parser, MaskConfig)
@@ -35,11 +41,23 @@ def run(args: argparse.Namespace) -> int:
     print_table(
         f"masks -> {out}",
         ["images", "done", "skipped", "failed", "masks", "images/s", "seconds", "device"],
-        [[result["total"], result["done"], result["skipped"], result["failed"], result["masks"],
-          round(result["images_per_s"], 3), round(result["seconds"], 1), result["device"] or "-"]],
+        [
+            [
+                result["total"],
+                result["done"],
+                result["skipped"],
+                result["failed"],
+                result["masks"],
+                round(result["images_per_s"], 3),
+                round(result["seconds"], 1),
+                result["device"] or "-",
+            ]
+        ],
     )
     if result["failures"]:
-        print_table("failed images", ["image", "error"], [[Path(f["image"]).name, f["error"]] for f in result["failures"]])
+        print_table(
+            "failed images", ["image", "error"], [[Path(f["image"]).name, f["error"]] for f in result["failures"]]
+        )
         console.print(f"[yellow]{result['failed']} image(s) failed[/]")
         next_hint("fix them and run the same command again (done images are skipped)")
         return 1

@@ -20,10 +20,21 @@ HELP = "render labels, scores or features back onto the input views"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workspace", type=Path, default=None, metavar="DIR", help="workspace written by `fit` (default: ./omniseg)")
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder for the label maps, overlays and instances.json")
     parser.add_argument(
-        "--parts", type=Path, default=None, metavar="DIR",
+        "--workspace", type=Path, default=None, metavar="DIR", help="workspace written by `fit` (default: ./omniseg)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="output folder for the label maps, overlays and instances.json",
+    )
+    parser.add_argument(
+        "--parts",
+        type=Path,
+        default=None,
+        metavar="DIR",
         help="--what parts: the folder `discretize --out` wrote (default: where discretize last wrote for this "
         "workspace, recorded in its scene.json, else <workspace>/parts)",
     )
@@ -71,5 +82,7 @@ def run(args: argparse.Namespace) -> int:
         [[rep.views, len(rep.files), rep.parts, rep.annotations, str(rep.out)]],
     )
     console.print(f"wrote {len(rep.files)} files into {rep.out}", highlight=False)
-    next_hint(f"open the *_overlay.png files in {rep.out}, or explore interactively: omniseg-mesh view --workspace {ws.root}")
+    next_hint(
+        f"open the *_overlay.png files in {rep.out}, or explore interactively: omniseg-mesh view --workspace {ws.root}"
+    )
     return 0

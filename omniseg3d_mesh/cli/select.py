@@ -25,7 +25,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="CLICK",
         help="v:VERTEX | x:X,Y,Z | p:VIEW:U,V; prefix '-' for a negative click (repeat for several)",
     )
-    parser.add_argument("--out", type=Path, required=True, metavar="FILE", help="selected sub-mesh (.ply, .obj or .glb); the mask goes to <stem>.mask.npy")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="selected sub-mesh (.ply, .obj or .glb); the mask goes to <stem>.mask.npy",
+    )
     add_config_arguments(parser, SelectConfig)
 
 
@@ -47,7 +53,12 @@ def run(args: argparse.Namespace) -> int:
 
     def steps_table(steps, chosen) -> None:
         rows = [
-            [("* " if i == chosen else "") + str(i), f"{st.threshold_hi:.3f} .. {st.threshold_lo:.3f}", f"{st.threshold:.3f}", st.size]
+            [
+                ("* " if i == chosen else "") + str(i),
+                f"{st.threshold_hi:.3f} .. {st.threshold_lo:.3f}",
+                f"{st.threshold:.3f}",
+                st.size,
+            ]
             for i, st in enumerate(steps)
         ]
         print_table("hierarchy steps (smaller -> bigger)", ["step", "threshold range", "threshold", "vertices"], rows)

@@ -9,19 +9,44 @@ HELP = "serve the interactive web viewer"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workspace", type=Path, default=None, metavar="DIR", help="workspace written by `fit` (default: ./omniseg)")
-    parser.add_argument("--parts", type=Path, default=None, metavar="DIR",
-                        help="the parts to show (default: where `discretize` last wrote for this workspace, else <workspace>/parts)")
-    parser.add_argument("--host", default="127.0.0.1", metavar="ADDRESS",
-                        help="address to bind (default: 127.0.0.1, this machine only; others need --allow-remote)")
-    parser.add_argument("--port", type=int, default=8080, metavar="PORT", help="TCP port (default: 8080; 0 = any free port)")
-    parser.add_argument("--allow-remote", action="store_true",
-                        help="allow binding a non-local address such as 0.0.0.0 (the viewer has no authentication)")
-    parser.add_argument("--transport", choices=["auto", "glb", "points"], default="auto",
-                        help="how vertex colours reach the browser: glb (mesh re-sent per update), points (colours "
-                             "only, on a point overlay), auto (glb up to 300k vertices)")
-    parser.add_argument("--demo", type=Path, default=None, metavar="DIR",
-                        help="write a small synthetic demo workspace to DIR and view it (no fitting needed)")
+    parser.add_argument(
+        "--workspace", type=Path, default=None, metavar="DIR", help="workspace written by `fit` (default: ./omniseg)"
+    )
+    parser.add_argument(
+        "--parts",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the parts to show (default: where `discretize` last wrote for this workspace, else <workspace>/parts)",
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        metavar="ADDRESS",
+        help="address to bind (default: 127.0.0.1, this machine only; others need --allow-remote)",
+    )
+    parser.add_argument(
+        "--port", type=int, default=8080, metavar="PORT", help="TCP port (default: 8080; 0 = any free port)"
+    )
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow binding a non-local address such as 0.0.0.0 (the viewer has no authentication)",
+    )
+    parser.add_argument(
+        "--transport",
+        choices=["auto", "glb", "points"],
+        default="auto",
+        help="how vertex colours reach the browser: glb (mesh re-sent per update), points (colours "
+        "only, on a point overlay), auto (glb up to 300k vertices)",
+    )
+    parser.add_argument(
+        "--demo",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write a small synthetic demo workspace to DIR and view it (no fitting needed)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,15 +72,24 @@ def run(args: argparse.Namespace) -> int:
     if state.parts is not None:
         console.print(f"parts: from {state.parts_info.get('source')} (the Parts display mode)", highlight=False)
     else:
-        console.print("parts: none exported yet (run `omniseg-mesh discretize`, or the viewer's Discretize panel)", highlight=False)
+        console.print(
+            "parts: none exported yet (run `omniseg-mesh discretize`, or the viewer's Discretize panel)",
+            highlight=False,
+        )
     if not is_loopback(args.host):
-        console.print(f"[bold yellow]warning:[/] serving on {args.host}: anyone who can reach port {args.port} can "
-                      "use this viewer and write exports into the workspace")
-    app = serve(state, host=args.host, port=args.port, allow_remote=args.allow_remote, transport=args.transport, block=False)
+        console.print(
+            f"[bold yellow]warning:[/] serving on {args.host}: anyone who can reach port {args.port} can "
+            "use this viewer and write exports into the workspace"
+        )
+    app = serve(
+        state, host=args.host, port=args.port, allow_remote=args.allow_remote, transport=args.transport, block=False
+    )
     console.print(f"[bold green]viewer:[/] {app.url}   ({state.num_vertices:,} vertices; Ctrl-C to stop)")
     if is_loopback(args.host):
-        console.print(f"remote machine? tunnel it: ssh -L {app.port}:localhost:{app.port} THIS_HOST, then open "
-                      f"http://localhost:{app.port}")
+        console.print(
+            f"remote machine? tunnel it: ssh -L {app.port}:localhost:{app.port} THIS_HOST, then open "
+            f"http://localhost:{app.port}"
+        )
     app.wait()
     next_hint(f"omniseg-mesh render --workspace {ws.root} --out views/   (the viewer's exports are in {ws.root})")
     return 0

@@ -135,7 +135,9 @@ def _read_dataparser_transforms(obj: dict, path: Path) -> np.ndarray:
     return np.diag([scale, scale, scale, 1.0]) @ D
 
 
-def load_world_transform(value, applied_transform: np.ndarray | None = None, camera_format: str | None = None) -> np.ndarray | None:
+def load_world_transform(
+    value, applied_transform: np.ndarray | None = None, camera_format: str | None = None
+) -> np.ndarray | None:
     """A 4x4 world transform from an array or a .npy / .json / text file (None passes through).
 
     JSON: a 4x4 (or 3x4) nested list, an object with exactly one of the keys
@@ -163,7 +165,9 @@ def load_world_transform(value, applied_transform: np.ndarray | None = None, cam
         path = Path(value)
         source = str(path)
         if not path.is_file():
-            raise FileNotFoundError(f"world transform file {path} does not exist; pass a 4x4 matrix as .txt, .npy or .json")
+            raise FileNotFoundError(
+                f"world transform file {path} does not exist; pass a 4x4 matrix as .txt, .npy or .json"
+            )
         try:
             if path.suffix == ".npy":
                 arr = np.load(path, allow_pickle=False)
@@ -182,8 +186,12 @@ def load_world_transform(value, applied_transform: np.ndarray | None = None, cam
                     if applied_transform is not None:
                         arr = arr @ np.asarray(applied_transform, dtype=np.float64)
                     log.info(
-                        "%s: nerfstudio dataparser transform, scale %g%s", path, float(obj["scale"]),
-                        ", combined with the transforms.json applied_transform" if applied_transform is not None else "",
+                        "%s: nerfstudio dataparser transform, scale %g%s",
+                        path,
+                        float(obj["scale"]),
+                        ", combined with the transforms.json applied_transform"
+                        if applied_transform is not None
+                        else "",
                     )
                 elif isinstance(obj, dict):
                     keys = [k for k in ("world_transform", "transform", "matrix") if k in obj]
@@ -192,7 +200,8 @@ def load_world_transform(value, applied_transform: np.ndarray | None = None, cam
                         raise ValueError(
                             f"{path}: expected a 4x4 list, an object with one key 'world_transform' (or 'transform', "
                             f"'matrix'), or nerfstudio's dataparser_transforms.json ('transform' and 'scale'); "
-                            f"found keys {sorted(obj)}" + (f" (not understood: {', '.join(unknown)})" if unknown else "")
+                            f"found keys {sorted(obj)}"
+                            + (f" (not understood: {', '.join(unknown)})" if unknown else "")
                         )
                     arr = np.asarray(obj[keys[0]], dtype=np.float64)
                 else:

@@ -220,7 +220,9 @@ def match_images(
             missing.append(cam.name)
             continue
         if key in matched:
-            raise ValueError(f"{source}: cameras {matched[key].name!r} and {cam.name!r} both refer to image {key}; each image needs exactly one camera")
+            raise ValueError(
+                f"{source}: cameras {matched[key].name!r} and {cam.name!r} both refer to image {key}; each image needs exactly one camera"
+            )
         matched[key] = cam
     if missing:
         raise FileNotFoundError(
@@ -279,7 +281,9 @@ def load_cameras(
     """
     images = Path(images_dir) if images_dir is not None else None
     if images is not None and not images.is_dir():
-        raise FileNotFoundError(f"images folder {images} does not exist or is not a folder; pass the folder holding the views")
+        raise FileNotFoundError(
+            f"images folder {images} does not exist or is not a folder; pass the folder holding the views"
+        )
     if cameras is not None:
         cam_path = Path(cameras)
         if not cam_path.exists():

@@ -114,7 +114,7 @@ def load_cameras_json(path: str | Path) -> list[Camera]:
     if not isinstance(doc, dict) or doc.get("format") != CAMERAS_JSON_FORMAT:
         found = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
         raise ValueError(
-            f"{path}: not an omniseg3d-mesh cameras.json (expected \"format\": \"{CAMERAS_JSON_FORMAT}\", found {found!r}). "
+            f'{path}: not an omniseg3d-mesh cameras.json (expected "format": "{CAMERAS_JSON_FORMAT}", found {found!r}). '
             "Fix: for nerfstudio files name them transforms.json, or pass the right file with --cameras"
         )
     version = doc.get("version")
@@ -127,7 +127,9 @@ def load_cameras_json(path: str | Path) -> list[Camera]:
     for k, v in enumerate(doc.get("views", [])):
         missing = [key for key in ("name", "width", "height", "K", "world_to_cam") if key not in v]
         if missing:
-            raise ValueError(f"{path}: view {k} lacks {', '.join(missing)}; every view needs name, width, height, K, world_to_cam")
+            raise ValueError(
+                f"{path}: view {k} lacks {', '.join(missing)}; every view needs name, width, height, K, world_to_cam"
+            )
         image = v.get("image")
         if image is not None:
             image = Path(image)

@@ -86,7 +86,11 @@ def _check_geometry(vertices, faces, colors, labels_or_mask, name: str):
             raise ValueError(f"colors must have shape ({n}, 3) (RGB, uint8), got {colors.shape}")
         if colors.dtype != np.uint8:
             c = colors.astype(np.float64)
-            colors = (np.clip(c, 0, 1) * 255 + 0.5).astype(np.uint8) if c.max(initial=0) <= 1.0 else np.clip(c, 0, 255).astype(np.uint8)
+            colors = (
+                (np.clip(c, 0, 1) * 255 + 0.5).astype(np.uint8)
+                if c.max(initial=0) <= 1.0
+                else np.clip(c, 0, 255).astype(np.uint8)
+            )
     return verts, faces, colors, arr
 
 
@@ -258,10 +262,20 @@ def export_selection(
         pf = remap[faces[inside]]
     if faces is not None and ext != "ply" and pf is not None and len(pf) == 0:
         raise ValueError(f"the selection has no complete face to write as .{ext}; write .ply (points) instead")
-    data = _mesh_bytes(verts[keep], pf if (pf is not None and len(pf)) or ext != "ply" else None, None if colors is None else colors[keep], ext)
+    data = _mesh_bytes(
+        verts[keep],
+        pf if (pf is not None and len(pf)) or ext != "ply" else None,
+        None if colors is None else colors[keep],
+        ext,
+    )
     atomic_write_bytes(path, data)
     mask_path = path.with_name(path.stem + ".mask.npy")
     buf = io.BytesIO()
     np.save(buf, m)
     atomic_write_bytes(mask_path, buf.getvalue())
-    return {"mesh": str(path), "mask": str(mask_path), "num_vertices": int(len(keep)), "num_faces": 0 if pf is None else int(len(pf))}
+    return {
+        "mesh": str(path),
+        "mask": str(mask_path),
+        "num_vertices": int(len(keep)),
+        "num_faces": 0 if pf is None else int(len(pf)),
+    }

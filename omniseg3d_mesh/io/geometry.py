@@ -128,7 +128,11 @@ def count_duplicate_faces(faces: np.ndarray, num_vertices: int) -> int:
         keys.sort()
         return int(np.count_nonzero(keys[1:] == keys[:-1]))
     u = f.astype(np.uint64)  # wrap-around arithmetic: a hash, verified below
-    h = u[:, 0] * np.uint64(0x9E3779B97F4A7C15) ^ u[:, 1] * np.uint64(0xC2B2AE3D27D4EB4F) ^ u[:, 2] * np.uint64(0x165667B19E3779F9)
+    h = (
+        u[:, 0] * np.uint64(0x9E3779B97F4A7C15)
+        ^ u[:, 1] * np.uint64(0xC2B2AE3D27D4EB4F)
+        ^ u[:, 2] * np.uint64(0x165667B19E3779F9)
+    )
     hs = np.sort(h)
     repeated = np.unique(hs[1:][hs[1:] == hs[:-1]])
     if repeated.size == 0:
@@ -253,7 +257,9 @@ def _ply_header(fh, path: Path) -> tuple[str, list[_PlyElement]]:
             except KeyError as exc:
                 raise ValueError(f"{path}: unknown PLY property type {exc.args[0]!r} in {line!r}") from None
     if fmt not in ("ascii", "binary_little_endian", "binary_big_endian"):
-        raise ValueError(f"{path}: unknown PLY format {fmt!r} (expected ascii, binary_little_endian or binary_big_endian)")
+        raise ValueError(
+            f"{path}: unknown PLY format {fmt!r} (expected ascii, binary_little_endian or binary_big_endian)"
+        )
     return fmt, elements
 
 
@@ -314,7 +320,9 @@ def _ply_read_ascii(el: _PlyElement, tokens: list[bytes], pos: int, path: Path) 
                     out[name].append(np.array(items, dtype=np.float64))
                     pos += 1 + c
     except (IndexError, ValueError):
-        raise ValueError(f"{path}: PLY element '{el.name}' is truncated or malformed (expected {el.count} rows)") from None
+        raise ValueError(
+            f"{path}: PLY element '{el.name}' is truncated or malformed (expected {el.count} rows)"
+        ) from None
     scalars = {p_[0] for p_ in el.props if p_[2] is None}
     return {k: (np.array(v) if k in scalars else v) for k, v in out.items()}, pos
 
@@ -623,7 +631,9 @@ def _check_gltf_container(path: Path) -> None:
         doc = read_json(path, "glTF file", _GLTF_FIX)
         if not isinstance(doc, dict) or "asset" not in doc:
             found = sorted(doc)[:8] if isinstance(doc, dict) else type(doc).__name__
-            raise ValueError(f"{path}: not a glTF file (expected a JSON object with an 'asset' key, found {found}). {_GLTF_FIX}")
+            raise ValueError(
+                f"{path}: not a glTF file (expected a JSON object with an 'asset' key, found {found}). {_GLTF_FIX}"
+            )
 
 
 def _load_gltf(path: Path) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
@@ -679,7 +689,9 @@ def _load_gltf(path: Path) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | 
 _LOADERS = {".ply": _load_ply, ".obj": _load_obj, ".off": _load_off, ".glb": _load_gltf, ".gltf": _load_gltf}
 
 
-def load_geometry(path: str | Path, point_mode: bool = False) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+def load_geometry(
+    path: str | Path, point_mode: bool = False
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Load a mesh or point cloud, keeping the file's vertex ids.
 
     Args:
@@ -697,7 +709,9 @@ def load_geometry(path: str | Path, point_mode: bool = False) -> tuple[np.ndarra
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"geometry file {path} does not exist; pass the path of a mesh or point cloud ({', '.join(GEOMETRY_SUFFIXES)})")
+        raise FileNotFoundError(
+            f"geometry file {path} does not exist; pass the path of a mesh or point cloud ({', '.join(GEOMETRY_SUFFIXES)})"
+        )
     loader = _LOADERS.get(path.suffix.lower())
     if loader is None:
         raise ValueError(
@@ -749,7 +763,9 @@ def ply_bytes(
     for name, values in (vertex_properties or {}).items():
         arr = np.asarray(values).reshape(-1)
         if arr.shape != (len(v),):
-            raise ValueError(f"vertex property {name!r} must have one value per vertex ({len(v)}), got shape {arr.shape}")
+            raise ValueError(
+                f"vertex property {name!r} must have one value per vertex ({len(v)}), got shape {arr.shape}"
+            )
         integer = np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool
         header.append(f"property {'int' if integer else 'float'} {name}")
         fields.append((name, "<i4" if integer else "<f4"))

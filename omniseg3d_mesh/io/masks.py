@@ -39,7 +39,14 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from omniseg3d_mesh.io.rle import decode_rle, encode_rle
-from omniseg3d_mesh.workspace import atomic_directory, atomic_save_npz, atomic_write_json, content_hash, read_npz, safe_view_name
+from omniseg3d_mesh.workspace import (
+    atomic_directory,
+    atomic_save_npz,
+    atomic_write_json,
+    content_hash,
+    read_npz,
+    safe_view_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +171,9 @@ def _num(value: Any) -> str:
 
 
 # --------------------------------------------------------------------------- SAM folder
-def save_sam_folder(out_dir: str | Path, masks: Sequence[np.ndarray] | np.ndarray, records: Sequence[dict] | None = None) -> Path:
+def save_sam_folder(
+    out_dir: str | Path, masks: Sequence[np.ndarray] | np.ndarray, records: Sequence[dict] | None = None
+) -> Path:
     """Write one image's masks in segment-anything's amg folder layout, atomically.
 
     Args:
@@ -254,7 +263,9 @@ def _read_png(path: Path) -> np.ndarray:
         with Image.open(path) as img:
             arr = np.asarray(img)
     except (OSError, UnidentifiedImageError) as exc:
-        raise ValueError(f"cannot read mask image {path}: {exc}; expected a single-channel PNG, 0 = outside, any other value = inside") from exc
+        raise ValueError(
+            f"cannot read mask image {path}: {exc}; expected a single-channel PNG, 0 = outside, any other value = inside"
+        ) from exc
     if arr.ndim == 3:
         arr = arr[..., :3].max(axis=2) if arr.shape[2] >= 3 else arr[..., 0]
     # any non-zero pixel is inside: SAM writes 0 / 255, many exporters 0 / 1
@@ -265,7 +276,9 @@ def _stack_masks(masks: list, path: Path, size: tuple[int, int] | None) -> np.nd
     """[M, H, W] bool from per-mask arrays of one image (all the same size)."""
     shapes = {m.shape for m in masks}
     if len(shapes) > 1:
-        raise ValueError(f"{path}: masks have different sizes {sorted(shapes)}; all masks of one image must have its size")
+        raise ValueError(
+            f"{path}: masks have different sizes {sorted(shapes)}; all masks of one image must have its size"
+        )
     if masks:
         return np.stack(masks)
     h, w = size if size is not None else (0, 0)
@@ -318,7 +331,9 @@ def load_sam_folder(
 
 
 # --------------------------------------------------------------------------- COCO RLE json
-def save_coco_rle_json(path: str | Path, masks: np.ndarray | Sequence[np.ndarray], records: Sequence[dict] | None = None) -> Path:
+def save_coco_rle_json(
+    path: str | Path, masks: np.ndarray | Sequence[np.ndarray], records: Sequence[dict] | None = None
+) -> Path:
     """Write one image's masks as segment-anything's ``--convert-to-rle`` json, atomically.
 
     Args:
@@ -365,7 +380,9 @@ def load_coco_rle_json(
     try:
         data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc}); expected segment-anything's COCO-RLE output (a list of annotations)") from exc
+        raise ValueError(
+            f"{path}: not valid JSON ({exc}); expected segment-anything's COCO-RLE output (a list of annotations)"
+        ) from exc
     if isinstance(data, dict) and isinstance(data.get("annotations"), list):
         data = data["annotations"]
     if not isinstance(data, list) or not all(isinstance(a, dict) and "segmentation" in a for a in data):
@@ -431,7 +448,9 @@ def _npz_names(path: Path) -> list[str]:
         with zipfile.ZipFile(path) as zf:
             return [n[:-4] for n in zf.namelist() if n.endswith(".npy")]
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise ValueError(f"{path}: cannot read the mask stack: the file is truncated or corrupt ({exc}); {_NPZ_FIX}") from None
+        raise ValueError(
+            f"{path}: cannot read the mask stack: the file is truncated or corrupt ({exc}); {_NPZ_FIX}"
+        ) from None
 
 
 def find_mask_entries(source: str | Path) -> dict[str, _Entry]:
@@ -520,7 +539,9 @@ def load_masks(
     keys = [mask_key(cam.name) for cam in cameras]
     dup = sorted({k for k in keys if keys.count(k) > 1})
     if dup:
-        raise ValueError(f"several cameras share the image stem(s) {_names(dup)}; masks are matched by stem, so image names must differ")
+        raise ValueError(
+            f"several cameras share the image stem(s) {_names(dup)}; masks are matched by stem, so image names must differ"
+        )
     stems = [Path(cam.name).stem for cam in cameras]
     matched: dict[str, _Entry] = {}
     missing: list[str] = []
@@ -551,7 +572,9 @@ def load_masks(
     if extra:
         log.warning("ignoring %d mask set(s) that match no camera: %s", len(extra), _names(extra))
     if not matched:
-        raise ValueError(f"none of the {len(cameras)} camera(s) has masks in {source}; check that image names match the mask names")
+        raise ValueError(
+            f"none of the {len(cameras)} camera(s) has masks in {source}; check that image names match the mask names"
+        )
     views = MaskViews(matched, {cam.name: (cam.height, cam.width) for cam in cameras if cam.name in matched})
     if lazy:
         return views

@@ -63,7 +63,10 @@ def encode_rle(mask: np.ndarray, compressed: bool = True) -> dict:
     if mask.ndim != 2:
         raise ValueError(f"RLE encodes one [H, W] mask, got shape {mask.shape}")
     counts = _runs(mask)
-    return {"size": [int(mask.shape[0]), int(mask.shape[1])], "counts": _counts_to_string(counts) if compressed else counts}
+    return {
+        "size": [int(mask.shape[0]), int(mask.shape[1])],
+        "counts": _counts_to_string(counts) if compressed else counts,
+    }
 
 
 def decode_rle(rle: dict) -> np.ndarray:

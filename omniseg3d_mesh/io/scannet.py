@@ -79,8 +79,12 @@ def read_scannet(root: str | Path, images_dir: str | Path | None = None) -> tupl
             pose_to_camera(np.linalg.inv(c2w), str(pf), K=K, width=size[0], height=size[1], name=name, image_path=img)
         )
     if skipped:
-        log.warning("%s: skipped %d of %d frames whose pose is not finite (ScanNet marks lost tracking with -inf)",
-                    root, len(skipped), len(poses))
+        log.warning(
+            "%s: skipped %d of %d frames whose pose is not finite (ScanNet marks lost tracking with -inf)",
+            root,
+            len(skipped),
+            len(poses),
+        )
     log.info("read %d ScanNet frames from %s", len(cams), root)
     return cams, skipped
 

@@ -54,8 +54,10 @@ def _read_json(path: Path) -> dict:
 
     meta = read_json(path, "transforms.json", "fix the file or export it again")
     if not isinstance(meta, dict) or not isinstance(meta.get("frames"), list):
-        raise ValueError(f"{path}: expected a transforms.json object with a 'frames' list, found {type(meta).__name__}"
-                         + (f" with keys {sorted(meta)}" if isinstance(meta, dict) else ""))
+        raise ValueError(
+            f"{path}: expected a transforms.json object with a 'frames' list, found {type(meta).__name__}"
+            + (f" with keys {sorted(meta)}" if isinstance(meta, dict) else "")
+        )
     return meta
 
 
@@ -65,7 +67,9 @@ def _applied_transform(meta: dict, path: Path) -> np.ndarray | None:
         # nerfstudio's dataparser does the same for files written before the key existed
         log.warning(
             "%s has no applied_transform but sits beside colmap/sparse/0: assuming nerfstudio's legacy "
-            "COLMAP conversion %s (as nerfstudio does)", path, LEGACY_COLMAP_APPLIED_TRANSFORM
+            "COLMAP conversion %s (as nerfstudio does)",
+            path,
+            LEGACY_COLMAP_APPLIED_TRANSFORM,
         )
         meta = {**meta, "applied_transform": LEGACY_COLMAP_APPLIED_TRANSFORM}
     if "applied_transform" not in meta:
@@ -130,7 +134,7 @@ def load_transforms(path: str | Path, images_dir: str | Path | None = None) -> l
             if img is None:
                 raise ValueError(
                     f"{src}: no image size: the file has no 'w'/'h' and image {ref!r} was not found next to it. "
-                    "Fix: add \"w\" and \"h\" to transforms.json or put the images where file_path points"
+                    'Fix: add "w" and "h" to transforms.json or put the images where file_path points'
                 )
             w, h = image_size(img)
         w, h = int(w), int(h)
@@ -221,7 +225,9 @@ def save_transforms(
         for c in cameras:
             if (c.distortion is not None or c.K[0, 0] != c.K[1, 1] or c.K[0, 2] != c.width / 2
                     or c.K[1, 2] != c.height / 2 or not np.array_equal(c.K, c0.K)):  # fmt: skip
-                raise ValueError(f"form='angle' needs identical centred square-pixel pinhole cameras; {c.name!r} is not")
+                raise ValueError(
+                    f"form='angle' needs identical centred square-pixel pinhole cameras; {c.name!r} is not"
+                )
         meta["camera_angle_x"] = 2 * math.atan(0.5 * c0.width / c0.K[0, 0])
         if write_size:
             meta.update(w=c0.width, h=c0.height)

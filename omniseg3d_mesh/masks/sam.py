@@ -68,7 +68,11 @@ _CHECKPOINT_HINT = (
     "download an official checkpoint linked from https://github.com/facebookresearch/segment-anything#model-checkpoints "
     "(sam_vit_h_4b8939.pth for --model vit_h, sam_vit_l_0b3195.pth for vit_l, sam_vit_b_01ec64.pth for vit_b)"
 )
-_SAM_KEYS = ("image_encoder.patch_embed.proj.weight", "prompt_encoder.pe_layer.positional_encoding_gaussian_matrix", "mask_decoder.mask_tokens.weight")
+_SAM_KEYS = (
+    "image_encoder.patch_embed.proj.weight",
+    "prompt_encoder.pe_layer.positional_encoding_gaussian_matrix",
+    "mask_decoder.mask_tokens.weight",
+)
 
 
 # --------------------------------------------------------------------------- model
@@ -182,7 +186,9 @@ def read_sam_checkpoint(path: str | Path) -> dict:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"SAM checkpoint {path} not found: {_CHECKPOINT_HINT}, and pass it with --sam-checkpoint FILE")
+        raise FileNotFoundError(
+            f"SAM checkpoint {path} not found: {_CHECKPOINT_HINT}, and pass it with --sam-checkpoint FILE"
+        )
     import torch
 
     try:
@@ -196,9 +202,13 @@ def read_sam_checkpoint(path: str | Path) -> dict:
         if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
             state = state[wrapper]
     if isinstance(state, dict) and state and all(isinstance(k, str) and k.startswith("module.") for k in state):
-        state = {k[len("module."):]: v for k, v in state.items()}
+        state = {k[len("module.") :]: v for k, v in state.items()}
     if not isinstance(state, dict) or not all(k in state for k in _SAM_KEYS):
-        found = f"a {type(state).__name__}" if not isinstance(state, dict) else f"keys {', '.join(list(map(str, state))[:4]) or '(none)'}"
+        found = (
+            f"a {type(state).__name__}"
+            if not isinstance(state, dict)
+            else f"keys {', '.join(list(map(str, state))[:4]) or '(none)'}"
+        )
         raise ValueError(
             f"{path} is not a SAM checkpoint: expected a state dict with image_encoder.*, prompt_encoder.* and "
             f"mask_decoder.* weights, found {found}; {_CHECKPOINT_HINT}"
@@ -292,7 +302,11 @@ def load_sam_model(checkpoint: str | Path, model: str = "vit_h", device: str = "
     if model not in (*STANDARD_MODELS, "auto"):
         raise ValueError(f"unknown SAM model {model!r}; choose one of vit_h, vit_l, vit_b, auto")
     if model != "auto" and detected != model:
-        right = f"pass --model {detected}" if detected else "pass --model auto to build it from the sizes stored in the checkpoint"
+        right = (
+            f"pass --model {detected}"
+            if detected
+            else "pass --model auto to build it from the sizes stored in the checkpoint"
+        )
         what = f"a SAM {detected}" if detected else "a non-standard SAM"
         raise ValueError(
             f"{checkpoint} holds {what} (ViT embed dim {embed_dim}, {depth} blocks), but --model {model} was asked for "
@@ -305,10 +319,19 @@ def load_sam_model(checkpoint: str | Path, model: str = "vit_h", device: str = "
     try:
         sam.load_state_dict(state)
     except RuntimeError as exc:
-        raise ValueError(f"{checkpoint}: the weights do not fit a SAM {detected or 'model'}: {str(exc)[:300]}") from None
+        raise ValueError(
+            f"{checkpoint}: the weights do not fit a SAM {detected or 'model'}: {str(exc)[:300]}"
+        ) from None
     dev = resolve_device(device)
     sam.to(dev).eval()
-    log.info("loaded SAM %s (%d blocks, input %d px) from %s on %s", detected or "custom", depth, sam.image_encoder.img_size, checkpoint, dev)
+    log.info(
+        "loaded SAM %s (%d blocks, input %d px) from %s on %s",
+        detected or "custom",
+        depth,
+        sam.image_encoder.img_size,
+        checkpoint,
+        dev,
+    )
     return sam
 
 
@@ -318,7 +341,11 @@ def list_images(images_dir: str | Path) -> list[Path]:
     images_dir = Path(images_dir)
     if not images_dir.is_dir():
         raise FileNotFoundError(f"images folder {images_dir} not found; pass the folder that holds the input images")
-    return sorted(p for p in images_dir.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS)
+    return sorted(
+        p
+        for p in images_dir.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS
+    )
 
 
 def _read_rgb(path: Path) -> np.ndarray:
@@ -376,7 +403,11 @@ def _scaled_records(anns: list[dict], sx: float, sy: float) -> list[dict]:
 def _image_keys(images_dir: Path, images: Sequence[str | Path] | Mapping[str, str | Path] | None) -> dict[str, Path]:
     if isinstance(images, Mapping):
         return {str(k): Path(v) for k, v in images.items()}
-    paths = list_images(images_dir) if images is None else [p if Path(p).is_absolute() else images_dir / p for p in map(Path, images)]
+    paths = (
+        list_images(images_dir)
+        if images is None
+        else [p if Path(p).is_absolute() else images_dir / p for p in map(Path, images)]
+    )
     keys: dict[str, Path] = {}
     for p in paths:
         try:
@@ -385,7 +416,9 @@ def _image_keys(images_dir: Path, images: Sequence[str | Path] | Mapping[str, st
             rel = p.name
         key = mask_key(rel)
         if key in keys:
-            raise ValueError(f"{keys[key].name} and {p.name} have the same stem {key!r}; masks are named by stem, rename one of them")
+            raise ValueError(
+                f"{keys[key].name} and {p.name} have the same stem {key!r}; masks are named by stem, rename one of them"
+            )
         keys[key] = p
     return keys
 
@@ -437,8 +470,17 @@ def generate_masks(
     if not todo_map:
         raise ValueError(f"no images found in {images_dir} (looked for {', '.join(IMAGE_EXTENSIONS)})")
     report_: dict[str, Any] = {
-        "total": len(todo_map), "done": 0, "skipped": 0, "failed": 0, "failures": [], "masks": 0,
-        "seconds": 0.0, "images_per_s": 0.0, "model": config.model, "device": None, "out_dir": str(out_dir),
+        "total": len(todo_map),
+        "done": 0,
+        "skipped": 0,
+        "failed": 0,
+        "failures": [],
+        "masks": 0,
+        "seconds": 0.0,
+        "images_per_s": 0.0,
+        "model": config.model,
+        "device": None,
+        "out_dir": str(out_dir),
     }
     if checkpoint is not None and not Path(checkpoint).is_file():
         read_sam_checkpoint(checkpoint)  # a named checkpoint that is not there fails early, with the fix
@@ -450,7 +492,9 @@ def generate_masks(
         report(progress, "masks", len(todo_map), len(todo_map), images_per_s=0.0, failed=0)
         return report_
     if checkpoint is None and model is None:
-        raise ValueError(f"{len(todo)} image(s) need masks but no SAM checkpoint was given: pass --sam-checkpoint FILE ({_CHECKPOINT_HINT})")
+        raise ValueError(
+            f"{len(todo)} image(s) need masks but no SAM checkpoint was given: pass --sam-checkpoint FILE ({_CHECKPOINT_HINT})"
+        )
     require("segment_anything", "mask generation")
     if config.min_mask_region_area > 0:
         require("cv2", "SAM's small-region clean-up (min_mask_region_area > 0)")
@@ -486,21 +530,31 @@ def generate_masks(
             if config.strict:
                 if isinstance(exc, (ValueError, FileNotFoundError)):
                     raise
-                raise RuntimeError(f"mask generation failed on {path}: {msg} (without --strict failures are counted and skipped)") from exc
+                raise RuntimeError(
+                    f"mask generation failed on {path}: {msg} (without --strict failures are counted and skipped)"
+                ) from exc
             log.warning("mask generation failed on %s: %s", path, msg)
             report_["failed"] += 1
             report_["failures"].append({"image": str(path), "error": msg})
         processed += 1
         elapsed = time.perf_counter() - start
         report(
-            progress, "masks", report_["skipped"] + processed, len(todo_map),
-            images_per_s=processed / max(elapsed, 1e-9), failed=report_["failed"],
+            progress,
+            "masks",
+            report_["skipped"] + processed,
+            len(todo_map),
+            images_per_s=processed / max(elapsed, 1e-9),
+            failed=report_["failed"],
         )
     report_["seconds"] = time.perf_counter() - start
     report_["images_per_s"] = processed / max(report_["seconds"], 1e-9)
     log.info(
         "masks: %d done, %d skipped, %d failed (%.2f images/s) into %s",
-        report_["done"], report_["skipped"], report_["failed"], report_["images_per_s"], out_dir,
+        report_["done"],
+        report_["skipped"],
+        report_["failed"],
+        report_["images_per_s"],
+        out_dir,
     )
     return report_
 
@@ -569,7 +623,9 @@ def ensure_masks(
     if missing:
         images: dict[str, Path] = {}
         for cam in missing:
-            path = cam.image_path if cam.image_path is not None else (Path(images_dir) / cam.name if images_dir else None)
+            path = (
+                cam.image_path if cam.image_path is not None else (Path(images_dir) / cam.name if images_dir else None)
+            )
             if path is None or not Path(path).is_file():
                 raise FileNotFoundError(
                     f"image of view {cam.name} not found (looked for {path}); masks cannot be generated without it: "
@@ -578,5 +634,7 @@ def ensure_masks(
             images[mask_key(cam.name)] = Path(path)
         result = generate_masks(images_dir or Path("."), checkpoint, masks_dir, config, progress, images=images)
         if result["failed"]:
-            log.warning("SAM failed on %d image(s): %s", result["failed"], ", ".join(f["image"] for f in result["failures"][:5]))
+            log.warning(
+                "SAM failed on %d image(s): %s", result["failed"], ", ".join(f["image"] for f in result["failures"][:5])
+            )
     return load_masks(masks_dir, cameras, allow_missing=allow_missing, lazy=lazy)

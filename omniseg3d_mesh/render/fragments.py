@@ -57,7 +57,9 @@ class Fragments:
     def __init__(self, vertex_ids=None, weights=None, depth=None, face_ids=None, _bary=None, _faces=None):
         explicit = vertex_ids is not None and weights is not None
         if not explicit and (_bary is None or _faces is None):
-            raise ValueError("Fragments need vertex_ids and weights, or (via from_faces) barycentrics and the mesh faces")
+            raise ValueError(
+                "Fragments need vertex_ids and weights, or (via from_faces) barycentrics and the mesh faces"
+            )
         if explicit:
             self.vertex_ids, self.weights = vertex_ids, weights
             _bary = _faces = None
@@ -138,7 +140,9 @@ class Fragments:
         if squeeze:
             vals = vals[:, None]
         ids = np.clip(self.vertex_ids, 0, None)
-        out = (vals[ids] * self.weights[..., None].astype(vals.dtype if vals.dtype.kind == "f" else np.float32)).sum(axis=2)
+        out = (vals[ids] * self.weights[..., None].astype(vals.dtype if vals.dtype.kind == "f" else np.float32)).sum(
+            axis=2
+        )
         out[~self.valid] = fill
         return out[..., 0] if squeeze else out
 
@@ -243,7 +247,14 @@ def _cache_key(scene: Scene, camera: Camera, kind: str, point_radius: float | No
     from ..workspace import content_hash
 
     # point splats: version 2 = per-point radii from the local spacing by default
-    return content_hash(FRAGMENTS_VERSION, geometry_hash, camera.fingerprint(), kind, point_radius, *(("splat-v2",) if kind == "points" else ()))
+    return content_hash(
+        FRAGMENTS_VERSION,
+        geometry_hash,
+        camera.fingerprint(),
+        kind,
+        point_radius,
+        *(("splat-v2",) if kind == "points" else ()),
+    )
 
 
 class _CacheWriter:
@@ -293,7 +304,9 @@ def load_or_compute_fragments(
     kind = resolve_backend(backend, scene, camera)
     if workspace is None:
         return compute_fragments(scene, camera, backend, point_radius)
-    key = _cache_key(scene, camera, kind if kind != "nvdiffrast" else "cpu", point_radius, geometry_hash or scene.geometry_hash())
+    key = _cache_key(
+        scene, camera, kind if kind != "nvdiffrast" else "cpu", point_radius, geometry_hash or scene.geometry_hash()
+    )
     path = workspace.fragments_path(camera.name)
     if path.is_file():
         try:
@@ -335,7 +348,9 @@ def iter_fragments(
     writer = _CacheWriter() if workspace is not None else None
     try:
         for i, cam in enumerate(cams):
-            frags = load_or_compute_fragments(scene, cam, workspace, backend, point_radius, geometry_hash=ghash, writer=writer)
+            frags = load_or_compute_fragments(
+                scene, cam, workspace, backend, point_radius, geometry_hash=ghash, writer=writer
+            )
             report(progress, "fragments", i + 1, len(cams))
             yield cam, frags
     finally:

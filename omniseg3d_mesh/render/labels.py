@@ -56,6 +56,7 @@ __all__ = [
     "load_label_png",
 ]
 
+
 @dataclass(frozen=True)
 class RenderReport:
     """What :func:`render_views` wrote.
@@ -78,6 +79,8 @@ class RenderReport:
     annotations: int
     parts: int
     source: str = ""
+
+
 MAX_PART_ID = 65534  # part id + 1 must fit a 16-bit PNG
 
 
@@ -133,7 +136,9 @@ def render_scores(fragments: Fragments, scores: np.ndarray) -> np.ndarray:
     return fragments.interpolate(s, fill=np.nan).astype(np.float32)
 
 
-def render_pca(fragments: Fragments, features: np.ndarray | None = None, colors: np.ndarray | None = None) -> np.ndarray:
+def render_pca(
+    fragments: Fragments, features: np.ndarray | None = None, colors: np.ndarray | None = None
+) -> np.ndarray:
     """[H, W, 3] uint8 feature colours (black background).
 
     Args:
@@ -192,7 +197,9 @@ def overlay(
             base = np.repeat(base[..., None], 3, axis=2)
         base = base[..., :3]
         if base.shape[:2] != (h, w):
-            raise ValueError(f"image is {base.shape[1]}x{base.shape[0]} but the label map is {w}x{h}; render at the image size")
+            raise ValueError(
+                f"image is {base.shape[1]}x{base.shape[0]} but the label map is {w}x{h}; render at the image size"
+            )
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"overlay alpha must be in [0, 1], got {alpha}")
     top = int(label_map.max(initial=-1))
@@ -305,7 +312,9 @@ def _iter_cameras(scene: Scene, views: Iterable[Camera | str] | None) -> Iterato
             yield scene.camera(v)
         except KeyError:
             names = ", ".join(c.name for c in scene.cameras[:10])
-            raise ValueError(f"no view named {v!r} in the scene; views are: {names}{' ...' if len(scene.cameras) > 10 else ''}") from None
+            raise ValueError(
+                f"no view named {v!r} in the scene; views are: {names}{' ...' if len(scene.cameras) > 10 else ''}"
+            ) from None
 
 
 def _view_stem(name: str, seen: set[str]) -> str:
@@ -333,7 +342,9 @@ def _prepare_values(scene: Scene, values: Any, what: str) -> np.ndarray:
     V = scene.num_vertices
     if what == "pca":
         if arr.ndim != 2 or len(arr) != V:
-            raise ValueError(f"pca needs features [V, D] with V = {V} (the geometry's vertex count), got shape {arr.shape}")
+            raise ValueError(
+                f"pca needs features [V, D] with V = {V} (the geometry's vertex count), got shape {arr.shape}"
+            )
         return pca_colors(arr) if not (arr.shape[1] == 3 and arr.dtype == np.uint8) else arr
     if arr.shape != (V,):
         raise ValueError(f"{what} needs one value per vertex: expected shape ({V},), got {arr.shape}")
@@ -422,7 +433,14 @@ def render_views(
                         scene, cam, workspace, _backend_for(cam, backend), point_radius, geometry_hash=ghash
                     )
                 else:  # render at the image's own size (not cached: the cache holds the fit's views)
-                    log.info("view %s: camera is %dx%d, image %dx%d; rendering at the image size", cam.name, cam.width, cam.height, iw, ih)
+                    log.info(
+                        "view %s: camera is %dx%d, image %dx%d; rendering at the image size",
+                        cam.name,
+                        cam.width,
+                        cam.height,
+                        iw,
+                        ih,
+                    )
                     cam = cam.scaled(iw, ih)
                     frags = compute_fragments(scene, cam, _backend_for(cam, backend), point_radius)
                 stem = _view_stem(cam.name, seen)
@@ -436,7 +454,10 @@ def render_views(
                         _save_rgb_png(tmp / f"{stem}_overlay.png", overlay(photo, lmap, alpha))
                         written.append(f"{stem}_overlay.png")
                     file_name = image_path.name if image_path is not None else (Path(cam.name).name or cam.name)
-                    images_fh.write(json.dumps({"id": n_views, "file_name": file_name, "width": iw, "height": ih, "view": cam.name}) + "\n")
+                    images_fh.write(
+                        json.dumps({"id": n_views, "file_name": file_name, "width": iw, "height": ih, "view": cam.name})
+                        + "\n"
+                    )
                     for pid in np.unique(lmap[lmap >= 0]).tolist():
                         mask = lmap == pid
                         rle = encode_rle(mask)

@@ -82,9 +82,7 @@ class _Context:
         return dr, cls.ctx, cls.tensors
 
 
-def clip_space_matrix(
-    camera: Camera, near: float, far: float, viewport: tuple[int, int] | None = None
-) -> np.ndarray:
+def clip_space_matrix(camera: Camera, near: float, far: float, viewport: tuple[int, int] | None = None) -> np.ndarray:
     """[4, 4] float64 matrix taking world points (homogeneous) to nvdiffrast clip space.
 
     Rows of the result are ``(x_clip, y_clip, z_clip, w_clip)``; see the module
@@ -167,7 +165,9 @@ def rasterize_fragments(scene: Scene, camera: Camera, device=None) -> Fragments:
     w2c = torch.from_numpy(camera.world_to_cam).to(device=device, dtype=torch.float64)
     zcam64 = vh @ w2c[2]  # [V] camera z = clip w
     near, far = _clip_planes(float(zcam64.max()) if len(zcam64) else 0.0)
-    mvp = torch.from_numpy(clip_space_matrix(camera, near, far, viewport=(wp, hp))).to(device=device, dtype=torch.float64)
+    mvp = torch.from_numpy(clip_space_matrix(camera, near, far, viewport=(wp, hp))).to(
+        device=device, dtype=torch.float64
+    )
     clip = vh @ mvp.T  # [V, 4], w = camera z
     with torch.no_grad():
         rast, _ = dr.rasterize(ctx, clip.float()[None].contiguous(), faces, resolution=(hp, wp), grad_db=False)

@@ -180,7 +180,9 @@ def splat_points(scene: Scene, camera: Camera, radius: float | None = None) -> F
             per_chunk = max(1, _CHUNK // oy.numel())
             for start in range(0, len(sel), per_chunk):
                 s = sel[start : start + per_chunk]
-                _splat_chunk(zbuf, torch.from_numpy(uv[s]), torch.from_numpy(radii[s]), torch.from_numpy(keys[s]), ox, oy, h, w)
+                _splat_chunk(
+                    zbuf, torch.from_numpy(uv[s]), torch.from_numpy(radii[s]), torch.from_numpy(keys[s]), ox, oy, h, w
+                )
     hit = zbuf != _SENTINEL
     vid = torch.full((h * w,), -1, dtype=torch.int64)
     vid[hit] = zbuf[hit] & 0xFFFFFFFF

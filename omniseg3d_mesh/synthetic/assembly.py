@@ -96,10 +96,21 @@ def ring_cameras(
         r, z = _draw(radius, gen), _draw(elevation, gen)
         look = (tx, ty, tz)
         if target_jitter:
-            look = (tx + gen.uniform(-target_jitter, target_jitter), ty + gen.uniform(-target_jitter, target_jitter), tz)
+            look = (
+                tx + gen.uniform(-target_jitter, target_jitter),
+                ty + gen.uniform(-target_jitter, target_jitter),
+                tz,
+            )
         view = name.format(k)
         cams.append(
-            Camera.look_at((r * np.cos(a), r * np.sin(a), z), look, width=width, height=height, fov_y_deg=fov_y_deg, name=view,
-                           image_path=None if image_dir is None else Path(image_dir) / view)  # fmt: skip
+            Camera.look_at(
+                (r * np.cos(a), r * np.sin(a), z),
+                look,
+                width=width,
+                height=height,
+                fov_y_deg=fov_y_deg,
+                name=view,
+                image_path=None if image_dir is None else Path(image_dir) / view,
+            )  # fmt: skip
         )
     return cams

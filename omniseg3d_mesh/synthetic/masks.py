@@ -67,16 +67,41 @@ class MaskSimConfig:
 MASK_PRESETS: dict[str, MaskSimConfig] = {
     "clean": MaskSimConfig(),
     "medium": MaskSimConfig(
-        p_part=0.85, p_object=0.8, p_group=0.5, p_merge=0.1, p_split=0.1, p_boundary=0.5, boundary_px=2.0, stuff_pieces=3, p_stuff=0.8
+        p_part=0.85,
+        p_object=0.8,
+        p_group=0.5,
+        p_merge=0.1,
+        p_split=0.1,
+        p_boundary=0.5,
+        boundary_px=2.0,
+        stuff_pieces=3,
+        p_stuff=0.8,
     ),
     "hard": MaskSimConfig(
-        p_part=0.7, p_object=0.6, p_group=0.35, p_merge=0.2, p_split=0.2, p_boundary=0.8, boundary_px=3.0, stuff_pieces=5, p_stuff=0.7
+        p_part=0.7,
+        p_object=0.6,
+        p_group=0.35,
+        p_merge=0.2,
+        p_split=0.2,
+        p_boundary=0.8,
+        boundary_px=3.0,
+        stuff_pieces=5,
+        p_stuff=0.7,
     ),
     # room scans (tools/eval_rooms.py): the hard errors plus part groups, and SAM's real
     # smallest mask, ~100 px at 640x480, so small objects keep their masks
     "room": MaskSimConfig(
-        p_part=0.7, p_object=0.6, p_group=0.35, p_merge=0.2, p_split=0.2, p_part_group=0.25, p_boundary=0.8,
-        boundary_px=3.0, stuff_pieces=5, p_stuff=0.7, min_area=100 / (640 * 480),
+        p_part=0.7,
+        p_object=0.6,
+        p_group=0.35,
+        p_merge=0.2,
+        p_split=0.2,
+        p_part_group=0.25,
+        p_boundary=0.8,
+        boundary_px=3.0,
+        stuff_pieces=5,
+        p_stuff=0.7,
+        min_area=100 / (640 * 480),
     ),
 }
 
@@ -106,7 +131,9 @@ def resolve_preset(preset) -> MaskSimConfig:
     if isinstance(preset, MaskSimConfig):
         return preset
     if preset not in MASK_PRESETS:
-        raise ValueError(f"unknown mask simulator preset {preset!r}; choose one of {', '.join(MASK_PRESETS)} or pass a MaskSimConfig")
+        raise ValueError(
+            f"unknown mask simulator preset {preset!r}; choose one of {', '.join(MASK_PRESETS)} or pass a MaskSimConfig"
+        )
     return MASK_PRESETS[preset]
 
 
@@ -254,7 +281,9 @@ def _simulate_view(syn, maps: dict[str, np.ndarray], cfg: MaskSimConfig, rng) ->
     return finish_proposals(proposals, cfg, rng, h, w)
 
 
-def simulate_view_masks(syn, fragments, preset: str | MaskSimConfig = "clean", seed: int = 0, view_index: int = 0) -> np.ndarray:
+def simulate_view_masks(
+    syn, fragments, preset: str | MaskSimConfig = "clean", seed: int = 0, view_index: int = 0
+) -> np.ndarray:
     """Simulated SAM proposals of one view, as view ``view_index`` of :func:`simulate_masks`.
 
     Views are independent (one generator per (seed, view index)), so a scene's masks can
@@ -294,7 +323,12 @@ def simulate_masks(
     for i, name in enumerate(names):
         out[name] = simulate_view_masks(syn, fragments_by_view[name], cfg, seed=seed, view_index=i)
         report(progress, "masks", i + 1, len(names))
-    log.info("simulated %d masks over %d views (%s)", sum(len(m) for m in out.values()), len(out), preset if isinstance(preset, str) else "custom")
+    log.info(
+        "simulated %d masks over %d views (%s)",
+        sum(len(m) for m in out.values()),
+        len(out),
+        preset if isinstance(preset, str) else "custom",
+    )
     return out
 
 

@@ -86,7 +86,9 @@ def _read_seg(path: Path, num_faces: int) -> np.ndarray:
     try:
         lab = np.array([int(float(t)) for t in text], dtype=np.int64)
     except ValueError:
-        raise ValueError(f"{path}: a .seg file holds one integer segment id per line (one line per face); found a non-number") from None
+        raise ValueError(
+            f"{path}: a .seg file holds one integer segment id per line (one line per face); found a non-number"
+        ) from None
     if len(lab) != num_faces:
         raise ValueError(
             f"{path}: {len(lab)} segment ids but the mesh has {num_faces} faces; "
@@ -99,7 +101,9 @@ def list_psb(root: str | Path) -> list[str]:
     """Model ids of the meshes under ``root`` that have a ``seg/<id>`` folder, in numeric order."""
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f"benchmark folder {root} does not exist; expected <root>/N.off and <root>/seg/N/N_k.seg")
+        raise FileNotFoundError(
+            f"benchmark folder {root} does not exist; expected <root>/N.off and <root>/seg/N/N_k.seg"
+        )
     names = [p.stem for p in root.glob("*.off") if (root / "seg" / p.stem).is_dir()]
     return sorted(names, key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0, s))
 
@@ -135,7 +139,9 @@ def load_psb(
     name = off_path.stem
     seg_dir = Path(seg_dir) if seg_dir is not None else off_path.parent / "seg" / name
     if not seg_dir.is_dir():
-        raise FileNotFoundError(f"segmentation folder {seg_dir} does not exist; expected {name}_k.seg files there (seg/{name}/{name}_0.seg, ...)")
+        raise FileNotFoundError(
+            f"segmentation folder {seg_dir} does not exist; expected {name}_k.seg files there (seg/{name}/{name}_0.seg, ...)"
+        )
     vertices, faces, _ = load_geometry(off_path)
     if faces is None or len(faces) == 0:
         raise ValueError(f"{off_path}: the benchmark needs a triangle mesh, found no faces")
@@ -151,12 +157,27 @@ def load_psb(
     vlab = {a: face_to_vertex_labels(faces, lab, len(vertices), areas) for a, lab in labels.items()}
     cams = sphere_cameras(vertices, num_views, width, height, seed=seed) if num_views else []
     scene = Scene(vertices=vertices, faces=faces, cameras=cams, source=off_path)
-    log.info("psb %s (%s): %d vertices, %d faces, %d annotators, %d views", name, psb_category(name), len(vertices), len(faces), len(labels), len(cams))
-    return PSBMesh(name=name, category=psb_category(name), scene=scene, face_labels=labels, vertex_labels=vlab, areas=areas)
+    log.info(
+        "psb %s (%s): %d vertices, %d faces, %d annotators, %d views",
+        name,
+        psb_category(name),
+        len(vertices),
+        len(faces),
+        len(labels),
+        len(cams),
+    )
+    return PSBMesh(
+        name=name, category=psb_category(name), scene=scene, face_labels=labels, vertex_labels=vlab, areas=areas
+    )
 
 
 def sphere_cameras(
-    vertices: np.ndarray, num_views: int = 40, width: int = 256, height: int = 256, fov_y_deg: float = 40.0, seed: int = 0
+    vertices: np.ndarray,
+    num_views: int = 40,
+    width: int = 256,
+    height: int = 256,
+    fov_y_deg: float = 40.0,
+    seed: int = 0,
 ) -> list[Camera]:
     """Cameras on a sphere around the geometry, each looking at its bounding-box centre.
 
@@ -179,7 +200,9 @@ def sphere_cameras(
     r = np.sqrt(1 - z**2)
     dirs = np.stack([r * np.cos(phi), r * np.sin(phi), z], 1)
     return [
-        Camera.look_at(center + dist * d, center, width=width, height=height, fov_y_deg=fov_y_deg, name=f"view_{k:03d}.png")
+        Camera.look_at(
+            center + dist * d, center, width=width, height=height, fov_y_deg=fov_y_deg, name=f"view_{k:03d}.png"
+        )
         for k, d in enumerate(dirs)
     ]
 
@@ -254,5 +277,11 @@ def simulate_psb_masks(
                         props.append(seg | (lab == nb[int(rng.integers(len(nb)))]))
         masks = finish_proposals(_dedupe(props), cfg, rng, h, w)
         out[view] = np.stack(masks) if masks else np.zeros((0, h, w), dtype=bool)
-    log.info("psb %s: %d proposals over %d views from annotators %s", psb.name, sum(len(m) for m in out.values()), len(out), annotators)
+    log.info(
+        "psb %s: %d proposals over %d views from annotators %s",
+        psb.name,
+        sum(len(m) for m in out.values()),
+        len(out),
+        annotators,
+    )
     return out

@@ -173,7 +173,14 @@ def _table(b: _Builder, gid: int, name: str, center, size, height, angle, hue):
     r = 0.035
     for sx in (-1, 1):
         for sy in (-1, 1):
-            legs.append(_cylinder(r, height - 0.05, (center[0] + sx * (lx / 2 - 0.08), center[1] + sy * (ly / 2 - 0.08), (height - 0.05) / 2), t))
+            legs.append(
+                _cylinder(
+                    r,
+                    height - 0.05,
+                    (center[0] + sx * (lx / 2 - 0.08), center[1] + sy * (ly / 2 - 0.08), (height - 0.05) / 2),
+                    t,
+                )
+            )
     _rotate_z([top, *legs], angle, center)
     b.part(oid, "top", [top], b.color(hue, 0.5, 0.7))
     for i, leg in enumerate(legs):
@@ -190,7 +197,11 @@ def _chair(b: _Builder, gid: int, name: str, center, facing, hue, colors=None):
     seat = _box((s, s, 0.06), (center[0], center[1], h - 0.03), t)
     back = _box((s, 0.06, 0.5), (center[0], center[1] + s / 2 - 0.03, h + 0.25), t)
     legs = [
-        _box((0.05, 0.05, h - 0.06), (center[0] + sx * (s / 2 - 0.04), center[1] + sy * (s / 2 - 0.04), (h - 0.06) / 2), t)
+        _box(
+            (0.05, 0.05, h - 0.06),
+            (center[0] + sx * (s / 2 - 0.04), center[1] + sy * (s / 2 - 0.04), (h - 0.06) / 2),
+            t,
+        )
         for sx in (-1, 1)
         for sy in (-1, 1)
     ]
@@ -294,7 +305,9 @@ def _assemble(b: _Builder, rng):
 
 
 # --------------------------------------------------------------------------- the scene
-def _synthetic_scene(b: "_Builder", scene: Scene, labels, part_object, object_group, preset: str, seed: int, meta: dict) -> SyntheticScene:
+def _synthetic_scene(
+    b: "_Builder", scene: Scene, labels, part_object, object_group, preset: str, seed: int, meta: dict
+) -> SyntheticScene:
     """The :class:`SyntheticScene` of an assembled builder (names and stuff flags from ``b``)."""
     return SyntheticScene(
         scene=scene,
@@ -387,7 +400,11 @@ def make_scene(
         for x in xs:
             if rng.uniform() < 0.75:
                 size = (rng.uniform(0.25, 0.32), rng.uniform(0.22, 0.3), rng.uniform(0.18, 0.3))
-                furniture.append(_storage_box(b, g, f"box_{nb}", (x + rng.uniform(-0.03, 0.03), yc), z + 0.015, size, rng.uniform(0, 1)))
+                furniture.append(
+                    _storage_box(
+                        b, g, f"box_{nb}", (x + rng.uniform(-0.03, 0.03), yc), z + 0.015, size, rng.uniform(0, 1)
+                    )
+                )
                 nb += 1
 
     # lounge: sofa facing a coffee table (front-right quadrant)
@@ -413,10 +430,19 @@ def make_scene(
         fboxes.append((vertices[sel].min(0), vertices[sel].max(0)))
     cams = _make_cameras(rng, fboxes, furniture, b.object_names, (RW, RD, RH), n_views, width, height, fov_y_deg)
     scene = Scene(vertices=vertices, faces=faces, colors=colors, cameras=cams)
-    syn = _synthetic_scene(b, scene, labels, part_object_arr, object_group, preset, seed, {"room": [float(RW), float(RD), float(RH)]})
+    syn = _synthetic_scene(
+        b, scene, labels, part_object_arr, object_group, preset, seed, {"room": [float(RW), float(RD), float(RH)]}
+    )
     log.info(
         "synthetic scene %s/seed %d: %d vertices, %d faces, %d parts, %d objects, %d groups, %d views",
-        preset, seed, len(vertices), len(scene.faces), syn.num_parts, syn.num_objects, len(b.group_names), n_views,
+        preset,
+        seed,
+        len(vertices),
+        len(scene.faces),
+        syn.num_parts,
+        syn.num_objects,
+        len(b.group_names),
+        n_views,
     )
     return syn
 
@@ -443,7 +469,10 @@ def _make_cameras(rng, fboxes, furniture, object_names, room, n_views, width, he
                     continue
             if abs(eye[0]) > RW / 2 - 0.25 or abs(eye[1]) > RD / 2 - 0.25:
                 continue
-            if any(np.all(eye[:2] > lo[:2] - 0.25) and np.all(eye[:2] < hi[:2] + 0.25) and eye[2] < hi[2] + 0.4 for lo, hi in fboxes):
+            if any(
+                np.all(eye[:2] > lo[:2] - 0.25) and np.all(eye[:2] < hi[:2] + 0.25) and eye[2] < hi[2] + 0.4
+                for lo, hi in fboxes
+            ):
                 continue
             break
         cams.append(Camera.look_at(eye, target, width=width, height=height, fov_y_deg=fov, name=f"view_{k:03d}.png"))
@@ -471,7 +500,9 @@ def _plane(size, center, normal_axis: int, tess):
 
     e = tess[0]
     na, nb = (max(1, int(np.ceil(x / e))) for x in size)
-    ga, gb = np.meshgrid(np.linspace(-size[0] / 2, size[0] / 2, na + 1), np.linspace(-size[1] / 2, size[1] / 2, nb + 1), indexing="ij")
+    ga, gb = np.meshgrid(
+        np.linspace(-size[0] / 2, size[0] / 2, na + 1), np.linspace(-size[1] / 2, size[1] / 2, nb + 1), indexing="ij"
+    )
     v = np.zeros(((na + 1) * (nb + 1), 3))
     axes = [i for i in range(3) if i != normal_axis]
     v[:, axes[0]], v[:, axes[1]] = ga.ravel(), gb.ravel()
@@ -531,7 +562,12 @@ def _wall_clock(b: _Builder, gid: int, xyz, axis: str, hue):
     hand_a = (0.008, 0.01, 0.08) if axis == "y" else (0.01, 0.008, 0.08)
     hand_b = (0.06, 0.01, 0.008) if axis == "y" else (0.01, 0.06, 0.008)
     b.part(oid, "face", [face], b.color(hue, 0.1, 0.95))
-    b.part(oid, "hands", [_box(hand_a, np.asarray(xyz) + off + [0, 0, 0.03], t), _box(hand_b, np.asarray(xyz) + off, t)], b.color(hue, 0.3, 0.15))
+    b.part(
+        oid,
+        "hands",
+        [_box(hand_a, np.asarray(xyz) + off + [0, 0, 0.03], t), _box(hand_b, np.asarray(xyz) + off, t)],
+        b.color(hue, 0.3, 0.15),
+    )
     return oid
 
 
@@ -694,7 +730,12 @@ def make_room(
     dc = np.array([rng.uniform(-RW / 2 + 1.0, -RW / 2 + 1.4), RD / 2 - 0.33])
     obstacles.append(_table(b, g, "desk_0", dc, (1.3, 0.6), 0.74, 0.0, rng.uniform(0, 1)))
     obstacles.append(_monitor(b, g, dc + [0.0, 0.12], 0.74, rng.uniform(0, 1)))
-    b.part(b.obj("keyboard_0", g), "body", [_box((0.42, 0.13, 0.02), (dc[0], dc[1] - 0.14, 0.75), t)], b.color(0.0, 0.0, 0.25))
+    b.part(
+        b.obj("keyboard_0", g),
+        "body",
+        [_box((0.42, 0.13, 0.02), (dc[0], dc[1] - 0.14, 0.75), t)],
+        b.color(0.0, 0.0, 0.25),
+    )
     small.append(len(b.object_names) - 1)
     small.append(_desk_lamp(b, g, dc + [0.5, 0.15], 0.74, rng.uniform(0, 1)))
     sup.add(dc + [-0.62, -0.27], dc + [-0.33, 0.25], 0.74, g)
@@ -760,7 +801,9 @@ def make_room(
     oid = b.obj("backpack_0", g)
     bp = np.array([RW / 2 - 0.35, ty - 0.8])
     b.part(oid, "body", [_box((0.3, 0.18, 0.42), (bp[0], bp[1], 0.21), t)], b.color(rng.uniform(0, 1), 0.7, 0.5))
-    b.part(oid, "pocket", [_box((0.22, 0.06, 0.18), (bp[0], bp[1] - 0.12, 0.12), t)], b.color(rng.uniform(0, 1), 0.7, 0.4))
+    b.part(
+        oid, "pocket", [_box((0.22, 0.06, 0.18), (bp[0], bp[1] - 0.12, 0.12), t)], b.color(rng.uniform(0, 1), 0.7, 0.4)
+    )
     _rotate_z([m for p in b.parts[-2:] for m in p[2]], -np.pi / 2, bp)
     obstacles.append(oid)
     oid = b.obj("scale_0", g)
@@ -776,7 +819,17 @@ def make_room(
     groups = {i: gid for i, (_, _, _, _, _, gid) in enumerate(sup.surfaces)}
     while things < num_objects:
         kind = _ITEMS[int(rng.integers(len(_ITEMS)))]
-        probe = {"mug": 0.09, "book": 0.14, "bottle": 0.05, "phone": 0.09, "bowl": 0.1, "can": 0.05, "carton": 0.12, "candle": 0.05, "book_stack": 0.15}[kind]
+        probe = {
+            "mug": 0.09,
+            "book": 0.14,
+            "bottle": 0.05,
+            "phone": 0.09,
+            "bowl": 0.1,
+            "can": 0.05,
+            "carton": 0.12,
+            "candle": 0.05,
+            "book_stack": 0.15,
+        }[kind]
         spot = sup.place(rng, probe)
         if spot is None:
             break
@@ -787,26 +840,55 @@ def make_room(
         things += 1
 
     vertices, faces, colors, labels, part_object_arr, object_group = _assemble(b, rng)
-    boxes = {oid: (vertices[labels["object"] == oid].min(0), vertices[labels["object"] == oid].max(0)) for oid in set(obstacles) | set(small)}
+    boxes = {
+        oid: (vertices[labels["object"] == oid].min(0), vertices[labels["object"] == oid].max(0))
+        for oid in set(obstacles) | set(small)
+    }
     # a scan holds only the surfaces its trajectory saw: drop what a dense sweep of low and
     # high views never hits (undersides resting on a support, backs against walls, insides)
     same = [tuple(np.flatnonzero(labels["object"] == o) for o in twins)]  # the twins stay identical
-    keep_v, faces = _scan_visible(vertices, faces, (RW, RD, RH), [boxes[o] for o in obstacles], np.random.default_rng([seed, 1]), scan_views, same,
+    keep_v, faces = _scan_visible(
+        vertices,
+        faces,
+        (RW, RD, RH),
+        [boxes[o] for o in obstacles],
+        np.random.default_rng([seed, 1]),
+        scan_views,
+        same,
         height=int(np.clip(3.5 / t[0], 120, 480)),  # a pixel no wider than the triangles at ~3 m
     )
     vertices, colors = vertices[keep_v], colors[keep_v]
     labels = {k: v[keep_v] for k, v in labels.items()}
     twin_pts = [vertices[labels["object"] == o][:: max(1, int((labels["object"] == o).sum()) // 300)] for o in twins]
     cams = _room_cameras(
-        rng, (RW, RD, RH), [boxes[o] for o in obstacles], np.array([(boxes[o][0] + boxes[o][1]) / 2 for o in small]).reshape(-1, 3),
-        twin_pts, num_views, width, height, fov_y_deg,
+        rng,
+        (RW, RD, RH),
+        [boxes[o] for o in obstacles],
+        np.array([(boxes[o][0] + boxes[o][1]) / 2 for o in small]).reshape(-1, 3),
+        twin_pts,
+        num_views,
+        width,
+        height,
+        fov_y_deg,
     )
     scene = Scene(vertices=vertices, faces=faces, colors=colors, cameras=cams)
-    meta = {"kind": "room", "room": [float(RW), float(RD), float(RH)], "twins": [int(o) for o in twins], "max_edge": float(t[0])}
+    meta = {
+        "kind": "room",
+        "room": [float(RW), float(RD), float(RH)],
+        "twins": [int(o) for o in twins],
+        "max_edge": float(t[0]),
+    }
     syn = _synthetic_scene(b, scene, labels, part_object_arr, object_group, f"room-{size}", seed, meta)
     log.info(
         "room %s/seed %d: %d vertices, %d faces, %d parts, %d objects (%d things), %d views",
-        size, seed, len(vertices), len(faces), syn.num_parts, syn.num_objects, things, num_views,
+        size,
+        seed,
+        len(vertices),
+        len(faces),
+        syn.num_parts,
+        syn.num_objects,
+        things,
+        num_views,
     )
     return syn
 
@@ -826,8 +908,17 @@ def _scan_visible(vertices, faces, room, boxes, rng, n_views: int, same=(), heig
     hit = np.zeros(len(vertices), bool)
     for k in range(n_views):
         for _attempt in range(200):
-            eye = np.array([rng.uniform(-RW / 2 + 0.4, RW / 2 - 0.4), rng.uniform(-RD / 2 + 0.4, RD / 2 - 0.4), rng.uniform(0.6, 2.0)])
-            if not any(np.all(eye[:2] > lo[:2] - 0.15) and np.all(eye[:2] < hi[:2] + 0.15) and eye[2] < hi[2] + 0.3 for lo, hi in boxes):
+            eye = np.array(
+                [
+                    rng.uniform(-RW / 2 + 0.4, RW / 2 - 0.4),
+                    rng.uniform(-RD / 2 + 0.4, RD / 2 - 0.4),
+                    rng.uniform(0.6, 2.0),
+                ]
+            )
+            if not any(
+                np.all(eye[:2] > lo[:2] - 0.15) and np.all(eye[:2] < hi[:2] + 0.15) and eye[2] < hi[2] + 0.3
+                for lo, hi in boxes
+            ):
                 break
         yaw = rng.uniform(0, 2 * np.pi)
         dist = rng.uniform(1.0, 3.0)
@@ -862,10 +953,20 @@ def _room_cameras(rng, room, boxes, small_centres, twin_pts, n_views, width, hei
     for k in range(n_views):
         cam = None
         for attempt in range(500):
-            eye = np.array([rng.uniform(-RW / 2 + 0.7, RW / 2 - 0.7), rng.uniform(-RD / 2 + 0.7, RD / 2 - 0.7), rng.uniform(1.2, 1.8)])
+            eye = np.array(
+                [
+                    rng.uniform(-RW / 2 + 0.7, RW / 2 - 0.7),
+                    rng.uniform(-RD / 2 + 0.7, RD / 2 - 0.7),
+                    rng.uniform(1.2, 1.8),
+                ]
+            )
             if any(np.all(eye[:2] > lo[:2] - 0.3) and np.all(eye[:2] < hi[:2] + 0.3) for lo, hi in boxes):
                 continue
-            if len(small_centres) and attempt < 400 and np.min(np.linalg.norm(small_centres - eye, axis=1)) < min_small_dist:
+            if (
+                len(small_centres)
+                and attempt < 400
+                and np.min(np.linalg.norm(small_centres - eye, axis=1)) < min_small_dist
+            ):
                 continue
             yaw = rng.uniform(0, 2 * np.pi)
             dist = rng.uniform(2.0, 3.5)
@@ -895,7 +996,9 @@ def render_shaded(scene: Scene, fragments, camera: Camera, ambient: float = 0.35
     Returns:
         [H, W, 3] uint8 image (background dark grey).
     """
-    colors = (scene.colors if scene.colors is not None else np.full((scene.num_vertices, 3), 180, np.uint8)).astype(np.float32)
+    colors = (scene.colors if scene.colors is not None else np.full((scene.num_vertices, 3), 180, np.uint8)).astype(
+        np.float32
+    )
     rgb = fragments.interpolate(colors)
     valid = fragments.valid
     v = scene.vertices
@@ -943,7 +1046,9 @@ def _write_cameras_json(path: Path, cameras: list[Camera]) -> None:
     save_cameras_json(path, cameras)
 
 
-def save_synthetic(out_dir: str | Path, syn: SyntheticScene, fragments_by_view: dict | None = None, progress=None) -> dict:
+def save_synthetic(
+    out_dir: str | Path, syn: SyntheticScene, fragments_by_view: dict | None = None, progress=None
+) -> dict:
     """Write a synthetic scene in the project's own formats.
 
     Layout::
@@ -984,7 +1089,16 @@ def save_synthetic(out_dir: str | Path, syn: SyntheticScene, fragments_by_view: 
         buf = _io.BytesIO()
         Image.fromarray(img).save(buf, format="PNG")
         atomic_write_bytes(path, buf.getvalue())
-        cams.append(Camera(K=cam.K, world_to_cam=cam.world_to_cam, width=cam.width, height=cam.height, image_path=path, name=cam.name))
+        cams.append(
+            Camera(
+                K=cam.K,
+                world_to_cam=cam.world_to_cam,
+                width=cam.width,
+                height=cam.height,
+                image_path=path,
+                name=cam.name,
+            )
+        )
         report(progress, "images", i + 1, len(sc.cameras))
     _write_cameras_json(out / "cameras.json", cams)
     atomic_save_npz(
@@ -999,4 +1113,9 @@ def save_synthetic(out_dir: str | Path, syn: SyntheticScene, fragments_by_view: 
         object_names=np.asarray(syn.object_names),
         group_names=np.asarray(syn.group_names),
     )
-    return {"mesh": out / "mesh.ply", "images": out / "images", "cameras": out / "cameras.json", "labels": out / "gt_labels.npz"}
+    return {
+        "mesh": out / "mesh.ply",
+        "images": out / "images",
+        "cameras": out / "cameras.json",
+        "labels": out / "gt_labels.npz",
+    }

@@ -101,8 +101,14 @@ class _GlbEncoder:
             {"buffer": 0, "byteOffset": int(offsets[3]), "byteLength": color_bytes, "target": 34962},
         ]
         accessors = [
-            {"bufferView": 0, "componentType": 5126, "count": len(v), "type": "VEC3",
-             "min": v.min(axis=0).tolist(), "max": v.max(axis=0).tolist()},
+            {
+                "bufferView": 0,
+                "componentType": 5126,
+                "count": len(v),
+                "type": "VEC3",
+                "min": v.min(axis=0).tolist(),
+                "max": v.max(axis=0).tolist(),
+            },
             {"bufferView": 1, "componentType": 5126, "count": len(v), "type": "VEC3"},
             {"bufferView": 2, "componentType": 5125, "count": int(f.size), "type": "SCALAR"},
             {"bufferView": 3, "componentType": 5123, "normalized": True, "count": len(v), "type": "VEC4"},
@@ -112,9 +118,23 @@ class _GlbEncoder:
             "scene": 0,
             "scenes": [{"nodes": [0]}],
             "nodes": [{"mesh": 0}],
-            "meshes": [{"primitives": [{"attributes": {"POSITION": 0, "NORMAL": 1, "COLOR_0": 3}, "indices": 2, "material": 0}]}],
-            "materials": [{"pbrMetallicRoughness": {"baseColorFactor": [1, 1, 1, 1], "metallicFactor": 0.0, "roughnessFactor": 0.85},
-                           "doubleSided": True}],
+            "meshes": [
+                {
+                    "primitives": [
+                        {"attributes": {"POSITION": 0, "NORMAL": 1, "COLOR_0": 3}, "indices": 2, "material": 0}
+                    ]
+                }
+            ],
+            "materials": [
+                {
+                    "pbrMetallicRoughness": {
+                        "baseColorFactor": [1, 1, 1, 1],
+                        "metallicFactor": 0.0,
+                        "roughnessFactor": 0.85,
+                    },
+                    "doubleSided": True,
+                }
+            ],
             "buffers": [{"byteLength": total}],
             "bufferViews": views,
             "accessors": accessors,
@@ -122,11 +142,15 @@ class _GlbEncoder:
         js = json.dumps(gltf, separators=(",", ":")).encode()
         js += b" " * (-len(js) % 4)
         length = 12 + 8 + len(js) + 8 + total
-        self._prefix = b"".join([
-            struct.pack("<III", 0x46546C67, 2, length),
-            struct.pack("<II", len(js), 0x4E4F534A), js,
-            struct.pack("<II", total, 0x004E4942),
-        ] + static)
+        self._prefix = b"".join(
+            [
+                struct.pack("<III", 0x46546C67, 2, length),
+                struct.pack("<II", len(js), 0x4E4F534A),
+                js,
+                struct.pack("<II", total, 0x004E4942),
+            ]
+            + static
+        )
 
     def encode(self, colors: np.ndarray) -> bytes:
         """GLB bytes with ``colors`` [V, 3] uint8 (sRGB) as the vertex colours."""
@@ -203,15 +227,23 @@ class ViewerApp:
         colors = st.colors()
         if self.transport == "glb":
             self._glb = _GlbEncoder(st.vertices, st.faces)
-            self._mesh_handle = scene.add_glb("/mesh", glb_data=self._glb.encode(colors), cast_shadow=False, receive_shadow=False)
+            self._mesh_handle = scene.add_glb(
+                "/mesh", glb_data=self._glb.encode(colors), cast_shadow=False, receive_shadow=False
+            )
         else:
             if st.faces is not None:
-                self._mesh_handle = scene.add_mesh_simple("/mesh", st.vertices, st.faces, color=(120, 120, 125),
-                                                          cast_shadow=False, receive_shadow=False)
+                self._mesh_handle = scene.add_mesh_simple(
+                    "/mesh", st.vertices, st.faces, color=(120, 120, 125), cast_shadow=False, receive_shadow=False
+                )
             spacing = self._point_spacing()
             self._points_handle = scene.add_point_cloud(
-                "/points", st.vertices, np.ascontiguousarray(colors), point_size=spacing,
-                point_shape="circle" if st.faces is None else "square", precision="float32", point_shading="flat",
+                "/points",
+                st.vertices,
+                np.ascontiguousarray(colors),
+                point_size=spacing,
+                point_shape="circle" if st.faces is None else "square",
+                precision="float32",
+                point_shading="flat",
             )
         for k, cam in enumerate(st.cameras):
             self._frusta.append(self._add_frustum(k, cam))
@@ -231,9 +263,15 @@ class ViewerApp:
         c2w = np.asarray(cam.cam_to_world, np.float64)
         fov = 2.0 * np.arctan2(cam.height / 2.0, float(cam.K[1, 1]))
         return self.server.scene.add_camera_frustum(
-            f"/cameras/{k:04d}", fov=float(fov), aspect=cam.width / cam.height, scale=0.04 * self.extent,
-            thickness=0.002 * self.extent, color=(230, 120, 30), wxyz=vtf.SO3.from_matrix(c2w[:3, :3]).wxyz,
-            position=c2w[:3, 3], visible=False,
+            f"/cameras/{k:04d}",
+            fov=float(fov),
+            aspect=cam.width / cam.height,
+            scale=0.04 * self.extent,
+            thickness=0.002 * self.extent,
+            color=(230, 120, 30),
+            wxyz=vtf.SO3.from_matrix(c2w[:3, :3]).wxyz,
+            position=c2w[:3, 3],
+            visible=False,
         )
 
     def _set_initial_view(self) -> None:
@@ -262,11 +300,19 @@ class ViewerApp:
         st = self.state
         gui.configure_theme(control_width="large") if hasattr(gui, "configure_theme") else None
         self.g_status = gui.add_markdown(self._status_text())
-        self.g_mode = gui.add_dropdown("Display", [_MODE_LABELS[m] for m in DISPLAY_MODES], initial_value=_MODE_LABELS[st.mode])
+        self.g_mode = gui.add_dropdown(
+            "Display", [_MODE_LABELS[m] for m in DISPLAY_MODES], initial_value=_MODE_LABELS[st.mode]
+        )
         with gui.add_folder("Selection"):
-            self.g_click = gui.add_dropdown("Click does", CLICK_MODES, initial_value=CLICK_MODES[0],
-                                            hint="shift-click: new object, alt-click: exclude, ctrl-click: add click")
-            self.g_threshold = gui.add_slider("Threshold", min=-1.0, max=1.0, step=0.005, initial_value=float(st.threshold))
+            self.g_click = gui.add_dropdown(
+                "Click does",
+                CLICK_MODES,
+                initial_value=CLICK_MODES[0],
+                hint="shift-click: new object, alt-click: exclude, ctrl-click: add click",
+            )
+            self.g_threshold = gui.add_slider(
+                "Threshold", min=-1.0, max=1.0, step=0.005, initial_value=float(st.threshold)
+            )
             self.g_smaller = gui.add_button("Smaller", hint="previous step of the click's hierarchy (part)")
             self.g_bigger = gui.add_button("Bigger", hint="next step of the click's hierarchy (object, group)")
             self.g_grow = gui.add_checkbox("Region growing", st.grow, hint="keep only parts connected to a click")
@@ -281,8 +327,12 @@ class ViewerApp:
             self.g_export_sel = gui.add_button("Export selection")
             self.g_export_parts = gui.add_button("Export parts")
             self.g_export_msg = gui.add_markdown("")
-        self.g_cameras = gui.add_checkbox("Show cameras", False, disabled=not st.cameras and not self._frusta,
-                                          hint=f"{len(st.cameras)} input views" if st.cameras else "no cameras.json in the workspace")
+        self.g_cameras = gui.add_checkbox(
+            "Show cameras",
+            False,
+            disabled=not st.cameras and not self._frusta,
+            hint=f"{len(st.cameras)} input views" if st.cameras else "no cameras.json in the workspace",
+        )
 
         self.g_mode.on_update(self._guarded(lambda: self.state.set_mode(_mode_from_label(self.g_mode.value))))
         self.g_threshold.on_update(self._latest_only(lambda: self.state.set_threshold(self.g_threshold.value)))
@@ -470,8 +520,10 @@ def serve(
             f"refusing to serve on {host}: the viewer has no authentication, so it binds to 127.0.0.1 by default; "
             "use an SSH tunnel (ssh -L 8080:localhost:8080 HOST), or pass --allow-remote to bind a non-local address"
         )
-    state = workspace if isinstance(workspace, ViewerState) else ViewerState.from_workspace(
-        workspace if isinstance(workspace, Workspace) else Workspace.find(workspace)
+    state = (
+        workspace
+        if isinstance(workspace, ViewerState)
+        else ViewerState.from_workspace(workspace if isinstance(workspace, Workspace) else Workspace.find(workspace))
     )
     state.warm_up()
     app = ViewerApp(state, host=host, port=port, transport=transport)

@@ -64,7 +64,13 @@ def make_demo_scene(resolution: int = 1, num_views: int = 8, floor_cells: int | 
     ]
     n = (floor_cells or 25 * 2 ** (resolution - 1)) + 1
     fv, ff = _grid(n, n, 4.0)
-    meshes, parts, objects, groups, cols = [(fv, ff)], [np.zeros(len(fv), int)], [np.zeros(len(fv), int)], [np.zeros(len(fv), int)], []
+    meshes, parts, objects, groups, cols = (
+        [(fv, ff)],
+        [np.zeros(len(fv), int)],
+        [np.zeros(len(fv), int)],
+        [np.zeros(len(fv), int)],
+        [],
+    )
     checker = ((np.floor(fv[:, 0] * 2) + np.floor(fv[:, 1] * 2)) % 2)[:, None]
     cols.append(np.where(checker > 0, [150, 150, 140], [175, 175, 165]))
     for k, (xy, ext, col, obj, grp) in enumerate(boxes):
@@ -84,8 +90,11 @@ def make_demo_scene(resolution: int = 1, num_views: int = 8, floor_cells: int | 
     vertices = vertices.astype(np.float32)
     rng = np.random.default_rng(0)
     colors = np.clip(np.concatenate(cols) + rng.normal(0, 4, (len(vertices), 3)), 0, 255).astype(np.uint8)
-    labels = {"part": np.concatenate(parts).astype(np.int32), "object": np.concatenate(objects).astype(np.int32),
-              "group": np.concatenate(groups).astype(np.int32)}
+    labels = {
+        "part": np.concatenate(parts).astype(np.int32),
+        "object": np.concatenate(objects).astype(np.int32),
+        "group": np.concatenate(groups).astype(np.int32),
+    }
     cams = ring_cameras(num_views, radius=4.0, elevation=2.5, width=320, height=240)
     return DemoScene(vertices, faces.astype(np.int32), colors, labels, cams)
 
@@ -114,7 +123,9 @@ def hierarchical_features(labels: dict, dim: int = 32, noise: float = 0.03, seed
     return normalize_features(feats)
 
 
-def make_demo_workspace(root: str | Path, resolution: int = 1, seed: int = 0, floor_cells: int | None = None) -> Workspace:
+def make_demo_workspace(
+    root: str | Path, resolution: int = 1, seed: int = 0, floor_cells: int | None = None
+) -> Workspace:
     """Write a demo workspace (geometry.npz, field.npz, labels_gt.npz, cameras.json when
     the project's camera writer is present) under ``root``."""
     from ..field import Field

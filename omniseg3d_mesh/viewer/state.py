@@ -159,7 +159,9 @@ class ViewerState:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_workspace(cls, workspace: Workspace | str | Path, parts_dir: str | Path | None = None, **kwargs: Any) -> "ViewerState":
+    def from_workspace(
+        cls, workspace: Workspace | str | Path, parts_dir: str | Path | None = None, **kwargs: Any
+    ) -> "ViewerState":
         """A controller over a fitted workspace (``field.npz`` + ``geometry.npz`` [+ ``cameras.json``]).
 
         Parts shown in the *parts* mode come from ``parts_dir`` (default: where
@@ -175,8 +177,17 @@ class ViewerState:
 
         loaded = load_workspace(workspace)
         sel = open_selector(loaded, knn=kwargs.pop("knn", 8), config=kwargs.pop("config", None))
-        state = cls(sel.features, sel.vertices, sel.faces, sel.colors, cameras=list(sel.cameras.values()),
-                    workspace=loaded.workspace, knn=sel.config.knn, selector=sel, **kwargs)
+        state = cls(
+            sel.features,
+            sel.vertices,
+            sel.faces,
+            sel.colors,
+            cameras=list(sel.cameras.values()),
+            workspace=loaded.workspace,
+            knn=sel.config.knn,
+            selector=sel,
+            **kwargs,
+        )
         labels, folder = exported_part_labels(loaded.workspace, state.num_vertices, parts_dir)
         if labels is not None:
             state.parts = labels
@@ -248,8 +259,10 @@ class ViewerState:
         clicks = tuple(self.clicks if clicks is None else clicks)
         if not any(c.positive for c in clicks):
             return []
-        steps = [HierarchyStep(st.threshold, st.approx_size, st.threshold_hi, st.threshold_lo)
-                 for st in self.selector.hierarchy(_to_select_clicks(clicks), grow=self.grow)]
+        steps = [
+            HierarchyStep(st.threshold, st.approx_size, st.threshold_hi, st.threshold_lo)
+            for st in self.selector.hierarchy(_to_select_clicks(clicks), grow=self.grow)
+        ]
         return steps or [HierarchyStep(float(self.threshold), 0)]
 
     # ------------------------------------------------------------------ button callbacks
@@ -269,7 +282,9 @@ class ViewerState:
         """
         v = int(vertex_id)
         if not 0 <= v < self.num_vertices:
-            raise ValueError(f"vertex id {v} is out of range: the mesh has {self.num_vertices} vertices (0..{self.num_vertices - 1})")
+            raise ValueError(
+                f"vertex id {v} is out of range: the mesh has {self.num_vertices} vertices (0..{self.num_vertices - 1})"
+            )
         c = ViewerClick(v, bool(positive))
         if add_group and any(k.positive for k in self.clicks):
             self.commit_group()
@@ -305,7 +320,9 @@ class ViewerState:
         """Freeze the current object into the multi-selection and start an empty one."""
         if not any(c.positive for c in self.clicks):
             return
-        self.groups.append(_Group(tuple(self.clicks), self.threshold, self.grow, self.selection().copy(), self.scores().copy()))
+        self.groups.append(
+            _Group(tuple(self.clicks), self.threshold, self.grow, self.selection().copy(), self.scores().copy())
+        )
         self.clicks = []
 
     def set_threshold(self, t: float) -> np.ndarray:
@@ -381,7 +398,9 @@ class ViewerState:
             self.mode = "original" if self.original is not None else "pca"
         return self.colors()
 
-    def discretize(self, level: int = 0, min_part_size: int = 50, progress: ProgressCallback | None = None, **config: Any) -> np.ndarray:
+    def discretize(
+        self, level: int = 0, min_part_size: int = 50, progress: ProgressCallback | None = None, **config: Any
+    ) -> np.ndarray:
         """Cut the scene into parts at ``level`` (0 = finest) and show them; returns the colours.
 
         The fitted :class:`~omniseg3d_mesh.discretize.Discretizer` is kept: asking for
@@ -394,7 +413,9 @@ class ViewerState:
         from ..discretize import Discretizer
 
         if level < 0 or min_part_size < 1:
-            raise ValueError(f"discretize needs level >= 0 and min_part_size >= 1, got level={level}, min_part_size={min_part_size}")
+            raise ValueError(
+                f"discretize needs level >= 0 and min_part_size >= 1, got level={level}, min_part_size={min_part_size}"
+            )
         key = (int(min_part_size), tuple(sorted(config.items())))
         d = self.discretizer
         if d is None or getattr(d, "_viewer_key", None) != key:
@@ -405,10 +426,16 @@ class ViewerState:
             self.discretizer = d
         tree = d.tree_
         if level >= tree.num_levels:
-            raise ValueError(f"the part tree has levels 0..{tree.num_levels - 1}, got level {level}: choose a smaller level")
+            raise ValueError(
+                f"the part tree has levels 0..{tree.num_levels - 1}, got level {level}: choose a smaller level"
+            )
         self.parts = np.asarray(tree.cut(int(level)), np.int32)
-        self.parts_info = {"level": int(level), "min_part_size": int(min_part_size), "parents": np.asarray(tree.parents(int(level))),
-                           "num_levels": int(tree.num_levels)}
+        self.parts_info = {
+            "level": int(level),
+            "min_part_size": int(min_part_size),
+            "parents": np.asarray(tree.parents(int(level))),
+            "num_levels": int(tree.num_levels),
+        }
         self.mode = "parts"
         report(progress, "discretize", 1, 1, parts=int(self.parts.max()) + 1 if len(self.parts) else 0)
         return self.colors()
@@ -433,8 +460,15 @@ class ViewerState:
         result = export_selection(path, self.vertices, self.faces, self.original, labels >= 0)
         if int(labels.max()) > 0:
             objects = path.with_name(path.stem + "_objects")
-            export_parts(objects, self.vertices, self.faces, self.original, labels, format=format,
-                         extra={"source": "viewer multi-selection", "clicks": self._click_record()})
+            export_parts(
+                objects,
+                self.vertices,
+                self.faces,
+                self.original,
+                labels,
+                format=format,
+                extra={"source": "viewer multi-selection", "clicks": self._click_record()},
+            )
             result["objects"] = str(objects)
         return result
 
@@ -456,8 +490,15 @@ class ViewerState:
             tree = self.discretizer.tree_
             level_labels = np.stack([tree.cut(lv) for lv in range(tree.num_levels)])
         manifest = export_parts(
-            out, self.vertices, self.faces, self.original, self.parts, parents=info.get("parents"),
-            levels=info.get("level", 0), format=format, level_labels=level_labels,
+            out,
+            self.vertices,
+            self.faces,
+            self.original,
+            self.parts,
+            parents=info.get("parents"),
+            levels=info.get("level", 0),
+            format=format,
+            level_labels=level_labels,
             extra={"source": "viewer", "min_part_size": info.get("min_part_size")},
         )
         manifest["out"] = str(out)
@@ -471,11 +512,15 @@ class ViewerState:
         if out_dir is not None:
             return Path(out_dir)
         if self.workspace is None:
-            raise ValueError(f"no output folder: pass one, or open the viewer on a workspace (exports go to <workspace>/{name})")
+            raise ValueError(
+                f"no output folder: pass one, or open the viewer on a workspace (exports go to <workspace>/{name})"
+            )
         return self.workspace.root / name
 
     # ------------------------------------------------------------------ picking
-    def pick(self, ray_origin: Sequence[float], ray_direction: Sequence[float], max_distance: float | None = None) -> int | None:
+    def pick(
+        self, ray_origin: Sequence[float], ray_direction: Sequence[float], max_distance: float | None = None
+    ) -> int | None:
         """The vertex a click ray hits: mesh -> nearest vertex of the hit triangle;
         point cloud -> the nearest point to the ray (within ``max_distance``,
         default 2% of the scene size) closest to the camera. None when nothing is hit.
@@ -544,7 +589,7 @@ class ViewerState:
         if self._base_dim is None:
             base = self._original_colors().astype(np.uint16)
             grey = base.mean(axis=1, keepdims=True)
-            self._base_dim = ((grey * 0.6 + 60)).astype(np.uint8).repeat(3, axis=1)
+            self._base_dim = (grey * 0.6 + 60).astype(np.uint8).repeat(3, axis=1)
         return self._base_dim
 
     def _pca_colors(self) -> np.ndarray:

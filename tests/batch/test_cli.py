@@ -20,8 +20,14 @@ def spec(tmp_path):
     [
         (["--max-retries", "-1"], r"--max-retries must be >= 0, found -1"),
         (["--gpus-per-fit", "0"], r"--gpus-per-fit and --cpus-per-fit must be > 0, found 0.0 and 1.0"),
-        (["--executor", "local", "--address", "auto"], r"--address joins a Ray cluster, but --executor local runs without Ray"),
-        (["--stages", "fit,discretise"], r"--stages: unknown stage\(s\) discretise; expected a comma-separated subset of masks,fit,discretize,render"),
+        (
+            ["--executor", "local", "--address", "auto"],
+            r"--address joins a Ray cluster, but --executor local runs without Ray",
+        ),
+        (
+            ["--stages", "fit,discretise"],
+            r"--stages: unknown stage\(s\) discretise; expected a comma-separated subset of masks,fit,discretize,render",
+        ),
     ],
 )
 def test_cli_flag_errors(spec, flags, match, capsys):

@@ -138,7 +138,9 @@ def _real_stages() -> tuple[str, ...]:
 def _demo(tmp_path: Path, num_scenes: int = 3, broken=(1,)) -> Path:
     from omniseg3d_mesh.batch.demo import write_demo_batch
 
-    return write_demo_batch(tmp_path, num_scenes, broken=broken, defaults=TINY, views=3, width=40, height=30, subdivisions=2)
+    return write_demo_batch(
+        tmp_path, num_scenes, broken=broken, defaults=TINY, views=3, width=40, height=30, subdivisions=2
+    )
 
 
 def _check_real_report(report, spec, stages) -> None:
@@ -150,7 +152,9 @@ def _check_real_report(report, spec, stages) -> None:
         ws = Workspace(spec.scene(good).workspace)
         assert ws.field_path.is_file() and ws.geometry_path.is_file()
         assert (ws.parts_dir / "parts.json").is_file() and (ws.parts_dir / "labels.npy").is_file()
-        assert sorted(p.name for p in (ws.root / "renders").glob("*_labels.png")) == [f"view_00{k}_labels.png" for k in range(3)]
+        assert sorted(p.name for p in (ws.root / "renders").glob("*_labels.png")) == [
+            f"view_00{k}_labels.png" for k in range(3)
+        ]
     assert st[("scene1", "fit")] == "failed"
     assert all(st[("scene1", s)] == "blocked" for s in stages[2:])
     err = report.failed_scenes()["scene1"]
@@ -166,8 +170,12 @@ def test_ray_real_stages_broken_scene_killed_worker_and_resume(tmp_path, local_r
     marker = tmp_path / "crashed.pid"
     # the first fit kills its worker process; Ray retries it and the scene completes
     reg["fit"] = reg["fit"].replace(run=functools.partial(_crash_once_then, str(marker), reg["fit"].run))
-    report = run_batch(spec, BatchOptions(stages=stages, executor="ray", max_retries=2), registry=reg,
-                       report_path=tmp_path / "report.json")
+    report = run_batch(
+        spec,
+        BatchOptions(stages=stages, executor="ray", max_retries=2),
+        registry=reg,
+        report_path=tmp_path / "report.json",
+    )
     assert marker.is_file()  # a worker really died
     _check_real_report(report, spec, stages)
     saved = json.loads((tmp_path / "report.json").read_text())
@@ -194,7 +202,18 @@ def test_cli_local_real_stages(tmp_path, capsys):
     assert saved["executor"] == "local" and saved["summary"]["fit"] == {"done": 2, "failed": 1}
     assert "mesh file" in saved["failed_scenes"]["scene1"]
 
-    code = main(["batch", str(spec_path), "--executor", "local", "--stages", ",".join(stages), "--report", str(tmp_path / "r2.json")])
+    code = main(
+        [
+            "batch",
+            str(spec_path),
+            "--executor",
+            "local",
+            "--stages",
+            ",".join(stages),
+            "--report",
+            str(tmp_path / "r2.json"),
+        ]
+    )
     saved = json.loads((tmp_path / "r2.json").read_text())
     assert code == 1 and saved["summary"]["fit"] == {"skipped": 2, "failed": 1}
     assert saved["summary"]["discretize"] == {"skipped": 2, "blocked": 1}
@@ -215,8 +234,14 @@ def test_local_masks_from_tiny_sam_feed_the_fit(tmp_path):
         s.pop("masks")
         s["sam_checkpoint"] = str(ckpt)
     doc["defaults"]["masks"] = {
-        "model": "auto", "points_per_side": 4, "points_per_batch": 16, "pred_iou_thresh": 0.0,
-        "stability_score_thresh": 0.0, "box_nms_thresh": 0.95, "min_mask_region_area": 0, "device": "cpu",
+        "model": "auto",
+        "points_per_side": 4,
+        "points_per_batch": 16,
+        "pred_iou_thresh": 0.0,
+        "stability_score_thresh": 0.0,
+        "box_nms_thresh": 0.95,
+        "min_mask_region_area": 0,
+        "device": "cpu",
     }
     spec_path.write_text(yaml.safe_dump(doc))
     spec = load_batch_spec(spec_path)
@@ -279,20 +304,28 @@ def test_local_report_progress_resume_and_rerun_on_change(tmp_path):
     spec_path.write_text(text)
     third = run_batch(load_batch_spec(spec_path), BatchOptions(stages=STAGES, executor=executor), registry=_registry())
     st3 = _statuses(third)
-    assert st3[("scene0", "fit")] == "skipped" and st3[("scene1", "fit")] == "done" and st3[("scene1", "discretize")] == "done"
+    assert (
+        st3[("scene0", "fit")] == "skipped"
+        and st3[("scene1", "fit")] == "done"
+        and st3[("scene1", "discretize")] == "done"
+    )
 
 
 def test_ray_killed_worker_is_retried(tmp_path, local_ray):
     spec = load_batch_spec(_write_spec(tmp_path, broken=None, n_good=1))
     marker = tmp_path / "crashed.pid"
     fit_run = functools.partial(_crash_once_then, str(marker), _fake_fit)
-    report = run_batch(spec, BatchOptions(stages=("fit", "discretize"), executor="ray", max_retries=2), registry=_registry(fit_run))
+    report = run_batch(
+        spec, BatchOptions(stages=("fit", "discretize"), executor="ray", max_retries=2), registry=_registry(fit_run)
+    )
     assert marker.is_file()  # the first attempt really died
     assert _statuses(report) == {("scene0", "fit"): "done", ("scene0", "discretize"): "done"}
 
     # with no retries left, the lost worker is reported as the scene's error
     marker.unlink()
-    report = run_batch(spec, BatchOptions(stages=("fit",), executor="ray", max_retries=0, rerun=True), registry=_registry(fit_run))
+    report = run_batch(
+        spec, BatchOptions(stages=("fit",), executor="ray", max_retries=0, rerun=True), registry=_registry(fit_run)
+    )
     (row,) = report.results
     assert row.status == "failed" and row.error.startswith("worker died 1 time(s) (retried 0x)")
     assert "fit" not in read_marker(spec.scene("scene0"))  # a failed stage leaves no marker
@@ -300,8 +333,11 @@ def test_ray_killed_worker_is_retried(tmp_path, local_ray):
 
 def test_failed_stage_leaves_nothing_half_written(tmp_path, local_ray):
     spec = load_batch_spec(_write_spec(tmp_path, broken=None, n_good=1))
-    report = run_batch(spec, BatchOptions(stages=("fit", "discretize"), executor="ray"),
-                       registry=_registry(discretize_run=_raise_after_partial_write))
+    report = run_batch(
+        spec,
+        BatchOptions(stages=("fit", "discretize"), executor="ray"),
+        registry=_registry(discretize_run=_raise_after_partial_write),
+    )
     st = _statuses(report)
     assert st[("scene0", "fit")] == "done" and st[("scene0", "discretize")] == "failed"
     assert report.failed_scenes()["scene0"] == "discretize: RuntimeError: discretize blew up"
@@ -344,7 +380,9 @@ def test_chunked_stage_loads_model_once_per_worker(tmp_path, executor, request):
     spec = load_batch_spec(_write_spec(tmp_path, broken=None, n_good=2))
     loads = tmp_path / "loads"
     loads.mkdir()
-    report = run_batch(spec, BatchOptions(stages=("masks",), executor=executor, mask_workers=1), registry=_chunk_registry(loads))
+    report = run_batch(
+        spec, BatchOptions(stages=("masks",), executor=executor, mask_workers=1), registry=_chunk_registry(loads)
+    )
     assert _statuses(report) == {("scene0", "masks"): "done", ("scene1", "masks"): "done"}
     assert len(list(loads.iterdir())) == 1  # 2 scenes x 2 chunks, one model load
     for s in ("scene0", "scene1"):
@@ -364,7 +402,9 @@ def test_ray_killed_mask_actor_is_restarted(tmp_path, local_ray):
     loads.mkdir()
     reg = _chunk_registry(loads)
     reg["masks"] = reg["masks"].replace(run_chunk=functools.partial(_masks_chunk_crash_once, str(tmp_path / "crashed")))
-    report = run_batch(spec, BatchOptions(stages=("masks",), executor="ray", mask_workers=1, max_retries=1), registry=reg)
+    report = run_batch(
+        spec, BatchOptions(stages=("masks",), executor="ray", mask_workers=1, max_retries=1), registry=reg
+    )
     assert (tmp_path / "crashed").is_file()
     assert _statuses(report) == {("scene0", "masks"): "done", ("scene1", "masks"): "done"}
     assert len(list(loads.iterdir())) == 2  # loaded again by the restarted actor
@@ -397,7 +437,9 @@ def test_ray_mask_pools_release_gpus_for_the_next_model(tmp_path, local_ray):
     loads = tmp_path / "loads"
     loads.mkdir()
     reg = _chunk_registry(loads)
-    reg["masks"] = reg["masks"].replace(model_key=lambda task: task.scene.name, resources=lambda plan: {"num_gpus": 1, "num_cpus": 0})
+    reg["masks"] = reg["masks"].replace(
+        model_key=lambda task: task.scene.name, resources=lambda plan: {"num_gpus": 1, "num_cpus": 0}
+    )
     report = run_batch(spec, BatchOptions(stages=("masks",), executor="ray"), registry=reg)
     assert _statuses(report) == {("scene0", "masks"): "done", ("scene1", "masks"): "done"}
     assert len(list(loads.iterdir())) == 4  # one pool after the other, 2 actors each
@@ -415,5 +457,7 @@ def test_ray_tasks_run_with_their_cores_as_threads(tmp_path, local_ray):
     reg = _registry(fit_run=_fit_showing_threads)
     reg["fit"] = reg["fit"].replace(resources=lambda plan: {"num_cpus": plan.cpus_per_fit})  # a CPU fit
     for cpus in (2, 1, 2):  # workers are reused between tasks: each task gets its own count
-        report = run_batch(spec, BatchOptions(stages=("fit",), executor="ray", cpus_per_fit=cpus, rerun=True), registry=reg)
+        report = run_batch(
+            spec, BatchOptions(stages=("fit",), executor="ray", cpus_per_fit=cpus, rerun=True), registry=reg
+        )
         assert report.results[0].note == f"threads={cpus}"

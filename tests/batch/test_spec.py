@@ -71,29 +71,53 @@ def test_csv(tmp_path):
 @pytest.mark.parametrize(
     "text, match",
     [
-        ("scenes:\n  - name: a\n    images: i\n", r"s\.yaml, line 2 \(scene 'a'\): 'mesh' is required but missing; fix: add 'mesh: \.\.\.'"),
-        ("scenes:\n  - {name: a, mesh: m, images: i}\n  - {name: a, mesh: n, images: j, workspace: w}\n",
-         r"line 3 \(scene 'a'\): scene name 'a' is used twice \(first at .*line 2"),
-        ("scenes:\n  - {name: a, mesh: d/m, images: i}\n  - {name: b, mesh: d/n, images: j}\n",
-         r"line 3 \(scene 'b'\): workspace .*d/omniseg is shared with scene 'a'.*fix: give each scene 'workspace: DIR'"),
+        (
+            "scenes:\n  - name: a\n    images: i\n",
+            r"s\.yaml, line 2 \(scene 'a'\): 'mesh' is required but missing; fix: add 'mesh: \.\.\.'",
+        ),
+        (
+            "scenes:\n  - {name: a, mesh: m, images: i}\n  - {name: a, mesh: n, images: j, workspace: w}\n",
+            r"line 3 \(scene 'a'\): scene name 'a' is used twice \(first at .*line 2",
+        ),
+        (
+            "scenes:\n  - {name: a, mesh: d/m, images: i}\n  - {name: b, mesh: d/n, images: j}\n",
+            r"line 3 \(scene 'b'\): workspace .*d/omniseg is shared with scene 'a'.*fix: give each scene 'workspace: DIR'",
+        ),
         ("scenes:\n  - {name: 'a b', mesh: m, images: i}\n", r"'name' must be a file-name-safe string .* found 'a b'"),
-        ("scenes:\n  - {name: a, mesh: m, images: i, steps: 3}\n",
-         r"line 2 \(scene 'a'\): unknown key\(s\) 'steps'.*config values go under 'overrides"),
-        ("scenes:\n  - {name: a, mesh: m, images: i, overrides: {fit: {stepz: 3}}}\n",
-         r"line 2 \(scene 'a'\): 'overrides.fit': unknown FitConfig field\(s\) stepz; known fields: .*steps"),
-        ("scenes:\n  - {name: a, mesh: m, images: i, overrides: {fitt: {steps: 3}}}\n",
-         r"unknown stage 'fitt' under 'overrides'; expected one of masks, fragments, fit, discretize, render"),
-        ("scenes:\n  - {name: a, mesh: m, images: i, overrides: [1]}\n", r"'overrides' must be a mapping of stage -> \{field: value\}, found list"),
-        ("scenes:\n  - {name: a, mesh: m, images: i, overrides: {fit: 3}}\n", r"'overrides.fit' must be a mapping of field -> value, found int"),
+        (
+            "scenes:\n  - {name: a, mesh: m, images: i, steps: 3}\n",
+            r"line 2 \(scene 'a'\): unknown key\(s\) 'steps'.*config values go under 'overrides",
+        ),
+        (
+            "scenes:\n  - {name: a, mesh: m, images: i, overrides: {fit: {stepz: 3}}}\n",
+            r"line 2 \(scene 'a'\): 'overrides.fit': unknown FitConfig field\(s\) stepz; known fields: .*steps",
+        ),
+        (
+            "scenes:\n  - {name: a, mesh: m, images: i, overrides: {fitt: {steps: 3}}}\n",
+            r"unknown stage 'fitt' under 'overrides'; expected one of masks, fragments, fit, discretize, render",
+        ),
+        (
+            "scenes:\n  - {name: a, mesh: m, images: i, overrides: [1]}\n",
+            r"'overrides' must be a mapping of stage -> \{field: value\}, found list",
+        ),
+        (
+            "scenes:\n  - {name: a, mesh: m, images: i, overrides: {fit: 3}}\n",
+            r"'overrides.fit' must be a mapping of field -> value, found int",
+        ),
         ("scenes:\n  - {name: a, mesh: 3, images: i}\n", r"'mesh' must be a path, found int 3"),
-        ("defaults:\n  discretize: {levle: 1}\nscenes:\n  - {name: a, mesh: m, images: i}\n",
-         r"s\.yaml, line 2: 'defaults.discretize': unknown DiscretizeConfig field\(s\) levle"),
+        (
+            "defaults:\n  discretize: {levle: 1}\nscenes:\n  - {name: a, mesh: m, images: i}\n",
+            r"s\.yaml, line 2: 'defaults.discretize': unknown DiscretizeConfig field\(s\) levle",
+        ),
         ("scenes: []\n", r"'scenes' must be a non-empty list of scenes, found list \[\]"),
         ("defaults: {}\n", r"'scenes' must be a non-empty list of scenes, found nothing"),
         ("scenes:\n  - just_a_name\n", r"scene #1 must be a mapping with name, mesh, images, found str 'just_a_name'"),
         ("- a\n- b\n", r"expected a mapping with a 'scenes:' list at the top level, found list"),
         ("scene:\n  - {name: a}\n", r"unknown top-level key\(s\) 'scene'; expected scenes, defaults, workspace_root"),
-        ("workspace_root: 3\nscenes:\n  - {name: a, mesh: m, images: i}\n", r"'workspace_root' must be a path, found int 3"),
+        (
+            "workspace_root: 3\nscenes:\n  - {name: a, mesh: m, images: i}\n",
+            r"'workspace_root' must be a path, found int 3",
+        ),
         ("scenes:\n  - {name: a, mesh: m\n", r"s\.yaml, line \d+: not valid YAML"),
     ],
 )
@@ -105,7 +129,10 @@ def test_yaml_errors(tmp_path, text, match):
 @pytest.mark.parametrize(
     "text, match",
     [
-        ("name,mesh,imgs\na,m,i\n", r"scenes\.csv, line 1: expected a header with the columns name,mesh,images .* found 'name,mesh,imgs' \(unknown: imgs\) \(missing: images\)"),
+        (
+            "name,mesh,imgs\na,m,i\n",
+            r"scenes\.csv, line 1: expected a header with the columns name,mesh,images .* found 'name,mesh,imgs' \(unknown: imgs\) \(missing: images\)",
+        ),
         ("name,mesh,images\na,m\n", r"scenes\.csv, line 2: expected 3 cells \(name,mesh,images\), found 2"),
         ("name,mesh,images\n,m,i\n", r"scenes\.csv, line 2: 'name' is required but missing"),
         ("name,mesh,images\n", r"no scenes after the header"),

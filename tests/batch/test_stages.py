@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from omniseg3d_mesh.batch import BatchOptions, ResourcePlan, Stage, StageTask, default_registry, load_batch_spec, run_batch
+from omniseg3d_mesh.batch import (
+    BatchOptions,
+    ResourcePlan,
+    Stage,
+    StageTask,
+    default_registry,
+    load_batch_spec,
+    run_batch,
+)
 from omniseg3d_mesh.batch.stages import clear_marker, is_done, read_marker, write_marker
 from omniseg3d_mesh.workspace import atomic_save_npz
 
@@ -22,14 +30,24 @@ def scene(tmp_path):
 
 def test_fingerprint_errors_name_the_fix(scene, tmp_path):
     reg = default_registry()
-    with pytest.raises(ValueError, match=r"line 2 \(scene 'a'\): mask generation needs a Segment Anything checkpoint, found no 'sam_checkpoint:'"):
+    with pytest.raises(
+        ValueError,
+        match=r"line 2 \(scene 'a'\): mask generation needs a Segment Anything checkpoint, found no 'sam_checkpoint:'",
+    ):
         reg["masks"].fingerprint(scene)
-    with pytest.raises(ValueError, match=r"fit needs masks, found neither 'masks:' nor generated masks .* nor a 'sam_checkpoint:'"):
+    with pytest.raises(
+        ValueError, match=r"fit needs masks, found neither 'masks:' nor generated masks .* nor a 'sam_checkpoint:'"
+    ):
         reg["fit"].fingerprint(scene)
-    with pytest.raises(FileNotFoundError, match=r"discretize needs a fitted field, found no .*field\.npz; fix: run the fit stage first"):
+    with pytest.raises(
+        FileNotFoundError, match=r"discretize needs a fitted field, found no .*field\.npz; fix: run the fit stage first"
+    ):
         reg["discretize"].fingerprint(scene)
     atomic_save_npz(tmp_path / "ws" / "field.npz", features=[[1.0]])
-    with pytest.raises(FileNotFoundError, match=r"render needs the parts of discretize, found no .*parts; fix: run the discretize stage first"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"render needs the parts of discretize, found no .*parts; fix: run the discretize stage first",
+    ):
         reg["render"].fingerprint(scene)
     scene.masks = tmp_path / "nomasks"
     with pytest.raises(FileNotFoundError, match=r"masks .*nomasks not found; fix 'masks:' in the scenes file"):
@@ -99,7 +117,16 @@ def test_run_batch_argument_errors(scene, tmp_path):
 
 def test_chunked_stage_with_no_chunks_fails_the_scene(scene, tmp_path):
     spec = load_batch_spec(tmp_path / "S.yaml")
-    reg = {"m": Stage("m", lambda s: {}, lambda s: [], load_model=lambda t: None, chunks=lambda t: [], run_chunk=lambda m, t, c: None)}
+    reg = {
+        "m": Stage(
+            "m",
+            lambda s: {},
+            lambda s: [],
+            load_model=lambda t: None,
+            chunks=lambda t: [],
+            run_chunk=lambda m, t, c: None,
+        )
+    }
     report = run_batch(spec, BatchOptions(stages=("m",), executor="local"), registry=reg)
     assert report.failed_scenes() == {"a": f"m: ValueError: {scene.where}: stage m found nothing to do (no chunks)"}
 
@@ -112,10 +139,18 @@ def test_masks_chunk_reports_sam_failures(scene, tmp_path, monkeypatch):
 
     def fake_generate(images_dir, checkpoint, out_dir, config=None, progress=None, *, images=None, model=None):
         calls.append(list(images))
-        return {"done": 0, "skipped": 0, "masks": 0, "failed": 1, "failures": [{"image": "a.png", "error": "cannot identify image file"}]}
+        return {
+            "done": 0,
+            "skipped": 0,
+            "masks": 0,
+            "failed": 1,
+            "failures": [{"image": "a.png", "error": "cannot identify image file"}],
+        }
 
     monkeypatch.setattr(sam, "generate_masks", fake_generate)
-    with pytest.raises(RuntimeError, match=r"\(scene 'a'\): SAM failed on 1 image\(s\): a\.png: cannot identify image file"):
+    with pytest.raises(
+        RuntimeError, match=r"\(scene 'a'\): SAM failed on 1 image\(s\): a\.png: cannot identify image file"
+    ):
         stages._masks_run_chunk(None, StageTask("masks", scene), ["a.png"])
     assert calls == [["a.png"]]
 
@@ -134,7 +169,10 @@ def test_ray_executor_without_ray_names_the_extra(scene, tmp_path, monkeypatch):
 
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
     spec = load_batch_spec(tmp_path / "S.yaml")
-    with pytest.raises(ImportError, match=r"the ray executor of `omniseg-mesh batch` \(or use --executor local\) needs .*'ray'.*pip install -e \"\.\[ray\]\""):
+    with pytest.raises(
+        ImportError,
+        match=r"the ray executor of `omniseg-mesh batch` \(or use --executor local\) needs .*'ray'.*pip install -e \"\.\[ray\]\"",
+    ):
         run_batch(spec, BatchOptions(executor="ray"))
 
 
@@ -167,7 +205,9 @@ def test_masks_stage_loads_sam_once_per_worker(tmp_path, monkeypatch):
     monkeypatch.setattr(sam, "load_sam_model", fake_load)
     monkeypatch.setattr(sam, "generate_masks", fake_generate)
     spec = load_batch_spec(tmp_path / "S.yaml")
-    report = run_batch(spec, BatchOptions(stages=("masks",), executor="local"), registry=default_registry(mask_chunk_size=2))
+    report = run_batch(
+        spec, BatchOptions(stages=("masks",), executor="local"), registry=default_registry(mask_chunk_size=2)
+    )
     assert [r.status for r in report.results] == ["done", "done"]
     assert loads == [str(tmp_path / "sam.pth")]  # once, for 2 scenes x 2 chunks
     assert [c[0] for c in calls] == ["the-model"] * 4 and sum(len(c[1]) for c in calls) == 6

@@ -11,11 +11,29 @@ from omniseg3d_mesh.cli import main
 def test_demo_runs_end_to_end(tmp_path, capsys):
     out = tmp_path / "demo"
     rc = main(
-        ["demo", "--out", str(out), "--views", "3", "--width", "80", "--height", "60", "--steps", "30", "--num-pixels", "512"]
+        [
+            "demo",
+            "--out",
+            str(out),
+            "--views",
+            "3",
+            "--width",
+            "80",
+            "--height",
+            "60",
+            "--steps",
+            "30",
+            "--num-pixels",
+            "512",
+        ]
     )
     assert rc == 0
     assert (out / "scene" / "mesh.ply").is_file()
-    assert sorted(p.name for p in (out / "scene" / "images").iterdir()) == ["view_000.png", "view_001.png", "view_002.png"]
+    assert sorted(p.name for p in (out / "scene" / "images").iterdir()) == [
+        "view_000.png",
+        "view_001.png",
+        "view_002.png",
+    ]
     assert (out / "scene" / "masks" / "view_000" / "metadata.csv").is_file()
     assert (out / "workspace" / "field.npz").is_file()
     labels = np.load(out / "parts" / "labels.npy")

@@ -11,8 +11,6 @@ from omniseg3d_mesh.cli import main
 from omniseg3d_mesh.config import FitConfig
 
 
-
-
 def _write_masks(mesh, images, out):
     """Per view: one mask per box and one for the floor, from the rendered GT labels."""
     from omniseg3d_mesh.io.example import box_scene_geometry
@@ -38,9 +36,31 @@ def test_fit_cli_writes_workspace(tmp_path, capsys):
     masks.mkdir()
     scene, labels = _write_masks(mesh, images, masks)
     ws = tmp_path / "ws"
-    argv = ["fit", str(mesh), str(images), "--masks", str(masks), "--workspace", str(ws), "--config", "configs/fast.yaml",
-            "--steps", "40", "--num-pixels", "512", "--lr", "0.03", "--device", "cpu", "--num-threads", "1",
-            "--checkpoint-every", "20", "--backend", "cpu"]
+    argv = [
+        "fit",
+        str(mesh),
+        str(images),
+        "--masks",
+        str(masks),
+        "--workspace",
+        str(ws),
+        "--config",
+        "configs/fast.yaml",
+        "--steps",
+        "40",
+        "--num-pixels",
+        "512",
+        "--lr",
+        "0.03",
+        "--device",
+        "cpu",
+        "--num-threads",
+        "1",
+        "--checkpoint-every",
+        "20",
+        "--backend",
+        "cpu",
+    ]
     assert main(argv) == 0
     text = capsys.readouterr()
     assert "fit ->" in text.out and "field.npz" in text.out

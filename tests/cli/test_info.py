@@ -12,8 +12,6 @@ from omniseg3d_mesh.cli import main
 from omniseg3d_mesh.io.example import write_example_scene
 
 
-
-
 def _coverage(text: str) -> float:
     m = re.search(r"coverage\s*│\s*([\d.]+)% of (vertices|points) seen", text)
     assert m, text
@@ -64,7 +62,9 @@ def test_info_warns_on_low_coverage_and_blind_views(tmp_path, capsys):
 
     close = Camera.look_at((0.7, -1.2, 0.5), (0.7, 0, 0.5), width=48, height=36, fov_y_deg=30)
     doc["views"][0]["world_to_cam"] = close.world_to_cam.tolist()  # sees a bit of box B
-    doc["views"][1]["world_to_cam"] = np.linalg.inv(Camera.look_at((0, 0, 5), (0, 0, 10)).cam_to_world).tolist()  # looks up
+    doc["views"][1]["world_to_cam"] = np.linalg.inv(
+        Camera.look_at((0, 0, 5), (0, 0, 10)).cam_to_world
+    ).tolist()  # looks up
     (tmp_path / "cameras.json").write_text(json.dumps(doc))
     assert main(["info", str(mesh), str(images)]) == 0
     text = " ".join("".join(capsys.readouterr()).split())

@@ -55,18 +55,48 @@ def test_render_uses_the_parts_discretize_exported_and_says_so(ws, tmp_path, cap
     assert main(["render", "--workspace", str(w.root), "--out", str(tmp_path / "v1"), "--no-overlays"]) == 0
     err = " ".join(capsys.readouterr().err.split())
     assert f"rendered level 0 of the parts exported to {custom.resolve()}" in err
-    assert _rendered_ids(tmp_path / "v1") <= set(np.unique(exported).tolist()) and 7 not in _rendered_ids(tmp_path / "v1")
+    assert _rendered_ids(tmp_path / "v1") <= set(np.unique(exported).tolist()) and 7 not in _rendered_ids(
+        tmp_path / "v1"
+    )
     # --parts DIR picks a folder explicitly
-    assert main(["render", "--workspace", str(w.root), "--out", str(tmp_path / "v2"), "--parts", str(w.parts_dir), "--no-overlays"]) == 0
+    assert (
+        main(
+            [
+                "render",
+                "--workspace",
+                str(w.root),
+                "--out",
+                str(tmp_path / "v2"),
+                "--parts",
+                str(w.parts_dir),
+                "--no-overlays",
+            ]
+        )
+        == 0
+    )
     assert f"parts exported to {w.parts_dir}" in " ".join(capsys.readouterr().err.split())
     assert _rendered_ids(tmp_path / "v2") == {7}
     # a level the export does not hold is an error naming the fix, not other ids
     (w.parts_dir / "labels_levels.npy").unlink(missing_ok=True)
     with pytest.raises(SystemExit) as exc:
-        main(["render", "--workspace", str(w.root), "--out", str(tmp_path / "v3"), "--parts", str(w.parts_dir), "--level", "3"])
+        main(
+            [
+                "render",
+                "--workspace",
+                str(w.root),
+                "--out",
+                str(tmp_path / "v3"),
+                "--parts",
+                str(w.parts_dir),
+                "--level",
+                "3",
+            ]
+        )
     assert exc.value.code == 1
-    assert re.search(r"the parts in .*parts hold level 0, not level 3: run `omniseg-mesh discretize --level 3",
-                     " ".join(capsys.readouterr().err.split()))
+    assert re.search(
+        r"the parts in .*parts hold level 0, not level 3: run `omniseg-mesh discretize --level 3",
+        " ".join(capsys.readouterr().err.split()),
+    )
 
 
 def test_render_without_exported_parts_warns_that_it_discretizes(ws, tmp_path, capsys):
@@ -158,8 +188,26 @@ def test_progress_and_logs_are_plain_lines_off_a_terminal(capsys):
 
 
 def test_help_has_one_default_each_and_one_placeholder_style(capsys):
-    allowed = {"N", "X", "PX", "TEXT", "PATH", "DIR", "FILE", "FILE|NAME", "CLICK", "VIEW", "DEVICE", "LIST", "PORT",
-               "ADDRESS", "MESH", "IMAGES", "SCENES", "auto|HOST:PORT"}
+    allowed = {
+        "N",
+        "X",
+        "PX",
+        "TEXT",
+        "PATH",
+        "DIR",
+        "FILE",
+        "FILE|NAME",
+        "CLICK",
+        "VIEW",
+        "DEVICE",
+        "LIST",
+        "PORT",
+        "ADDRESS",
+        "MESH",
+        "IMAGES",
+        "SCENES",
+        "auto|HOST:PORT",
+    }
     for name in COMMANDS:
         with pytest.raises(SystemExit):
             main([name, "--help"])

@@ -40,7 +40,13 @@ def test_render_parts(workspace, tmp_path):
     names = [c.name for c in scene.cameras[:2]]
     assert main(["render", "--workspace", str(ws.root), "--out", str(out), "--views", *names]) == 0
     files = sorted(p.name for p in out.iterdir())
-    assert files == ["instances.json", "view_000_labels.png", "view_000_overlay.png", "view_001_labels.png", "view_001_overlay.png"]
+    assert files == [
+        "instances.json",
+        "view_000_labels.png",
+        "view_000_overlay.png",
+        "view_001_labels.png",
+        "view_001_overlay.png",
+    ]
     lab = load_label_png(out / "view_000_labels.png")
     assert lab.shape == (scene.cameras[0].height, scene.cameras[0].width)
     assert set(np.unique(lab)) == {-1, 0, 1, 2}
@@ -50,10 +56,43 @@ def test_render_selection_and_scores(workspace, tmp_path):
     ws, scene, labels = workspace
     np.save(tmp_path / "sel.npy", labels == 2)
     out = tmp_path / "sel"
-    assert main(["render", "--workspace", str(ws.root), "--out", str(out), "--what", "selection", "--labels", str(tmp_path / "sel.npy"), "--views", scene.cameras[0].name]) == 0
+    assert (
+        main(
+            [
+                "render",
+                "--workspace",
+                str(ws.root),
+                "--out",
+                str(out),
+                "--what",
+                "selection",
+                "--labels",
+                str(tmp_path / "sel.npy"),
+                "--views",
+                scene.cameras[0].name,
+            ]
+        )
+        == 0
+    )
     assert (out / "view_000_labels.png").is_file()
     out = tmp_path / "scores"
-    assert main(["render", "--workspace", str(ws.root), "--out", str(out), "--what", "scores", "--click", "5", "--no-overlays"]) == 0
+    assert (
+        main(
+            [
+                "render",
+                "--workspace",
+                str(ws.root),
+                "--out",
+                str(out),
+                "--what",
+                "scores",
+                "--click",
+                "5",
+                "--no-overlays",
+            ]
+        )
+        == 0
+    )
     assert sorted(p.name for p in out.iterdir()) == [f"view_{k:03d}_scores.png" for k in range(len(scene.cameras))]
 
 

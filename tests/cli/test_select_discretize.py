@@ -32,7 +32,21 @@ def workspace(tmp_path, scene):
 
 def test_discretize_cli(tmp_path, workspace, scene, capsys):
     out = tmp_path / "parts"
-    rc = main(["discretize", "--workspace", str(workspace.root), "--out", str(out), "--level", "1", "--min-part-size", "10", "--format", "obj"])
+    rc = main(
+        [
+            "discretize",
+            "--workspace",
+            str(workspace.root),
+            "--out",
+            str(out),
+            "--level",
+            "1",
+            "--min-part-size",
+            "10",
+            "--format",
+            "obj",
+        ]
+    )
     assert rc == 0
     doc = json.loads((out / "parts.json").read_text())
     assert doc["num_parts"] == 4 and doc["format"] == "obj" and doc["config"]["min_part_size"] == 10
@@ -50,7 +64,9 @@ def test_discretize_cli_default_workspace(tmp_path, workspace, monkeypatch):
 def test_select_cli_step(tmp_path, workspace, scene, capsys):
     out = tmp_path / "sel.ply"
     v = scene.vertex_in(2)
-    assert main(["select", "--workspace", str(workspace.root), "--click", f"v:{v}", "--step", "1", "--out", str(out)]) == 0
+    assert (
+        main(["select", "--workspace", str(workspace.root), "--click", f"v:{v}", "--step", "1", "--out", str(out)]) == 0
+    )
     mask = np.load(tmp_path / "sel.mask.npy")
     assert iou(mask, scene.object == 1) >= 0.9
     assert out.is_file()
@@ -61,7 +77,15 @@ def test_select_cli_step(tmp_path, workspace, scene, capsys):
 def test_select_cli_threshold_negative_no_grow(tmp_path, workspace, scene):
     out = tmp_path / "sel.glb"
     args = ["select", "--workspace", str(workspace.root), "--out", str(out)]
-    args += ["--click", f"v:{scene.vertex_in(1)}", "--click", f"-v:{scene.vertex_in(2)}", "--threshold", "0.6", "--no-grow"]
+    args += [
+        "--click",
+        f"v:{scene.vertex_in(1)}",
+        "--click",
+        f"-v:{scene.vertex_in(2)}",
+        "--threshold",
+        "0.6",
+        "--no-grow",
+    ]
     assert main(args) == 0
     assert iou(np.load(tmp_path / "sel.mask.npy"), scene.part == 1) >= 0.9
 
@@ -81,7 +105,21 @@ def test_select_cli_pixel_click(tmp_path, workspace, scene):
 def test_cli_errors(tmp_path, workspace, capsys):
     ws = str(workspace.root)
     with pytest.raises(SystemExit) as exc:
-        main(["select", "--workspace", ws, "--click", "v:1", "--threshold", "0.5", "--step", "1", "--out", str(tmp_path / "a.ply")])
+        main(
+            [
+                "select",
+                "--workspace",
+                ws,
+                "--click",
+                "v:1",
+                "--threshold",
+                "0.5",
+                "--step",
+                "1",
+                "--out",
+                str(tmp_path / "a.ply"),
+            ]
+        )
     assert exc.value.code == 2
     assert "give either --threshold or --step, not both" in capsys.readouterr().err
     with pytest.raises(SystemExit):

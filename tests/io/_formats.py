@@ -9,8 +9,15 @@ import numpy as np
 
 
 def write_ply_ascii(path, v, faces=None, colors=None, polys=None):
-    lines = ["ply", "format ascii 1.0", "comment test", f"element vertex {len(v)}",
-             "property float x", "property float y", "property float z"]
+    lines = [
+        "ply",
+        "format ascii 1.0",
+        "comment test",
+        f"element vertex {len(v)}",
+        "property float x",
+        "property float y",
+        "property float z",
+    ]
     if colors is not None:
         lines += ["property uchar red", "property uchar green", "property uchar blue"]
     polys = polys if polys is not None else ([] if faces is None else [list(f) for f in faces])
@@ -29,8 +36,14 @@ def write_ply_ascii(path, v, faces=None, colors=None, polys=None):
 
 def write_ply_binary(path, v, faces=None, colors=None, big_endian=False, extra_face_prop=False):
     e = ">" if big_endian else "<"
-    hdr = ["ply", f"format binary_{'big' if big_endian else 'little'}_endian 1.0", f"element vertex {len(v)}",
-           "property double x", "property double y", "property double z"]
+    hdr = [
+        "ply",
+        f"format binary_{'big' if big_endian else 'little'}_endian 1.0",
+        f"element vertex {len(v)}",
+        "property double x",
+        "property double y",
+        "property double z",
+    ]
     fields = [("x", e + "f8"), ("y", e + "f8"), ("z", e + "f8")]
     if colors is not None:
         hdr += ["property uchar red", "property uchar green", "property uchar blue", "property uchar alpha"]
@@ -97,7 +110,12 @@ def write_glb(path, meshes):
         views.append({"buffer": 0, "byteOffset": offset, "byteLength": len(data), "target": target})
         bin_chunks.append(data + b"\x00" * pad)
         offset += len(data) + pad
-        acc = {"bufferView": len(views) - 1, "componentType": comp, "count": int(arr.shape[0]) if typ != "SCALAR" else int(arr.size), "type": typ}
+        acc = {
+            "bufferView": len(views) - 1,
+            "componentType": comp,
+            "count": int(arr.shape[0]) if typ != "SCALAR" else int(arr.size),
+            "type": typ,
+        }
         if typ == "VEC3" and comp == 5126:
             acc["min"] = arr.min(axis=0).tolist()
             acc["max"] = arr.max(axis=0).tolist()
@@ -109,16 +127,35 @@ def write_glb(path, meshes):
         idx = add(np.asarray(f, np.uint32).ravel(), 34963, 5125, "SCALAR")
         attrs = {"POSITION": pos}
         if c is not None:
-            attrs["COLOR_0"] = add(np.concatenate([np.asarray(c, np.float32) / 255.0, np.ones((len(c), 1), np.float32)], 1), 34962, 5126, "VEC4")
+            attrs["COLOR_0"] = add(
+                np.concatenate([np.asarray(c, np.float32) / 255.0, np.ones((len(c), 1), np.float32)], 1),
+                34962,
+                5126,
+                "VEC4",
+            )
         gl_meshes.append({"primitives": [{"attributes": attrs, "indices": idx, "mode": 4}]})
         nodes.append({"mesh": k, "translation": [float(x) for x in t]})
     binary = b"".join(bin_chunks)
-    gltf = {"asset": {"version": "2.0"}, "scene": 0, "scenes": [{"nodes": list(range(len(nodes)))}], "nodes": nodes,
-            "meshes": gl_meshes, "accessors": accessors, "bufferViews": views, "buffers": [{"byteLength": len(binary)}]}
+    gltf = {
+        "asset": {"version": "2.0"},
+        "scene": 0,
+        "scenes": [{"nodes": list(range(len(nodes)))}],
+        "nodes": nodes,
+        "meshes": gl_meshes,
+        "accessors": accessors,
+        "bufferViews": views,
+        "buffers": [{"byteLength": len(binary)}],
+    }
     js = json.dumps(gltf).encode()
     js += b" " * ((-len(js)) % 4)
     total = 12 + 8 + len(js) + 8 + len(binary)
-    out = struct.pack("<4sII", b"glTF", 2, total) + struct.pack("<I4s", len(js), b"JSON") + js + struct.pack("<I4s", len(binary), b"BIN\x00") + binary
+    out = (
+        struct.pack("<4sII", b"glTF", 2, total)
+        + struct.pack("<I4s", len(js), b"JSON")
+        + js
+        + struct.pack("<I4s", len(binary), b"BIN\x00")
+        + binary
+    )
     path.write_bytes(out)
 
 
@@ -126,7 +163,9 @@ def read_positions_minimal(path):
     """An independent minimal reader of vertex positions (file order) for the formats above."""
     suffix = path.suffix.lower()
     if suffix == ".obj":
-        return np.array([[float(x) for x in ln.split()[1:4]] for ln in path.read_text().splitlines() if ln.startswith("v ")])
+        return np.array(
+            [[float(x) for x in ln.split()[1:4]] for ln in path.read_text().splitlines() if ln.startswith("v ")]
+        )
     if suffix == ".off":
         rows = [ln for ln in path.read_text().splitlines() if ln and not ln.startswith("#")]
         nv = int(rows[1].split()[0])
@@ -139,7 +178,11 @@ def read_positions_minimal(path):
         if "format ascii 1.0" in header:
             return np.array([[float(x) for x in ln.split()[:3]] for ln in data[end:].decode().splitlines()[:nv]])
         e = ">" if any("big_endian" in ln for ln in header) else "<"
-        props = [ln.split()[1] for ln in header[header.index(next(ln for ln in header if ln.startswith("element vertex"))) + 1 :] if ln.startswith("property")]
+        props = [
+            ln.split()[1]
+            for ln in header[header.index(next(ln for ln in header if ln.startswith("element vertex"))) + 1 :]
+            if ln.startswith("property")
+        ]
         sizes = {"double": "f8", "float": "f4", "uchar": "u1"}
         vprops = []
         for ln in header[header.index(next(ln for ln in header if ln.startswith("element vertex"))) + 1 :]:

@@ -43,7 +43,9 @@ def test_corrupt_mask_npz_names_the_file(tmp_path, damage):
     path = tmp_path / "view_000.npz"
     data = path.read_bytes()
     path.write_bytes({"truncated": data[: len(data) // 2], "garbage": b"not a zip at all" * 10, "empty": b""}[damage])
-    with pytest.raises(ValueError, match=r"view_000\.npz: cannot read the mask stack: .*truncated or corrupt.*np\.savez"):
+    with pytest.raises(
+        ValueError, match=r"view_000\.npz: cannot read the mask stack: .*truncated or corrupt.*np\.savez"
+    ):
         load_masks(tmp_path, _cams(["view_000.png"]))
 
 
@@ -59,8 +61,11 @@ def test_object_dtype_mask_npz_is_refused_without_unpickling(tmp_path):
     stack = np.empty(2, dtype=object)
     stack[0], stack[1] = np.ones((12, 16), bool), np.zeros((12, 16), bool)
     np.savez(tmp_path / "view_000.npz", masks=stack)
-    with pytest.raises(ValueError, match=r"view_000\.npz: array 'masks' of the mask stack holds Python objects "
-                       r"\(dtype object\), which are never loaded"):
+    with pytest.raises(
+        ValueError,
+        match=r"view_000\.npz: array 'masks' of the mask stack holds Python objects "
+        r"\(dtype object\), which are never loaded",
+    ):
         load_masks(tmp_path, _cams(["view_000.png"]))
 
 
@@ -82,7 +87,9 @@ def test_truncated_workspace_npz_names_the_file(tmp_path, which):
     path = ws.field_path if which == "field" else ws.geometry_path
     path.write_bytes(path.read_bytes()[:40])
     what = "field file" if which == "field" else "workspace geometry"
-    with pytest.raises(ValueError, match=rf"{path.name}: cannot read the {what}: the file is truncated or corrupt.*omniseg-mesh fit"):
+    with pytest.raises(
+        ValueError, match=rf"{path.name}: cannot read the {what}: the file is truncated or corrupt.*omniseg-mesh fit"
+    ):
         Field.load(ws.field_path) if which == "field" else ws.load_geometry()
 
 
@@ -104,7 +111,10 @@ def test_non_finite_field_is_refused_by_every_reader(tmp_path):
     ws = _workspace(tmp_path)
     bad = np.eye(5, 4, dtype=np.float32)
     bad[3, 1] = np.nan
-    with pytest.raises(NonFiniteFieldError, match=r"refusing to write .*field\.npz: 1 of 5 vertices have NaN or inf features \(first ids \[3\]\)"):
+    with pytest.raises(
+        NonFiniteFieldError,
+        match=r"refusing to write .*field\.npz: 1 of 5 vertices have NaN or inf features \(first ids \[3\]\)",
+    ):
         Field(bad).save(ws.field_path)
     assert np.isfinite(Field.load(ws.field_path).features).all()  # the good field is still there
     np.savez(ws.field_path, features=bad, meta=np.array("{}"))  # a NaN field written by something else
@@ -144,8 +154,11 @@ def test_fit_workspace_never_replaces_a_good_field_with_a_non_finite_one(tmp_pat
         return Field(f, {"views": ["view_000.png"], "final_loss": float("nan")})
 
     monkeypatch.setattr(fit_module, "fit_field", diverged)
-    with pytest.raises(NonFiniteFieldError, match=rf"the fit diverged: 7 of {nv} vertices have NaN or inf features .*"
-                       r"the previous .*field\.npz is kept. Fix: lower the learning rate \(--lr 0\.0"):
+    with pytest.raises(
+        NonFiniteFieldError,
+        match=rf"the fit diverged: 7 of {nv} vertices have NaN or inf features .*"
+        r"the previous .*field\.npz is kept. Fix: lower the learning rate \(--lr 0\.0",
+    ):
         fit_workspace(mesh, images, masks=masks, workspace=ws)
     assert ws.field_path.read_bytes() == before
     assert not ws.scene_json.exists() and not ckpt.exists()  # nothing half-updated; no resuming into NaN
@@ -169,7 +182,11 @@ def test_glb_gltf_empty_corrupt_truncated(tmp_path):
         ("cut.glb", good[: len(good) // 2], rf"the file is truncated \(its header says {len(good)} bytes"),
         ("bad_chunk.glb", good[:12] + b"\xff" * (len(good) - 12), rf"cannot read this glTF file \(.*{fix}"),
         ("model.gltf", b"", r"the file is empty"),
-        ("cut.gltf", b'{"asset": {"version": "2.0"}, "meshes": [', r", line 1, column \d+: the glTF file is not valid JSON"),
+        (
+            "cut.gltf",
+            b'{"asset": {"version": "2.0"}, "meshes": [',
+            r", line 1, column \d+: the glTF file is not valid JSON",
+        ),
         ("other.gltf", b'{"frames": []}', r"not a glTF file \(expected a JSON object with an 'asset' key"),
     ]
     for name, content, match in cases:
@@ -186,13 +203,18 @@ def test_ply_header_that_under_counts_faces_is_refused(tmp_path, binary):
         save_ply(path, v, f)
     else:
         rows = [" ".join(map(str, p)) for p in v] + [f"3 {a} {b} {c}" for a, b, c in f]
-        path.write_text("ply\nformat ascii 1.0\nelement vertex 4\nproperty float x\nproperty float y\nproperty float z\n"
-                        "element face 2\nproperty list uchar int vertex_indices\nend_header\n" + "\n".join(rows) + "\n")
+        path.write_text(
+            "ply\nformat ascii 1.0\nelement vertex 4\nproperty float x\nproperty float y\nproperty float z\n"
+            "element face 2\nproperty list uchar int vertex_indices\nend_header\n" + "\n".join(rows) + "\n"
+        )
     assert len(load_geometry(path)[1]) == 2  # well-formed (a trailing newline is fine)
     path.write_bytes(path.read_bytes().replace(b"element face 2", b"element face 1"))
     unit = "bytes" if binary else "values"
-    with pytest.raises(ValueError, match=rf"m\.ply: \d+ {unit} of data follow the last element the header declares "
-                       r"\(4 vertex, 1 face\): the header under-counts an element"):
+    with pytest.raises(
+        ValueError,
+        match=rf"m\.ply: \d+ {unit} of data follow the last element the header declares "
+        r"\(4 vertex, 1 face\): the header under-counts an element",
+    ):
         load_geometry(path)
 
 
@@ -224,7 +246,9 @@ def test_truncated_camera_json_shows_the_parse_error(tmp_path, name):
     text = path.read_text()
     path.write_text(text[: len(text) // 2])
     lines = text[: len(text) // 2].count("\n") + 1
-    match = rf"{name}, line {lines}, column \d+: the camera file is not valid JSON: .*\(the file ends there: truncated\?\)"
+    match = (
+        rf"{name}, line {lines}, column \d+: the camera file is not valid JSON: .*\(the file ends there: truncated\?\)"
+    )
     with pytest.raises(ValueError, match=match):
         load_cameras(images)  # auto-detection
     with pytest.raises(ValueError, match=rf"{name}, line {lines}, column \d+: .*not valid JSON"):

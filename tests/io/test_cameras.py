@@ -29,18 +29,29 @@ NS_APPLIED = np.array([[1.0, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0]])
 
 def _rig(distorted: bool = True, shared: bool = False) -> list[Camera]:
     """Six cameras on a ring; intrinsics/distortion chosen to hit every COLMAP model."""
-    dists = [None, None, [0.05, 0, 0, 0, 0], [-0.08, 0.02, 0, 0, 0], [0.04, -0.01, 0.002, -0.001, 0], [0.03, 0.01, 0.001, 0.002, -0.004]]
+    dists = [
+        None,
+        None,
+        [0.05, 0, 0, 0, 0],
+        [-0.08, 0.02, 0, 0, 0],
+        [0.04, -0.01, 0.002, -0.001, 0],
+        [0.03, 0.01, 0.001, 0.002, -0.004],
+    ]
     cams = []
     for k in range(6):
         a = 2 * np.pi * k / 6
-        cam = Camera.look_at((3 * np.cos(a), 3 * np.sin(a), 1.5 + 0.1 * k), (0.1, -0.05, 0.3), width=W, height=H, fov_y_deg=55)
+        cam = Camera.look_at(
+            (3 * np.cos(a), 3 * np.sin(a), 1.5 + 0.1 * k), (0.1, -0.05, 0.3), width=W, height=H, fov_y_deg=55
+        )
         K = cam.K.copy()
         if not shared:
             K[0, 0] *= 1.03 if k in (1, 4, 5) else 1.0  # fx != fy
             K[0, 2] += 0.7 * k - 1.3
             K[1, 2] -= 0.4 * k
         dist = dists[k] if distorted and not shared else None
-        cams.append(Camera(K=K, world_to_cam=cam.world_to_cam, width=W, height=H, name=f"frame_{k:04d}.png", distortion=dist))
+        cams.append(
+            Camera(K=K, world_to_cam=cam.world_to_cam, width=W, height=H, name=f"frame_{k:04d}.png", distortion=dist)
+        )
     return cams
 
 
@@ -77,7 +88,9 @@ def test_colmap_text_and_binary(tmp_path):
     assert fmt == "colmap-text"
     _assert_same_projection(loaded, cams)
     assert loaded[0].image_path == tmp_path / "images" / "frame_0000.png"
-    models = [ln.split()[1] for ln in (tmp_path / "sparse/0/cameras.txt").read_text().splitlines() if not ln.startswith("#")]
+    models = [
+        ln.split()[1] for ln in (tmp_path / "sparse/0/cameras.txt").read_text().splitlines() if not ln.startswith("#")
+    ]
     assert models == ["SIMPLE_PINHOLE", "PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV", "FULL_OPENCV"]
     save_colmap(tmp_path / "bin", cams, binary=True)
     loaded, fmt = load_cameras(tmp_path / "images", cameras=tmp_path / "bin")
@@ -96,7 +109,10 @@ def test_colmap_text_written_by_hand_with_empty_points_lines(tmp_path):
     model.mkdir()
     (model / "cameras.txt").write_text(
         "# comment\n"
-        + "".join(f"{i + 1} PINHOLE {W} {H} {float(c.K[0, 0])!r} {float(c.K[1, 1])!r} {float(c.K[0, 2])!r} {float(c.K[1, 2])!r}\n" for i, c in enumerate(cams))
+        + "".join(
+            f"{i + 1} PINHOLE {W} {H} {float(c.K[0, 0])!r} {float(c.K[1, 1])!r} {float(c.K[0, 2])!r} {float(c.K[1, 2])!r}\n"
+            for i, c in enumerate(cams)
+        )
     )
     lines = ["# Image list"]
     for i in range(2):
@@ -283,15 +299,22 @@ def test_error_images_and_cameras_disagree(tmp_path):
     cams = _rig()
     _write_images(tmp_path / "images", cams[:5])
     save_cameras_json(tmp_path / "cameras.json", cams)
-    with pytest.raises(FileNotFoundError, match=r"1 of 6 cameras in .*cameras\.json have no image in .*images: missing frame_0005\.png"):
+    with pytest.raises(
+        FileNotFoundError, match=r"1 of 6 cameras in .*cameras\.json have no image in .*images: missing frame_0005\.png"
+    ):
         load_cameras(tmp_path / "images")
     _write_images(tmp_path / "images", cams)
     Image.new("L", (W, H)).save(tmp_path / "images" / "extra.png")
-    with pytest.raises(ValueError, match=r"1 images in .*images have no camera in .*cameras\.json: extra\.png\. Fix: move"):
+    with pytest.raises(
+        ValueError, match=r"1 images in .*images have no camera in .*cameras\.json: extra\.png\. Fix: move"
+    ):
         load_cameras(tmp_path / "images")
     (tmp_path / "images" / "extra.png").unlink()
     Image.new("L", (W, H + 5)).save(tmp_path / "images" / "frame_0002.png")
-    with pytest.raises(ValueError, match=rf"frame_0002\.png is {W}x{H + 5} but its camera in .* is {W}x{H}, which is not a uniform rescale"):
+    with pytest.raises(
+        ValueError,
+        match=rf"frame_0002\.png is {W}x{H + 5} but its camera in .* is {W}x{H}, which is not a uniform rescale",
+    ):
         load_cameras(tmp_path / "images")
 
 
@@ -308,7 +331,9 @@ def test_error_paths_and_detection(tmp_path):
     with pytest.raises(FileNotFoundError, match="images folder .* does not exist"):
         load_cameras(tmp_path / "nope")
     (tmp_path / "images").mkdir()
-    with pytest.raises(FileNotFoundError, match="no cameras found for .*images.*Fix: pass the camera file or folder with --cameras"):
+    with pytest.raises(
+        FileNotFoundError, match="no cameras found for .*images.*Fix: pass the camera file or folder with --cameras"
+    ):
         load_cameras(tmp_path / "images")
     with pytest.raises(FileNotFoundError, match="camera file or folder .* does not exist"):
         load_cameras(tmp_path / "images", cameras=tmp_path / "cams.json")
@@ -332,7 +357,10 @@ def test_error_paths_and_detection(tmp_path):
     "content, match",
     [
         ([[1, 0, 0], [0, 1, 0]], r"must be a 4x4 \(or 3x4\) matrix, found shape \(2, 3\)"),
-        ([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 1, 1]], r"last row of a 4x4 transform must be \[0, 0, 0, 1\]"),
+        (
+            [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 1, 1]],
+            r"last row of a 4x4 transform must be \[0, 0, 0, 1\]",
+        ),
         ([[-1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]], "mirrors or collapses space"),
         ([[2, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]], "not a rotation times one uniform scale"),
         ([[np.nan, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]], "contains NaN or inf"),
@@ -347,7 +375,10 @@ def test_error_world_transform_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="world transform file .* does not exist"):
         load_world_transform(tmp_path / "T.txt")
     (tmp_path / "T.json").write_text('{"rotation": 1}')
-    with pytest.raises(ValueError, match=r"T\.json: expected a 4x4 list, an object with one key 'world_transform'.*not understood: rotation"):
+    with pytest.raises(
+        ValueError,
+        match=r"T\.json: expected a 4x4 list, an object with one key 'world_transform'.*not understood: rotation",
+    ):
         load_world_transform(tmp_path / "T.json")
     (tmp_path / "T.txt").write_text("1 0 0\nx y z w\n")
     with pytest.raises(ValueError, match=r"T\.txt: cannot read a 4x4 matrix"):
@@ -415,11 +446,20 @@ def _transforms(tmp_path, **changes):
     [
         ({"camera_model": "OPENCV_FISHEYE"}, "camera_model OPENCV_FISHEYE is not supported"),
         ({"k4": 0.1}, "k4=0.1 is not supported"),
-        ({"w": None, "h": None}, r"no image size: the file has no 'w'/'h' and image 'images/frame_0000.png' was not found"),
+        (
+            {"w": None, "h": None},
+            r"no image size: the file has no 'w'/'h' and image 'images/frame_0000.png' was not found",
+        ),
         ({"fl_x": None, "fl_y": None}, r"no focal length: expected 'fl_x' \(and 'fl_y'\) or 'camera_angle_x'"),
         ({"transform_matrix": [[1, 0, 0], [0, 1, 0]]}, r"transform_matrix must be 4x4, found shape \(2, 3\)"),
-        ({"transform_matrix": [[np.inf, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]}, "transform_matrix contains NaN or inf"),
-        ({"transform_matrix": [[2, 0, 0, 0], [0, 2, 0, 0], [0, 0, 2, 0], [0, 0, 0, 1]]}, r"\(frame 0\): world_to_cam rotation is not orthonormal"),
+        (
+            {"transform_matrix": [[np.inf, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]},
+            "transform_matrix contains NaN or inf",
+        ),
+        (
+            {"transform_matrix": [[2, 0, 0, 0], [0, 2, 0, 0], [0, 0, 2, 0], [0, 0, 0, 1]]},
+            r"\(frame 0\): world_to_cam rotation is not orthonormal",
+        ),
         ({"file_path": None}, "each frame needs 'file_path' and 'transform_matrix'"),
     ],
 )
@@ -476,7 +516,9 @@ def test_error_scannet(tmp_path):
     (scan / "intrinsic" / "intrinsic_color.txt").write_text("x\n")
     with pytest.raises(ValueError, match="cannot read a 4x4 intrinsic matrix"):
         load_scannet(scan)
-    with pytest.raises(ValueError, match="stores one pinhole intrinsic for all frames; camera 'frame_0001.png' differs"):
+    with pytest.raises(
+        ValueError, match="stores one pinhole intrinsic for all frames; camera 'frame_0001.png' differs"
+    ):
         save_scannet(tmp_path / "s2", _rig())
 
 
@@ -487,7 +529,10 @@ def test_error_cameras_json(tmp_path):
     with pytest.raises(ValueError, match="not valid JSON"):
         load_cameras_json(tmp_path / "c.json")
     (tmp_path / "c.json").write_text('{"frames": []}')
-    with pytest.raises(ValueError, match=r"not an omniseg3d-mesh cameras.json \(expected \"format\": \"omniseg3d-mesh/cameras\", found None\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"not an omniseg3d-mesh cameras.json \(expected \"format\": \"omniseg3d-mesh/cameras\", found None\)",
+    ):
         load_cameras_json(tmp_path / "c.json")
     (tmp_path / "c.json").write_text('{"format": "omniseg3d-mesh/cameras", "version": 7, "views": []}')
     with pytest.raises(ValueError, match="cameras.json version 7 is not supported.*upgrade"):
@@ -495,7 +540,13 @@ def test_error_cameras_json(tmp_path):
     (tmp_path / "c.json").write_text('{"format": "omniseg3d-mesh/cameras", "version": 1, "views": [{"name": "a"}]}')
     with pytest.raises(ValueError, match="view 0 lacks width, height, K, world_to_cam"):
         load_cameras_json(tmp_path / "c.json")
-    view = {"name": "a", "width": 4, "height": 4, "K": [[1, 0, 2], [0, 1, 2], [0, 0, 1]], "world_to_cam": np.diag([2.0, 2, 2, 1]).tolist()}
+    view = {
+        "name": "a",
+        "width": 4,
+        "height": 4,
+        "K": [[1, 0, 2], [0, 1, 2], [0, 0, 1]],
+        "world_to_cam": np.diag([2.0, 2, 2, 1]).tolist(),
+    }
     (tmp_path / "c.json").write_text(json.dumps({"format": "omniseg3d-mesh/cameras", "version": 1, "views": [view]}))
     with pytest.raises(ValueError, match=r"view 0 \('a'\): world_to_cam rotation is not orthonormal"):
         load_cameras_json(tmp_path / "c.json")

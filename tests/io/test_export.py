@@ -23,7 +23,9 @@ def scene():
 @pytest.mark.parametrize("fmt", ["ply", "obj", "glb"])
 def test_part_files_reload_with_their_vertex_counts(tmp_path, scene, fmt):
     parents = np.array([0, 1, 1, 2, 2, 3, 3, 3])
-    manifest = export_parts(tmp_path / "parts", scene.vertices, scene.faces, scene.colors, scene.part, parents=parents, levels=0, format=fmt)
+    manifest = export_parts(
+        tmp_path / "parts", scene.vertices, scene.faces, scene.colors, scene.part, parents=parents, levels=0, format=fmt
+    )
     out = tmp_path / "parts"
     assert manifest["num_parts"] == 8 and manifest["format"] == fmt
     doc = json.loads((out / "parts.json").read_text())

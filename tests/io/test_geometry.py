@@ -113,7 +113,9 @@ def test_polygons_are_fan_triangulated(tmp_path, fmt):
 
 def test_binary_ply_mixed_polygons(tmp_path):
     path = tmp_path / "mixed.ply"
-    hdr = "ply\nformat binary_little_endian 1.0\nelement vertex 5\nproperty float x\nproperty float y\nproperty float z\n"
+    hdr = (
+        "ply\nformat binary_little_endian 1.0\nelement vertex 5\nproperty float x\nproperty float y\nproperty float z\n"
+    )
     hdr += "element face 2\nproperty list uchar int vertex_indices\nend_header\n"
     body = np.arange(15, dtype="<f4").tobytes()
     body += bytes([4]) + np.array([0, 1, 2, 3], "<i4").tobytes() + bytes([3]) + np.array([1, 2, 4], "<i4").tobytes()
@@ -176,7 +178,9 @@ def test_error_face_index_out_of_range(tmp_path):
     v, faces, _ = _tricky_mesh()
     faces[2, 1] = 10
     write_off(tmp_path / "oob.off", v, faces)
-    with pytest.raises(ValueError, match=r"oob\.off: face vertex ids must lie in \[0, 9\] for 10 vertices, but 1 faces"):
+    with pytest.raises(
+        ValueError, match=r"oob\.off: face vertex ids must lie in \[0, 9\] for 10 vertices, but 1 faces"
+    ):
         load_geometry(tmp_path / "oob.off")
     (tmp_path / "zero.obj").write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 0 1 2\n")
     with pytest.raises(ValueError, match=r"zero\.obj:4: face refers to vertex 0, but OBJ vertex ids start at 1") as err:
@@ -251,7 +255,9 @@ def test_gltf_text_with_embedded_buffer(tmp_path):
     jlen = struct.unpack_from("<I", data, 12)[0]
     gltf = json.loads(data[20 : 20 + jlen])
     binary = data[20 + jlen + 8 :]
-    gltf["buffers"] = [{"byteLength": len(binary), "uri": "data:application/octet-stream;base64," + base64.b64encode(binary).decode()}]
+    gltf["buffers"] = [
+        {"byteLength": len(binary), "uri": "data:application/octet-stream;base64," + base64.b64encode(binary).decode()}
+    ]
     (tmp_path / "a.gltf").write_text(json.dumps(gltf))
     verts, tri, col = load_geometry(tmp_path / "a.gltf")
     np.testing.assert_allclose(verts, v1 + [0, 1, 0], atol=1e-5)
@@ -268,13 +274,22 @@ _HDR = "ply\nformat ascii 1.0\n"
         ("a.ply", "ply\nproperty float x\nend_header\n", "PLY property before any element"),
         ("b.ply", _HDR + "element vertex 1\nproperty float128 x\nend_header\n", "unknown PLY property type 'float128'"),
         ("c.ply", "ply\nformat binary_middle_endian 1.0\nend_header\n", "unknown PLY format 'binary_middle_endian'"),
-        ("d.ply", _HDR + "element vertex 2\nproperty float x\nproperty float y\nproperty float z\nend_header\n0 0 0\n",
-         "PLY element 'vertex' is truncated"),
-        ("e.ply", _HDR + "element vertex 3\nproperty float x\nproperty float y\nproperty float z\n"
-         "element face 2\nproperty list uchar int vertex_indices\nend_header\n0 0 0\n1 0 0\n0 1 0\n4 0 1 2 0\n3 0 1\n",
-         "PLY element 'face' is truncated or malformed"),
-        ("f.ply", _HDR + "element vertex 1\nproperty float a\nproperty float b\nend_header\n0 0\n",
-         r"PLY 'vertex' element has no x, y, z properties \(found \['a', 'b'\]\)"),
+        (
+            "d.ply",
+            _HDR + "element vertex 2\nproperty float x\nproperty float y\nproperty float z\nend_header\n0 0 0\n",
+            "PLY element 'vertex' is truncated",
+        ),
+        (
+            "e.ply",
+            _HDR + "element vertex 3\nproperty float x\nproperty float y\nproperty float z\n"
+            "element face 2\nproperty list uchar int vertex_indices\nend_header\n0 0 0\n1 0 0\n0 1 0\n4 0 1 2 0\n3 0 1\n",
+            "PLY element 'face' is truncated or malformed",
+        ),
+        (
+            "f.ply",
+            _HDR + "element vertex 1\nproperty float a\nproperty float b\nend_header\n0 0\n",
+            r"PLY 'vertex' element has no x, y, z properties \(found \['a', 'b'\]\)",
+        ),
         ("g.obj", "v 0 0 zero\n", "vertex line is not numbers"),
         ("h.off", "# only a comment\n", "empty OFF file"),
         ("i.off", "OFF\nthree 1 0\n", "OFF counts line must be 'nv nf ne'"),
@@ -288,9 +303,17 @@ def test_error_malformed_files(tmp_path, name, content, match):
 
 
 def test_error_binary_ply_list_truncated(tmp_path):
-    hdr = "ply\nformat binary_little_endian 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\n"
+    hdr = (
+        "ply\nformat binary_little_endian 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\n"
+    )
     hdr += "element face 2\nproperty list uchar int vertex_indices\nend_header\n"
-    body = np.zeros(9, "<f4").tobytes() + bytes([4]) + np.array([0, 1, 2, 0], "<i4").tobytes() + bytes([3]) + np.array([0], "<i4").tobytes()
+    body = (
+        np.zeros(9, "<f4").tobytes()
+        + bytes([4])
+        + np.array([0, 1, 2, 0], "<i4").tobytes()
+        + bytes([3])
+        + np.array([0], "<i4").tobytes()
+    )
     (tmp_path / "t.ply").write_bytes(hdr.encode() + body)
     with pytest.raises(ValueError, match="PLY element 'face' is truncated"):
         load_geometry(tmp_path / "t.ply")
@@ -311,6 +334,8 @@ def test_ply_colour_types(tmp_path):
     write_ply_ascii(tmp_path / "dark.ply", v, colors=dark)  # uchar colours that happen to be <= 1
     np.testing.assert_array_equal(load_geometry(tmp_path / "dark.ply")[2], dark)
     text = "ply\nformat ascii 1.0\nelement vertex 2\nproperty float x\nproperty float y\nproperty float z\n"
-    text += "property float red\nproperty float green\nproperty float blue\nend_header\n0 0 0 1.0 0.5 0\n1 0 0 0 0 0.2\n"
+    text += (
+        "property float red\nproperty float green\nproperty float blue\nend_header\n0 0 0 1.0 0.5 0\n1 0 0 0 0 0.2\n"
+    )
     (tmp_path / "f.ply").write_text(text)
     np.testing.assert_array_equal(load_geometry(tmp_path / "f.ply")[2], [[255, 128, 0], [0, 0, 51]])

@@ -63,13 +63,23 @@ def test_sam_folder_round_trip_matches_amg_layout(tmp_path):
 def test_sam_folder_keeps_given_records(tmp_path):
     masks = _masks(2)
     recs = [
-        {"area": int(m.sum()), "bbox": [1.0, 2.0, 3.0, 4.0], "point_coords": [[5.5, 6.25]], "predicted_iou": 0.91,
-         "stability_score": 0.97, "crop_box": [0, 0, 16, 12]}
+        {
+            "area": int(m.sum()),
+            "bbox": [1.0, 2.0, 3.0, 4.0],
+            "point_coords": [[5.5, 6.25]],
+            "predicted_iou": 0.91,
+            "stability_score": 0.97,
+            "crop_box": [0, 0, 16, 12],
+        }
         for m in masks
     ]
     save_sam_folder(tmp_path / "a", masks, recs)
     _, back = load_sam_folder(tmp_path / "a", with_records=True)
-    assert back[1]["point_coords"] == [[5.5, 6.25]] and back[1]["predicted_iou"] == 0.91 and back[0]["bbox"] == [1, 2, 3, 4]
+    assert (
+        back[1]["point_coords"] == [[5.5, 6.25]]
+        and back[1]["predicted_iou"] == 0.91
+        and back[0]["bbox"] == [1, 2, 3, 4]
+    )
     with pytest.raises(ValueError, match="2 masks but 1 records"):
         save_sam_folder(tmp_path / "b", masks, recs[:1])
 
@@ -105,7 +115,15 @@ def test_coco_rle_json_round_trip_matches_pycocotools(tmp_path):
     path = save_coco_rle_json(tmp_path / "view.json", masks)
     anns = json.loads(path.read_text())
     assert len(anns) == 5
-    assert set(anns[0]) == {"segmentation", "area", "bbox", "predicted_iou", "point_coords", "stability_score", "crop_box"}
+    assert set(anns[0]) == {
+        "segmentation",
+        "area",
+        "bbox",
+        "predicted_iou",
+        "point_coords",
+        "stability_score",
+        "crop_box",
+    }
     assert anns[0]["segmentation"]["size"] == [13, 17] and isinstance(anns[0]["segmentation"]["counts"], str)
     mask_utils = pytest.importorskip("pycocotools.mask")
     for ann, m in zip(anns, masks):
@@ -122,8 +140,17 @@ def test_coco_rle_json_reads_pycocotools_written_file(tmp_path):
     for m in masks:
         rle = mask_utils.encode(np.asfortranarray(m.astype(np.uint8)))
         rle["counts"] = rle["counts"].decode("utf-8")
-        anns.append({"segmentation": rle, "area": int(m.sum()), "bbox": [0, 0, 1, 1], "predicted_iou": 0.9,
-                     "point_coords": [[1.0, 2.0]], "stability_score": 0.96, "crop_box": [0, 0, 9, 20]})
+        anns.append(
+            {
+                "segmentation": rle,
+                "area": int(m.sum()),
+                "bbox": [0, 0, 1, 1],
+                "predicted_iou": 0.9,
+                "point_coords": [[1.0, 2.0]],
+                "stability_score": 0.96,
+                "crop_box": [0, 0, 9, 20],
+            }
+        )
     (tmp_path / "x.json").write_text(json.dumps({"annotations": anns}))
     assert np.array_equal(load_coco_rle_json(tmp_path / "x.json"), masks)
 
@@ -285,8 +312,11 @@ def test_load_masks_resizes_to_camera_nearest(tmp_path):
 def test_load_masks_refuses_another_aspect_ratio(tmp_path):
     """Like images (io.cameras.match_images): a uniform rescale is fine, another aspect ratio is not."""
     save_masks_npz(tmp_path / "v.npz", np.ones((1, 10, 10), bool))
-    with pytest.raises(ValueError, match=r"v\.npz: masks are 10x10 but the camera of v\.png is 16x12, which is not a "
-                       r"uniform rescale .*Fix: make the masks from the images the cameras describe"):
+    with pytest.raises(
+        ValueError,
+        match=r"v\.npz: masks are 10x10 but the camera of v\.png is 16x12, which is not a "
+        r"uniform rescale .*Fix: make the masks from the images the cameras describe",
+    ):
         load_masks(tmp_path, _cams(["v.png"], w=16, h=12))
     save_masks_npz(tmp_path / "v.npz", np.ones((1, 6, 8), bool))  # half size: resized
     assert load_masks(tmp_path, _cams(["v.png"], w=16, h=12))["v.png"].shape == (1, 12, 16)
@@ -296,8 +326,11 @@ def test_load_masks_missing_and_extra_views(tmp_path, caplog):
     save_masks_npz(tmp_path / "view_000.npz", _masks(2))
     save_masks_npz(tmp_path / "stray.npz", _masks(1))
     cams = _cams(["view_000.png", "view_001.png", "view_002.png"])
-    with pytest.raises(ValueError, match=r"2 of 3 camera\(s\) have no masks: view_001.png, view_002.png; "
-                       r"1 mask set\(s\) match no camera: stray.*--allow-missing-masks"):
+    with pytest.raises(
+        ValueError,
+        match=r"2 of 3 camera\(s\) have no masks: view_001.png, view_002.png; "
+        r"1 mask set\(s\) match no camera: stray.*--allow-missing-masks",
+    ):
         load_masks(tmp_path, cams)
     with caplog.at_level(logging.WARNING, logger="omniseg3d_mesh.io.masks"):
         out = load_masks(tmp_path, cams, allow_missing=True)

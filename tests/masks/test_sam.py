@@ -29,8 +29,15 @@ from omniseg3d_mesh.scene import Camera  # noqa: E402
 
 # thresholds off so that a random network's masks survive; NMS loose to keep several
 CFG = MaskConfig(
-    model="auto", points_per_side=4, points_per_batch=16, pred_iou_thresh=0.0, stability_score_thresh=0.0,
-    box_nms_thresh=0.95, min_mask_region_area=0, max_long_side=64, device="cpu",
+    model="auto",
+    points_per_side=4,
+    points_per_batch=16,
+    pred_iou_thresh=0.0,
+    stability_score_thresh=0.0,
+    box_nms_thresh=0.95,
+    min_mask_region_area=0,
+    max_long_side=64,
+    device="cpu",
 )
 
 
@@ -61,8 +68,15 @@ def _write_images(folder: Path, n=3, h=48, w=64):
 
 def _cams(names, w=64, h=48, folder=None):
     return [
-        Camera.look_at((0, -3, 1), (0, 0, 0), width=w, height=h, fov_y_deg=50, name=n,
-                       image_path=None if folder is None else folder / n)
+        Camera.look_at(
+            (0, -3, 1),
+            (0, 0, 0),
+            width=w,
+            height=h,
+            fov_y_deg=50,
+            name=n,
+            image_path=None if folder is None else folder / n,
+        )
         for n in names
     ]
 
@@ -73,8 +87,13 @@ def _reference(checkpoint, image, max_long_side=64):
 
     model = load_sam_model(checkpoint, "auto", "cpu")
     gen = SamAutomaticMaskGenerator(
-        model, points_per_side=CFG.points_per_side, points_per_batch=CFG.points_per_batch, pred_iou_thresh=0.0,
-        stability_score_thresh=0.0, box_nms_thresh=CFG.box_nms_thresh, min_mask_region_area=0,
+        model,
+        points_per_side=CFG.points_per_side,
+        points_per_batch=CFG.points_per_batch,
+        pred_iou_thresh=0.0,
+        stability_score_thresh=0.0,
+        box_nms_thresh=CFG.box_nms_thresh,
+        min_mask_region_area=0,
     )
     small = sam_mod._downscale(image, max_long_side)
     anns = gen.generate(small)
@@ -86,7 +105,9 @@ def _reference(checkpoint, image, max_long_side=64):
 def test_generate_masks_end_to_end_reads_back_through_load_masks(tmp_path, tiny_checkpoint):
     images = _write_images(tmp_path / "images")
     calls = []
-    report = generate_masks(images, tiny_checkpoint, tmp_path / "masks", CFG, progress=lambda *a, **k: calls.append((a, k)))
+    report = generate_masks(
+        images, tiny_checkpoint, tmp_path / "masks", CFG, progress=lambda *a, **k: calls.append((a, k))
+    )
     assert report["total"] == 3 and report["done"] == 3 and report["failed"] == 0 and report["masks"] > 0
     assert report["device"] == "cpu" and report["images_per_s"] > 0
     assert sorted(p.name for p in (tmp_path / "masks").iterdir()) == ["img_0", "img_1", "img_2"]
@@ -178,7 +199,9 @@ def test_model_type_detected_and_mismatch_names_the_right_model(tmp_path, tiny_c
     assert detect_model_type(_fake_standard_state(768, 12)) == "vit_b"
     assert detect_model_type(_fake_standard_state(1280, 32)) == "vit_h"
     torch.save(_fake_standard_state(768, 12), tmp_path / "b.pth")
-    with pytest.raises(ValueError, match=r"holds a SAM vit_b \(ViT embed dim 768, 12 blocks\), but --model vit_h.*pass --model vit_b"):
+    with pytest.raises(
+        ValueError, match=r"holds a SAM vit_b \(ViT embed dim 768, 12 blocks\), but --model vit_h.*pass --model vit_b"
+    ):
         load_sam_model(tmp_path / "b.pth", "vit_h", "cpu")
     with pytest.raises(ValueError, match="holds a non-standard SAM .*pass --model auto"):
         load_sam_model(tiny_checkpoint, "vit_l", "cpu")
@@ -204,13 +227,17 @@ def test_wrapped_checkpoints_are_unwrapped(tmp_path, tiny_checkpoint):
 
 
 def test_checkpoint_errors(tmp_path, tiny_checkpoint):
-    with pytest.raises(FileNotFoundError, match=r"SAM checkpoint .*nope.pth not found: download .*sam_vit_h_4b8939.pth"):
+    with pytest.raises(
+        FileNotFoundError, match=r"SAM checkpoint .*nope.pth not found: download .*sam_vit_h_4b8939.pth"
+    ):
         read_sam_checkpoint(tmp_path / "nope.pth")
     (tmp_path / "text.pth").write_text("hello")
     with pytest.raises(ValueError, match="is not a SAM checkpoint: torch.load could not read it"):
         read_sam_checkpoint(tmp_path / "text.pth")
     torch.save({"encoder.weight": torch.zeros(2)}, tmp_path / "other.pth")
-    with pytest.raises(ValueError, match="is not a SAM checkpoint: expected a state dict with image_encoder.*found keys encoder.weight"):
+    with pytest.raises(
+        ValueError, match="is not a SAM checkpoint: expected a state dict with image_encoder.*found keys encoder.weight"
+    ):
         read_sam_checkpoint(tmp_path / "other.pth")
     torch.save([1, 2], tmp_path / "list.pth")
     with pytest.raises(ValueError, match="is not a SAM checkpoint: .*found a list"):
@@ -239,7 +266,9 @@ def test_generate_masks_input_errors(tmp_path, tiny_checkpoint):
     with pytest.raises(ValueError, match="no images found in"):
         generate_masks(tmp_path / "empty", tiny_checkpoint, tmp_path / "m", CFG)
     images = _write_images(tmp_path / "images", n=1)
-    with pytest.raises(ValueError, match=r"1 image\(s\) need masks but no SAM checkpoint was given: pass --sam-checkpoint"):
+    with pytest.raises(
+        ValueError, match=r"1 image\(s\) need masks but no SAM checkpoint was given: pass --sam-checkpoint"
+    ):
         generate_masks(images, None, tmp_path / "m", CFG)
     with pytest.raises(FileNotFoundError, match="SAM checkpoint .*missing.pth not found"):
         generate_masks(images, tmp_path / "missing.pth", tmp_path / "m", CFG)
@@ -321,9 +350,24 @@ def test_cli_masks_smoke(tmp_path, tiny_checkpoint, capsys, restore_logging):
     images = _write_images(tmp_path / "scene" / "images", n=2)
     (images / "broken.jpg").write_bytes(b"nope")
     argv = [
-        "masks", str(images), "--sam-checkpoint", str(tiny_checkpoint), "--config", str(preset),
-        "--model", "auto", "--points-per-side", "4", "--pred-iou-thresh", "0", "--stability-score-thresh", "0",
-        "--min-mask-region-area", "0", "--device", "cpu",
+        "masks",
+        str(images),
+        "--sam-checkpoint",
+        str(tiny_checkpoint),
+        "--config",
+        str(preset),
+        "--model",
+        "auto",
+        "--points-per-side",
+        "4",
+        "--pred-iou-thresh",
+        "0",
+        "--stability-score-thresh",
+        "0",
+        "--min-mask-region-area",
+        "0",
+        "--device",
+        "cpu",
     ]
     assert main(argv) == 1  # one image failed: counted, reported, exit code 1
     out = capsys.readouterr().out
@@ -343,7 +387,12 @@ def test_presets_hold_the_paper_settings():
     root = Path(__file__).resolve().parents[2] / "omniseg3d_mesh" / "configs"
     paper = MaskConfig(**load_config_file(root / "sam.yaml", MaskConfig))
     assert paper == MaskConfig()  # the dataclass defaults are the paper's
-    assert (paper.model, paper.points_per_side, paper.pred_iou_thresh, paper.stability_score_thresh) == ("vit_h", 32, 0.88, 0.95)
+    assert (paper.model, paper.points_per_side, paper.pred_iou_thresh, paper.stability_score_thresh) == (
+        "vit_h",
+        32,
+        0.88,
+        0.95,
+    )
     assert (paper.box_nms_thresh, paper.min_mask_region_area) == (0.7, 128)
     fast = MaskConfig(**load_config_file(root / "sam_fast.yaml", MaskConfig))
     assert (fast.model, fast.points_per_side) == ("vit_b", 16)
@@ -365,4 +414,6 @@ def test_standard_models_are_built_with_segment_anythings_registry(tiny_checkpoi
     model = load_sam_model(tiny_checkpoint, "vit_b", "cpu")
     assert built and detect_model_type(model.state_dict()) == "vit_b"
     state = read_sam_checkpoint(tiny_checkpoint)
-    torch.testing.assert_close(model.state_dict()["mask_decoder.mask_tokens.weight"], state["mask_decoder.mask_tokens.weight"])
+    torch.testing.assert_close(
+        model.state_dict()["mask_decoder.mask_tokens.weight"], state["mask_decoder.mask_tokens.weight"]
+    )

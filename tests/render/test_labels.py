@@ -55,7 +55,9 @@ def make_parts_scene(num_views: int = 5, width: int = 96, height: int = 72, imag
         Path(image_dir).mkdir(parents=True, exist_ok=True)
         for k, cam in enumerate(cams):
             scale = 2 if k == num_views - 1 else 1
-            Image.fromarray(rng.integers(0, 255, size=(height * scale, width * scale, 3), dtype=np.uint8)).save(cam.image_path)
+            Image.fromarray(rng.integers(0, 255, size=(height * scale, width * scale, 3), dtype=np.uint8)).save(
+                cam.image_path
+            )
     return Scene(vertices=verts, faces=faces, cameras=cams), labels
 
 
@@ -114,7 +116,9 @@ def test_pca_colors_deterministic():
 def _frags(ids, weights):
     ids = np.asarray(ids, dtype=np.int32)
     w = np.asarray(weights, dtype=np.float32)
-    return Fragments(vertex_ids=ids, weights=w, depth=np.ones(ids.shape[:2], np.float32), face_ids=np.zeros(ids.shape[:2], np.int32))
+    return Fragments(
+        vertex_ids=ids, weights=w, depth=np.ones(ids.shape[:2], np.float32), face_ids=np.zeros(ids.shape[:2], np.int32)
+    )
 
 
 def test_face_majority_rule():
@@ -359,7 +363,10 @@ def test_streams_one_view_at_a_time(parts_scene, tmp_path):
 
 def test_memory_does_not_grow_with_views(tmp_path):
     scene, labels = make_parts_scene(num_views=2, width=64, height=48)
-    cams = [Camera.look_at((3 * np.cos(a), 3 * np.sin(a), 2), (0, 0, 0.4), width=64, height=48, name=f"v{i:03d}.png") for i, a in enumerate(np.linspace(0, 6, 24))]
+    cams = [
+        Camera.look_at((3 * np.cos(a), 3 * np.sin(a), 2), (0, 0, 0.4), width=64, height=48, name=f"v{i:03d}.png")
+        for i, a in enumerate(np.linspace(0, 6, 24))
+    ]
     many = Scene(vertices=scene.vertices, faces=scene.faces, cameras=cams)
 
     def peak(n):
@@ -423,7 +430,9 @@ def test_render_workspace_modes(parts_scene, tmp_path):
     lab = load_label_png(tmp_path / "parts" / "frame_000_labels.png")
     np.testing.assert_array_equal(lab, gt_part_map(scene, scene.cameras[0], _face_labels(scene, labels)))
     np.save(tmp_path / "sel.npy", labels == 1)
-    rep = render_workspace(ws.root, tmp_path / "sel", RenderConfig(what="selection", views=one), labels=tmp_path / "sel.npy")
+    rep = render_workspace(
+        ws.root, tmp_path / "sel", RenderConfig(what="selection", views=one), labels=tmp_path / "sel.npy"
+    )
     assert rep.parts == 1 and rep.source == f"the values in {tmp_path / 'sel.npy'}"
     rep = render_workspace(ws, tmp_path / "scores", RenderConfig(what="scores", views=one, click="0"))
     assert (tmp_path / "scores" / "frame_000_scores.png").is_file() and rep.source == "scores of click 0 (vertex 0)"
@@ -444,7 +453,9 @@ def test_render_workspace_errors(parts_scene, tmp_path):
         render_workspace(ws, out, RenderConfig(what="selection"))
     with pytest.raises(ValueError, match="needs a query: pass --click"):
         render_workspace(ws, out, RenderConfig(what="scores"))
-    with pytest.raises(ValueError, match="click v:99999999: vertex 99999999 does not exist, the geometry has vertices 0.."):
+    with pytest.raises(
+        ValueError, match="click v:99999999: vertex 99999999 does not exist, the geometry has vertices 0.."
+    ):
         render_workspace(ws, out, RenderConfig(what="scores", click="99999999"))
     with pytest.raises(FileNotFoundError, match="labels file .*nope.npy not found"):
         render_workspace(ws, out, labels=tmp_path / "nope.npy")
@@ -491,7 +502,9 @@ def test_render_workspace_picks_saved_level(parts_scene, tmp_path):
     (ws.parts_dir / "labels_levels.npy").unlink()
     (ws.parts_dir / "parts.json").write_text(json.dumps({"level": 2}))
     assert _saved_part_labels(ws.parts_dir, 2) is not None
-    with pytest.raises(ValueError, match=r"the parts in .* hold level 2, not level 0: run `omniseg-mesh discretize --level 0"):
+    with pytest.raises(
+        ValueError, match=r"the parts in .* hold level 2, not level 0: run `omniseg-mesh discretize --level 0"
+    ):
         _saved_part_labels(ws.parts_dir, 0)  # other ids than the exported ones: an error, not a silent re-discretize
     assert _saved_part_labels(tmp_path / "empty", 0) is None  # no export at all
 

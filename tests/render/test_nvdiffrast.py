@@ -107,12 +107,20 @@ def _reference_views():
             faces = data[f"{name}__faces"]
             n, h, w = data[f"{name}__face_ids"].shape
             cams = [
-                Camera(K=data[f"{name}__K"][i], world_to_cam=data[f"{name}__world_to_cam"][i], width=w, height=h, name=f"{name}_{i}.png")
+                Camera(
+                    K=data[f"{name}__K"][i],
+                    world_to_cam=data[f"{name}__world_to_cam"][i],
+                    width=w,
+                    height=h,
+                    name=f"{name}_{i}.png",
+                )
                 for i in range(n)
             ]
             scene = Scene(vertices=data[f"{name}__vertices"], faces=faces, cameras=cams)
             for i, cam in enumerate(cams):
-                ref = Fragments.from_faces(data[f"{name}__face_ids"][i], data[f"{name}__bary"][i], data[f"{name}__depth"][i], scene.faces)
+                ref = Fragments.from_faces(
+                    data[f"{name}__face_ids"][i], data[f"{name}__bary"][i], data[f"{name}__depth"][i], scene.faces
+                )
                 out.append((name, scene, cam, ref))
     return out
 
@@ -141,7 +149,9 @@ def _assert_agree(gpu, cpu, what, weight_atol=2e-3):
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not _cuda() or not HAS_NVDIFFRAST, reason="needs CUDA and nvdiffrast")
-@pytest.mark.skipif(not HAS_OPEN3D, reason="needs open3d for the live CPU backend (the stored reference is checked below)")
+@pytest.mark.skipif(
+    not HAS_OPEN3D, reason="needs open3d for the live CPU backend (the stored reference is checked below)"
+)
 def test_agrees_with_cpu_backend():
     from conftest import make_box_scene
 
@@ -168,7 +178,9 @@ def test_reference_matches_cpu_backend():
 
     for name, scene, cam, ref in _reference_views():
         now = raycast_fragments(scene, cam)
-        np.testing.assert_array_equal(now.face_ids, ref.face_ids, err_msg=f"{name}/{cam.name}: regenerate the reference")
+        np.testing.assert_array_equal(
+            now.face_ids, ref.face_ids, err_msg=f"{name}/{cam.name}: regenerate the reference"
+        )
         np.testing.assert_allclose(now.weights, ref.weights, atol=1e-3)
         np.testing.assert_allclose(now.depth[now.valid], ref.depth[ref.valid], rtol=1e-6)
 
@@ -236,4 +248,3 @@ def test_old_nvdiffrast_is_named(monkeypatch):
     monkeypatch.setattr(backend, "require", lambda module, purpose: types.SimpleNamespace())
     with pytest.raises(ImportError, match="needs nvdiffrast >= 0.3"):
         backend._require_nvdiffrast()
-

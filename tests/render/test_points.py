@@ -15,7 +15,9 @@ def _mesh_and_samples(n: int = 30000, seed: int = 0):
 
     parts = [
         trimesh.creation.box(extents=(3, 3, 0.1), transform=trimesh.transformations.translation_matrix((0, 0, -0.05))),
-        trimesh.creation.box(extents=(0.8, 0.8, 0.8), transform=trimesh.transformations.translation_matrix((-0.6, 0, 0.4))),
+        trimesh.creation.box(
+            extents=(0.8, 0.8, 0.8), transform=trimesh.transformations.translation_matrix((-0.6, 0, 0.4))
+        ),
         trimesh.creation.icosphere(subdivisions=3, radius=0.45).apply_translation((0.6, 0.1, 0.45)),
     ]
     mesh = trimesh.util.concatenate(parts)
@@ -127,7 +129,9 @@ def test_default_radii_follow_the_local_spacing():
     g = np.linspace(-1, 1, 21)
     wall = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)  # spacing 0.1
     wall = np.c_[wall, np.zeros(len(wall))]
-    dense = np.stack(np.meshgrid(np.linspace(-0.1, 0.1, 41), np.linspace(-0.1, 0.1, 41)), -1).reshape(-1, 2)  # spacing 0.005
+    dense = np.stack(np.meshgrid(np.linspace(-0.1, 0.1, 41), np.linspace(-0.1, 0.1, 41)), -1).reshape(
+        -1, 2
+    )  # spacing 0.005
     dense = np.c_[dense + 0.5, np.full(len(dense), -0.1)]
     behind = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
     behind = np.c_[behind + 0.05, np.full(len(behind), 0.5)]  # a second wall 0.5 behind, offset by half a spacing

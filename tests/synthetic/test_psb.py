@@ -114,10 +114,27 @@ def test_eval_psb_tool_prints_tables(tmp_path, capsys):
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     assert mod.held_out_annotators(["0", "1", "2", "3", "4"], 2) == ["0", "4"]
-    argv = ["--data", str(tmp_path), "--views", "4", "--size", "48", "--steps", "5", "--folds", "2", "--cache", str(tmp_path / "cache")]
+    argv = [
+        "--data",
+        str(tmp_path),
+        "--views",
+        "4",
+        "--size",
+        "48",
+        "--steps",
+        "5",
+        "--folds",
+        "2",
+        "--cache",
+        str(tmp_path / "cache"),
+    ]
     assert mod.main(argv) == 0
     text = capsys.readouterr().out
-    assert "| 101 | chair |" in text and "| human vs human, same meshes |" in text and "RandCuts (published, full benchmark) | 0.152" in text
+    assert (
+        "| 101 | chair |" in text
+        and "| human vs human, same meshes |" in text
+        and "RandCuts (published, full benchmark) | 0.152" in text
+    )
     assert "voting anchor (no learning)" in text and "Command: `python tools/eval_psb.py --data" in text
     assert len(list((tmp_path / "cache").glob("101_*.npy"))) == 2  # one field per held-out annotator
     assert mod.main(argv + ["--no-clicks", "--num-parts", "2"]) == 0  # fields from the cache

@@ -36,9 +36,26 @@ def _object_areas(syn, frags):
 def test_room_has_the_promised_objects(room):
     syn, _ = room
     names = syn.object_names
-    assert syn.stuff.sum() == 5 and [names[i] for i in np.flatnonzero(syn.stuff)] == ["floor", "wall_back", "wall_front", "wall_left", "wall_right"]
+    assert syn.stuff.sum() == 5 and [names[i] for i in np.flatnonzero(syn.stuff)] == [
+        "floor",
+        "wall_back",
+        "wall_front",
+        "wall_left",
+        "wall_right",
+    ]
     assert 45 <= (~syn.stuff).sum() <= 60
-    for want in ("clock_0", "lamp_0", "table_0", "chair_0", "sofa_0", "shelf_0", "monitor_0", "plant_0", "armchair_0", "armchair_1"):
+    for want in (
+        "clock_0",
+        "lamp_0",
+        "table_0",
+        "chair_0",
+        "sofa_0",
+        "shelf_0",
+        "monitor_0",
+        "plant_0",
+        "armchair_0",
+        "armchair_1",
+    ):
         assert want in names
     assert sum(n.startswith(("mug", "phone", "can", "candle", "bottle", "book", "bowl", "carton")) for n in names) >= 8
     assert "lamp_0/pole" in syn.part_names and "chair_0/leg_0" in syn.part_names  # thin parts
@@ -109,7 +126,9 @@ def test_room_preset_keeps_small_objects_masks():
         ids, cnt = np.unique(pm[pm >= 0], return_counts=True)
         for p, c in zip(ids, cnt):
             if 100 <= c < 600 and not syn.stuff[syn.part_object[p]]:
-                assert any(np.array_equal(m, pm == p) for m in masks), f"part {syn.part_names[p]} ({c} px) lost its mask"
+                assert any(np.array_equal(m, pm == p) for m in masks), (
+                    f"part {syn.part_names[p]} ({c} px) lost its mask"
+                )
                 checked += 1
     assert checked >= 3
 
@@ -118,7 +137,9 @@ def test_object_click_ious_on_an_oracle_field(room):
     syn, frags = room
     obj = syn.labels["object"]
     rng = np.random.default_rng(0)
-    feats = np.eye(syn.num_objects, dtype=np.float32)[obj] + 0.05 * rng.normal(size=(len(obj), syn.num_objects)).astype(np.float32)
+    feats = np.eye(syn.num_objects, dtype=np.float32)[obj] + 0.05 * rng.normal(size=(len(obj), syn.num_objects)).astype(
+        np.float32
+    )
     from omniseg3d_mesh.select import Selector
 
     sel = Selector(feats, syn.scene.vertices, syn.scene.faces)
@@ -145,8 +166,21 @@ def test_eval_rooms_tool_runs_and_caches(tmp_path, capsys, monkeypatch):
     mod = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, "eval_rooms", mod)  # its dataclasses look their module up
     spec.loader.exec_module(mod)
-    argv = ["--quick", "--views", "6", "--width", "96", "--height", "72", "--set", "steps=20", "--set", "num_pixels=256",
-            "--cache", str(tmp_path)]
+    argv = [
+        "--quick",
+        "--views",
+        "6",
+        "--width",
+        "96",
+        "--height",
+        "72",
+        "--set",
+        "steps=20",
+        "--set",
+        "num_pixels=256",
+        "--cache",
+        str(tmp_path),
+    ]
     assert mod.main(argv) == 0
     text = capsys.readouterr().out
     assert "| mesh | voting (no learning) |" in text and "| mesh | field, hierarchy click |" in text
@@ -181,8 +215,23 @@ def test_eval_scale_tool_smoke(tmp_path, capsys, monkeypatch):
     mod = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, "eval_scale", mod)
     spec.loader.exec_module(mod)
-    argv = ["--sizes", "tiny", "--views", "5", "--width", "96", "--height", "72", "--set", "steps=20", "--set", "num_pixels=256",
-            "--cache", str(tmp_path), "--in-process"]
+    argv = [
+        "--sizes",
+        "tiny",
+        "--views",
+        "5",
+        "--width",
+        "96",
+        "--height",
+        "72",
+        "--set",
+        "steps=20",
+        "--set",
+        "num_pixels=256",
+        "--cache",
+        str(tmp_path),
+        "--in-process",
+    ]
     assert mod.main(argv) == 0
     text = capsys.readouterr().out
     row = next(line for line in text.splitlines() if line.startswith("| tiny |"))

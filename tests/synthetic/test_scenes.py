@@ -25,7 +25,9 @@ def test_same_seed_same_scene(syn):
         np.testing.assert_array_equal(syn.labels[level], again.labels[level])
     np.testing.assert_allclose(syn.scene.cameras[2].world_to_cam, again.scene.cameras[2].world_to_cam)
     other = make_scene("small", seed=4, num_views=4, width=80, height=60)
-    assert other.scene.num_vertices != syn.scene.num_vertices or not np.allclose(other.scene.vertices, syn.scene.vertices)
+    assert other.scene.num_vertices != syn.scene.num_vertices or not np.allclose(
+        other.scene.vertices, syn.scene.vertices
+    )
 
 
 def test_labels_nest_part_object_group(syn):

@@ -22,4 +22,3 @@ def state(demo_ws):
 
     ws, _ = demo_ws
     return ViewerState.from_workspace(ws)
-

@@ -155,7 +155,9 @@ def test_chromium_loads_the_page(app, tmp_path):
     tool = _screenshot_tool()
     shot = tmp_path / "shot.png"
     # one real click in the browser on the floor in front of the boxes -> a selection on the server
-    text = tool.capture(chromium, f"http://127.0.0.1:{app.port}/", shot, settle_s=2.0, timeout_s=180, clicks=[(500, 650)])
+    text = tool.capture(
+        chromium, f"http://127.0.0.1:{app.port}/", shot, settle_s=2.0, timeout_s=180, clicks=[(500, 650)]
+    )
     assert len(app.state.clicks) == 1 and app.state.selection().any()
     assert "Threshold" in text and "Region growing" in text and "Show cameras" in text
     img = np.asarray(Image.open(shot).convert("RGB")).astype(int)

@@ -169,8 +169,11 @@ def test_scores_match_the_slow_reference(state, demo_ws):
     _, gt = demo_ws
     from omniseg3d_mesh.viewer.state import ViewerClick
 
-    clicks = [ViewerClick(first_vertex(gt["part"], 1)), ViewerClick(first_vertex(gt["part"], 7)),
-              ViewerClick(first_vertex(gt["part"], 2), positive=False)]
+    clicks = [
+        ViewerClick(first_vertex(gt["part"], 1)),
+        ViewerClick(first_vertex(gt["part"], 7)),
+        ViewerClick(first_vertex(gt["part"], 2), positive=False),
+    ]
     f = state.features
     ref = np.empty(state.num_vertices, np.float32)
     for v in range(state.num_vertices):
@@ -201,7 +204,9 @@ def test_errors(state, demo_ws, tmp_path):
         state.set_threshold(1.5)
     with pytest.raises(ValueError, match="discretize needs level >= 0 and min_part_size >= 1"):
         state.discretize(level=-1)
-    with pytest.raises(ValueError, match=r"the field has features of shape \(3, 4\) but the geometry has vertices of shape \(2, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"the field has features of shape \(3, 4\) but the geometry has vertices of shape \(2, 3\)"
+    ):
         ViewerState(np.ones((3, 4)), np.zeros((2, 3)))
     with pytest.raises(ValueError, match=r"colors must have shape \(2, 3\) \(one RGB per vertex\), got \(2, 4\)"):
         ViewerState(np.ones((2, 4)), np.zeros((2, 3)), colors=np.zeros((2, 4), np.uint8))
