@@ -140,7 +140,7 @@ class FragmentConfig(_Config):
     )
     point_radius: Optional[float] = opt(
         None,
-        "point clouds: splat radius in world units",
+        "point clouds: splat radius in the geometry's units",
         gt=0,
         default_text="1.5x the median nearest-neighbour spacing",
     )
@@ -153,69 +153,80 @@ class FitConfig(_Config):
 
     steps: int = opt(
         1000,
-        "optimisation steps (one view per step); 1000 from the convergence measurement in docs/fit.md (object separation saturates by 500, part separation still gains a little from 1000 to 2000)",
+        "optimisation steps, each on views_per_step views (why 1000: the convergence table in docs/fit.md)",
         ge=0,
     )
-    num_pixels: int = opt(8192, "pixels sampled per step (paper: 8192 rays per batch)", ge=1)
+    num_pixels: int = opt(8192, "pixels sampled per step, shared among its views (paper: 8192 rays per batch)", ge=1)
     feature_dim: int = opt(
         32,
-        "feature dimension D (paper: 16; rooms hold more objects than 16 dimensions keep apart: docs/results.md)",
+        "feature dimension D of the field (paper: 16; why 32: docs/fit.md)",
         ge=1,
     )
     lr: float = opt(
         3e-2,
-        "initial learning rate of Adam on the per-vertex features (paper: 1e-2 for its NeRF; per-vertex features reach the same quality in half the steps at 3e-2, see docs/fit.md)",
+        "initial Adam learning rate on the per-vertex features (paper: 1e-2 for its NeRF; why 3e-2: docs/fit.md)",
         gt=0,
     )
     lr_final: float = opt(3e-4, "final learning rate of the cosine schedule (paper: 3e-4)", ge=0)
     hier_lambda: float = opt(
-        0.5, "per-level decay lambda of Eq. 6; 0 = the paper's basic (non-hierarchical) loss", ge=0
+        0.5,
+        "per-level weight decay lambda of the hierarchical loss (Eq. 6); 0 = the paper's basic (non-hierarchical) loss",
+        ge=0,
     )
-    temperature_alpha: float = opt(10.0, "smoothing alpha of the per-cluster temperature (paper: 10)", gt=0)
+    temperature_alpha: float = opt(
+        10.0, "alpha of the per-cluster temperature sum|f - mu| / (n log(n + alpha)) (paper: 10)", gt=0
+    )
     norm_weight: float = opt(1.0, "weight of the norm loss (Eq. 9), pulling features to unit length", ge=0)
-    smooth_weight: float = opt(0.0, "weight of the optional smoothness term over mesh edges (0 = off)", ge=0)
+    smooth_weight: float = opt(
+        0.0, "weight of the smoothness term, the mean squared feature difference over mesh edges (0 = off)", ge=0
+    )
     loss: Literal["affinity", "contrastive", "both"] = opt(
         "both",
-        "affinity: cosines regress the Jaccard similarity of the pixels' mask sets (docs/fit.md); contrastive: the paper's hierarchical contrastive loss (Eq. 5-8); both: their sum",
+        "affinity: cosines regress the Jaccard similarity of the pixels' mask sets; contrastive: the paper's hierarchical contrastive loss (Eq. 5-8); both: their sum (docs/fit.md)",
     )
     contrastive_weight: float = opt(
         1.0, "weight of the hierarchical contrastive loss when --loss is contrastive or both", ge=0
     )
     spread_weight: float = opt(
         0.2,
-        "weight of a weak repulsion between random pairs of seen vertices (relu(cos)^2): objects no view shows together still come apart (the contrastive loss alone sends every object of a two-object view to the antipode of the other, so twins seen only against the floor would align); same-object pairs are held together by the views",
+        "weight of a weak repulsion, relu(cos)^2, between random pairs of seen vertices, so objects no view shows together still come apart (docs/fit.md); 0 = off",
         ge=0,
     )
     coarse_nodes: int = opt(
         30000,
-        "two-level features: f = coarse[voxel] + fine[vertex] with about this many occupied voxels, so the samples per parameter do not fall as the vertex count grows (scenes with fewer vertices fit per vertex only; 0 = off)",
+        "two-level features f = coarse[voxel] + fine[vertex] with about this many occupied voxels, so large meshes keep their samples per parameter; meshes with fewer vertices fit per vertex only (0 = off)",
         ge=0,
     )
     views_per_step: int = opt(4, "views in each step's batch (num_pixels are shared among them)", ge=1)
     mask_balanced: float = opt(
         0.5,
-        "fraction of each view's pixels drawn so that every mask gets the same number of samples (small objects are not drowned by walls); the rest uniform",
+        "fraction (0-1) of each view's pixels drawn so that every mask gets the same number of samples (small objects are not drowned by walls); the rest uniform",
         ge=0,
         le=1,
     )
-    absorb_containment: bool = opt(True, "merge a mask that lies >= containment_ratio inside a larger one into it")
-    containment_ratio: float = opt(0.9, "near-containment ratio for absorb_containment", ge=0, le=1)
+    absorb_containment: bool = opt(
+        True,
+        "a mask lying at least containment_ratio inside a larger one extends the larger one to cover it, so the nesting is exact",
+    )
+    containment_ratio: float = opt(
+        0.9, "absorb_containment: the fraction (0-1) of a mask that must lie inside the larger one", ge=0, le=1
+    )
     min_patch_pixels: int = opt(
         0, "patches smaller than this many pixels are ignored (0 = keep all; see min_patch_fraction)", ge=0
     )
     min_patch_fraction: float = opt(
         0.0,
-        "patches smaller than this fraction of the image are ignored (0 = keep all: slivers are handled by min_patch_share, which keeps small objects)",
+        "patches smaller than this fraction (0-1) of the image are ignored (0 = keep all; slivers are handled by min_patch_share, which keeps small objects)",
         ge=0,
         le=1,
     )
     min_patch_share: float = opt(
         0.2,
-        "patches smaller than this fraction of the smallest mask holding them are ignored: slivers between disagreeing mask outlines, at any image size; a small object's patch is most of its own mask and stays (0 = keep all)",
+        "patches smaller than this fraction (0-1) of the smallest mask holding them are ignored: the slivers between disagreeing mask outlines; a small object's patch is most of its own mask and stays (0 = keep all)",
         ge=0,
         le=1,
     )
-    diffusion_iters: int = opt(100, "graph diffusion iterations that give unseen vertices features", ge=0)
+    diffusion_iters: int = opt(100, "graph diffusion iterations that give features to vertices no view sees", ge=0)
     checkpoint_every: int = opt(500, "write a resumable checkpoint every N steps (0 = never)", ge=0)
     seed: int = opt(0, "random seed; the same seed gives the same field", ge=0)
     device: str = opt("auto", "torch device: auto (CUDA when present), cpu, cuda, cuda:N", metavar="DEVICE")
@@ -232,17 +243,23 @@ class SelectConfig(_Config):
     """Click selection (paper Sec. 3.4)."""
 
     threshold: Optional[float] = opt(
-        None, "cosine-similarity threshold", ge=-1, le=1, default_text="the first hierarchy step (--step 0)"
+        None,
+        "cosine-similarity threshold in [-1, 1]: vertices scoring at least this are selected",
+        ge=-1,
+        le=1,
+        default_text="the first hierarchy step (--step 0)",
     )
     step: Optional[int] = opt(None, "hierarchy step for the click: 0 = smallest (part), 1 = next bigger, ...", ge=0)
     grow: bool = opt(True, "region growing: keep only graph-connected components that contain a positive click")
     knn: int = opt(8, "point clouds: neighbours per point in the k-nearest-neighbour graph", ge=1)
     min_step_change: float = opt(
         0.05,
-        "hierarchy steps: a step is a threshold range over which the selection grows by at most this fraction",
+        "hierarchy steps: a step is a threshold range over which the selection grows by at most this fraction of its size",
         ge=0,
     )
-    min_step_width: float = opt(0.05, "hierarchy steps: the narrowest threshold range that counts as a step", ge=0)
+    min_step_width: float = opt(
+        0.05, "hierarchy steps: the narrowest threshold range (in cosine) that counts as a step", ge=0
+    )
     smooth_iters: int = opt(
         0,
         "edge-aware denoising sweeps of the field before scoring (0 = score the field as fitted; 2 helps a noisy field)",
@@ -282,7 +299,7 @@ class DiscretizeConfig(_Config):
     )
     snap_unsure: float = opt(
         0.0,
-        "also let boundaries move through every vertex the field is unsure of (its part beats the next by less than this fraction of their distance); 0 = off, as measured best on psb-dev",
+        "also let boundaries move through every vertex the field is unsure of (its part beats the next by less than this fraction of their distance); 0 = off (the comparison: docs/results.md)",
         ge=0,
         le=1,
     )
@@ -290,13 +307,16 @@ class DiscretizeConfig(_Config):
     min_cluster_size: int = opt(5, "HDBSCAN min_cluster_size, counted in superpoints", ge=2)
     min_samples: Optional[int] = opt(None, "HDBSCAN min_samples", ge=1, default_text="min_cluster_size")
     superpoint_threshold: float = opt(
-        0.95, "over-segmentation: neighbouring vertices join a superpoint above this cosine similarity", ge=-1, le=1
+        0.95,
+        "over-segmentation: neighbouring vertices join a superpoint above this cosine similarity (-1 to 1)",
+        ge=-1,
+        le=1,
     )
     max_superpoint_size: int = opt(2000, "over-segmentation: largest superpoint, in vertices", ge=1)
     knn: int = opt(8, "point clouds: neighbours per point in the k-nearest-neighbour graph", ge=1)
     level_similarities: tuple[float, ...] = opt(
         (0.7, 0.4),
-        "coarser levels: level k merges parts whose average cosine similarity is at least the k-th value (decreasing)",
+        "coarser levels: level k merges parts whose average cosine similarity is at least the k-th value (decreasing, -1 to 1)",
         ge=-1,
         le=1,
     )
@@ -349,7 +369,7 @@ class RenderConfig(_Config):
     what: Literal["parts", "selection", "scores", "pca"] = opt("parts", "what to render")
     level: int = opt(0, "hierarchy level of the parts (as in discretize)", ge=0)
     views: tuple[str, ...] = opt((), "render only these views", default_text="all", metavar="VIEW")
-    overlay_alpha: float = opt(0.5, "opacity of the colour overlay on the input image", ge=0, le=1)
+    overlay_alpha: float = opt(0.5, "opacity (0-1) of the colour overlay on the input image", ge=0, le=1)
     overlays: bool = opt(True, "also write <view>_overlay.png (the colours over the input image, or over grey)")
     click: Optional[str] = opt(
         None,
