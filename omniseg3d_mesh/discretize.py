@@ -48,6 +48,10 @@ Dijkstra from the parts' confident interiors, with edges cheap to cross where th
 field changes most and where the surface folds inward (:func:`boundary_costs`), so
 cuts land on concave creases and on the field's sharpest transitions; a majority
 sweep smooths ragged borders and step 3 runs again so no island is left.
+
+The vertex graph comes from :func:`omniseg3d_mesh.graph.vertex_graph` (unbridged) and the
+feature normalisation and smoothing from :mod:`omniseg3d_mesh.field`; reading a workspace
+and exporting the parts are :func:`omniseg3d_mesh.pipeline.discretize_workspace`'s job.
 """
 
 from __future__ import annotations

@@ -21,6 +21,11 @@ so an interrupted fit that resumes from a checkpoint (``checkpoints/fit.pt``, wr
 atomically every ``checkpoint_every`` steps) gives the same field as an
 uninterrupted one, and a fixed seed gives the same field (on CPU; CUDA scatter-adds
 are not bit-deterministic).
+
+:func:`fit_field` takes a Scene and masks, never input paths, and writes no field: a
+workspace it is given serves only as the cache of fragments, hierarchies and
+checkpoints. Loading the inputs and writing ``field.npz`` is
+:func:`omniseg3d_mesh.pipeline.fit_workspace`'s job.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Pure torch, fully vectorised over the N sampled pixels x S patches present in the
 batch: no Python loop over anchors or levels.
 
-The hierarchical contrastive loss, step by step (DESIGN.md "The loss, in words"):
+The hierarchical contrastive loss, step by step:
 
 1. Group the N pixels by patch id; the S patches present in the batch get a
    prototype ``mu_s`` = mean feature of their pixels.

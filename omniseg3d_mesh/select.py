@@ -22,6 +22,11 @@ and the steps are exact; above it, on cached superpoints (graph-connected vertex
 groups of near-identical feature), which gives the
 threshold ranges (a superpoint scores the mean of its members), and each step's
 mask is then grown exactly on the vertices.
+
+:meth:`Selector.choose` is the one selection policy (threshold or hierarchy step);
+the CLI and the viewer call it. Loading a workspace is not done here
+(:func:`omniseg3d_mesh.pipeline.open_selector`), nor is writing a selection
+(:func:`omniseg3d_mesh.io.export.export_selection`).
 """
 
 from __future__ import annotations

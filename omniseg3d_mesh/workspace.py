@@ -1,6 +1,6 @@
 """Where each stage's results live, content hashing, and atomic writes.
 
-Layout (see DESIGN.md)::
+Layout::
 
     <workspace>/
       scene.json            inputs, camera format, content hashes, versions
@@ -15,6 +15,9 @@ Layout (see DESIGN.md)::
 
 Every write goes to a temporary name in the same folder and is renamed into place,
 so a run never leaves a half-written file (or folder) under a final name.
+
+This module owns the paths, hashing and the atomic reads and writes, not what a stage
+puts there: :mod:`omniseg3d_mesh.pipeline` alone reads and writes stage results.
 """
 
 from __future__ import annotations

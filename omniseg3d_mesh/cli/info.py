@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=200,
         metavar="PX",
-        help="long side (pixels) of the reduced views used for coverage",
+        help="long side, in pixels, of the reduced views the coverage check casts (default: 200)",
     )
     parser.add_argument(
         "--example", action="store_true", help="run on a small built-in example scene (written to a temporary folder)"

@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=["auto", "glb", "points"],
         default="auto",
         help="how vertex colours reach the browser: glb (mesh re-sent per update), points (colours "
-        "only, on a point overlay), auto (glb up to 300k vertices)",
+        "only, on a point overlay), auto (glb up to 300k vertices; default)",
     )
     parser.add_argument(
         "--demo",

@@ -20,6 +20,10 @@ Views are processed one at a time and the COCO entries are streamed to disk, so
 memory does not grow with the number of views. Everything is written into a
 temporary folder beside the outputs and moved into place at the end: an
 interrupted run leaves the output folder as it was.
+
+Colours come from :mod:`omniseg3d_mesh.colors`; which values to render for a fitted
+workspace (its exported parts, a click's scores, ...) is decided by
+:func:`omniseg3d_mesh.pipeline.render_workspace`, not here.
 """
 
 from __future__ import annotations
