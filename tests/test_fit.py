@@ -417,3 +417,46 @@ def test_prepare_views_does_not_depend_on_the_worker_threads(parts_scene, monkey
         assert a.name == b.name and a.masks_hash == b.masks_hash
         for field in ("patch_ids", "votes", "face_ids", "bary"):
             np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+
+
+def test_point_cloud_fit_keeps_a_box_apart_from_the_floor_it_stands_on():
+    """Eye-height views of a box on a floor, as a point cloud, with exact masks: the floor's
+    splats must not hand its masks to the box's foot (surfels, render/points.py), so a click
+    on the box selects the box, foot included."""
+    import trimesh
+
+    from omniseg3d_mesh.evaluation import best_threshold_iou
+    from omniseg3d_mesh.render.raycast import raycast_fragments
+    from omniseg3d_mesh.scene import Camera, Scene
+
+    floor = trimesh.creation.box(
+        extents=(4, 4, 0.02), transform=trimesh.transformations.translation_matrix((0, 0, -0.01))
+    )
+    box = trimesh.creation.box(
+        extents=(0.5, 0.5, 0.5), transform=trimesh.transformations.translation_matrix((0, 0, 0.25))
+    )
+    mesh = trimesh.util.concatenate([floor, box])
+    face_obj = np.r_[np.zeros(len(floor.faces), int), np.ones(len(box.faces), int)]
+    cams = [
+        Camera.look_at(
+            (3.0 * np.cos(a), 3.0 * np.sin(a), 1.6), (0, 0, 0.2), width=96, height=72, fov_y_deg=45, name=f"v{k}.png"
+        )
+        for k, a in enumerate(np.linspace(0, 2 * np.pi, 6, endpoint=False))
+    ]
+    mesh_scene = Scene(vertices=mesh.vertices, faces=mesh.faces, cameras=cams)
+    masks = {}
+    for cam in cams:
+        fid = raycast_fragments(mesh_scene, cam).face_ids
+        lab = np.where(fid >= 0, face_obj[np.maximum(fid, 0)], -1)
+        masks[cam.name] = np.stack([lab == 0, lab == 1])
+    pts, face_idx = trimesh.sample.sample_surface_even(mesh, 6000, seed=0)
+    point_obj = face_obj[face_idx]
+    cloud = Scene(vertices=pts, faces=None, cameras=cams)
+    field = fit_field(cloud, masks, FitConfig(**{**FAST.__dict__, "steps": 200}))
+    on_box = np.flatnonzero(point_obj == 1)
+    click = on_box[np.argmin(np.linalg.norm(pts[on_box] - (0.0, -0.25, 0.25), axis=1))]  # the box's front face
+    iou, _ = best_threshold_iou(field.features @ field.features[click], point_obj == 1)
+    # camera-facing discs gave 0.67 here, and 0.61 on the foot below
+    assert iou > 0.78, iou
+    foot = (point_obj == 1) & (pts[:, 2] < 0.05)  # the box's lowest 5 cm, where the floor's discs stood up
+    assert (field.features[foot] @ field.features[click]).mean() > 0.67

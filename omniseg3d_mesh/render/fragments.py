@@ -246,15 +246,14 @@ def compute_fragments(
 def _cache_key(scene: Scene, camera: Camera, kind: str, point_radius: float | None, geometry_hash: str) -> str:
     from ..workspace import content_hash
 
-    # point splats: version 2 = per-point radii from the local spacing by default
-    return content_hash(
-        FRAGMENTS_VERSION,
-        geometry_hash,
-        camera.fingerprint(),
-        kind,
-        point_radius,
-        *(("splat-v2",) if kind == "points" else ()),
-    )
+    # point splats: version 2 = per-point radii from the local spacing by default; 3 = surfels
+    # (tangent-plane discs, the disc nearest the ray within the front surface, fringes left out)
+    extra = ()
+    if kind == "points":
+        from . import points
+
+        extra = ("splat-v3", points.splat_settings())
+    return content_hash(FRAGMENTS_VERSION, geometry_hash, camera.fingerprint(), kind, point_radius, *extra)
 
 
 class _CacheWriter:

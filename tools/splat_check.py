@@ -1,0 +1,83 @@
+#!/usr/bin/env python
+"""How faithfully point splats reproduce the mesh's visibility on a room (no fit).
+
+For every ``--every``-th view of a cached room (``tools/eval_rooms.py`` builds and caches
+it), the pixels the mesh's ray casting covers are compared with the point splats of the
+same vertices: the share of covered pixels whose winning point belongs to another object
+than the mesh shows there (those pixels hand that object's masks to the wrong points),
+the share left empty, and the share of vertices that win at least one pixel. Rows:
+camera-facing discs (``oriented=False``, the splatting before surfels) and surfels (the
+default).
+
+    python tools/splat_check.py                 # room seed 0, 80 views at 640x480
+    python tools/splat_check.py --seed 1 --every 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--views", type=int, default=80)
+    p.add_argument("--width", type=int, default=640)
+    p.add_argument("--height", type=int, default=480)
+    p.add_argument("--every", type=int, default=10, help="use every n-th view")
+    p.add_argument("--cache", default="/tmp/omniseg_rooms")
+    args = p.parse_args(argv)
+
+    import eval_rooms as er
+
+    from omniseg3d_mesh.render.fragments import load_or_compute_fragments
+    from omniseg3d_mesh.render.points import splat_points
+    from omniseg3d_mesh.synthetic.masks import gt_label_maps
+
+    case = er.prepare_room(args.seed, args.views, "90k", args.width, args.height, cache=args.cache)
+    mesh, syn = case.scene, case.syn
+    obj = syn.labels["object"]
+    cloud = er.prepare_room(
+        args.seed, args.views, "90k", args.width, args.height, cache=args.cache, point_mode=True
+    ).scene
+    cams = mesh.cameras[:: args.every]
+    ghash = mesh.geometry_hash()
+    print(
+        f"Room seed {args.seed}: {mesh.num_vertices} vertices, {len(cams)} of {len(mesh.cameras)} views at {args.width}x{args.height}.\n"
+    )
+    print(
+        "| splats | covered pixels showing another object than the mesh | mesh pixels left empty | vertices winning a pixel (of those the mesh shows) |"
+    )
+    print("|---|---|---|---|")
+    for name, oriented in (("camera-facing discs", False), ("surfels (default)", True)):
+        covered = wrong = empty = 0
+        won = np.zeros(mesh.num_vertices, bool)
+        shown = np.zeros(mesh.num_vertices, bool)
+        for cam in cams:
+            fm = load_or_compute_fragments(mesh, cam, case.workspace, backend="cpu", geometry_hash=ghash)
+            om = gt_label_maps(syn, fm)["object"]
+            ok = (fm.vertex_ids >= 0) & (fm.weights > 0)
+            shown[fm.vertex_ids[ok]] = True
+            vid = splat_points(cloud, cam, oriented=oriented).vertex_ids[..., 0]
+            won[vid[vid >= 0]] = True
+            op = np.where(vid >= 0, obj[np.maximum(vid, 0)], -1)
+            both = (om >= 0) & (op >= 0)
+            covered += int((om >= 0).sum())
+            wrong += int((both & (om != op)).sum())
+            empty += int(((om >= 0) & (op < 0)).sum())
+        print(
+            f"| {name} | {100 * wrong / covered:.2f} % | {100 * empty / covered:.2f} % | {100 * won[shown].mean():.1f} % |"
+        )
+    print(f"\nCommand: `python tools/splat_check.py {' '.join(sys.argv[1:] if argv is None else argv)}`")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
