@@ -38,7 +38,8 @@ Pipeline (all steps vectorised; nothing loops over vertices in Python):
    Coarser levels are not required to be graph-connected (an object made of
    separate mesh pieces is still one object). Unless ``level`` is given, the
    default level is the dendrogram's most persistent cut
-   (:meth:`PartTree.stable_num_parts`), inserted as a level of its own when no
+   (:meth:`PartTree.stable_num_parts`; ranges of thresholds counted from the field's
+   spread within a part, :func:`part_noise_floor`, not from 0), inserted as a level of its own when no
    level of the schedule matches it (``num_parts`` inserts the cut with that many
    parts); cuts of one dendrogram nest, so the levels still do.
 
@@ -81,6 +82,7 @@ __all__ = [
     "oversegment",
     "boundary_costs",
     "snap_boundaries",
+    "part_noise_floor",
 ]
 
 
@@ -351,6 +353,8 @@ class PartTree:
     level_maps: list[np.ndarray]
     similarities: list[float] = field(default_factory=list)
     linkage: np.ndarray | None = None  # [P-1, 4] scipy average-linkage of the level-0 parts (cosine)
+    # cosine distance below which the dendrogram says nothing (:func:`part_noise_floor`)
+    noise_floor: float = 0.0
 
     def merge_heights(self) -> np.ndarray:
         """[P-1] cosine distances at which the dendrogram merges, ascending (empty: one part)."""
@@ -360,14 +364,22 @@ class PartTree:
 
     def persistence(self) -> np.ndarray:
         """[P + 1] (index = number of parts k, 1..P): the range of cosine-distance cuts
-        over which the dendrogram has exactly k clusters (index 0 unused, 0)."""
+        above ``noise_floor`` over which the dendrogram has exactly k clusters (index 0
+        unused, 0).
+
+        Thresholds below the floor are not counted: the level-0 parts came out of HDBSCAN
+        already apart, so the range from 0 to the first merge is the clustering's doing,
+        not the field's, and a merge within the field's own spread is noise. Without the
+        floor the finest cut's range ``[0, h_0)`` wins wherever HDBSCAN split parts a
+        little more finely than the next merge (psb-dev, docs/results.md).
+        """
         p = len(self.level_maps[0]) if self.level_maps else 0
         h = np.clip(self.merge_heights(), 0.0, 2.0)
         out = np.zeros(p + 1)
         if p == 0:
             return out
-        # k = p - m clusters for thresholds in [h[m-1], h[m]) (h[-1] = 0, h[p-1] = 2)
-        bounds = np.r_[0.0, h, 2.0]
+        # k = p - m clusters for thresholds in [h[m-1], h[m]) (h[-1] = floor, h[p-1] = 2)
+        bounds = np.maximum(np.r_[0.0, h, 2.0], min(max(float(self.noise_floor), 0.0), 2.0))
         for m in range(p):
             out[p - m] = bounds[m + 1] - bounds[m]
         return out
@@ -379,9 +391,12 @@ class PartTree:
         cosine <= 0). Near-ties go to the finer cut: the finest cut at least ``tolerance``
         times as persistent as the most persistent one. 1 when there is a single part.
 
-        On psb-dev (docs/results.md) this beat the unrestricted widest gap, fixed
-        thresholds and gaps of size-filtered merges, and on a synthetic room it keeps
-        the objects where the widest gap alone flips to groups on a near-tie.
+        Ranges are counted from the tree's ``noise_floor`` (:meth:`persistence`), so the
+        finest cut wins only when its parts stand further apart than the field's own
+        spread within a part. On psb-dev (docs/results.md) this beat the unrestricted
+        widest gap, fixed thresholds and gaps of size-filtered merges, and on a
+        synthetic room it keeps the objects where the widest gap alone flips to groups
+        on a near-tie.
         """
         per = self.persistence()
         p = len(per) - 1
@@ -746,7 +761,36 @@ def _build_tree(f: np.ndarray, parts: np.ndarray, similarities: list[float]) -> 
             maps.append(lab.astype(np.int32))
     else:
         maps += [np.zeros(p, np.int32) for _ in similarities]
-    return PartTree(part_labels=parts.astype(np.int32), level_maps=maps, similarities=list(similarities), linkage=z)
+    return PartTree(
+        part_labels=parts.astype(np.int32),
+        level_maps=maps,
+        similarities=list(similarities),
+        linkage=z,
+        noise_floor=part_noise_floor(f, parts),
+    )
+
+
+def part_noise_floor(features: np.ndarray, parts: np.ndarray) -> float:
+    """The field's own spread within its parts: the mean cosine distance between two
+    vertices of the same part, averaged over vertices (a part weighs by its size).
+
+    For unit features the mean cosine over all pairs of a part (self-pairs included) is
+    ``|mean|^2``, so the distance is ``1 - |mean|^2`` per part. Two part means closer than
+    this are no further apart than two vertices of one part: the dendrogram of the part
+    means cannot tell cuts below it apart (:meth:`PartTree.persistence`).
+
+    Args:
+        features: [V, D] unit features.
+        parts: [V] int part ids 0..P-1.
+
+    Returns:
+        float in [0, 1] (0 for an empty field).
+    """
+    if len(parts) == 0:
+        return 0.0
+    _, sizes, std = _group_means(features, parts, int(parts.max()) + 1, spread=True)
+    spread = std**2 * features.shape[1]  # 1 - |mean|^2 per part
+    return float(np.clip(np.sum(sizes * spread) / sizes.sum(), 0.0, 1.0))
 
 
 # --------------------------------------------------------------------------- function forms

@@ -10,7 +10,8 @@ from sklearn.metrics import adjusted_rand_score
 
 from omniseg3d_mesh import graph
 from omniseg3d_mesh.config import DiscretizeConfig
-from omniseg3d_mesh.discretize import Discretizer, PartTree, discretize, oversegment
+from omniseg3d_mesh.discretize import Discretizer, PartTree, discretize, oversegment, part_noise_floor
+from omniseg3d_mesh.field import normalize_features
 from omniseg3d_mesh.pipeline import discretize_workspace
 from omniseg3d_mesh.field import Field
 from omniseg3d_mesh.workspace import Workspace
@@ -200,6 +201,56 @@ def test_automatic_level_finds_the_clear_level(scene):
     for lv in range(est.tree_.num_levels - 1):
         fine, coarse = est.levels_[lv], est.levels_[lv + 1]
         assert all(len(np.unique(coarse[fine == p])) == 1 for p in np.unique(fine))
+
+
+def _noisy_split_features(scene, seed, noise=0.6):
+    """Objects at cosine ~0.45 to each other, their parts ~0.3 apart (cosine distance) and a
+    noisy field (two vertices of one part ~0.26 apart): HDBSCAN finds the 8 parts, but the
+    object cut (4) is the one to keep, since part means differ about as much as the field's noise."""
+    from select_data import PART_OBJECT
+
+    rng = np.random.default_rng(seed)
+    q = np.linalg.qr(rng.normal(size=(32, 32)))[0].T
+    obj = np.sqrt(0.82) * q[0] + q[1:5]
+    obj /= np.linalg.norm(obj, axis=1, keepdims=True)
+    part = obj[PART_OBJECT] + np.sqrt(0.43) * q[5 : 5 + len(PART_OBJECT)]
+    part /= np.linalg.norm(part, axis=1, keepdims=True)
+    f = part[scene.part] + rng.normal(scale=noise / np.sqrt(32), size=(len(scene.part), 32))
+    return (f / np.linalg.norm(f, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_automatic_level_ignores_cuts_within_the_field_noise(scene, seed):
+    from omniseg3d_mesh.discretize import part_noise_floor
+
+    feats = _noisy_split_features(scene, seed)
+    est = Discretizer(min_part_size=20).fit(feats, scene.vertices, scene.faces)
+    tree = est.tree_
+    assert tree.num_parts(0) == 8  # HDBSCAN separates the parts
+    assert tree.noise_floor == pytest.approx(part_noise_floor(normalize_features(feats), tree.part_labels))
+    assert 0.2 < tree.noise_floor < tree.merge_heights()[0] + 0.05  # the first merges sit at the noise
+    assert tree.num_parts(est.level_) == 4
+    assert adjusted_rand_score(scene.object, est.labels_) >= 0.95
+    # counted from 0, the finest cut's range [0, first merge) ties with the object cut and wins
+    tree.noise_floor = 0.0
+    assert tree.stable_num_parts() == 8
+
+
+def test_noise_floor_of_a_clean_field_keeps_the_finest_cut():
+    """No noise: the floor is 0 and a finest cut far from its first merge is kept."""
+    from omniseg3d_mesh.discretize import part_noise_floor
+
+    rng = np.random.default_rng(0)
+    d = np.linalg.qr(rng.normal(size=(8, 8)))[0][:3]
+    parts = np.repeat(np.arange(3), 10)
+    assert part_noise_floor(d[parts], parts) == pytest.approx(0.0, abs=1e-9)
+    half = np.r_[np.ones((15, 1)), -np.ones((15, 1))] * np.eye(8)[:1]  # two opposite halves: spread 1
+    assert part_noise_floor(half, np.zeros(30, np.int64)) == pytest.approx(1.0)
+    z = np.array([[0, 1, 0.8, 2], [2, 3, 0.9, 3]])  # three parts: merges at 0.8 and 0.9
+    tree = PartTree(np.arange(3), [np.arange(3)], [], linkage=z)
+    assert tree.stable_num_parts() == 3  # [0, 0.8) beats [0.8, 0.9)
+    tree.noise_floor = 0.75
+    assert tree.stable_num_parts() == 2  # [0.75, 0.8) does not
 
 
 def test_num_parts_and_level_are_honoured(scene):

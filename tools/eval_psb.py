@@ -189,12 +189,16 @@ def _granularity_rules(tree, held_parts: int) -> dict:
     def at_threshold(t):
         return p - int((h <= t).sum())
 
+    floor = tree.noise_floor
+    tree.noise_floor = 0.0  # the rules before issue 14's noise floor: ranges counted from 0
     rules = {
         "finest parts (level 0)": p,
         "widest gap, any height": tree.stable_num_parts(max_distance=2.01, tolerance=1.0),
         "widest gap below distance 1": tree.stable_num_parts(tolerance=1.0),
-        "default: widest gap below 1, near-ties (80 %) to the finer cut": tree.stable_num_parts(),
+        "widest gap below 1, near-ties (80 %) to the finer cut (previous default)": tree.stable_num_parts(),
     }
+    tree.noise_floor = floor
+    rules["default: the same, ranges counted from the field's noise floor"] = tree.stable_num_parts()
     for t in (0.3, 0.5, 0.6, 0.7):
         rules[f"fixed cut at cosine distance {t}"] = at_threshold(t)
     rules["oracle: as many parts as the held-out human"] = min(held_parts, p)

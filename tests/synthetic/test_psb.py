@@ -139,3 +139,7 @@ def test_eval_psb_tool_prints_tables(tmp_path, capsys):
     assert len(list((tmp_path / "cache").glob("101_*.npy"))) == 2  # one field per held-out annotator
     assert mod.main(argv + ["--no-clicks", "--num-parts", "2"]) == 0  # fields from the cache
     assert "fields from the cache" in capsys.readouterr().out
+    assert mod.main(argv + ["--no-clicks", "--study-granularity"]) == 0
+    text = capsys.readouterr().out
+    assert "| default: the same, ranges counted from the field's noise floor |" in text
+    assert "(previous default) |" in text and "| oracle: best cut of the tree |" in text
