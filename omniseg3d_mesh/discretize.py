@@ -52,12 +52,12 @@ sweep smooths ragged borders and step 3 runs again so no island is left.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
-import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -501,7 +501,7 @@ class Discretizer:
         faces: np.ndarray | None = None,
         adjacency: sp.csr_matrix | None = None,
         progress: ProgressCallback | None = None,
-    ) -> "Discretizer":
+    ) -> Discretizer:
         """Cluster the field into parts.
 
         Args:

@@ -171,7 +171,7 @@ def make_queries(
     rng = np.random.default_rng(seed)
     out: list[Query] = []
     for view in gt_part_maps:
-        pm, om = gt_part_maps[view], gt_object_maps[view]
+        pm = gt_part_maps[view]
         min_px = max(16, int(min_part_fraction * pm.size))
         ids, area = np.unique(pm[pm >= 0], return_counts=True)
         big = {int(p) for p, a in zip(ids, area) if a >= min_px}

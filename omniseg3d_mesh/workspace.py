@@ -28,8 +28,9 @@ import shutil
 import socket
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -341,12 +342,12 @@ class Workspace:
         self.root = Path(root)
 
     @classmethod
-    def default_for(cls, mesh_path: str | Path) -> "Workspace":
+    def default_for(cls, mesh_path: str | Path) -> Workspace:
         """``omniseg/`` beside the mesh: where ``fit`` writes when no workspace is given."""
         return cls(Path(mesh_path).resolve().parent / DEFAULT_WORKSPACE_NAME)
 
     @classmethod
-    def find(cls, root: str | Path | None = None) -> "Workspace":
+    def find(cls, root: str | Path | None = None) -> Workspace:
         """The workspace to read from: ``root`` if given, else ``./omniseg`` if it holds a field.
 
         Raises:

@@ -57,17 +57,15 @@ def test_gpu_tests_run_without_open3d():
 
 def test_atomic_directory_leaves_nothing_on_failure(tmp_path):
     final = tmp_path / "parts"
-    with pytest.raises(RuntimeError):
-        with atomic_directory(final) as tmp:
-            (tmp / "a.txt").write_text("half")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), atomic_directory(final) as tmp:
+        (tmp / "a.txt").write_text("half")
+        raise RuntimeError("boom")
     assert not final.exists() and list(tmp_path.iterdir()) == []
     with atomic_directory(final) as tmp:
         (tmp / "a.txt").write_text("ok")
     assert (final / "a.txt").read_text() == "ok"
-    with pytest.raises(RuntimeError):
-        with atomic_directory(final) as tmp:
-            raise RuntimeError("second run fails")
+    with pytest.raises(RuntimeError), atomic_directory(final) as tmp:
+        raise RuntimeError("second run fails")
     assert (final / "a.txt").read_text() == "ok"  # the earlier result survives
 
 
@@ -255,7 +253,7 @@ def test_every_public_name_resolves():
     for name in omniseg3d_mesh.__all__:
         assert getattr(omniseg3d_mesh, name) is not None, name
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        omniseg3d_mesh.nope
+        _ = omniseg3d_mesh.nope
 
 
 def test_voxel_clusters_near_target():

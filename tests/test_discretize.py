@@ -6,16 +6,15 @@ import json
 
 import numpy as np
 import pytest
+from select_data import make_part_scene
 from sklearn.metrics import adjusted_rand_score
 
 from omniseg3d_mesh import graph
 from omniseg3d_mesh.config import DiscretizeConfig
 from omniseg3d_mesh.discretize import Discretizer, PartTree, discretize, oversegment
-from omniseg3d_mesh.pipeline import discretize_workspace
 from omniseg3d_mesh.field import Field
+from omniseg3d_mesh.pipeline import discretize_workspace
 from omniseg3d_mesh.workspace import Workspace
-
-from select_data import make_part_scene
 
 
 @pytest.fixture(scope="module")

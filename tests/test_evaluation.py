@@ -6,13 +6,12 @@ import numpy as np
 import pytest
 
 from omniseg3d_mesh.evaluation import (
-    Query,
     best_threshold_iou,
     discretization_scores,
     hierarchical_miou,
     make_queries,
-    masks_only_miou,
     mask_iou,
+    masks_only_miou,
 )
 
 
@@ -86,10 +85,10 @@ def bench():
 
 def _oracle_features(syn, part_weight):
     """Unit features: object one-hot plus a smaller part one-hot (a perfect 2-level field)."""
-    P, O = syn.num_parts, syn.num_objects
-    f = np.zeros((syn.scene.num_vertices, O + P), np.float32)
+    n_parts, n_objects = syn.num_parts, syn.num_objects
+    f = np.zeros((syn.scene.num_vertices, n_objects + n_parts), np.float32)
     f[np.arange(len(f)), syn.labels["object"]] = 1.0
-    f[np.arange(len(f)), O + syn.labels["part"]] = part_weight
+    f[np.arange(len(f)), n_objects + syn.labels["part"]] = part_weight
     return f
 
 

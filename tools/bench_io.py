@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +21,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "io"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import median_time  # noqa: E402
-
 from _formats import write_glb, write_obj, write_off, write_ply_ascii  # noqa: E402
+from _timing import median_time  # noqa: E402
 
 from omniseg3d_mesh.io.geometry import load_geometry, save_ply  # noqa: E402
 from omniseg3d_mesh.render.coverage import scene_coverage  # noqa: E402
@@ -64,7 +62,7 @@ def main(argv=None) -> int:
         }
         for name, (path, write) in writers.items():
             write(path)
-            t, (verts, tri, _) = median_time(lambda: load_geometry(path), args.repeat)
+            t, (verts, tri, _) = median_time(lambda path=path: load_geometry(path), args.repeat)
             assert len(verts) == nv and len(tri) == len(faces)
             rows.append((f"load {name}", f"{path.stat().st_size / 2**20:.0f} MiB", t))
     scene = Scene(vertices=v, faces=faces)

@@ -9,8 +9,9 @@ both boxes together, so the masks already form a small part/group hierarchy.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -32,7 +32,6 @@ broken scene is reported while the others finish.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -63,8 +63,8 @@ def list_images(images_dir: str | Path) -> dict[str, Path]:
 
 def _classify(path: Path) -> tuple[str, Path] | None:
     """(format, path) when ``path`` (file or folder) is a camera source we can read, else None."""
-    from .colmap import find_colmap_model
     from .cameras_json import is_cameras_json
+    from .colmap import find_colmap_model
     from .scannet import is_scannet_root
 
     if path.is_file():

@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 
 from ..colors import label_colors
-from .geometry import ply_bytes
 from ..progress import ProgressCallback, report
 from ..workspace import atomic_directory, atomic_write_bytes, atomic_write_json
+from .geometry import ply_bytes
 
 log = logging.getLogger(__name__)
 

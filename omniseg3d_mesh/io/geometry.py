@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -443,7 +443,7 @@ def _load_obj_slow(path: Path) -> tuple[np.ndarray, list | None, np.ndarray | No
     verts: list[list[float]] = []
     polys: list[list[int]] = []
     has_color = True
-    with open(path, "r", encoding="utf-8", errors="replace") as fh:
+    with open(path, encoding="utf-8", errors="replace") as fh:
         for lineno, line in enumerate(fh, 1):
             if line.startswith("v "):
                 parts = line.split()
@@ -509,9 +509,8 @@ def _load_off_slow(path: Path) -> tuple[np.ndarray, list | None, np.ndarray | No
     else:
         arr = np.array([v[:3] for v in vlines], dtype=np.float64).reshape(nv, 3)
     colors = None
-    if head[0].startswith("C") or "COFF" in head[0]:
-        if arr.shape[1] >= 6:
-            colors = _colors_to_u8(arr[:, 3:6])
+    if (head[0].startswith("C") or "COFF" in head[0]) and arr.shape[1] >= 6:
+        colors = _colors_to_u8(arr[:, 3:6])
     vertices = arr[:, :3]
     polys = []
     for k, fl in enumerate(flines):

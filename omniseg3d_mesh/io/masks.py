@@ -32,9 +32,10 @@ import csv
 import io
 import json
 import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -595,7 +596,7 @@ class MaskViews(Mapping):
 
     lazy = True
 
-    def __init__(self, entries: Mapping[str, "_Entry"], sizes: Mapping[str, tuple[int, int]]):
+    def __init__(self, entries: Mapping[str, _Entry], sizes: Mapping[str, tuple[int, int]]):
         self._entries = dict(entries)
         self._sizes = dict(sizes)
         self._hashes: dict[str, str] = {}

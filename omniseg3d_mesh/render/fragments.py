@@ -13,8 +13,8 @@ by a hash of geometry + camera + backend.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -68,7 +68,7 @@ class Fragments:
         self._bary, self._faces = _bary, _faces
 
     @classmethod
-    def from_faces(cls, face_ids: np.ndarray, bary: np.ndarray, depth: np.ndarray, faces: np.ndarray) -> "Fragments":
+    def from_faces(cls, face_ids: np.ndarray, bary: np.ndarray, depth: np.ndarray, faces: np.ndarray) -> Fragments:
         """Mesh fragments from the hit triangle and two barycentric weights per pixel.
 
         Args:
@@ -171,7 +171,7 @@ class Fragments:
         }
 
     @classmethod
-    def from_npz(cls, data, faces: np.ndarray | None = None) -> "Fragments":
+    def from_npz(cls, data, faces: np.ndarray | None = None) -> Fragments:
         """Inverse of :meth:`to_npz_arrays` (``faces`` [F, 3] needed for the compact mesh form).
 
         The compact form comes back compact (:meth:`from_faces`): vertex ids and

@@ -24,14 +24,14 @@ interrupted run leaves the output folder as it was.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
 import shutil
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -422,8 +422,9 @@ def render_views(
     parts_seen: set[int] = set()
     written: list[str] = []
     try:
-        images_fh = open(tmp / ".images.jsonl", "w") if labels_mode else None
-        ann_fh = open(tmp / ".annotations.jsonl", "w") if labels_mode else None
+        # both closed in the finally below (opened only in the labels modes)
+        images_fh = open(tmp / ".images.jsonl", "w") if labels_mode else None  # noqa: SIM115
+        ann_fh = open(tmp / ".annotations.jsonl", "w") if labels_mode else None  # noqa: SIM115
         try:
             seen: set[str] = set()
             for cam in _iter_cameras(scene, views):

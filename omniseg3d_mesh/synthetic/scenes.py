@@ -306,7 +306,7 @@ def _assemble(b: _Builder, rng):
 
 # --------------------------------------------------------------------------- the scene
 def _synthetic_scene(
-    b: "_Builder", scene: Scene, labels, part_object, object_group, preset: str, seed: int, meta: dict
+    b: _Builder, scene: Scene, labels, part_object, object_group, preset: str, seed: int, meta: dict
 ) -> SyntheticScene:
     """The :class:`SyntheticScene` of an assembled builder (names and stuff flags from ``b``)."""
     return SyntheticScene(

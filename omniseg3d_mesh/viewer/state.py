@@ -18,9 +18,10 @@ mask and its region growing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -161,7 +162,7 @@ class ViewerState:
     @classmethod
     def from_workspace(
         cls, workspace: Workspace | str | Path, parts_dir: str | Path | None = None, **kwargs: Any
-    ) -> "ViewerState":
+    ) -> ViewerState:
         """A controller over a fitted workspace (``field.npz`` + ``geometry.npz`` [+ ``cameras.json``]).
 
         Parts shown in the *parts* mode come from ``parts_dir`` (default: where

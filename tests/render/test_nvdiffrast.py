@@ -227,7 +227,7 @@ def test_rasterizer_output_is_decoded_like_the_cpu_backend(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(backend._Context, "ctx", None)
     monkeypatch.setattr(backend._Context, "arrays", None)
-    for name, scene, cam, ref in _reference_views():
+    for _name, scene, cam, ref in _reference_views():
         fake = _FakeRasterizer(scene, cam, ref)
         monkeypatch.setattr(backend, "_require_nvdiffrast", lambda fake=fake: fake)
         monkeypatch.setattr(backend._Context, "ctx", None)
