@@ -116,7 +116,7 @@ class _Config:
             label = f"{name}.{f.name}"
             if value is None and optional:
                 continue
-            if dataclasses.is_dataclass(tp):
+            if isinstance(tp, type) and dataclasses.is_dataclass(tp):
                 if not isinstance(value, tp):
                     raise ValueError(f"{label} must be a {tp.__name__}, got {type(value).__name__}")
             elif typing.get_origin(tp) is tuple:

@@ -90,7 +90,7 @@ class Click:
         p = tuple(float(x) for x in point)
         if len(p) != 3:
             raise ValueError(f"a point click needs 3 coordinates (x, y, z), got {len(p)}")
-        return cls("point", positive, point=p)  # type: ignore[arg-type]
+        return cls("point", positive, point=p)
 
     @classmethod
     def at_pixel(cls, view: str, u: float, v: float, positive: bool = True) -> Click:
@@ -249,7 +249,7 @@ class Selector:
         self._fragments_lookup = fragments_lookup
         self._fragments: dict[str, Any] = {}
         self._adj = adjacency
-        self._kdtree = None
+        self._kdtree: Any = None  # scipy cKDTree, built on the first point click
         self._coarse: tuple | None = None
         self._gated: sp.csr_matrix | None = None
         self._smoothed: np.ndarray | None = None
@@ -443,6 +443,7 @@ class Selector:
         if len(seeds) == 0:
             return out
         g = self._gated_graph()
+        assert self._gate_open is not None  # built with the gated graph
         g.indices[:n] = np.where(above, self._gate_open, 2 * n)
         for s in seeds:
             if not out[s]:

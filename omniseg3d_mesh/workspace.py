@@ -88,7 +88,7 @@ def clean_stale_temp_dirs(parent: str | Path, name: str) -> list[Path]:
     before this scheme (no host/pid) are stale too. Returns the removed folders.
     """
     parent = Path(parent)
-    removed = []
+    removed: list[Path] = []
     if not parent.is_dir():
         return removed
     pattern = re.compile(rf"^\.{re.escape(name)}\.(?:(?:(?P<host>\w+)-(?P<pid>\d+)\.)?\w+\.tmp|old\.(?P<oldpid>\d+))$")
@@ -404,7 +404,7 @@ class Workspace:
 
     def save_geometry(self, vertices: np.ndarray, faces: np.ndarray | None, colors: np.ndarray | None) -> Path:
         """Store vertices [V,3] f32, faces [F,3] i32 (or none) and colors [V,3] u8 (or none)."""
-        arrays = {"vertices": np.asarray(vertices, np.float32)}
+        arrays: dict[str, Any] = {"vertices": np.asarray(vertices, np.float32)}
         if faces is not None:
             arrays["faces"] = np.asarray(faces, np.int32)
         if colors is not None:

@@ -352,7 +352,7 @@ class _RayExecutor:
     def wait(self) -> list[tuple[_Job, dict | None, str | None]]:
         ray = self.ray
         ready, _ = ray.wait(list(self.refs), num_returns=1)
-        out = []
+        out: list[tuple[_Job, dict | None, str | None]] = []
         for ref in ready:
             job = self.refs.pop(ref)
             actor_lost = False
@@ -579,11 +579,13 @@ def run_batch(
                     if error is not None:
                         fail(state, name, error, time.perf_counter() - state.stage_start)
                     else:
+                        assert value is not None  # no error: the task returned its result
                         succeed(state, name, float(value["seconds"]), value.get("info"))
                     continue
                 if error is not None:
                     fail(state, name, error, time.perf_counter() - state.stage_start)
                     continue
+                assert value is not None
                 state.chunks_left -= 1
                 state.stage_seconds += float(value["seconds"])
                 state.chunk_results.append(value.get("info"))

@@ -281,7 +281,9 @@ def _masks_load_model(task: StageTask) -> Any:
     from omniseg3d_mesh.masks import sam
 
     cfg = task.scene.config("masks")
-    return sam.load_sam_model(task.scene.sam_checkpoint, cfg.model, cfg.device)
+    checkpoint = task.scene.sam_checkpoint
+    assert checkpoint is not None  # the stage's inputs check refuses a scene without one (see above)
+    return sam.load_sam_model(checkpoint, cfg.model, cfg.device)
 
 
 def _masks_chunks(task: StageTask, chunk_size: int = 16) -> list:

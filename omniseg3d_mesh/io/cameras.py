@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -185,7 +186,7 @@ def _names(items: list[str], limit: int = 5) -> str:
 
 
 def match_images(
-    cameras: list[Camera], images_dir: str | Path, source: str = "the camera file", skipped: list[str] = ()
+    cameras: list[Camera], images_dir: str | Path, source: str = "the camera file", skipped: Sequence[str] = ()
 ) -> list[Camera]:
     """Pair each camera with its image under ``images_dir`` and check sizes.
 

@@ -84,7 +84,7 @@ class Fragments:
         # only called for attributes not set yet: the lazily expanded arrays of the compact form
         if name == "vertex_ids":
             # take on clamped ids, then blank the background: 5x faster than boolean-mask indexing
-            ids = np.take(self._faces, np.maximum(self.face_ids, 0), axis=0).astype(np.int32, copy=False)
+            ids = np.take(np.asarray(self._faces), np.maximum(self.face_ids, 0), axis=0).astype(np.int32, copy=False)
             ids[self.face_ids < 0] = -1
             self.vertex_ids = ids
             return ids

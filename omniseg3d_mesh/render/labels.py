@@ -28,7 +28,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sized
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -414,7 +414,7 @@ def render_views(
         views = [views]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    total = len(views) if hasattr(views, "__len__") else (len(scene.cameras) if views is None else 0)
+    total = len(views) if isinstance(views, Sized) else (len(scene.cameras) if views is None else 0)
     ghash = scene.geometry_hash()
     tmp = make_temp_dir(out_dir, "render")
     labels_mode = what in ("parts", "selection")
@@ -448,6 +448,7 @@ def render_views(
                 photo = _load_rgb(image_path) if images and image_path is not None else None
                 n_views += 1
                 if labels_mode:
+                    assert images_fh is not None and ann_fh is not None  # opened for the labels modes
                     lmap = render_label_map(frags, vals)
                     save_label_png(tmp / f"{stem}_labels.png", lmap)
                     written.append(f"{stem}_labels.png")

@@ -113,11 +113,12 @@ class _RadiusCache:
 
     @classmethod
     def get(cls, points: np.ndarray) -> np.ndarray:
-        if cls.arrays is not points:
-            cls.radius = adaptive_point_radii(points)
-            cls.arrays = points
-            log.info("point splat radii %.4g (median, 1.5x local spacing)", float(np.median(cls.radius)))
-        return cls.radius
+        radius = cls.radius
+        if cls.arrays is not points or radius is None:
+            radius = adaptive_point_radii(points)
+            cls.radius, cls.arrays = radius, points
+            log.info("point splat radii %.4g (median, 1.5x local spacing)", float(np.median(radius)))
+        return radius
 
 
 def _project(scene: Scene, camera: Camera, radius):

@@ -22,6 +22,7 @@ import colorsys
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -391,12 +392,12 @@ def make_scene(
     # shelf against the back wall with lidded boxes on its boards
     g = b.group("storage")
     swidth = rng.uniform(1.1, 1.4)
-    sx = rng.uniform(0.4, RW / 2 - swidth / 2 - 0.3)
-    shelf_id, board_z, yc, depth = _shelf(b, g, "shelf_0", sx, RD / 2, swidth, rng.uniform(0, 1))
+    shelf_x = rng.uniform(0.4, RW / 2 - swidth / 2 - 0.3)
+    shelf_id, board_z, yc, depth = _shelf(b, g, "shelf_0", shelf_x, RD / 2, swidth, rng.uniform(0, 1))
     furniture.append(shelf_id)
     nb = 0
     for z in board_z:
-        xs = np.linspace(sx - swidth / 2 + 0.25, sx + swidth / 2 - 0.25, 2)
+        xs = np.linspace(shelf_x - swidth / 2 + 0.25, shelf_x + swidth / 2 - 0.25, 2)
         for x in xs:
             if rng.uniform() < 0.75:
                 size = (rng.uniform(0.25, 0.32), rng.uniform(0.22, 0.3), rng.uniform(0.18, 0.3))
@@ -438,7 +439,7 @@ def make_scene(
         preset,
         seed,
         len(vertices),
-        len(scene.faces),
+        len(faces),
         syn.num_parts,
         syn.num_objects,
         len(b.group_names),
@@ -744,13 +745,13 @@ def make_room(
     # ---- shelf against the back wall (right): boxes and standing books on its boards
     g = b.group("storage")
     sw = rng.uniform(1.2, 1.5)
-    sx = rng.uniform(0.2, 0.9)
-    shelf_id, board_z, yc, depth = _shelf(b, g, "shelf_0", sx, RD / 2, sw, rng.uniform(0, 1))
+    shelf_x = rng.uniform(0.2, 0.9)
+    shelf_id, board_z, yc, depth = _shelf(b, g, "shelf_0", shelf_x, RD / 2, sw, rng.uniform(0, 1))
     obstacles.append(shelf_id)
     nb = 0
     for z in board_z:
-        x = sx - sw / 2 + 0.08
-        while x < sx + sw / 2 - 0.3:
+        x = shelf_x - sw / 2 + 0.08
+        while x < shelf_x + sw / 2 - 0.3:
             u = rng.uniform()
             if u < 0.3:  # a gap
                 x += rng.uniform(0.1, 0.3)
@@ -780,8 +781,8 @@ def make_room(
 
     # ---- two identical armchairs at the left and right ends of the room, facing its centre
     g = b.group("twins")
-    twin_colors = (b.color(rng.uniform(0, 1), 0.7, 0.7),) * 1
-    twin_colors = (twin_colors[0], twin_colors[0] * 0.8, b.color(0.1, 0.3, 0.3))
+    twin = b.color(rng.uniform(0, 1), 0.7, 0.7)
+    twin_colors = (twin, twin * 0.8, b.color(0.1, 0.3, 0.3))
     ty = rng.uniform(0.4, 1.0)
     twins = [
         _chair(b, g, "armchair_0", (-RW / 2 + 0.45, ty), (0.0, ty), 0.0, colors=twin_colors),
@@ -812,7 +813,7 @@ def make_room(
     g = b.group("wall_things")
     small.append(_wall_clock(b, g, (rng.uniform(-0.5, 0.5), -RD / 2 + 0.02, 2.05), "y", rng.uniform(0, 1)))
     _frame(b, g, "picture_0", (-RW / 2 + 0.02, ty - 1.5, 1.55), (0.7, 0.5), "x", rng.uniform(0, 1))
-    _frame(b, g, "picture_1", (sx - sw / 2 - 0.7, RD / 2 - 0.02, 1.6), (0.5, 0.6), "y", rng.uniform(0, 1))
+    _frame(b, g, "picture_1", (shelf_x - sw / 2 - 0.7, RD / 2 - 0.02, 1.6), (0.5, 0.6), "y", rng.uniform(0, 1))
 
     # ---- clutter on the tables and boards until num_objects things stand in the room
     things = sum(1 for s_ in b.stuff if not s_)
@@ -1003,6 +1004,7 @@ def render_shaded(scene: Scene, fragments, camera: Camera, ambient: float = 0.35
     valid = fragments.valid
     v = scene.vertices
     f = scene.faces
+    assert f is not None  # shading needs triangles: the synthetic scenes are meshes
     fid = np.clip(fragments.face_ids, 0, None)
     tri = v[f[fid]]  # [H, W, 3, 3]
     n = np.cross(tri[..., 1, :] - tri[..., 0, :], tri[..., 2, :] - tri[..., 0, :])
@@ -1078,7 +1080,8 @@ def save_synthetic(
     (out / "images").mkdir(parents=True, exist_ok=True)
     sc = syn.scene
     mesh = trimesh.Trimesh(vertices=sc.vertices, faces=sc.faces, vertex_colors=sc.colors, process=False)
-    atomic_write_bytes(out / "mesh.ply", mesh.export(file_type="ply", encoding="binary"))
+    # binary PLY export returns bytes (trimesh's annotation is the union over all formats)
+    atomic_write_bytes(out / "mesh.ply", cast(bytes, mesh.export(file_type="ply", encoding="binary")))
     cams = []
     for i, cam in enumerate(sc.cameras):
         frags = (fragments_by_view or {}).get(cam.name) or compute_fragments(sc, cam, "cpu")
