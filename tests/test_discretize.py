@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-from select_data import make_part_scene
 from sklearn.metrics import adjusted_rand_score
 
 from omniseg3d_mesh import graph
@@ -15,6 +14,7 @@ from omniseg3d_mesh.discretize import Discretizer, PartTree, discretize, overseg
 from omniseg3d_mesh.field import Field
 from omniseg3d_mesh.pipeline import discretize_workspace
 from omniseg3d_mesh.workspace import Workspace
+from tests.helpers.parts import make_part_scene
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +179,7 @@ def test_cluster_selection_error(scene):
 # --------------------------------------------------------------------------- automatic granularity, creases
 def _object_level_features(scene, seed=0):
     """Objects orthogonal to each other, parts close to their object (cosine ~0.9): a clear object level."""
-    from select_data import PART_OBJECT
+    from tests.helpers.parts import PART_OBJECT
 
     rng = np.random.default_rng(seed)
     q, _ = np.linalg.qr(rng.normal(size=(16, 16)))
@@ -218,7 +218,7 @@ def test_num_parts_and_level_are_honoured(scene):
 def _valley(n=61, centre=0.05, width=0.4, seed=0):
     """A folded sheet z = 0.6 |x| (a concave crease along x = 0) and a field that blends
     from one part to the other over ``width``, centred off the crease at x = ``centre``."""
-    from select_data import grid_mesh
+    from tests.helpers.parts import grid_mesh
 
     v, f = grid_mesh(n)
     v = v.copy()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from select_data import iou, make_part_scene, top_camera
 
 from omniseg3d_mesh import graph
 from omniseg3d_mesh.config import SelectConfig
 from omniseg3d_mesh.field import Field
 from omniseg3d_mesh.select import Click, Selector, parse_click
 from omniseg3d_mesh.workspace import Workspace
+from tests.helpers.parts import iou, make_part_scene, top_camera
 
 
 @pytest.fixture(scope="module")

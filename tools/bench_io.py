@@ -19,15 +19,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "io"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _formats import write_glb, write_obj, write_off, write_ply_ascii  # noqa: E402
 from _timing import median_time  # noqa: E402
 
 from omniseg3d_mesh.io.geometry import load_geometry, save_ply  # noqa: E402
 from omniseg3d_mesh.render.coverage import scene_coverage  # noqa: E402
 from omniseg3d_mesh.scene import Scene  # noqa: E402
 from omniseg3d_mesh.synthetic.assembly import ring_cameras  # noqa: E402
+from tests.helpers.formats import write_glb, write_obj, write_off, write_ply_ascii  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -7,12 +7,12 @@ import re
 
 import numpy as np
 import pytest
-from select_data import iou, make_part_scene, top_camera
 from sklearn.metrics import adjusted_rand_score
 
 from omniseg3d_mesh.cli import main
 from omniseg3d_mesh.field import Field
 from omniseg3d_mesh.workspace import Workspace
+from tests.helpers.parts import iou, make_part_scene, top_camera
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import trimesh
 from scipy.spatial import cKDTree
-from select_data import make_part_scene
 
 from omniseg3d_mesh.io import export as export_mod
 from omniseg3d_mesh.io.export import export_parts, export_selection, face_labels
+from tests.helpers.parts import make_part_scene
 
 
 @pytest.fixture(scope="module")
