@@ -128,11 +128,11 @@ class ViewData:
     @property
     def vertex_ids(self) -> np.ndarray:
         """[n, K] int32 vertex ids of each pixel (K = 3 for meshes); expanded on each call (~3 ms per 200k pixels)."""
-        if self.face_ids is None:
-            assert self.explicit_ids is not None  # a view holds the compact or the explicit form
-            return self.explicit_ids
-        assert self.faces is not None
-        return self.faces.take(self.face_ids, axis=0)
+        faces, face_ids = self.faces, self.face_ids
+        if faces is not None and face_ids is not None:  # the compact form
+            return faces.take(face_ids, axis=0)
+        assert self.explicit_ids is not None  # a view holds the compact or the explicit form
+        return self.explicit_ids
 
     @property
     def weights(self) -> np.ndarray:
