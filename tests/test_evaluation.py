@@ -13,6 +13,7 @@ from omniseg3d_mesh.evaluation import (
     mask_iou,
     masks_only_miou,
 )
+from tests.helpers.tools import load_tool
 
 
 def _brute_force(scores, gt):
@@ -152,31 +153,8 @@ def test_tiny_benchmark_end_to_end():
 
 
 def test_eval_tool_prints_tables(capsys):
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parent.parent / "tools" / "eval_hierarchy.py"
-    spec = importlib.util.spec_from_file_location("eval_hierarchy", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    argv = [
-        "--seeds",
-        "0",
-        "--presets",
-        "clean",
-        "--tables",
-        "1",
-        "--views",
-        "2",
-        "--width",
-        "64",
-        "--height",
-        "48",
-        "--steps",
-        "5",
-        "--num-pixels",
-        "128",
-    ]
+    mod = load_tool("eval_hierarchy")
+    argv = "--seeds 0 --presets clean --tables 1 --views 2 --width 64 --height 48 --steps 5 --num-pixels 128".split()
     assert mod.main(argv) == 0
     text = capsys.readouterr().out
     assert (

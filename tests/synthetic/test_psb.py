@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from omniseg3d_mesh.synthetic.psb import list_psb, load_psb, psb_category, simulate_psb_masks, sphere_cameras
+from tests.helpers.tools import load_tool
 
 
 def _write_case(root, name="101"):
@@ -105,29 +106,11 @@ def test_masks_with_errors_are_reproducible(tmp_path):
 
 
 def test_eval_psb_tool_prints_tables(tmp_path, capsys):
-    import importlib.util
-    from pathlib import Path
-
     _write_case(tmp_path)
-    path = Path(__file__).resolve().parents[2] / "tools" / "eval_psb.py"
-    spec = importlib.util.spec_from_file_location("eval_psb", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_tool("eval_psb")
     assert mod.held_out_annotators(["0", "1", "2", "3", "4"], 2) == ["0", "4"]
-    argv = [
-        "--data",
-        str(tmp_path),
-        "--views",
-        "4",
-        "--size",
-        "48",
-        "--steps",
-        "5",
-        "--folds",
-        "2",
-        "--cache",
-        str(tmp_path / "cache"),
-    ]
+    argv = "--views 4 --size 48 --steps 5 --folds 2".split()
+    argv += ["--data", str(tmp_path), "--cache", str(tmp_path / "cache")]
     assert mod.main(argv) == 0
     text = capsys.readouterr().out
     assert (
