@@ -109,8 +109,8 @@ def test_eval_psb_tool_prints_tables(tmp_path, capsys):
     _write_case(tmp_path)
     mod = load_tool("eval_psb")
     assert mod.held_out_annotators(["0", "1", "2", "3", "4"], 2) == ["0", "4"]
-    argv = "--views 4 --size 48 --steps 5 --folds 2".split()
-    argv += ["--data", str(tmp_path), "--cache", str(tmp_path / "cache")]
+    argv = ["--data", str(tmp_path), *"--views 4 --size 48 --steps 5 --folds 2".split()]
+    argv += ["--cache", str(tmp_path / "cache")]
     assert mod.main(argv) == 0
     text = capsys.readouterr().out
     assert (
