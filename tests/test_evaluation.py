@@ -157,8 +157,5 @@ def test_eval_tool_prints_tables(capsys):
     argv = "--seeds 0 --presets clean --tables 1 --views 2 --width 64 --height 48 --steps 5 --num-pixels 128".split()
     assert mod.main(argv) == 0
     text = capsys.readouterr().out
-    assert (
-        "| 2D masks only" in text
-        and "lambda = 0.5" in text
-        and "Command: `python tools/eval_hierarchy.py --seeds 0" in text
-    )
+    for expected in ("| 2D masks only", "lambda = 0.5", "Command: `python tools/eval_hierarchy.py --seeds 0"):
+        assert expected in text

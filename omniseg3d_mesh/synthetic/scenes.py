@@ -73,6 +73,19 @@ class SyntheticScene:
     seed: int = 0
     meta: dict = field(default_factory=dict)
 
+    def ground_truth_arrays(self) -> dict[str, np.ndarray]:
+        """The hierarchy as named arrays (what ``gt_labels.npz`` holds): the per-vertex ``labels``,
+        ``part_object``, ``object_group``, ``stuff`` and the part / object / group names."""
+        return {
+            **self.labels,
+            "part_object": self.part_object,
+            "object_group": self.object_group,
+            "stuff": self.stuff,
+            "part_names": np.asarray(self.part_names),
+            "object_names": np.asarray(self.object_names),
+            "group_names": np.asarray(self.group_names),
+        }
+
     @property
     def num_parts(self) -> int:
         return len(self.part_names)
@@ -1104,18 +1117,7 @@ def save_synthetic(
         )
         report(progress, "images", i + 1, len(sc.cameras))
     _write_cameras_json(out / "cameras.json", cams)
-    atomic_save_npz(
-        out / "gt_labels.npz",
-        part=syn.labels["part"],
-        object=syn.labels["object"],
-        group=syn.labels["group"],
-        part_object=syn.part_object,
-        object_group=syn.object_group,
-        stuff=syn.stuff,
-        part_names=np.asarray(syn.part_names),
-        object_names=np.asarray(syn.object_names),
-        group_names=np.asarray(syn.group_names),
-    )
+    atomic_save_npz(out / "gt_labels.npz", **syn.ground_truth_arrays())
     return {
         "mesh": out / "mesh.ply",
         "images": out / "images",
