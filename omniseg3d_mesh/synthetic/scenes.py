@@ -22,7 +22,7 @@ import colorsys
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 
@@ -1117,7 +1117,8 @@ def save_synthetic(
         )
         report(progress, "images", i + 1, len(sc.cameras))
     _write_cameras_json(out / "cameras.json", cams)
-    atomic_save_npz(out / "gt_labels.npz", **syn.ground_truth_arrays())
+    truth: dict[str, Any] = syn.ground_truth_arrays()  # Any: atomic_save_npz also takes flags by keyword
+    atomic_save_npz(out / "gt_labels.npz", **truth)
     return {
         "mesh": out / "mesh.ply",
         "images": out / "images",
