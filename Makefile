@@ -1,11 +1,12 @@
 # Two commands for a newcomer (see README "Quick start"):
 #   make demo   set everything up, then run the main job on a built-in example
 #   make test   set everything up, then run the test suite
+#   make lint   ruff (lint + format check) and mypy, as CI runs them before the tests
 VENV ?= .venv
 PY := $(VENV)/bin/python
 EXTRAS ?= sam,viewer,ray,dev
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test lint bench clean
 
 setup: $(VENV)/.installed
 
@@ -18,6 +19,11 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check omniseg3d_mesh tests tools
+	$(VENV)/bin/ruff format --check omniseg3d_mesh tests tools
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache

@@ -26,7 +26,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 __all__ = [
     "FragmentConfig",
@@ -116,7 +116,7 @@ class _Config:
             label = f"{name}.{f.name}"
             if value is None and optional:
                 continue
-            if dataclasses.is_dataclass(tp):
+            if isinstance(tp, type) and dataclasses.is_dataclass(tp):
                 if not isinstance(value, tp):
                     raise ValueError(f"{label} must be a {tp.__name__}, got {type(value).__name__}")
             elif typing.get_origin(tp) is tuple:
@@ -138,7 +138,7 @@ class FragmentConfig(_Config):
         "auto",
         "fragment backend: cpu = Open3D ray casting (Embree); nvdiffrast = GPU rasterizer; auto = nvdiffrast when CUDA and nvdiffrast are present, else cpu (and cpu for distorted views)",
     )
-    point_radius: Optional[float] = opt(
+    point_radius: float | None = opt(
         None,
         "point clouds: splat radius in the geometry's units",
         gt=0,
@@ -242,14 +242,14 @@ class FitConfig(_Config):
 class SelectConfig(_Config):
     """Click selection (paper Sec. 3.4)."""
 
-    threshold: Optional[float] = opt(
+    threshold: float | None = opt(
         None,
         "cosine-similarity threshold in [-1, 1]: vertices scoring at least this are selected",
         ge=-1,
         le=1,
         default_text="the first hierarchy step (--step 0)",
     )
-    step: Optional[int] = opt(None, "hierarchy step for the click: 0 = smallest (part), 1 = next bigger, ...", ge=0)
+    step: int | None = opt(None, "hierarchy step for the click: 0 = smallest (part), 1 = next bigger, ...", ge=0)
     grow: bool = opt(True, "region growing: keep only graph-connected components that contain a positive click")
     knn: int = opt(8, "point clouds: neighbours per point in the k-nearest-neighbour graph", ge=1)
     min_step_change: float = opt(
@@ -281,13 +281,13 @@ class SelectConfig(_Config):
 class DiscretizeConfig(_Config):
     """Whole-scene discretization into parts with HDBSCAN."""
 
-    level: Optional[int] = opt(
+    level: int | None = opt(
         None,
         "hierarchy level to cut at: 0 = finest parts, larger = coarser (objects, groups)",
         ge=0,
         default_text="automatic, the most persistent cut of the part tree",
     )
-    num_parts: Optional[int] = opt(None, "cut the part tree into (at most) this many parts (overrides --level)", ge=1)
+    num_parts: int | None = opt(None, "cut the part tree into (at most) this many parts (overrides --level)", ge=1)
     snap_distance: float = opt(
         0.015,
         "part boundaries may move this far (fraction of the bounding-box diagonal) onto concave creases and the field's sharpest transitions; 0 = off",
@@ -305,7 +305,7 @@ class DiscretizeConfig(_Config):
     )
     min_part_size: int = opt(50, "parts with fewer vertices join their most similar neighbouring part", ge=0)
     min_cluster_size: int = opt(5, "HDBSCAN min_cluster_size, counted in superpoints", ge=2)
-    min_samples: Optional[int] = opt(None, "HDBSCAN min_samples", ge=1, default_text="min_cluster_size")
+    min_samples: int | None = opt(None, "HDBSCAN min_samples", ge=1, default_text="min_cluster_size")
     superpoint_threshold: float = opt(
         0.95,
         "over-segmentation: neighbouring vertices join a superpoint above this cosine similarity (-1 to 1)",
@@ -371,7 +371,7 @@ class RenderConfig(_Config):
     views: tuple[str, ...] = opt((), "render only these views", default_text="all", metavar="VIEW")
     overlay_alpha: float = opt(0.5, "opacity (0-1) of the colour overlay on the input image", ge=0, le=1)
     overlays: bool = opt(True, "also write <view>_overlay.png (the colours over the input image, or over grey)")
-    click: Optional[str] = opt(
+    click: str | None = opt(
         None,
         "scores: the click whose feature similarity is rendered, as in select: v:VERTEX | x:X,Y,Z | p:VIEW:U,V",
         metavar="CLICK",

@@ -57,12 +57,12 @@ and exporting the parts are :func:`omniseg3d_mesh.pipeline.discretize_workspace`
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
-import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -520,7 +520,7 @@ class Discretizer:
         faces: np.ndarray | None = None,
         adjacency: sp.csr_matrix | None = None,
         progress: ProgressCallback | None = None,
-    ) -> "Discretizer":
+    ) -> Discretizer:
         """Cluster the field into parts.
 
         Args:

@@ -23,10 +23,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .field import normalize_features
+
+if TYPE_CHECKING:
+    from .synthetic.scenes import SyntheticScene
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +175,7 @@ def make_queries(
     rng = np.random.default_rng(seed)
     out: list[Query] = []
     for view in gt_part_maps:
-        pm, om = gt_part_maps[view], gt_object_maps[view]
+        pm = gt_part_maps[view]
         min_px = max(16, int(min_part_fraction * pm.size))
         ids, area = np.unique(pm[pm >= 0], return_counts=True)
         big = {int(p) for p, a in zip(ids, area) if a >= min_px}
@@ -180,14 +184,15 @@ def make_queries(
             o = int(part_object[p])
             if not stuff[o]:
                 by_obj.setdefault(o, []).append(int(p))
-        cands = []
+        cands: list[tuple[int, int]] = []
         for o, parts in by_obj.items():
             if len(parts) >= 2:
                 cands.extend((o, p) for p in parts if p in big)
         if not cands:
             continue
         order = rng.permutation(len(cands))
-        chosen, seen = [], set()
+        chosen: list[tuple[int, int]] = []
+        seen = set()
         for rnd in range(2):  # first one part per object, then the rest
             for i in order:
                 o, p = cands[i]
@@ -415,7 +420,7 @@ class BenchmarkData:
         mask_preset: simulator preset name.
     """
 
-    syn: object
+    syn: SyntheticScene
     fragments: dict
     masks: dict
     gt_parts: dict
@@ -651,7 +656,7 @@ def object_click_ious(
         grown.append(max((mask_iou(np.asarray(s.mask, bool), target) for s in steps), default=0.0))
     out["raw"], out["click"] = np.asarray(raw), np.asarray(grown)
     if memberships is not None:
-        vote = []
+        vote: list[float] = []
         for i in range(0, len(ids), batch):
             s = voting_scores(memberships, np.asarray(clicks[i : i + batch]))
             vote.extend(best_threshold_iou(row, gt == o)[0] for row, o in zip(s, ids[i : i + batch]))

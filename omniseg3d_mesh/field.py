@@ -55,7 +55,7 @@ def normalize_features(features: Any, dtype: Any = np.float32) -> np.ndarray:
 
 
 def smooth_features(
-    features: np.ndarray, adjacency: "sp.csr_matrix", iterations: int = 2, margin: float = 0.1
+    features: np.ndarray, adjacency: sp.csr_matrix, iterations: int = 2, margin: float = 0.1
 ) -> np.ndarray:
     """Edge-aware denoising of a field (used before over-segmentation and scoring).
 
@@ -158,7 +158,7 @@ class Field:
         return atomic_save_npz(path, features=self.features, meta=np.array(json.dumps(meta, default=str)))
 
     @classmethod
-    def load(cls, path: str | Path) -> "Field":
+    def load(cls, path: str | Path) -> Field:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no field file at {path}: run `omniseg-mesh fit` first or pass --workspace")

@@ -35,9 +35,9 @@ import logging
 import math
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 
@@ -114,9 +114,10 @@ class ViewData:
         uniform = rng.integers(0, n, count - n_bal)
         if n_bal == 0:
             return uniform
-        mass = self.patch_mass
+        mass, offsets = self.patch_mass, self.patch_start
+        assert mass is not None and offsets is not None  # n_bal > 0 only for views with patches
         patches = rng.choice(len(mass), n_bal, p=mass / mass.sum())
-        start, stop = self.patch_start[patches], self.patch_start[patches + 1]
+        start, stop = offsets[patches], offsets[patches + 1]
         picked = start + np.floor(rng.random(n_bal) * (stop - start)).astype(np.int64)
         return np.concatenate([uniform, np.minimum(picked, stop - 1)])
 
@@ -132,12 +133,17 @@ class ViewData:
     @property
     def vertex_ids(self) -> np.ndarray:
         """[n, K] int32 vertex ids of each pixel (K = 3 for meshes); expanded on each call (~3 ms per 200k pixels)."""
-        return self.faces.take(self.face_ids, axis=0) if self.is_compact else self.explicit_ids
+        faces, face_ids = self.faces, self.face_ids
+        if faces is not None and face_ids is not None:  # the compact form
+            return faces.take(face_ids, axis=0)
+        assert self.explicit_ids is not None  # a view holds the compact or the explicit form
+        return self.explicit_ids
 
     @property
     def weights(self) -> np.ndarray:
         """[n, K] float16 interpolation weights (sum to 1); expanded on each call (~6 ms per 200k pixels)."""
-        if not self.is_compact:
+        if self.bary is None:
+            assert self.explicit_weights is not None  # a view holds the compact or the explicit form
             return self.explicit_weights
         w = np.empty((self.num_pixels, 3), dtype=np.float16)
         w[:, 1:] = self.bary
@@ -651,8 +657,8 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
     t_votes = [torch.from_numpy(v.votes).to(device) for v in views]
     seen = np.zeros(num_v, dtype=bool)
     for v in views:
-        ids = v.vertex_ids[v.weights > 0]
-        seen[ids[ids >= 0]] = True
+        vids = v.vertex_ids[v.weights > 0]
+        seen[vids[vids >= 0]] = True
 
     seen_ids = torch.from_numpy(np.flatnonzero(seen)).to(device)
     gen = torch.Generator().manual_seed(int(config.seed))
@@ -765,7 +771,7 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
                     f"the fit diverged at step {done}: the loss is {last_loss}; nothing was written "
                     f"(an existing field.npz is kept). Lower the learning rate (now --lr {config.lr:g}) and run fit again"
                 )
-        if checkpoint:
+        if checkpoint and ckpt_path is not None:
             _save_checkpoint(ckpt_path, key, done, features, optimizer, last_loss)
         if done % 10 == 0 or done == config.steps:
             elapsed = time.perf_counter() - t_fit

@@ -207,12 +207,13 @@ def diffuse_features(features: np.ndarray, known: np.ndarray, adj: sp.csr_matrix
     reached = known.copy()
     unknown_idx = np.flatnonzero(~known)
     sub = adj[unknown_idx].astype(np.float32)  # rows of unknown vertices only
-    cols = np.unique(sub.indices)  # the vertices those rows read
-    if len(cols) < len(feats) // 4:
+    read = np.unique(sub.indices)  # the vertices those rows read
+    cols: np.ndarray | slice = read
+    if len(read) < len(feats) // 4:
         # few unknown vertices (the usual case): sweep over their neighbourhood only, not all
         # V x D features (same non-zeros in the same order, so the same sums)
         sub = sp.csr_matrix(
-            (sub.data, np.searchsorted(cols, sub.indices), sub.indptr), shape=(len(unknown_idx), len(cols))
+            (sub.data, np.searchsorted(read, sub.indices), sub.indptr), shape=(len(unknown_idx), len(read))
         )
     else:
         cols = slice(None)

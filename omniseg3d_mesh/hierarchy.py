@@ -79,7 +79,7 @@ class Hierarchy:
         return out
 
     @classmethod
-    def from_npz(cls, data) -> "Hierarchy":
+    def from_npz(cls, data) -> Hierarchy:
         return cls(
             patch_map=np.asarray(data["patch_map"], dtype=np.int32),
             votes=np.asarray(data["votes"], dtype=np.int32),

@@ -7,14 +7,15 @@ e.g. ``progress("fit", 120, 3000, loss=0.41)``. ``report`` is a no-op-safe helpe
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 ProgressCallback = Callable[..., None]
 
 __all__ = ["ProgressCallback", "report"]
 
 
-def report(progress: Optional[ProgressCallback], stage: str, done: int, total: int, **info: Any) -> None:
+def report(progress: ProgressCallback | None, stage: str, done: int, total: int, **info: Any) -> None:
     """Call ``progress`` if one was given."""
     if progress is not None:
         progress(stage, done, total, **info)

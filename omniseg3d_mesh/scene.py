@@ -261,7 +261,7 @@ class Camera:
         fov_y_deg: float = 60.0,
         name: str = "",
         image_path: Path | None = None,
-    ) -> "Camera":
+    ) -> Camera:
         """A pinhole camera at ``eye`` looking at ``target`` (``up`` = world up direction)."""
         eye, target, up = (np.asarray(a, dtype=np.float64) for a in (eye, target, up))
         z = target - eye
@@ -279,7 +279,7 @@ class Camera:
         K = np.array([[f, 0, width / 2], [0, f, height / 2], [0, 0, 1.0]])
         return cls(K=K, world_to_cam=np.linalg.inv(c2w), width=width, height=height, name=name, image_path=image_path)
 
-    def scaled(self, width: int, height: int) -> "Camera":
+    def scaled(self, width: int, height: int) -> Camera:
         """The same camera for an image resized to ``width`` x ``height``."""
         sx, sy = width / self.width, height / self.height
         K = self.K.copy()
@@ -287,7 +287,7 @@ class Camera:
         K[1] *= sy
         return replace(self, K=K, width=width, height=height)
 
-    def transformed(self, world_transform: np.ndarray) -> "Camera":
+    def transformed(self, world_transform: np.ndarray) -> Camera:
         """The same camera after the world is moved by a 4x4 rigid ``world_transform``.
 
         A point p in the old world frame is ``world_transform @ p`` in the new one.

@@ -34,9 +34,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from functools import partial
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence, Union
+from functools import partial
+from typing import Any, Union
 
 import numpy as np
 import scipy.sparse as sp
@@ -86,18 +87,18 @@ class Click:
             raise ValueError(f"a {self.kind} click needs {fields}")
 
     @classmethod
-    def at_vertex(cls, vertex: int, positive: bool = True) -> "Click":
+    def at_vertex(cls, vertex: int, positive: bool = True) -> Click:
         return cls("vertex", positive, vertex=int(vertex))
 
     @classmethod
-    def at_point(cls, point: Sequence[float], positive: bool = True) -> "Click":
+    def at_point(cls, point: Sequence[float], positive: bool = True) -> Click:
         p = tuple(float(x) for x in point)
         if len(p) != 3:
             raise ValueError(f"a point click needs 3 coordinates (x, y, z), got {len(p)}")
-        return cls("point", positive, point=p)  # type: ignore[arg-type]
+        return cls("point", positive, point=p)
 
     @classmethod
-    def at_pixel(cls, view: str, u: float, v: float, positive: bool = True) -> "Click":
+    def at_pixel(cls, view: str, u: float, v: float, positive: bool = True) -> Click:
         return cls("pixel", positive, view=str(view), uv=(float(u), float(v)))
 
     def __str__(self) -> str:
@@ -253,7 +254,7 @@ class Selector:
         self._fragments_lookup = fragments_lookup
         self._fragments: dict[str, Any] = {}
         self._adj = adjacency
-        self._kdtree = None
+        self._kdtree: Any = None  # scipy cKDTree, built on the first point click
         self._coarse: tuple | None = None
         self._gated: sp.csr_matrix | None = None
         self._smoothed: np.ndarray | None = None
@@ -268,7 +269,7 @@ class Selector:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_workspace(cls, workspace: Any = None, config: SelectConfig | None = None, **overrides: Any) -> "Selector":
+    def from_workspace(cls, workspace: Any = None, config: SelectConfig | None = None, **overrides: Any) -> Selector:
         """A selector over a workspace: ``field.npz`` + ``geometry.npz`` (+ ``cameras.json`` and the
         fragment cache for pixel clicks). Default workspace: ``./omniseg``. Loading is
         :func:`omniseg3d_mesh.pipeline.open_selector`."""
@@ -296,7 +297,7 @@ class Selector:
             self._adj = adj
         return self._adj
 
-    def prepare(self, hierarchy: bool = True) -> "Selector":
+    def prepare(self, hierarchy: bool = True) -> Selector:
         """Build the cached graph (and the superpoints the hierarchy sweep uses on big meshes) now."""
         _ = self.adjacency
         if hierarchy:
@@ -447,6 +448,7 @@ class Selector:
         if len(seeds) == 0:
             return out
         g = self._gated_graph()
+        assert self._gate_open is not None  # built with the gated graph
         g.indices[:n] = np.where(above, self._gate_open, 2 * n)
         for s in seeds:
             if not out[s]:
@@ -576,9 +578,14 @@ class Selector:
                 steps[-1].threshold_lo = float(lo)
                 continue
             if lab is None:
-                compute = lambda t=t: bott >= t - 1e-9
+
+                def compute(t: float = t) -> np.ndarray:
+                    return bott >= t - 1e-9
             else:
-                compute = lambda t=t: self._grow(s >= t, pos)
+
+                def compute(t: float = t) -> np.ndarray:
+                    return self._grow(s >= t, pos)
+
             steps.append(Step(float(hi), float(lo), float(t), approx, _compute=compute))
         return steps
 

@@ -31,8 +31,9 @@ import shutil
 import socket
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, overload
 
 import numpy as np
 
@@ -90,7 +91,7 @@ def clean_stale_temp_dirs(parent: str | Path, name: str) -> list[Path]:
     before this scheme (no host/pid) are stale too. Returns the removed folders.
     """
     parent = Path(parent)
-    removed = []
+    removed: list[Path] = []
     if not parent.is_dir():
         return removed
     pattern = re.compile(rf"^\.{re.escape(name)}\.(?:(?:(?P<host>\w+)-(?P<pid>\d+)\.)?\w+\.tmp|old\.(?P<oldpid>\d+))$")
@@ -333,6 +334,27 @@ def safe_view_name(name: str) -> str:
     return name.replace("/", "__").replace("\\", "__")
 
 
+class _Entry:
+    """A file or folder of the workspace: ``workspace.<attribute>`` is ``workspace.root / name`` (read-only)."""
+
+    def __init__(self, name: str, doc: str | None = None) -> None:
+        self.name, self.attribute = name, ""
+        self.__doc__ = doc or f"``<workspace>/{name}``"
+
+    def __set_name__(self, owner: type, attribute: str) -> None:
+        self.attribute = attribute
+
+    @overload
+    def __get__(self, ws: None, owner: type | None = None) -> _Entry: ...
+    @overload
+    def __get__(self, ws: Workspace, owner: type | None = None) -> Path: ...
+    def __get__(self, ws: Workspace | None, owner: type | None = None) -> Path | _Entry:
+        return self if ws is None else ws.root / self.name
+
+    def __set__(self, ws: Workspace, value: object) -> None:
+        raise AttributeError(f"Workspace.{self.attribute} is read-only (always root / {self.name!r})")
+
+
 class Workspace:
     """The folder where one scene's stages keep their results.
 
@@ -344,12 +366,12 @@ class Workspace:
         self.root = Path(root)
 
     @classmethod
-    def default_for(cls, mesh_path: str | Path) -> "Workspace":
+    def default_for(cls, mesh_path: str | Path) -> Workspace:
         """``omniseg/`` beside the mesh: where ``fit`` writes when no workspace is given."""
         return cls(Path(mesh_path).resolve().parent / DEFAULT_WORKSPACE_NAME)
 
     @classmethod
-    def find(cls, root: str | Path | None = None) -> "Workspace":
+    def find(cls, root: str | Path | None = None) -> Workspace:
         """The workspace to read from: ``root`` if given, else ``./omniseg`` if it holds a field.
 
         Raises:
@@ -366,47 +388,19 @@ class Workspace:
         )
 
     # paths ---------------------------------------------------------------
-    @property
-    def scene_json(self) -> Path:
-        return self.root / "scene.json"
-
-    @property
-    def masks_dir(self) -> Path:
-        return self.root / "masks"
-
-    @property
-    def hierarchy_dir(self) -> Path:
-        return self.root / "hierarchy"
-
-    @property
-    def fragments_dir(self) -> Path:
-        return self.root / "fragments"
-
-    @property
-    def checkpoints_dir(self) -> Path:
-        return self.root / "checkpoints"
-
-    @property
-    def field_path(self) -> Path:
-        return self.root / "field.npz"
-
-    @property
-    def parts_dir(self) -> Path:
-        return self.root / "parts"
-
-    @property
-    def geometry_path(self) -> Path:
-        """A copy of the fitted geometry, so later stages need no input files."""
-        return self.root / "geometry.npz"
-
-    @property
-    def cameras_path(self) -> Path:
-        """The input cameras in the project's own cameras.json format."""
-        return self.root / "cameras.json"
+    scene_json = _Entry("scene.json")
+    masks_dir = _Entry("masks")
+    hierarchy_dir = _Entry("hierarchy")
+    fragments_dir = _Entry("fragments")
+    checkpoints_dir = _Entry("checkpoints")
+    field_path = _Entry("field.npz")
+    parts_dir = _Entry("parts")
+    geometry_path = _Entry("geometry.npz", "A copy of the fitted geometry, so later stages need no input files.")
+    cameras_path = _Entry("cameras.json", "The input cameras in the project's own cameras.json format.")
 
     def save_geometry(self, vertices: np.ndarray, faces: np.ndarray | None, colors: np.ndarray | None) -> Path:
         """Store vertices [V,3] f32, faces [F,3] i32 (or none) and colors [V,3] u8 (or none)."""
-        arrays = {"vertices": np.asarray(vertices, np.float32)}
+        arrays: dict[str, Any] = {"vertices": np.asarray(vertices, np.float32)}
         if faces is not None:
             arrays["faces"] = np.asarray(faces, np.int32)
         if colors is not None:

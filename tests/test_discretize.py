@@ -11,12 +11,10 @@ from sklearn.metrics import adjusted_rand_score
 from omniseg3d_mesh import graph
 from omniseg3d_mesh.config import DiscretizeConfig
 from omniseg3d_mesh.discretize import Discretizer, PartTree, discretize, oversegment, part_noise_floor
-from omniseg3d_mesh.field import normalize_features
+from omniseg3d_mesh.field import Field, normalize_features
 from omniseg3d_mesh.pipeline import discretize_workspace
-from omniseg3d_mesh.field import Field
 from omniseg3d_mesh.workspace import Workspace
-
-from select_data import make_part_scene
+from tests.helpers.parts import make_part_scene
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +179,7 @@ def test_cluster_selection_error(scene):
 # --------------------------------------------------------------------------- automatic granularity, creases
 def _object_level_features(scene, seed=0):
     """Objects orthogonal to each other, parts close to their object (cosine ~0.9): a clear object level."""
-    from select_data import PART_OBJECT
+    from tests.helpers.parts import PART_OBJECT
 
     rng = np.random.default_rng(seed)
     q, _ = np.linalg.qr(rng.normal(size=(16, 16)))
@@ -221,7 +219,6 @@ def _noisy_split_features(scene, seed, noise=0.6):
 
 @pytest.mark.parametrize("seed", [0, 2])
 def test_automatic_level_ignores_cuts_within_the_field_noise(scene, seed):
-    from omniseg3d_mesh.discretize import part_noise_floor
 
     feats = _noisy_split_features(scene, seed)
     est = Discretizer(min_part_size=20).fit(feats, scene.vertices, scene.faces)
@@ -238,7 +235,6 @@ def test_automatic_level_ignores_cuts_within_the_field_noise(scene, seed):
 
 def test_noise_floor_of_a_clean_field_keeps_the_finest_cut():
     """No noise: the floor is 0 and a finest cut far from its first merge is kept."""
-    from omniseg3d_mesh.discretize import part_noise_floor
 
     rng = np.random.default_rng(0)
     d = np.linalg.qr(rng.normal(size=(8, 8)))[0][:3]
@@ -270,7 +266,7 @@ def test_num_parts_and_level_are_honoured(scene):
 def _valley(n=61, centre=0.05, width=0.4, seed=0):
     """A folded sheet z = 0.6 |x| (a concave crease along x = 0) and a field that blends
     from one part to the other over ``width``, centred off the crease at x = ``centre``."""
-    from select_data import grid_mesh
+    from tests.helpers.parts import grid_mesh
 
     v, f = grid_mesh(n)
     v = v.copy()

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from omniseg3d_mesh.evaluation import (
-    Query,
     best_threshold_iou,
     discretization_scores,
     hierarchical_miou,
     make_queries,
-    masks_only_miou,
     mask_iou,
+    masks_only_miou,
 )
+from tests.helpers.tools import load_tool
 
 
 def _brute_force(scores, gt):
@@ -86,10 +86,10 @@ def bench():
 
 def _oracle_features(syn, part_weight):
     """Unit features: object one-hot plus a smaller part one-hot (a perfect 2-level field)."""
-    P, O = syn.num_parts, syn.num_objects
-    f = np.zeros((syn.scene.num_vertices, O + P), np.float32)
+    n_parts, n_objects = syn.num_parts, syn.num_objects
+    f = np.zeros((syn.scene.num_vertices, n_objects + n_parts), np.float32)
     f[np.arange(len(f)), syn.labels["object"]] = 1.0
-    f[np.arange(len(f)), O + syn.labels["part"]] = part_weight
+    f[np.arange(len(f)), n_objects + syn.labels["part"]] = part_weight
     return f
 
 
@@ -153,35 +153,9 @@ def test_tiny_benchmark_end_to_end():
 
 
 def test_eval_tool_prints_tables(capsys):
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parent.parent / "tools" / "eval_hierarchy.py"
-    spec = importlib.util.spec_from_file_location("eval_hierarchy", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    argv = [
-        "--seeds",
-        "0",
-        "--presets",
-        "clean",
-        "--tables",
-        "1",
-        "--views",
-        "2",
-        "--width",
-        "64",
-        "--height",
-        "48",
-        "--steps",
-        "5",
-        "--num-pixels",
-        "128",
-    ]
+    mod = load_tool("eval_hierarchy")
+    argv = "--seeds 0 --presets clean --tables 1 --views 2 --width 64 --height 48 --steps 5 --num-pixels 128".split()
     assert mod.main(argv) == 0
     text = capsys.readouterr().out
-    assert (
-        "| 2D masks only" in text
-        and "lambda = 0.5" in text
-        and "Command: `python tools/eval_hierarchy.py --seeds 0" in text
-    )
+    for expected in ("| 2D masks only", "lambda = 0.5", "Command: `python tools/eval_hierarchy.py --seeds 0"):
+        assert expected in text

@@ -10,8 +10,7 @@ from omniseg3d_mesh.config import SelectConfig
 from omniseg3d_mesh.field import Field
 from omniseg3d_mesh.select import Click, Selector, parse_click
 from omniseg3d_mesh.workspace import Workspace
-
-from select_data import iou, make_part_scene, top_camera
+from tests.helpers.parts import iou, make_part_scene, top_camera
 
 
 @pytest.fixture(scope="module")

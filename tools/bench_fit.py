@@ -233,11 +233,11 @@ def run_device(args) -> tuple[str, list[list]]:
         cfg = config_from_dict(FitConfig, cfg_values)
         speed = {}
 
-        def progress(stage, done, total, **info):
+        def progress(stage, done, total, *, _speed=speed, **info):
             if stage == "fit" and "steps_per_s" in info:
-                speed["v"] = info["steps_per_s"]
+                _speed["v"] = info["steps_per_s"]
             if stage == "hierarchy" and done == total:  # prepare_views is done: what the views cost
-                speed["rss_prepared"] = peak_rss_mb()
+                _speed["rss_prepared"] = peak_rss_mb()
 
         t = time.perf_counter()
         field = fit_field(

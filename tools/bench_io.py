@@ -14,22 +14,19 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "io"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import median_time  # noqa: E402
-
-from _formats import write_glb, write_obj, write_off, write_ply_ascii  # noqa: E402
 
 from omniseg3d_mesh.io.geometry import load_geometry, save_ply  # noqa: E402
 from omniseg3d_mesh.render.coverage import scene_coverage  # noqa: E402
 from omniseg3d_mesh.scene import Scene  # noqa: E402
 from omniseg3d_mesh.synthetic.assembly import ring_cameras  # noqa: E402
+from tests.helpers.formats import write_glb, write_obj, write_off, write_ply_ascii  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -64,7 +61,7 @@ def main(argv=None) -> int:
         }
         for name, (path, write) in writers.items():
             write(path)
-            t, (verts, tri, _) = median_time(lambda: load_geometry(path), args.repeat)
+            t, (verts, tri, _) = median_time(lambda path=path: load_geometry(path), args.repeat)
             assert len(verts) == nv and len(tri) == len(faces)
             rows.append((f"load {name}", f"{path.stat().st_size / 2**20:.0f} MiB", t))
     scene = Scene(vertices=v, faces=faces)

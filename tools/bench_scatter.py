@@ -58,10 +58,12 @@ def main(argv=None) -> int:
         )
 
         candidates = {
-            "index_select": lambda: (feats.index_select(0, flat).view(n, 3, -1) * w[:, :, None]).sum(1),
-            "advanced": lambda: (feats[ids] * w[:, :, None]).sum(1),
-            "embedding": lambda: (torch.nn.functional.embedding(ids, feats) * w[:, :, None]).sum(1),
-            "sparse_mm": lambda: sp @ feats,
+            "index_select": lambda flat=flat, n=n, w=w: (
+                feats.index_select(0, flat).view(n, 3, -1) * w[:, :, None]
+            ).sum(1),
+            "advanced": lambda ids=ids, w=w: (feats[ids] * w[:, :, None]).sum(1),
+            "embedding": lambda ids=ids, w=w: (torch.nn.functional.embedding(ids, feats) * w[:, :, None]).sum(1),
+            "sparse_mm": lambda sp=sp: sp @ feats,
         }
         ref = None
         for name, fn in candidates.items():

@@ -1,6 +1,6 @@
 """Benchmark click selection, hierarchy steps and discretization on a ~1M-vertex mesh.
 
-The mesh is the synthetic floor-with-blocks height field of ``tests/select_data.py``
+The mesh is the synthetic floor-with-blocks height field of ``tests/helpers/parts.py``
 on an N x N grid (N = 1000 -> 1M vertices) with a synthetic hierarchical field
 (part / object / group directions + noise, D = 16).
 
@@ -18,8 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import median_time  # noqa: E402
@@ -27,7 +25,7 @@ from _timing import median_time  # noqa: E402
 from omniseg3d_mesh.config import SelectConfig  # noqa: E402
 from omniseg3d_mesh.discretize import Discretizer  # noqa: E402
 from omniseg3d_mesh.select import Selector  # noqa: E402
-from tests.select_data import iou, make_part_scene  # noqa: E402
+from tests.helpers.parts import iou, make_part_scene  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -55,16 +55,16 @@ def main(argv: list[str] | None = None) -> int:
 
     for v, n in zip(targets, negs):
         st.clear()
-        timed("click (new object: scores, hierarchy, grow, colours)", lambda: st.click(v))
+        timed("click (new object: scores, hierarchy, grow, colours)", lambda v=v: st.click(v))
         timed("bigger step", st.step_bigger)
         timed("smaller step", st.step_smaller)
         timed("threshold slider", lambda: st.set_threshold(max(-1.0, st.threshold - 0.1)))
-        timed("negative click", lambda: st.click(n, positive=False))
+        timed("negative click", lambda n=n: st.click(n, positive=False))
         timed("region growing off", lambda: st.set_grow(False))
         timed("region growing on", lambda: st.set_grow(True))
         timed(
             "shift-click (add object to multi-selection)",
-            lambda: st.click(targets[0] if v != targets[0] else targets[1], add_group=True),
+            lambda v=v: st.click(targets[0] if v != targets[0] else targets[1], add_group=True),
         )
         timed("display: score heat map", lambda: st.set_mode("scores"))
         timed("display: feature PCA (cached)", lambda: st.set_mode("pca"))

@@ -30,7 +30,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 DEFAULT_OUT = ROOT / "tests" / "render" / "data" / "nvdiffrast_reference.npz"
 
@@ -38,9 +37,9 @@ DEFAULT_OUT = ROOT / "tests" / "render" / "data" / "nvdiffrast_reference.npz"
 def reference_scenes():
     """[(name, Scene)] the reference is made of."""
     import trimesh
-    from conftest import make_box_scene
 
     from omniseg3d_mesh.scene import Camera, Scene
+    from tests.helpers.scenes import make_box_scene
 
     box, _ = make_box_scene(num_views=4, width=157, height=113)
     ico = trimesh.creation.icosphere(subdivisions=4, radius=1.0)

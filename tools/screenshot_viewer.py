@@ -71,6 +71,7 @@ def capture(
         TimeoutError: the page did not show ``wait_text`` within ``timeout_s``.
     """
     import base64
+    import contextlib
     import json
     import os
     import signal
@@ -154,10 +155,8 @@ def capture(
                 Path(out).write_bytes(base64.b64decode(png))
             return text
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)  # chromium and the helpers it started (own session)
-        except ProcessLookupError:
-            pass
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -170,10 +169,8 @@ def capture(
                 break
             time.sleep(0.1)
         else:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         if proc.stderr:
             proc.stderr.close()
         shutil.rmtree(user_dir, ignore_errors=True)

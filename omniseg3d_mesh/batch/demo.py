@@ -9,8 +9,9 @@ both boxes together, so the masks already form a small part/group hierarchy.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, cast
 
 import numpy as np
 
@@ -65,7 +66,8 @@ def write_demo_scene(
     (out / "masks").mkdir(exist_ok=True)
     vertices, faces, labels = _demo_geometry(seed, subdivisions)
     mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False)
-    atomic_write_bytes(out / "mesh.ply", mesh.export(file_type="ply", encoding="binary"))
+    # binary PLY export returns bytes (trimesh's annotation is the union over all formats)
+    atomic_write_bytes(out / "mesh.ply", cast(bytes, mesh.export(file_type="ply", encoding="binary")))
     cams = ring_cameras(views, radius=3.2, elevation=2.2, jitter=0.2, rng=seed + 1000, width=width, height=height, fov_y_deg=55,
                         image_dir=out / "images")  # fmt: skip
     scene = Scene(vertices=vertices, faces=faces, cameras=cams)

@@ -21,6 +21,7 @@ report with :func:`save_report`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -29,7 +30,7 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from omniseg3d_mesh.progress import ProgressCallback, report
 from omniseg3d_mesh.workspace import atomic_write_json, content_hash
@@ -66,12 +67,12 @@ class BatchOptions:
 
     stages: tuple[str, ...] = STAGE_ORDER
     executor: Literal["ray", "local"] = "ray"
-    address: Optional[str] = None
-    num_cpus: Optional[int] = None
+    address: str | None = None
+    num_cpus: int | None = None
     gpus_per_fit: float = 1.0
     cpus_per_fit: float = 1.0
     max_retries: int = 2
-    mask_workers: Optional[int] = None
+    mask_workers: int | None = None
     rerun: bool = False
     verbose: bool = False
 
@@ -93,8 +94,8 @@ class StageResult:
     stage: str
     status: Status
     seconds: float = 0.0
-    error: Optional[str] = None
-    note: Optional[str] = None
+    error: str | None = None
+    note: str | None = None
 
 
 @dataclass
@@ -112,7 +113,7 @@ class BatchReport:
         """scene -> error of its failed stage."""
         return {r.scene: f"{r.stage}: {r.error}" for r in self.results if r.status == "failed"}
 
-    def status(self, scene: str, stage: str) -> Optional[str]:
+    def status(self, scene: str, stage: str) -> str | None:
         for r in self.results:
             if r.scene == scene and r.stage == stage:
                 return r.status
@@ -231,7 +232,7 @@ class _LocalExecutor:
     def pending(self) -> int:
         return len(self.queue)
 
-    def wait(self) -> list[tuple[_Job, Optional[dict], Optional[str]]]:
+    def wait(self) -> list[tuple[_Job, dict | None, str | None]]:
         job = self.queue.popleft()
         try:
             if job.chunked:
@@ -348,10 +349,10 @@ class _RayExecutor:
     def pending(self) -> int:
         return len(self.refs) + sum(len(q) for q in self.chunk_queue.values())
 
-    def wait(self) -> list[tuple[_Job, Optional[dict], Optional[str]]]:
+    def wait(self) -> list[tuple[_Job, dict | None, str | None]]:
         ray = self.ray
         ready, _ = ray.wait(list(self.refs), num_returns=1)
-        out = []
+        out: list[tuple[_Job, dict | None, str | None]] = []
         for ref in ready:
             job = self.refs.pop(ref)
             actor_lost = False
@@ -405,10 +406,8 @@ class _RayExecutor:
 
     def close(self) -> None:
         for ref in list(self.refs):  # only left after an interruption
-            try:
+            with contextlib.suppress(Exception):  # best effort while shutting down
                 self.ray.cancel(ref, force=ref not in self.actor_of)
-            except Exception:  # noqa: BLE001 - best effort while shutting down
-                pass
         for actors in self.actors.values():
             for actor in actors:
                 self.ray.kill(actor)
@@ -432,7 +431,7 @@ class _SceneState:
 
 def run_batch(
     spec: BatchSpec,
-    options: BatchOptions = BatchOptions(),
+    options: BatchOptions | None = None,
     registry: dict[str, Stage] | None = None,
     progress: ProgressCallback | None = None,
     report_path: str | Path | None = None,
@@ -441,7 +440,7 @@ def run_batch(
 
     Args:
         spec: the scenes (see :func:`omniseg3d_mesh.batch.load_batch_spec`).
-        options: executor, stages, retries, resources.
+        options: executor, stages, retries, resources (default: the :class:`BatchOptions` defaults).
         registry: stage name -> :class:`Stage` (default: the real stages).
         progress: called as ``progress(stage, finished, total, completed=, skipped=, failed=, blocked=)``
             after each stage of each scene ends, ``finished`` counting scenes over all outcomes.
@@ -455,6 +454,7 @@ def run_batch(
         ValueError: an unknown stage or executor.
         ImportError: ``executor="ray"`` without Ray installed (names the extra).
     """
+    options = options if options is not None else BatchOptions()
     registry = registry if registry is not None else default_registry()
     unknown = [s for s in options.stages if s not in registry]
     if unknown:
@@ -579,11 +579,13 @@ def run_batch(
                     if error is not None:
                         fail(state, name, error, time.perf_counter() - state.stage_start)
                     else:
+                        assert value is not None  # no error: the task returned its result
                         succeed(state, name, float(value["seconds"]), value.get("info"))
                     continue
                 if error is not None:
                     fail(state, name, error, time.perf_counter() - state.stage_start)
                     continue
+                assert value is not None
                 state.chunks_left -= 1
                 state.stage_seconds += float(value["seconds"])
                 state.chunk_results.append(value.get("info"))

@@ -32,7 +32,6 @@ broken scene is reported while the others finish.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,9 +200,9 @@ def _scene_from_entry(
         paths[key] = p if p.is_absolute() else (base / p)
     workspace = paths["workspace"]
     if workspace is None:
-        workspace = (
-            workspace_root / name if workspace_root is not None else paths["mesh"].parent / DEFAULT_WORKSPACE_NAME
-        )  # type: ignore[union-attr]
+        mesh = paths["mesh"]
+        assert mesh is not None  # 'mesh' is required (checked above)
+        workspace = workspace_root / name if workspace_root is not None else mesh.parent / DEFAULT_WORKSPACE_NAME
     overrides = _merge(defaults, _check_overrides(entry.get("overrides"), where, "overrides"))
     return SceneSpec(
         name=name,

@@ -23,9 +23,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 from omniseg3d_mesh.config import config_to_dict
 from omniseg3d_mesh.workspace import Workspace, atomic_write_json, content_hash
@@ -120,14 +121,14 @@ class Stage:
     name: str
     fingerprint: Callable[[SceneSpec], dict]
     outputs: Callable[[SceneSpec], list[Path]]
-    run: Optional[Callable[[StageTask], Any]] = None
+    run: Callable[[StageTask], Any] | None = None
     resources: Callable[[ResourcePlan], dict] = _cpu_task
-    applies: Callable[[SceneSpec], Optional[str]] = lambda scene: None
-    load_model: Optional[Callable[[StageTask], Any]] = None
-    model_key: Optional[Callable[[StageTask], str]] = None
-    chunks: Optional[Callable[[StageTask], list]] = None
-    run_chunk: Optional[Callable[[Any, StageTask, Any], Any]] = None
-    finish: Optional[Callable[[StageTask, list], Any]] = None
+    applies: Callable[[SceneSpec], str | None] = lambda scene: None
+    load_model: Callable[[StageTask], Any] | None = None
+    model_key: Callable[[StageTask], str] | None = None
+    chunks: Callable[[StageTask], list] | None = None
+    run_chunk: Callable[[Any, StageTask, Any], Any] | None = None
+    finish: Callable[[StageTask, list], Any] | None = None
 
     @property
     def chunked(self) -> bool:
@@ -141,7 +142,7 @@ class Stage:
         if self.chunked and (self.chunks is None or self.load_model is None):
             raise ValueError(f"stage {self.name!r}: a chunked stage needs chunks and load_model besides run_chunk")
 
-    def replace(self, **changes: Any) -> "Stage":
+    def replace(self, **changes: Any) -> Stage:
         return dataclasses.replace(self, **changes)
 
 
@@ -280,7 +281,9 @@ def _masks_load_model(task: StageTask) -> Any:
     from omniseg3d_mesh.masks import sam
 
     cfg = task.scene.config("masks")
-    return sam.load_sam_model(task.scene.sam_checkpoint, cfg.model, cfg.device)
+    checkpoint = task.scene.sam_checkpoint
+    assert checkpoint is not None  # the stage's inputs check refuses a scene without one (see above)
+    return sam.load_sam_model(checkpoint, cfg.model, cfg.device)
 
 
 def _masks_chunks(task: StageTask, chunk_size: int = 16) -> list:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 
 # name -> one-line summary (kept here so the top-level --help imports nothing)
@@ -58,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2  # a usage error, as argparse's own
-    from omniseg3d_mesh.cli._ui import console, setup_logging, user_errors
+    from omniseg3d_mesh.cli._ui import setup_logging, user_errors
 
     setup_logging(args.verbose)
     with user_errors():  # exit code 2 for usage errors, 1 for run-time failures (one printed line)

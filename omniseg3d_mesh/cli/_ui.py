@@ -15,7 +15,8 @@ import logging
 import os
 import sys
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from rich.console import Console
 from rich.logging import RichHandler

@@ -128,8 +128,8 @@ def run(args: argparse.Namespace) -> int:
     for name, cells in by_scene.items():
         row = [name]
         for stage in stages:
-            r = cells.get(stage)
-            row.append("" if r is None else f"done {r.seconds:.1f}s" if r.status == "done" else r.status)
+            cell = cells.get(stage)
+            row.append("" if cell is None else f"done {cell.seconds:.1f}s" if cell.status == "done" else cell.status)
         rows.append(row)
     print_table(f"batch {spec.path.name} ({report.seconds:.1f} s)", ["scene", *stages], rows)
     failed = report.failed_scenes()

@@ -81,10 +81,10 @@ def run(args: argparse.Namespace) -> int:
         masks_only_miou,
     )
     from ..pipeline import discretize_workspace, fit_workspace
+    from ..render.fragments import compute_fragments
     from ..select import Selector
     from ..synthetic.masks import gt_label_maps, simulate_masks, write_sam_masks
     from ..synthetic.scenes import make_scene, save_synthetic
-    from ..render.fragments import compute_fragments
     from ..workspace import Workspace
     from ._ui import console, next_hint, print_table, progress_bars
 

@@ -6,14 +6,13 @@ import argparse
 from pathlib import Path
 
 from ..config import DiscretizeConfig, add_config_arguments, dataclass_from_namespace
+from ._args import add_workspace_argument
 
 HELP = "cut the whole scene into parts (HDBSCAN) and export them"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--workspace", type=Path, default=None, metavar="DIR", help="workspace written by `fit` (default: ./omniseg)"
-    )
+    add_workspace_argument(parser)
     parser.add_argument(
         "--out",
         type=Path,

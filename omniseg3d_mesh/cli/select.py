@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from ..config import SelectConfig, add_config_arguments, dataclass_from_namespace
+from ._args import add_workspace_argument
 
 HELP = "select by clicks, with hierarchy steps and region growing"
 
@@ -15,9 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # `--click -v:99` must read "-v:99" as a value (a negative click), not as an option:
     # argparse lets values through that match its negative-number pattern, so widen it.
     parser._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+|[vxp]:.*)$")  # noqa: SLF001
-    parser.add_argument(
-        "--workspace", type=Path, default=None, metavar="DIR", help="workspace written by `fit` (default: ./omniseg)"
-    )
+    add_workspace_argument(parser)
     parser.add_argument(
         "--click",
         action="append",

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ._args import add_workspace_argument
+
 HELP = "serve the interactive web viewer"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--workspace", type=Path, default=None, metavar="DIR", help="workspace written by `fit` (default: ./omniseg)"
-    )
+    add_workspace_argument(parser)
     parser.add_argument(
         "--parts",
         type=Path,

@@ -68,9 +68,9 @@ def rotmat_to_qvec(R: np.ndarray) -> np.ndarray:
     else:
         s = 2.0 * np.sqrt(1.0 + R[2, 2] - R[0, 0] - R[1, 1])
         q = [(R[1, 0] - R[0, 1]) / s, (R[0, 2] + R[2, 0]) / s, (R[1, 2] + R[2, 1]) / s, 0.25 * s]
-    q = np.asarray(q)
-    q /= np.linalg.norm(q)
-    return -q if q[0] < 0 else q
+    quat = np.asarray(q)
+    quat /= np.linalg.norm(quat)
+    return -quat if quat[0] < 0 else quat
 
 
 def pose_to_camera(c2w_or_w2c: np.ndarray, source: str, **kwargs) -> Camera:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -63,8 +64,8 @@ def list_images(images_dir: str | Path) -> dict[str, Path]:
 
 def _classify(path: Path) -> tuple[str, Path] | None:
     """(format, path) when ``path`` (file or folder) is a camera source we can read, else None."""
-    from .colmap import find_colmap_model
     from .cameras_json import is_cameras_json
+    from .colmap import find_colmap_model
     from .scannet import is_scannet_root
 
     if path.is_file():
@@ -185,7 +186,7 @@ def _names(items: list[str], limit: int = 5) -> str:
 
 
 def match_images(
-    cameras: list[Camera], images_dir: str | Path, source: str = "the camera file", skipped: list[str] = ()
+    cameras: list[Camera], images_dir: str | Path, source: str = "the camera file", skipped: Sequence[str] = ()
 ) -> list[Camera]:
     """Pair each camera with its image under ``images_dir`` and check sizes.
 

@@ -56,6 +56,7 @@ def write_example_scene(folder: str | Path, num_views: int = 8, width: int = 96,
     mesh = save_ply(folder / "mesh.ply", v, f, c)
     cams = ring_cameras(num_views, radius=3.0, elevation=2.0, width=width, height=height, image_dir=images)
     for cam in cams:
+        assert cam.image_path is not None  # ring_cameras(image_dir=...) names every image
         Image.new("RGB", (width, height), (128, 128, 128)).save(cam.image_path)
     save_cameras_json(folder / "cameras.json", cams)
     return mesh, images

@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 
 from ..colors import label_colors
-from .geometry import ply_bytes
 from ..progress import ProgressCallback, report
 from ..workspace import atomic_directory, atomic_write_bytes, atomic_write_json
+from .geometry import ply_bytes
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,11 @@ def _mesh_bytes(vertices: np.ndarray, faces: np.ndarray | None, colors: np.ndarr
         validate=False,
     )
     out = mesh.export(file_type=fmt)
-    return out.encode("utf-8") if isinstance(out, str) else out
+    if isinstance(out, str):
+        return out.encode("utf-8")
+    if not isinstance(out, bytes):
+        raise TypeError(f"trimesh exported {fmt} as {type(out).__name__}, expected bytes")
+    return out
 
 
 def _check_geometry(vertices, faces, colors, labels_or_mask, name: str):

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -272,8 +272,8 @@ def _ply_read_ascii(el: _PlyElement, tokens: list[bytes], pos: int, path: Path) 
         chunk = tokens[pos : pos + n * el.count]
         if len(chunk) < n * el.count:
             raise ValueError(f"{path}: PLY element '{el.name}' is truncated (expected {el.count} rows)")
-        arr = np.array(chunk, dtype=np.float64).reshape(el.count, n)
-        return {p[0]: arr[:, i] for i, p in enumerate(el.props)}, pos + n * el.count
+        table = np.array(chunk, dtype=np.float64).reshape(el.count, n)
+        return {p[0]: table[:, i] for i, p in enumerate(el.props)}, pos + n * el.count
     # fast path: every row has the same list lengths as the first row
     widths, p = [], pos
     for _name, _dt, cdt in el.props:
@@ -287,6 +287,7 @@ def _ply_read_ascii(el: _PlyElement, tokens: list[bytes], pos: int, path: Path) 
     row = sum(widths)
     chunk = tokens[pos : pos + row * el.count]
     if len(chunk) == row * el.count:
+        arr: np.ndarray | None
         try:
             arr = np.array(chunk, dtype=np.float64).reshape(el.count, row)
         except ValueError:
@@ -299,13 +300,14 @@ def _ply_read_ascii(el: _PlyElement, tokens: list[bytes], pos: int, path: Path) 
                     break
                 col += w
             if ok:
-                out, col = {}, 0
+                columns: dict[str, np.ndarray] = {}
+                col = 0
                 for (name, _dt, cdt), w in zip(el.props, widths):
-                    out[name] = arr[:, col] if cdt is None else arr[:, col + 1 : col + w]
+                    columns[name] = arr[:, col] if cdt is None else arr[:, col + 1 : col + w]
                     col += w
-                return out, pos + row * el.count
+                return columns, pos + row * el.count
     # general path: row by row
-    out = {p[0]: [] for p in el.props}
+    out: dict[str, list] = {p[0]: [] for p in el.props}
     try:
         for _ in range(el.count):
             for name, _dt, cdt in el.props:
@@ -331,13 +333,14 @@ def _ply_read_binary(el: _PlyElement, buf: memoryview, pos: int, endian: str, pa
     if el.count == 0:
         return {p[0]: np.zeros(0) for p in el.props}, pos
     if not el.has_lists:
-        dt = np.dtype([(f"p{i}", endian + p[1]) for i, p in enumerate(el.props)])
-        if pos + dt.itemsize * el.count > len(buf):
+        dt_flat = np.dtype([(f"p{i}", endian + p[1]) for i, p in enumerate(el.props)])
+        if pos + dt_flat.itemsize * el.count > len(buf):
             raise ValueError(f"{path}: PLY element '{el.name}' is truncated (expected {el.count} rows)")
-        arr = np.frombuffer(buf, dtype=dt, count=el.count, offset=pos)
-        return {p[0]: arr[f"p{i}"] for i, p in enumerate(el.props)}, pos + dt.itemsize * el.count
+        flat = np.frombuffer(buf, dtype=dt_flat, count=el.count, offset=pos)
+        return {p[0]: flat[f"p{i}"] for i, p in enumerate(el.props)}, pos + dt_flat.itemsize * el.count
     # fast path: list lengths of the first row for all rows
-    fields, p = [], pos
+    fields: list[tuple] = []
+    p = pos
     for i, (_name, dt, cdt) in enumerate(el.props):
         if cdt is None:
             fields.append((f"p{i}", endian + dt))
@@ -443,7 +446,7 @@ def _load_obj_slow(path: Path) -> tuple[np.ndarray, list | None, np.ndarray | No
     verts: list[list[float]] = []
     polys: list[list[int]] = []
     has_color = True
-    with open(path, "r", encoding="utf-8", errors="replace") as fh:
+    with open(path, encoding="utf-8", errors="replace") as fh:
         for lineno, line in enumerate(fh, 1):
             if line.startswith("v "):
                 parts = line.split()
@@ -509,9 +512,8 @@ def _load_off_slow(path: Path) -> tuple[np.ndarray, list | None, np.ndarray | No
     else:
         arr = np.array([v[:3] for v in vlines], dtype=np.float64).reshape(nv, 3)
     colors = None
-    if head[0].startswith("C") or "COFF" in head[0]:
-        if arr.shape[1] >= 6:
-            colors = _colors_to_u8(arr[:, 3:6])
+    if (head[0].startswith("C") or "COFF" in head[0]) and arr.shape[1] >= 6:
+        colors = _colors_to_u8(arr[:, 3:6])
     vertices = arr[:, :3]
     polys = []
     for k, fl in enumerate(flines):
@@ -644,6 +646,7 @@ def _load_gltf(path: Path) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | 
         loaded = trimesh.load(str(path), process=False, maintain_order=True, force="scene")
     except Exception as exc:  # trimesh raises IndexError/KeyError/NotImplementedError/... naming no file
         raise ValueError(f"{path}: cannot read this glTF file ({type(exc).__name__}: {exc}). {_GLTF_FIX}") from None
+    assert isinstance(loaded, trimesh.Scene)  # force="scene"
     # file order: primitives in the order the file lists them (trimesh keeps it in
     # ``geometry``), instances of one mesh in node order; node transforms applied
     geom_rank = {name: i for i, name in enumerate(loaded.geometry)}
@@ -852,7 +855,8 @@ def load_scene(
             frame onto the mesh's (see :func:`omniseg3d_mesh.io.cameras.load_cameras`).
     """
     vertices, faces, colors = load_geometry(mesh, point_mode=point_mode)
-    cams, fmt = [], None
+    cams: list = []
+    fmt = None
     if images is not None or cameras is not None:
         from .cameras import load_cameras
 

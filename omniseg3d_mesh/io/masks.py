@@ -32,9 +32,10 @@ import csv
 import io
 import json
 import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -151,7 +152,7 @@ def mask_records(masks: Sequence[np.ndarray] | np.ndarray) -> list[dict]:
     return out
 
 
-def _check_records(records: Sequence[dict] | None, masks: Sequence[np.ndarray], where: str) -> list[dict]:
+def _check_records(records: Sequence[dict] | None, masks: np.ndarray | Sequence[np.ndarray], where: str) -> list[dict]:
     if records is None:
         return mask_records(masks)
     records = list(records)
@@ -440,6 +441,11 @@ class _Entry:
     load: Callable[[tuple[int, int]], np.ndarray]
 
 
+def _npz_key_loader(path: Path, key: str) -> Callable[[tuple[int, int]], np.ndarray]:
+    """An :class:`_Entry` loader for one array of a multi-image npz (the size is checked by the caller)."""
+    return lambda size: _load_npz_key(path, key)
+
+
 def _npz_names(path: Path) -> list[str]:
     """The array names of an npz without reading the arrays (ValueError naming the file if unreadable)."""
     import zipfile
@@ -475,7 +481,7 @@ def find_mask_entries(source: str | Path) -> dict[str, _Entry]:
             )
         names = _npz_names(source)
         for name in names:
-            entries[name] = _Entry(name, source, lambda size, n=name: _load_npz_key(source, n))
+            entries[name] = _Entry(name, source, _npz_key_loader(source, name))
         return entries
 
     def add(key: str, path: Path, load: Callable) -> None:
@@ -595,7 +601,7 @@ class MaskViews(Mapping):
 
     lazy = True
 
-    def __init__(self, entries: Mapping[str, "_Entry"], sizes: Mapping[str, tuple[int, int]]):
+    def __init__(self, entries: Mapping[str, _Entry], sizes: Mapping[str, tuple[int, int]]):
         self._entries = dict(entries)
         self._sizes = dict(sizes)
         self._hashes: dict[str, str] = {}

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -50,7 +50,7 @@ def read_scannet(root: str | Path, images_dir: str | Path | None = None) -> tupl
         raise ValueError(f"{kfile}: expected a 4x4 intrinsic matrix, found shape {k4.shape}")
     K = k4[:3, :3]
     color = Path(images_dir) if images_dir is not None else root / "color"
-    by_stem = {}
+    by_stem: dict[str, Path] = {}
     if color.is_dir():
         for p in color.iterdir():
             if p.suffix.lower() in IMAGE_SUFFIXES:

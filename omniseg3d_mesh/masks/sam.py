@@ -380,7 +380,7 @@ class _Upscaled(Sequence):
     def __len__(self) -> int:
         return len(self.masks)
 
-    def __getitem__(self, i):  # type: ignore[override]
+    def __getitem__(self, i):
         return resize_masks(np.asarray(self.masks[i], bool)[None], self.height, self.width)[0]
 
 
@@ -500,7 +500,10 @@ def generate_masks(
         require("cv2", "SAM's small-region clean-up (min_mask_region_area > 0)")
     from segment_anything import SamAutomaticMaskGenerator
 
-    sam = model if model is not None else load_sam_model(checkpoint, config.model, config.device)
+    if model is None:
+        assert checkpoint is not None  # no model and no checkpoint raised above
+        model = load_sam_model(checkpoint, config.model, config.device)
+    sam = model
     device = str(next(sam.parameters()).device)
     report_["device"] = device
     generator = SamAutomaticMaskGenerator(

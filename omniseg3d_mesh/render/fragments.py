@@ -13,8 +13,8 @@ by a hash of geometry + camera + backend.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -68,7 +68,7 @@ class Fragments:
         self._bary, self._faces = _bary, _faces
 
     @classmethod
-    def from_faces(cls, face_ids: np.ndarray, bary: np.ndarray, depth: np.ndarray, faces: np.ndarray) -> "Fragments":
+    def from_faces(cls, face_ids: np.ndarray, bary: np.ndarray, depth: np.ndarray, faces: np.ndarray) -> Fragments:
         """Mesh fragments from the hit triangle and two barycentric weights per pixel.
 
         Args:
@@ -84,7 +84,7 @@ class Fragments:
         # only called for attributes not set yet: the lazily expanded arrays of the compact form
         if name == "vertex_ids":
             # take on clamped ids, then blank the background: 5x faster than boolean-mask indexing
-            ids = np.take(self._faces, np.maximum(self.face_ids, 0), axis=0).astype(np.int32, copy=False)
+            ids = np.take(np.asarray(self._faces), np.maximum(self.face_ids, 0), axis=0).astype(np.int32, copy=False)
             ids[self.face_ids < 0] = -1
             self.vertex_ids = ids
             return ids
@@ -171,7 +171,7 @@ class Fragments:
         }
 
     @classmethod
-    def from_npz(cls, data, faces: np.ndarray | None = None) -> "Fragments":
+    def from_npz(cls, data, faces: np.ndarray | None = None) -> Fragments:
         """Inverse of :meth:`to_npz_arrays` (``faces`` [F, 3] needed for the compact mesh form).
 
         The compact form comes back compact (:meth:`from_faces`): vertex ids and
@@ -248,7 +248,7 @@ def _cache_key(scene: Scene, camera: Camera, kind: str, point_radius: float | No
 
     # point splats: version 2 = per-point radii from the local spacing by default; 3 = surfels
     # (tangent-plane discs, the disc nearest the ray within the front surface, fringes left out)
-    extra = ()
+    extra: tuple = ()
     if kind == "points":
         from . import points
 

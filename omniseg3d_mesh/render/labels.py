@@ -28,14 +28,14 @@ workspace (its exported parts, a click's scores, ...) is decided by
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
 import shutil
+from collections.abc import Iterable, Iterator, Sized
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -418,7 +418,7 @@ def render_views(
         views = [views]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    total = len(views) if hasattr(views, "__len__") else (len(scene.cameras) if views is None else 0)
+    total = len(views) if isinstance(views, Sized) else (len(scene.cameras) if views is None else 0)
     ghash = scene.geometry_hash()
     tmp = make_temp_dir(out_dir, "render")
     labels_mode = what in ("parts", "selection")
@@ -426,8 +426,9 @@ def render_views(
     parts_seen: set[int] = set()
     written: list[str] = []
     try:
-        images_fh = open(tmp / ".images.jsonl", "w") if labels_mode else None
-        ann_fh = open(tmp / ".annotations.jsonl", "w") if labels_mode else None
+        # both closed in the finally below (opened only in the labels modes)
+        images_fh = open(tmp / ".images.jsonl", "w") if labels_mode else None  # noqa: SIM115
+        ann_fh = open(tmp / ".annotations.jsonl", "w") if labels_mode else None  # noqa: SIM115
         try:
             seen: set[str] = set()
             for cam in _iter_cameras(scene, views):
@@ -451,6 +452,7 @@ def render_views(
                 photo = _load_rgb(image_path) if images and image_path is not None else None
                 n_views += 1
                 if labels_mode:
+                    assert images_fh is not None and ann_fh is not None  # opened for the labels modes
                     lmap = render_label_map(frags, vals)
                     save_label_png(tmp / f"{stem}_labels.png", lmap)
                     written.append(f"{stem}_labels.png")

@@ -150,7 +150,7 @@ def rasterize_fragments(scene: Scene, camera: Camera, device=None) -> Fragments:
         raise ValueError("the nvdiffrast backend needs a mesh with faces; point clouds use splatting")
     if camera.is_distorted:
         raise ValueError(
-            f"view {camera.name!r} has lens distortion {camera.distortion.tolist()}, which a rasterizer "
+            f"view {camera.name!r} has lens distortion {np.asarray(camera.distortion).tolist()}, which a rasterizer "
             "cannot reproduce: use --backend cpu (exact per-pixel rays) or undistort the images first"
         )
     if not torch.cuda.is_available():

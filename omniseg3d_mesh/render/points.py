@@ -179,20 +179,22 @@ class _RadiusCache:
 
     @classmethod
     def get(cls, points: np.ndarray) -> np.ndarray:
-        if cls.arrays is not points:
-            cls.radius, local = adaptive_point_radii(points, return_local=True)
+        radius = cls.radius
+        if cls.arrays is not points or radius is None:
+            radius, local = adaptive_point_radii(points, return_local=True)
             # fringe scale: the local radius over the splatted one (>= 1 where clipping shrank a disc)
-            cls.fringe_scale = np.maximum(local / np.maximum(cls.radius, 1e-30), 1.0)
-            cls.arrays = points
-            log.info("point splat radii %.4g (median, 1.5x local spacing)", float(np.median(cls.radius)))
-        return cls.radius
+            cls.fringe_scale = np.maximum(local / np.maximum(radius, 1e-30), 1.0)
+            cls.radius, cls.arrays = radius, points
+            log.info("point splat radii %.4g (median, 1.5x local spacing)", float(np.median(radius)))
+        return radius
 
     @classmethod
     def normals(cls, points: np.ndarray) -> np.ndarray:
-        if cls.normal_arrays is not points:
-            cls.normal = point_normals(points)
-            cls.normal_arrays = points
-        return cls.normal
+        normal = cls.normal
+        if cls.normal_arrays is not points or normal is None:
+            normal = point_normals(points)
+            cls.normal, cls.normal_arrays = normal, points
+        return normal
 
 
 def _project(scene: Scene, camera: Camera, radius):
@@ -312,8 +314,9 @@ def splat_points(
         rho2 = (cbuf[hit] >> 32).to(torch.int32).view(torch.float32)
         fringe = torch.zeros(h * w, dtype=torch.bool)
         limit = torch.full_like(rho2, _FRINGE)
-        if default_radii:  # where clipping shrank a disc below its spacing, its radius says less
-            limit = limit * torch.from_numpy(_RadiusCache.fringe_scale**2)[vid[hit]].float()
+        scale = _RadiusCache.fringe_scale
+        if default_radii and scale is not None:  # where clipping shrank a disc below its spacing, its radius says less
+            limit = limit * torch.from_numpy(scale**2)[vid[hit]].float()
         fringe[hit] = rho2 > limit
         vid[fringe] = -1
         dep[fringe] = float("inf")
@@ -463,9 +466,9 @@ def splat_points_reference(
         best = np.full((h, w), np.inf, dtype=np.float32)
         for n, pid in enumerate(ids):
             for i, j, t, rho2 in covered(n):
-                if t <= float(best_depth32[i, j]) + _SURFACE_BAND * radius:
-                    if (np.float32(rho2), pid) < (best[i, j], winner[i, j] if best[i, j] < np.inf else np.inf):
-                        best[i, j], winner[i, j] = np.float32(rho2), pid
+                in_front = t <= float(best_depth32[i, j]) + _SURFACE_BAND * radius
+                if in_front and (np.float32(rho2), pid) < (best[i, j], winner[i, j] if best[i, j] < np.inf else np.inf):
+                    best[i, j], winner[i, j] = np.float32(rho2), pid
         fringe = best > _FRINGE
         winner[fringe] = -1
         best_depth32[fringe] = np.inf

@@ -24,8 +24,8 @@ class RaycastCache:
         if arrays is None or arrays[0] is not scene.vertices or arrays[1] is not scene.faces:
             rc = o3d.t.geometry.RaycastingScene()
             rc.add_triangles(
-                o3d.core.Tensor(np.ascontiguousarray(scene.vertices, dtype=np.float32)),
-                o3d.core.Tensor(np.ascontiguousarray(scene.faces, dtype=np.uint32)),
+                _cpu_tensor(np.ascontiguousarray(scene.vertices, dtype=np.float32), o3d.core.float32),
+                _cpu_tensor(np.ascontiguousarray(scene.faces, dtype=np.uint32), o3d.core.uint32),
             )
             # holding the arrays keeps their identity unique while the BVH is cached
             cls._arrays, cls._scene = (scene.vertices, scene.faces), rc
@@ -53,12 +53,19 @@ def cast_rays(scene: Scene, origins: np.ndarray, directions: np.ndarray) -> tupl
     return t_hit, prim.astype(np.int64), uv
 
 
+def _cpu_tensor(array: np.ndarray, dtype):
+    """An Open3D CPU tensor holding a copy of ``array`` (dtype and device spelled out, as open3d's stubs ask)."""
+    import open3d as o3d
+
+    return o3d.core.Tensor(array, dtype, o3d.core.Device("CPU:0"))
+
+
 def _cast(scene: Scene, rays: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """[N, 6] float32 rays -> (t_hit [N] float32, face ids [N] int32 with -1 = miss, uv [N, 2] float32)."""
     import open3d as o3d
 
     rc = RaycastCache.get(scene)
-    ans = rc.cast_rays(o3d.core.Tensor(rays), nthreads=0)
+    ans = rc.cast_rays(_cpu_tensor(rays, o3d.core.float32), nthreads=0)
     t_hit = ans["t_hit"].numpy()
     # own copies (the results outlive Open3D's tensors); uint32 ids, a miss set to -1 below
     prim = ans["primitive_ids"].numpy().astype(np.int32)

@@ -12,8 +12,9 @@ World frame: z up; cameras use :meth:`~omniseg3d_mesh.scene.Camera.look_at` (Ope
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

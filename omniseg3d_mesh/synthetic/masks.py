@@ -64,6 +64,18 @@ class MaskSimConfig:
     min_area: float = 0.001  # drop proposals smaller than this fraction of the image (and < 16 px)
 
 
+_HARD = MaskSimConfig(
+    p_part=0.7,
+    p_object=0.6,
+    p_group=0.35,
+    p_merge=0.2,
+    p_split=0.2,
+    p_boundary=0.8,
+    boundary_px=3.0,
+    stuff_pieces=5,
+    p_stuff=0.7,
+)
+
 MASK_PRESETS: dict[str, MaskSimConfig] = {
     "clean": MaskSimConfig(),
     "medium": MaskSimConfig(
@@ -77,32 +89,10 @@ MASK_PRESETS: dict[str, MaskSimConfig] = {
         stuff_pieces=3,
         p_stuff=0.8,
     ),
-    "hard": MaskSimConfig(
-        p_part=0.7,
-        p_object=0.6,
-        p_group=0.35,
-        p_merge=0.2,
-        p_split=0.2,
-        p_boundary=0.8,
-        boundary_px=3.0,
-        stuff_pieces=5,
-        p_stuff=0.7,
-    ),
+    "hard": _HARD,
     # room scans (tools/eval_rooms.py): the hard errors plus part groups, and SAM's real
     # smallest mask, ~100 px at 640x480, so small objects keep their masks
-    "room": MaskSimConfig(
-        p_part=0.7,
-        p_object=0.6,
-        p_group=0.35,
-        p_merge=0.2,
-        p_split=0.2,
-        p_part_group=0.25,
-        p_boundary=0.8,
-        boundary_px=3.0,
-        stuff_pieces=5,
-        p_stuff=0.7,
-        min_area=100 / (640 * 480),
-    ),
+    "room": replace(_HARD, p_part_group=0.25, min_area=100 / (640 * 480)),
 }
 
 

@@ -22,6 +22,7 @@ import colorsys
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
@@ -71,6 +72,19 @@ class SyntheticScene:
     preset: str = "small"
     seed: int = 0
     meta: dict = field(default_factory=dict)
+
+    def ground_truth_arrays(self) -> dict[str, np.ndarray]:
+        """The hierarchy as named arrays (what ``gt_labels.npz`` holds): the per-vertex ``labels``,
+        ``part_object``, ``object_group``, ``stuff`` and the part / object / group names."""
+        return {
+            **self.labels,
+            "part_object": self.part_object,
+            "object_group": self.object_group,
+            "stuff": self.stuff,
+            "part_names": np.asarray(self.part_names),
+            "object_names": np.asarray(self.object_names),
+            "group_names": np.asarray(self.group_names),
+        }
 
     @property
     def num_parts(self) -> int:
@@ -306,7 +320,7 @@ def _assemble(b: _Builder, rng):
 
 # --------------------------------------------------------------------------- the scene
 def _synthetic_scene(
-    b: "_Builder", scene: Scene, labels, part_object, object_group, preset: str, seed: int, meta: dict
+    b: _Builder, scene: Scene, labels, part_object, object_group, preset: str, seed: int, meta: dict
 ) -> SyntheticScene:
     """The :class:`SyntheticScene` of an assembled builder (names and stuff flags from ``b``)."""
     return SyntheticScene(
@@ -391,12 +405,12 @@ def make_scene(
     # shelf against the back wall with lidded boxes on its boards
     g = b.group("storage")
     swidth = rng.uniform(1.1, 1.4)
-    sx = rng.uniform(0.4, RW / 2 - swidth / 2 - 0.3)
-    shelf_id, board_z, yc, depth = _shelf(b, g, "shelf_0", sx, RD / 2, swidth, rng.uniform(0, 1))
+    shelf_x = rng.uniform(0.4, RW / 2 - swidth / 2 - 0.3)
+    shelf_id, board_z, yc, depth = _shelf(b, g, "shelf_0", shelf_x, RD / 2, swidth, rng.uniform(0, 1))
     furniture.append(shelf_id)
     nb = 0
     for z in board_z:
-        xs = np.linspace(sx - swidth / 2 + 0.25, sx + swidth / 2 - 0.25, 2)
+        xs = np.linspace(shelf_x - swidth / 2 + 0.25, shelf_x + swidth / 2 - 0.25, 2)
         for x in xs:
             if rng.uniform() < 0.75:
                 size = (rng.uniform(0.25, 0.32), rng.uniform(0.22, 0.3), rng.uniform(0.18, 0.3))
@@ -438,7 +452,7 @@ def make_scene(
         preset,
         seed,
         len(vertices),
-        len(scene.faces),
+        len(faces),
         syn.num_parts,
         syn.num_objects,
         len(b.group_names),
@@ -744,13 +758,13 @@ def make_room(
     # ---- shelf against the back wall (right): boxes and standing books on its boards
     g = b.group("storage")
     sw = rng.uniform(1.2, 1.5)
-    sx = rng.uniform(0.2, 0.9)
-    shelf_id, board_z, yc, depth = _shelf(b, g, "shelf_0", sx, RD / 2, sw, rng.uniform(0, 1))
+    shelf_x = rng.uniform(0.2, 0.9)
+    shelf_id, board_z, yc, depth = _shelf(b, g, "shelf_0", shelf_x, RD / 2, sw, rng.uniform(0, 1))
     obstacles.append(shelf_id)
     nb = 0
     for z in board_z:
-        x = sx - sw / 2 + 0.08
-        while x < sx + sw / 2 - 0.3:
+        x = shelf_x - sw / 2 + 0.08
+        while x < shelf_x + sw / 2 - 0.3:
             u = rng.uniform()
             if u < 0.3:  # a gap
                 x += rng.uniform(0.1, 0.3)
@@ -780,8 +794,8 @@ def make_room(
 
     # ---- two identical armchairs at the left and right ends of the room, facing its centre
     g = b.group("twins")
-    twin_colors = (b.color(rng.uniform(0, 1), 0.7, 0.7),) * 1
-    twin_colors = (twin_colors[0], twin_colors[0] * 0.8, b.color(0.1, 0.3, 0.3))
+    twin = b.color(rng.uniform(0, 1), 0.7, 0.7)
+    twin_colors = (twin, twin * 0.8, b.color(0.1, 0.3, 0.3))
     ty = rng.uniform(0.4, 1.0)
     twins = [
         _chair(b, g, "armchair_0", (-RW / 2 + 0.45, ty), (0.0, ty), 0.0, colors=twin_colors),
@@ -812,7 +826,7 @@ def make_room(
     g = b.group("wall_things")
     small.append(_wall_clock(b, g, (rng.uniform(-0.5, 0.5), -RD / 2 + 0.02, 2.05), "y", rng.uniform(0, 1)))
     _frame(b, g, "picture_0", (-RW / 2 + 0.02, ty - 1.5, 1.55), (0.7, 0.5), "x", rng.uniform(0, 1))
-    _frame(b, g, "picture_1", (sx - sw / 2 - 0.7, RD / 2 - 0.02, 1.6), (0.5, 0.6), "y", rng.uniform(0, 1))
+    _frame(b, g, "picture_1", (shelf_x - sw / 2 - 0.7, RD / 2 - 0.02, 1.6), (0.5, 0.6), "y", rng.uniform(0, 1))
 
     # ---- clutter on the tables and boards until num_objects things stand in the room
     things = sum(1 for s_ in b.stuff if not s_)
@@ -1003,6 +1017,7 @@ def render_shaded(scene: Scene, fragments, camera: Camera, ambient: float = 0.35
     valid = fragments.valid
     v = scene.vertices
     f = scene.faces
+    assert f is not None  # shading needs triangles: the synthetic scenes are meshes
     fid = np.clip(fragments.face_ids, 0, None)
     tri = v[f[fid]]  # [H, W, 3, 3]
     n = np.cross(tri[..., 1, :] - tri[..., 0, :], tri[..., 2, :] - tri[..., 0, :])
@@ -1078,7 +1093,8 @@ def save_synthetic(
     (out / "images").mkdir(parents=True, exist_ok=True)
     sc = syn.scene
     mesh = trimesh.Trimesh(vertices=sc.vertices, faces=sc.faces, vertex_colors=sc.colors, process=False)
-    atomic_write_bytes(out / "mesh.ply", mesh.export(file_type="ply", encoding="binary"))
+    # binary PLY export returns bytes (trimesh's annotation is the union over all formats)
+    atomic_write_bytes(out / "mesh.ply", cast(bytes, mesh.export(file_type="ply", encoding="binary")))
     cams = []
     for i, cam in enumerate(sc.cameras):
         frags = (fragments_by_view or {}).get(cam.name) or compute_fragments(sc, cam, "cpu")
@@ -1101,18 +1117,8 @@ def save_synthetic(
         )
         report(progress, "images", i + 1, len(sc.cameras))
     _write_cameras_json(out / "cameras.json", cams)
-    atomic_save_npz(
-        out / "gt_labels.npz",
-        part=syn.labels["part"],
-        object=syn.labels["object"],
-        group=syn.labels["group"],
-        part_object=syn.part_object,
-        object_group=syn.object_group,
-        stuff=syn.stuff,
-        part_names=np.asarray(syn.part_names),
-        object_names=np.asarray(syn.object_names),
-        group_names=np.asarray(syn.group_names),
-    )
+    truth: dict[str, Any] = syn.ground_truth_arrays()  # Any: atomic_save_npz also takes flags by keyword
+    atomic_save_npz(out / "gt_labels.npz", **truth)
     return {
         "mesh": out / "mesh.ply",
         "images": out / "images",

@@ -226,9 +226,10 @@ class ViewerApp:
         scene = self.server.scene
         colors = st.colors()
         if self.transport == "glb":
-            self._glb = _GlbEncoder(st.vertices, st.faces)
+            assert st.faces is not None  # the glb transport is chosen for meshes only
+            glb = self._glb = _GlbEncoder(st.vertices, st.faces)
             self._mesh_handle = scene.add_glb(
-                "/mesh", glb_data=self._glb.encode(colors), cast_shadow=False, receive_shadow=False
+                "/mesh", glb_data=glb.encode(colors), cast_shadow=False, receive_shadow=False
             )
         else:
             if st.faces is not None:
@@ -288,7 +289,7 @@ class ViewerApp:
         """Send the current display mode's colours to the browsers and refresh the GUI."""
         with self._lock:
             colors = self.state.colors()
-            if self.transport == "glb":
+            if self._glb is not None:  # the glb transport
                 self._mesh_handle.glb_data = self._glb.encode(colors)
             else:
                 self._points_handle.colors = np.ascontiguousarray(colors)

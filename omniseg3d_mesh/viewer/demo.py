@@ -137,10 +137,7 @@ def make_demo_workspace(
     feats = hierarchical_features(demo.labels, seed=seed)
     Field(feats, meta={"source": "viewer demo", "num_vertices": len(feats), "synthetic": True}).save(ws.field_path)
     atomic_save_npz(ws.root / "labels_gt.npz", **demo.labels)
-    try:
-        from ..io.cameras_json import save_cameras_json  # type: ignore[attr-defined]
-    except ImportError:
-        save_cameras_json = None
-    if save_cameras_json is not None:
-        save_cameras_json(ws.cameras_path, demo.cameras)
+    from ..io.cameras_json import save_cameras_json
+
+    save_cameras_json(ws.cameras_path, demo.cameras)
     return ws

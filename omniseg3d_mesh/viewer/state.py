@@ -18,9 +18,10 @@ mask and its region growing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -137,6 +138,7 @@ class ViewerState:
         if self.selector.features.shape == self.features.shape:
             self.features = self.selector.features  # one copy of the unit features, shared
         self.discretizer: Any = None  # the last fitted Discretizer (its tree gives the other levels)
+        self._discretizer_key: tuple | None = None  # the parameters it was fitted with
 
         # selection state
         self.clicks: list[ViewerClick] = []
@@ -161,7 +163,7 @@ class ViewerState:
     @classmethod
     def from_workspace(
         cls, workspace: Workspace | str | Path, parts_dir: str | Path | None = None, **kwargs: Any
-    ) -> "ViewerState":
+    ) -> ViewerState:
         """A controller over a fitted workspace (``field.npz`` + ``geometry.npz`` [+ ``cameras.json``]).
 
         Parts shown in the *parts* mode come from ``parts_dir`` (default: where
@@ -418,12 +420,11 @@ class ViewerState:
             )
         key = (int(min_part_size), tuple(sorted(config.items())))
         d = self.discretizer
-        if d is None or getattr(d, "_viewer_key", None) != key:
+        if d is None or self._discretizer_key != key:
             d = Discretizer(level=0, min_part_size=int(min_part_size), knn=self.knn, **config)
             # the graph `discretize` cuts (touching pieces not bridged), not the selector's bridged one
             d.fit(self.features, self.vertices, self.faces, progress=progress)
-            d._viewer_key = key
-            self.discretizer = d
+            self.discretizer, self._discretizer_key = d, key
         tree = d.tree_
         if level >= tree.num_levels:
             raise ValueError(
@@ -527,7 +528,7 @@ class ViewerState:
         """
         o = np.asarray(ray_origin, np.float64).reshape(3)
         d = np.asarray(ray_direction, np.float64).reshape(3)
-        d = d / max(np.linalg.norm(d), 1e-12)
+        d = d / max(float(np.linalg.norm(d)), 1e-12)
         if self.faces is not None:
             from ..render.raycast import cast_rays
             from ..scene import Scene

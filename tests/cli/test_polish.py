@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-import sys
 from pathlib import Path
 
 import numpy as np

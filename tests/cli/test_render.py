@@ -55,44 +55,13 @@ def test_render_parts(workspace, tmp_path):
 def test_render_selection_and_scores(workspace, tmp_path):
     ws, scene, labels = workspace
     np.save(tmp_path / "sel.npy", labels == 2)
+    render = ["render", "--workspace", str(ws.root), "--out"]
     out = tmp_path / "sel"
-    assert (
-        main(
-            [
-                "render",
-                "--workspace",
-                str(ws.root),
-                "--out",
-                str(out),
-                "--what",
-                "selection",
-                "--labels",
-                str(tmp_path / "sel.npy"),
-                "--views",
-                scene.cameras[0].name,
-            ]
-        )
-        == 0
-    )
+    view = scene.cameras[0].name
+    assert main([*render, str(out), "--what", "selection", "--labels", str(tmp_path / "sel.npy"), "--views", view]) == 0
     assert (out / "view_000_labels.png").is_file()
     out = tmp_path / "scores"
-    assert (
-        main(
-            [
-                "render",
-                "--workspace",
-                str(ws.root),
-                "--out",
-                str(out),
-                "--what",
-                "scores",
-                "--click",
-                "5",
-                "--no-overlays",
-            ]
-        )
-        == 0
-    )
+    assert main([*render, str(out), "--what", "scores", "--click", "5", "--no-overlays"]) == 0
     assert sorted(p.name for p in out.iterdir()) == [f"view_{k:03d}_scores.png" for k in range(len(scene.cameras))]
 
 

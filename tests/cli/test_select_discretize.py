@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-
 import re
 
 import numpy as np
@@ -13,8 +12,7 @@ from sklearn.metrics import adjusted_rand_score
 from omniseg3d_mesh.cli import main
 from omniseg3d_mesh.field import Field
 from omniseg3d_mesh.workspace import Workspace
-
-from select_data import iou, make_part_scene, top_camera
+from tests.helpers.parts import iou, make_part_scene, top_camera
 
 
 @pytest.fixture(scope="module")

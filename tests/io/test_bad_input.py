@@ -131,9 +131,9 @@ def test_non_finite_field_is_refused_by_every_reader(tmp_path):
 
 def test_fit_workspace_never_replaces_a_good_field_with_a_non_finite_one(tmp_path, monkeypatch):
     import omniseg3d_mesh.fit as fit_module
-    from omniseg3d_mesh.pipeline import fit_workspace
     from omniseg3d_mesh.field import Field, NonFiniteFieldError
     from omniseg3d_mesh.io.example import write_example_scene
+    from omniseg3d_mesh.pipeline import fit_workspace
 
     mesh, images = write_example_scene(tmp_path, num_views=2, width=16, height=12)
     masks = tmp_path / "masks"

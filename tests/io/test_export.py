@@ -11,8 +11,7 @@ from scipy.spatial import cKDTree
 
 from omniseg3d_mesh.io import export as export_mod
 from omniseg3d_mesh.io.export import export_parts, export_selection, face_labels
-
-from select_data import make_part_scene
+from tests.helpers.parts import make_part_scene
 
 
 @pytest.fixture(scope="module")

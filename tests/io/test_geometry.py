@@ -6,14 +6,6 @@ import logging
 
 import numpy as np
 import pytest
-from _formats import (
-    read_positions_minimal,
-    write_glb,
-    write_obj,
-    write_off,
-    write_ply_ascii,
-    write_ply_binary,
-)
 
 from omniseg3d_mesh.io.geometry import (
     load_geometry,
@@ -22,6 +14,14 @@ from omniseg3d_mesh.io.geometry import (
     save_ply,
     save_vertex_labels,
     triangulate_polygons,
+)
+from tests.helpers.formats import (
+    read_positions_minimal,
+    write_glb,
+    write_obj,
+    write_off,
+    write_ply_ascii,
+    write_ply_binary,
 )
 
 

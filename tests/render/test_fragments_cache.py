@@ -51,14 +51,19 @@ def test_compact_fragments_expand_like_the_full_form(box_scene):
     np.testing.assert_array_equal(full.dominant_vertex(), frags.dominant_vertex())
 
 
+def _cached(scene, cam, ws):
+    """Fragments of ``cam`` computed into the cache of ``ws``: (fragments, cache file, its arrays)."""
+    made = load_or_compute_fragments(scene, cam, ws, backend="cpu")
+    path = ws.fragments_path(cam.name)
+    with np.load(path) as data:
+        return made, path, {k: data[k] for k in data.files}
+
+
 def test_older_compressed_cache_entries_are_still_read(box_scene, tmp_path, monkeypatch):
     scene, _ = box_scene
     ws = Workspace(tmp_path / "ws")
     cam = scene.cameras[2]
-    made = load_or_compute_fragments(scene, cam, ws, backend="cpu")
-    path = ws.fragments_path(cam.name)
-    with np.load(path) as data:
-        arrays = {k: data[k] for k in data.files}
+    made, path, arrays = _cached(scene, cam, ws)
     atomic_save_npz(path, compress=True, **arrays)  # what earlier versions wrote
     with zipfile.ZipFile(path) as zf:
         assert zf.getinfo("bary.npy").compress_type == zipfile.ZIP_DEFLATED
@@ -72,10 +77,7 @@ def test_stale_or_unreadable_cache_entries_are_rebuilt(box_scene, tmp_path, capl
     scene, _ = box_scene
     ws = Workspace(tmp_path / "ws")
     cam = scene.cameras[0]
-    made = load_or_compute_fragments(scene, cam, ws, backend="cpu")
-    path = ws.fragments_path(cam.name)
-    with np.load(path) as data:
-        arrays = {k: data[k] for k in data.files}
+    made, path, arrays = _cached(scene, cam, ws)
     arrays["key"] = np.array("written-by-another-version")
     atomic_save_npz(path, compress=True, **arrays)
     again = load_or_compute_fragments(scene, cam, ws, backend="cpu")

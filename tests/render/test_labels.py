@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from omniseg3d_mesh.colors import part_palette, pca_colors
+from omniseg3d_mesh.pipeline import _saved_part_labels, render_workspace
 from omniseg3d_mesh.render import labels as L
 from omniseg3d_mesh.render.fragments import Fragments
 from omniseg3d_mesh.render.labels import (
@@ -22,7 +23,6 @@ from omniseg3d_mesh.render.labels import (
     render_views,
     save_label_png,
 )
-from omniseg3d_mesh.pipeline import _saved_part_labels, render_workspace
 from omniseg3d_mesh.scene import Camera, Scene
 
 

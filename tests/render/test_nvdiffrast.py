@@ -153,9 +153,8 @@ def _assert_agree(gpu, cpu, what, weight_atol=2e-3):
     not HAS_OPEN3D, reason="needs open3d for the live CPU backend (the stored reference is checked below)"
 )
 def test_agrees_with_cpu_backend():
-    from conftest import make_box_scene
-
     from omniseg3d_mesh.render.raycast import raycast_fragments
+    from tests.helpers.scenes import make_box_scene
 
     scene, _ = make_box_scene(num_views=4, width=317, height=229)  # odd sizes: padding is cropped
     for cam in scene.cameras:
@@ -227,7 +226,7 @@ def test_rasterizer_output_is_decoded_like_the_cpu_backend(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(backend._Context, "ctx", None)
     monkeypatch.setattr(backend._Context, "arrays", None)
-    for name, scene, cam, ref in _reference_views():
+    for _name, scene, cam, ref in _reference_views():
         fake = _FakeRasterizer(scene, cam, ref)
         monkeypatch.setattr(backend, "_require_nvdiffrast", lambda fake=fake: fake)
         monkeypatch.setattr(backend._Context, "ctx", None)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from omniseg3d_mesh.synthetic.psb import list_psb, load_psb, psb_category, simulate_psb_masks, sphere_cameras
+from tests.helpers.tools import load_tool
 
 
 def _write_case(root, name="101"):
@@ -105,37 +106,21 @@ def test_masks_with_errors_are_reproducible(tmp_path):
 
 
 def test_eval_psb_tool_prints_tables(tmp_path, capsys):
-    import importlib.util
-    from pathlib import Path
-
     _write_case(tmp_path)
-    path = Path(__file__).resolve().parents[2] / "tools" / "eval_psb.py"
-    spec = importlib.util.spec_from_file_location("eval_psb", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_tool("eval_psb")
     assert mod.held_out_annotators(["0", "1", "2", "3", "4"], 2) == ["0", "4"]
-    argv = [
-        "--data",
-        str(tmp_path),
-        "--views",
-        "4",
-        "--size",
-        "48",
-        "--steps",
-        "5",
-        "--folds",
-        "2",
-        "--cache",
-        str(tmp_path / "cache"),
-    ]
+    argv = ["--data", str(tmp_path), *"--views 4 --size 48 --steps 5 --folds 2".split()]
+    argv += ["--cache", str(tmp_path / "cache")]
     assert mod.main(argv) == 0
     text = capsys.readouterr().out
-    assert (
-        "| 101 | chair |" in text
-        and "| human vs human, same meshes |" in text
-        and "RandCuts (published, full benchmark) | 0.152" in text
-    )
-    assert "voting anchor (no learning)" in text and "Command: `python tools/eval_psb.py --data" in text
+    for expected in (
+        "| 101 | chair |",
+        "| human vs human, same meshes |",
+        "RandCuts (published, full benchmark) | 0.152",
+        "voting anchor (no learning)",
+        "Command: `python tools/eval_psb.py --data",
+    ):
+        assert expected in text
     assert len(list((tmp_path / "cache").glob("101_*.npy"))) == 2  # one field per held-out annotator
     assert mod.main(argv + ["--no-clicks", "--num-parts", "2"]) == 0  # fields from the cache
     assert "fields from the cache" in capsys.readouterr().out

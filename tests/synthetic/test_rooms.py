@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -13,6 +9,7 @@ from omniseg3d_mesh.evaluation import object_click_ious, vertex_mask_membership
 from omniseg3d_mesh.render.fragments import compute_fragments
 from omniseg3d_mesh.synthetic.masks import gt_label_maps, simulate_view_masks, with_overrides
 from omniseg3d_mesh.synthetic.scenes import make_room
+from tests.helpers.tools import load_tool
 
 W, H = 160, 120
 
@@ -161,26 +158,9 @@ def test_object_click_ious_on_an_oracle_field(room):
 
 
 def test_eval_rooms_tool_runs_and_caches(tmp_path, capsys, monkeypatch):
-    path = Path(__file__).resolve().parents[2] / "tools" / "eval_rooms.py"
-    spec = importlib.util.spec_from_file_location("eval_rooms", path)
-    mod = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "eval_rooms", mod)  # its dataclasses look their module up
-    spec.loader.exec_module(mod)
-    argv = [
-        "--quick",
-        "--views",
-        "6",
-        "--width",
-        "96",
-        "--height",
-        "72",
-        "--set",
-        "steps=20",
-        "--set",
-        "num_pixels=256",
-        "--cache",
-        str(tmp_path),
-    ]
+    mod = load_tool("eval_rooms", monkeypatch)
+    argv = "--quick --views 6 --width 96 --height 72 --set steps=20 --set num_pixels=256".split()
+    argv += ["--cache", str(tmp_path)]
     assert mod.main(argv) == 0
     text = capsys.readouterr().out
     assert "| mesh | voting (no learning) |" in text and "| mesh | field, hierarchy click |" in text
@@ -209,29 +189,9 @@ def test_similarity_levels_hand_made():
 
 
 def test_eval_scale_tool_smoke(tmp_path, capsys, monkeypatch):
-    tools = Path(__file__).resolve().parents[2] / "tools"
-    monkeypatch.syspath_prepend(str(tools))
-    spec = importlib.util.spec_from_file_location("eval_scale", tools / "eval_scale.py")
-    mod = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "eval_scale", mod)
-    spec.loader.exec_module(mod)
-    argv = [
-        "--sizes",
-        "tiny",
-        "--views",
-        "5",
-        "--width",
-        "96",
-        "--height",
-        "72",
-        "--set",
-        "steps=20",
-        "--set",
-        "num_pixels=256",
-        "--cache",
-        str(tmp_path),
-        "--in-process",
-    ]
+    mod = load_tool("eval_scale", monkeypatch)
+    argv = "--sizes tiny --views 5 --width 96 --height 72 --set steps=20 --set num_pixels=256".split()
+    argv += ["--cache", str(tmp_path), "--in-process"]
     assert mod.main(argv) == 0
     text = capsys.readouterr().out
     row = next(line for line in text.splitlines() if line.startswith("| tiny |"))

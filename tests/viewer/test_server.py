@@ -4,28 +4,22 @@ and an end-to-end page load in headless Chromium (skipped without a chromium bin
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import socket
 import threading
 import time
 import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from omniseg3d_mesh.viewer.state import ViewerState
+from tests.helpers.tools import load_tool
 
 pytest.importorskip("viser")
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def _screenshot_tool():
-    spec = importlib.util.spec_from_file_location("screenshot_viewer", ROOT / "tools" / "screenshot_viewer.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("screenshot_viewer")
 
 
 def _port_open(port: int) -> bool:

@@ -1,6 +1,7 @@
 """A synthetic scene with known parts, objects and groups, and a feature field from its labels.
 
-Shared by the select / discretize / export / CLI tests and by ``tools/bench_select.py``.
+Shared by the select / discretize / export / CLI tests and by ``tools/bench_select.py``
+(``from tests.helpers.parts import make_part_scene``).
 
 The geometry is one connected height-field mesh (a floor with raised blocks), so
 region growing can walk from a part to its object as a real scanned surface would:

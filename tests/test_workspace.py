@@ -1,4 +1,4 @@
-"""Output files respect the umask; folders an interrupted run left behind are cleaned up (issue 15)."""
+"""Workspace files: atomic writes and folders, content hashes, the find error, the umask, stale temp folders."""
 
 from __future__ import annotations
 
@@ -11,7 +11,14 @@ import textwrap
 import numpy as np
 import pytest
 
-from omniseg3d_mesh.workspace import atomic_directory, atomic_save_npz, atomic_write_text, clean_stale_temp_dirs
+from omniseg3d_mesh.workspace import (
+    Workspace,
+    atomic_directory,
+    atomic_save_npz,
+    atomic_write_text,
+    clean_stale_temp_dirs,
+    content_hash,
+)
 
 
 @pytest.fixture
@@ -64,3 +71,30 @@ def test_a_live_run_keeps_its_temp_folder(tmp_path):
         assert clean_stale_temp_dirs(tmp_path, "parts") == []  # our own process is alive
         assert tmp.is_dir()
     assert (tmp_path / "parts").is_dir()
+
+
+def test_atomic_directory_leaves_nothing_on_failure(tmp_path):
+    final = tmp_path / "parts"
+    with pytest.raises(RuntimeError), atomic_directory(final) as tmp:
+        (tmp / "a.txt").write_text("half")
+        raise RuntimeError("boom")
+    assert not final.exists() and list(tmp_path.iterdir()) == []
+    with atomic_directory(final) as tmp:
+        (tmp / "a.txt").write_text("ok")
+    assert (final / "a.txt").read_text() == "ok"
+    with pytest.raises(RuntimeError), atomic_directory(final) as tmp:
+        raise RuntimeError("second run fails")
+    assert (final / "a.txt").read_text() == "ok"  # the earlier result survives
+
+
+def test_content_hash_changes_with_content(tmp_path):
+    a = np.arange(10)
+    assert content_hash(a) == content_hash(a.copy())
+    assert content_hash(a) != content_hash(a + 1)
+    atomic_save_npz(tmp_path / "x.npz", x=a)
+    assert np.array_equal(np.load(tmp_path / "x.npz")["x"], a)
+
+
+def test_workspace_find_error_names_fix(tmp_path):
+    with pytest.raises(FileNotFoundError, match="run `omniseg-mesh fit"):
+        Workspace.find(tmp_path)

@@ -1,0 +1,95 @@
+"""Graphs: mesh edges, components, k-NN, bridging of touching pieces, diffusion, voxel clusters."""
+
+import numpy as np
+import pytest
+
+from omniseg3d_mesh import graph
+
+
+def test_mesh_graph_components_and_diffusion():
+    faces = np.array([[0, 1, 2], [1, 2, 3], [4, 5, 6]])
+    adj = graph.mesh_adjacency(faces, 7)
+    assert adj[0, 1] == 1 and adj[1, 0] == 1 and adj[0, 4] == 0
+    labels = graph.connected_components(adj)
+    assert labels[0] == labels[3] != labels[4]
+    masked = graph.connected_components(adj, np.array([1, 0, 0, 1, 1, 1, 1], bool))
+    assert masked[1] == -1 and masked[0] != masked[3]  # 0 and 3 only touch through 1 and 2
+    feats = np.zeros((7, 2), np.float32)
+    feats[0] = (1, 0)
+    known = np.zeros(7, bool)
+    known[0] = True
+    known[4] = True
+    feats[4] = (0, 1)
+    out = graph.diffuse_features(feats, known, adj, iterations=5)
+    np.testing.assert_allclose(out[3], (1, 0))
+    np.testing.assert_allclose(out[6], (0, 1))
+
+
+def test_knn_graph_is_symmetric():
+    pts = np.random.default_rng(0).normal(size=(50, 3))
+    adj = graph.knn_adjacency(pts, k=4)
+    assert (adj != adj.T).nnz == 0 and adj.diagonal().sum() == 0
+    assert np.all(np.diff(adj.indptr) >= 4)
+
+
+def _diffuse_reference(feats, known, adj, iterations):
+    """The obvious dense version of graph.diffuse_features."""
+    a = adj.toarray().astype(np.float64)
+    f = np.where(known[:, None], feats, 0.0).astype(np.float64)
+    reached = known.copy()
+    for _ in range(iterations):
+        w = a @ reached
+        acc = a @ (f * reached[:, None])
+        upd = ~known & (w > 0)
+        f[upd] = acc[upd] / w[upd, None]
+        reached |= upd
+    f[~reached] = f[known].mean(axis=0)
+    return f
+
+
+@pytest.mark.parametrize("unknown_fraction", [0.01, 0.6])  # neighbourhood-only sweeps (15 % of V read), and full ones
+def test_diffusion_matches_the_dense_reference(unknown_fraction):
+    import trimesh
+
+    mesh = trimesh.creation.icosphere(subdivisions=3)
+    adj = graph.mesh_adjacency(mesh.faces, len(mesh.vertices))
+    rng = np.random.default_rng(0)
+    feats = rng.normal(size=(len(mesh.vertices), 4)).astype(np.float32)
+    known = rng.random(len(mesh.vertices)) > unknown_fraction
+    known[mesh.vertices[:, 2] > 0.8] = False  # an unseen cap, several rings deep
+    out = graph.diffuse_features(feats, known, adj, iterations=7)
+    np.testing.assert_allclose(out, _diffuse_reference(feats, known, adj, 7), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(out[known], feats[known])
+
+
+def test_touching_mesh_pieces_are_bridged_far_ones_are_not():
+    import trimesh
+
+    top = trimesh.creation.box(extents=(1, 1, 0.1)).subdivide().subdivide()
+    leg = trimesh.creation.box(extents=(0.1, 0.1, 0.5)).subdivide()
+    leg.apply_translation((0.3, 0.3, -0.27))  # pushed into the top
+    far = trimesh.creation.box(extents=(0.1, 0.1, 0.1))
+    far.apply_translation((5, 0, 0))
+    pieces = [top, leg, far]
+    verts = np.concatenate([p.vertices for p in pieces])
+    offsets = np.cumsum([0] + [len(p.vertices) for p in pieces])
+    faces = np.concatenate([p.faces + o for p, o in zip(pieces, offsets)])
+    plain = graph.connected_components(graph.vertex_graph(verts, faces))
+    assert len(np.unique(plain)) == 3
+    joined = graph.connected_components(graph.vertex_graph(verts, faces, bridge=True))
+    assert joined[0] == joined[offsets[1]]  # top and leg joined
+    assert joined[offsets[2]] != joined[0]  # the far box stays apart
+
+
+def test_voxel_clusters_near_target():
+    from omniseg3d_mesh.graph import voxel_clusters
+
+    rng = np.random.default_rng(0)
+    pts = rng.uniform(0, 1, (20000, 3))
+    pts[:, 2] = 0.0  # a surface
+    labels, count = voxel_clusters(pts, 400)
+    assert 300 <= count <= 520 and labels.max() == count - 1 and len(labels) == len(pts)
+    # vertices of one voxel are close together
+    for c in range(3):
+        members = pts[labels == c]
+        assert np.ptp(members[:, 0]) < 0.1 and np.ptp(members[:, 1]) < 0.1
