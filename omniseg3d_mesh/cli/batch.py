@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ._args import add_path_argument
+
 HELP = "run many scenes through the stages, locally or on Ray"
 
 STAGE_NAMES = ("masks", "fit", "discretize", "render")
@@ -74,13 +76,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rerun", action="store_true", help="ignore recorded results and run every selected stage again"
     )
-    parser.add_argument(
-        "--report",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="JSON report (default: <SCENES>.report.json beside the scenes file)",
-    )
+    add_path_argument(parser, "--report", "FILE", "JSON report (default: <SCENES>.report.json beside the scenes file)")
 
 
 def default_report_path(scenes: Path) -> Path:

@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from ..config import DiscretizeConfig, add_config_arguments, dataclass_from_namespace
-from ._args import add_workspace_argument
+from ._args import add_path_argument, add_workspace_argument
 
 HELP = "cut the whole scene into parts (HDBSCAN) and export them"
+
+OUT_HELP = "output folder (default: <workspace>/parts); recorded in the workspace so render and view use these parts"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_workspace_argument(parser)
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="output folder (default: <workspace>/parts); recorded in the workspace so render and view use these parts",
-    )
+    add_path_argument(parser, "--out", "DIR", OUT_HELP)
     add_config_arguments(parser, DiscretizeConfig)
 
 

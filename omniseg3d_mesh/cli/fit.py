@@ -7,18 +7,19 @@ from pathlib import Path
 
 from omniseg3d_mesh.config import FitConfig, FragmentConfig, MaskConfig, add_config_arguments, dataclass_from_namespace
 
+from ._args import add_path_argument
+
 HELP = "lift multi-view masks into a per-vertex feature field"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("mesh", type=Path, metavar="MESH", help="mesh or point cloud (.ply, .obj, .off, .glb, ...)")
     parser.add_argument("images", type=Path, metavar="IMAGES", help="folder of the calibrated input images")
-    parser.add_argument(
+    add_path_argument(
+        parser,
         "--cameras",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="camera file or folder (COLMAP sparse/0, transforms.json, ScanNet, cameras.json); default: found next to IMAGES",
+        "PATH",
+        "camera file or folder (COLMAP sparse/0, transforms.json, ScanNet, cameras.json); default: found next to IMAGES",
     )
     parser.add_argument(
         "--masks",
@@ -28,20 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="masks per image: segment-anything amg folders (<stem>/ with metadata.csv), COCO-RLE <stem>.json or .npz "
         "(default: the workspace's masks/, generated there with --sam-checkpoint)",
     )
-    parser.add_argument(
-        "--sam-checkpoint",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="SAM checkpoint to generate missing masks with",
-    )
-    parser.add_argument(
-        "--workspace",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="workspace folder (default: omniseg/ beside the mesh)",
-    )
+    add_path_argument(parser, "--sam-checkpoint", "FILE", "SAM checkpoint to generate missing masks with")
+    add_path_argument(parser, "--workspace", "DIR", "workspace folder (default: omniseg/ beside the mesh)")
     add_config_arguments(parser, FitConfig, FragmentConfig, note=" (and 'masks:' with --sam-checkpoint)")
 
 

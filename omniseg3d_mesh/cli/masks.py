@@ -7,25 +7,23 @@ from pathlib import Path
 
 from omniseg3d_mesh.config import MaskConfig, add_config_arguments, dataclass_from_namespace
 
+from ._args import add_path_argument
+
 HELP = "generate Segment Anything masks for a folder of images"
+
+OUT_HELP = "output folder, one <image stem>/ per image in segment-anything's amg layout (default: IMAGES/../masks)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("images", type=Path, metavar="IMAGES", help="folder of input images (.png, .jpg, ...)")
-    parser.add_argument(
+    add_path_argument(
+        parser,
         "--sam-checkpoint",
-        type=Path,
+        "FILE",
+        "SAM checkpoint, e.g. sam_vit_h_4b8939.pth (links in the segment-anything README)",
         required=True,
-        metavar="FILE",
-        help="SAM checkpoint, e.g. sam_vit_h_4b8939.pth (links in the segment-anything README)",
     )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="output folder, one <image stem>/ per image in segment-anything's amg layout (default: IMAGES/../masks)",
-    )
+    add_path_argument(parser, "--out", "DIR", OUT_HELP)
     add_config_arguments(parser, MaskConfig)
 
 

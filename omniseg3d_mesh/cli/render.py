@@ -15,19 +15,15 @@ import argparse
 from pathlib import Path
 
 from ..config import RenderConfig, add_config_arguments, dataclass_from_namespace
-from ._args import add_workspace_argument
+from ._args import add_path_argument, add_workspace_argument
 
 HELP = "render labels, scores or features back onto the input views"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_workspace_argument(parser)
-    parser.add_argument(
-        "--out",
-        type=Path,
-        required=True,
-        metavar="DIR",
-        help="output folder for the label maps, overlays and instances.json",
+    add_path_argument(
+        parser, "--out", "DIR", "output folder for the label maps, overlays and instances.json", required=True
     )
     parser.add_argument(
         "--parts",

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import re
-from pathlib import Path
 
 from ..config import SelectConfig, add_config_arguments, dataclass_from_namespace
-from ._args import add_workspace_argument
+from ._args import add_path_argument, add_workspace_argument
 
 HELP = "select by clicks, with hierarchy steps and region growing"
 
@@ -24,12 +23,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="CLICK",
         help="v:VERTEX | x:X,Y,Z | p:VIEW:U,V; prefix '-' for a negative click (repeat for several)",
     )
-    parser.add_argument(
+    add_path_argument(
+        parser,
         "--out",
-        type=Path,
+        "FILE",
+        "selected sub-mesh (.ply, .obj or .glb); the mask goes to <stem>.mask.npy",
         required=True,
-        metavar="FILE",
-        help="selected sub-mesh (.ply, .obj or .glb); the mask goes to <stem>.mask.npy",
     )
     add_config_arguments(parser, SelectConfig)
 

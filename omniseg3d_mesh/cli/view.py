@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from ._args import add_workspace_argument
+from ._args import add_path_argument, add_workspace_argument
 
 HELP = "serve the interactive web viewer"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_workspace_argument(parser)
-    parser.add_argument(
+    add_path_argument(
+        parser,
         "--parts",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="the parts to show (default: where `discretize` last wrote for this workspace, else <workspace>/parts)",
+        "DIR",
+        "the parts to show (default: where `discretize` last wrote for this workspace, else <workspace>/parts)",
     )
     parser.add_argument(
         "--host",
@@ -40,12 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="how vertex colours reach the browser: glb (mesh re-sent per update), points (colours "
         "only, on a point overlay), auto (glb up to 300k vertices; default)",
     )
-    parser.add_argument(
-        "--demo",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="write a small synthetic demo workspace to DIR and view it (no fitting needed)",
+    add_path_argument(
+        parser, "--demo", "DIR", "write a small synthetic demo workspace to DIR and view it (no fitting needed)"
     )
 
 
