@@ -181,8 +181,9 @@ def _click_scores(psb, feats, frags, masks, held: str, min_vertices: int = 10) -
     return {k: 100.0 * float(np.mean(x)) for k, x in out.items()}
 
 
-def _granularity_rules(tree, held_parts: int) -> dict:
-    """Number of parts each rule picks on one part tree (cuts of its dendrogram)."""
+def _granularity_rules(tree, held_parts: int, views=None) -> dict:
+    """Number of parts each rule picks on one part tree (cuts of its dendrogram); with
+    ``views`` (pixel vertex, masks) also the rules read from the training masks."""
     p = tree.num_parts(0)
     h = tree.merge_heights()
 
@@ -201,11 +202,19 @@ def _granularity_rules(tree, held_parts: int) -> dict:
     rules["default: the same, ranges counted from the field's noise floor"] = tree.stable_num_parts()
     for t in (0.3, 0.5, 0.6, 0.7):
         rules[f"fixed cut at cosine distance {t}"] = at_threshold(t)
+    if views is not None:
+        from omniseg3d_mesh.discretize import mask_split_support
+
+        sup, touch = mask_split_support(tree, views)
+        rules["masks: cut the masks agree with most (merge scores support - 1/2)"] = tree.mask_num_parts(sup, touch)
+        for c in (0.3, 0.4, 0.6, 0.7):  # sensitivity of the 1/2 (majority) centre
+            rules[f"masks: the same, centre {c}"] = tree.mask_num_parts(sup + 0.5 - c, touch)
+        rules["masks: 1 + merges with support > 1/2"] = 1 + int(((sup > 0.5) & (touch > 0)).sum())
     rules["oracle: as many parts as the held-out human"] = min(held_parts, p)
     return rules
 
 
-def _granularity_study(psb, feats, held, disc_cfg, area_weighted: bool) -> dict:
+def _granularity_study(psb, feats, held, disc_cfg, area_weighted: bool, views=None) -> dict:
     from omniseg3d_mesh.discretize import Discretizer
     from omniseg3d_mesh.evaluation import rand_index_error
     from omniseg3d_mesh.graph import vertex_to_face_labels
@@ -218,7 +227,9 @@ def _granularity_study(psb, feats, held, disc_cfg, area_weighted: bool) -> dict:
     for k in range(1, tree.num_parts(0) + 1):
         lab = tree.labels_for_num_parts(k)[tree.part_labels]
         ri[k] = rand_index_error(vertex_to_face_labels(sc.faces, lab), gt, w)
-    out = {name: ri[max(1, k)] for name, k in _granularity_rules(tree, len(np.unique(gt))).items()}
+    picks = _granularity_rules(tree, len(np.unique(gt)), views)
+    out = {name: ri[max(1, k)] for name, k in picks.items()}
+    out["_parts"] = picks
     out["oracle: best cut of the tree"] = min(ri.values())
     return out
 
@@ -283,7 +294,10 @@ def run_mesh(args, name: str, fit_cfg, disc_cfg) -> dict:
             if not args.no_clicks:
                 res["clicks"] = _click_scores(psb, feats, frags, masks, held)
             if args.study_granularity:
-                res["granularity"] = _granularity_study(psb, feats, held, disc_cfg, not args.face_based)
+                from omniseg3d_mesh.discretize import pixel_vertices
+
+                views = [(pixel_vertices(frags[n].vertex_ids, frags[n].weights), m) for n, m in masks.items()]
+                res["granularity"] = _granularity_study(psb, feats, held, disc_cfg, not args.face_based, views)
             res["seconds"] = time.perf_counter() - t0
             out["folds"].append(res)
             print(
@@ -406,7 +420,7 @@ def tables(args, results: dict, cmd: str, seconds: float) -> str:
             ]
             lines.append(f"| {label} | {np.nanmean(per_mesh):.1f} | {np.std(per_seed):.1f} |")
     if args.study_granularity and all("granularity" in f for f in all_folds):
-        rules = list(all_folds[0]["granularity"])
+        rules = [r for r in all_folds[0]["granularity"] if not r.startswith("_")]
         lines += [
             "",
             "**Automatic granularity: rules compared on the same part trees** (Rand-index error, mean over meshes)",
