@@ -493,7 +493,9 @@ def _training_views(ws: Workspace) -> Iterator[tuple[np.ndarray, np.ndarray]] | 
     try:
         masks = load_masks(src, scene.cameras, allow_missing=True, lazy=True)
     except (FileNotFoundError, ValueError) as err:
-        log.warning("%s: the training masks cannot be read (%s); the automatic level comes from the field alone", src, err)
+        log.warning(
+            "%s: the training masks cannot be read (%s); the automatic level comes from the field alone", src, err
+        )
         return None
 
     def gen() -> Iterator[tuple[np.ndarray, np.ndarray]]:

@@ -28,7 +28,9 @@ def _cameras():
     return [
         top_camera(96, 96, "top.png"),
         Camera.look_at((1.6, 0.5, 1.6), (0.5, 0.5, 0.1), up=(0, 0, 1), width=96, height=96, fov_y_deg=45, name="e.png"),
-        Camera.look_at((0.5, -0.6, 1.6), (0.5, 0.5, 0.1), up=(0, 0, 1), width=96, height=96, fov_y_deg=45, name="s.png"),
+        Camera.look_at(
+            (0.5, -0.6, 1.6), (0.5, 0.5, 0.1), up=(0, 0, 1), width=96, height=96, fov_y_deg=45, name="s.png"
+        ),
     ]
 
 

@@ -8,7 +8,10 @@ overrides) and discretized with the DEFAULT DiscretizeConfig (plus overrides); t
 vertex parts become face labels and are scored against the held-out annotator with the
 benchmark's metrics (Chen, Golovinskiy, Funkhouser 2009: Rand-index error, cut
 discrepancy, GCE, LCE, Hamming distance with Rm / Rf; area-weighted as the paper).
-The human-vs-human row (each annotator against every other) gives the scale.
+The human-vs-human row (each annotator against every other) gives the scale. The
+automatic level reads the training masks (as ``discretize_workspace`` does:
+``Discretizer.fit(..., views=...)``); ``--config`` with ``discretize: {mask_granularity:
+false}`` gives the field-alone rule.
 
 Click table (issue 12): each held-out segment is clicked at its central vertex and
 scored (vertex IoU) for the voting anchor (no learning), the field's raw cosine at the
@@ -199,14 +202,16 @@ def _granularity_rules(tree, held_parts: int, views=None) -> dict:
         "widest gap below 1, near-ties (80 %) to the finer cut (previous default)": tree.stable_num_parts(),
     }
     tree.noise_floor = floor
-    rules["default: the same, ranges counted from the field's noise floor"] = tree.stable_num_parts()
+    rules["the same, ranges counted from the field's noise floor (default without masks)"] = tree.stable_num_parts()
     for t in (0.3, 0.5, 0.6, 0.7):
         rules[f"fixed cut at cosine distance {t}"] = at_threshold(t)
     if views is not None:
         from omniseg3d_mesh.discretize import mask_split_support
 
         sup, touch = mask_split_support(tree, views)
-        rules["masks: cut the masks agree with most (merge scores support - 1/2)"] = tree.mask_num_parts(sup, touch)
+        rules["default: the cut the training masks agree with most (merge scores support - 1/2)"] = tree.mask_num_parts(
+            sup, touch
+        )
         for c in (0.3, 0.4, 0.6, 0.7):  # sensitivity of the 1/2 (majority) centre
             rules[f"masks: the same, centre {c}"] = tree.mask_num_parts(sup + 0.5 - c, touch)
         rules["masks: 1 + merges with support > 1/2"] = 1 + int(((sup > 0.5) & (touch > 0)).sum())
@@ -248,7 +253,7 @@ def _human_rows(psb, area_weighted: bool) -> dict:
 
 
 def run_mesh(args, name: str, fit_cfg, disc_cfg) -> dict:
-    from omniseg3d_mesh.discretize import Discretizer
+    from omniseg3d_mesh.discretize import Discretizer, pixel_vertices
     from omniseg3d_mesh.evaluation import segmentation_metrics
     from omniseg3d_mesh.graph import vertex_to_face_labels
     from omniseg3d_mesh.render.fragments import compute_fragments
@@ -279,8 +284,10 @@ def run_mesh(args, name: str, fit_cfg, disc_cfg) -> dict:
                 "preset": args.mask_preset,
             }
             feats, fit_s = _fit_cached(args, sc, masks, cfg, key)
+            # the training masks and their fragments, as discretize_workspace passes them
+            views = [(pixel_vertices(frags[n].vertex_ids, frags[n].weights), m) for n, m in masks.items()]
             t1 = time.perf_counter()
-            disc = Discretizer(disc_cfg).fit(feats, sc.vertices, sc.faces)
+            disc = Discretizer(disc_cfg).fit(feats, sc.vertices, sc.faces, views=views)
             disc_s = time.perf_counter() - t1
             face_lab = vertex_to_face_labels(sc.faces, disc.labels_)
             res = segmentation_metrics(sc.vertices, sc.faces, face_lab, psb.face_labels[held], not args.face_based)
@@ -294,9 +301,6 @@ def run_mesh(args, name: str, fit_cfg, disc_cfg) -> dict:
             if not args.no_clicks:
                 res["clicks"] = _click_scores(psb, feats, frags, masks, held)
             if args.study_granularity:
-                from omniseg3d_mesh.discretize import pixel_vertices
-
-                views = [(pixel_vertices(frags[n].vertex_ids, frags[n].weights), m) for n, m in masks.items()]
                 res["granularity"] = _granularity_study(psb, feats, held, disc_cfg, not args.face_based, views)
             res["seconds"] = time.perf_counter() - t0
             out["folds"].append(res)
