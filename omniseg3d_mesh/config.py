@@ -290,7 +290,7 @@ class DiscretizeConfig(_Config):
     num_parts: int | None = opt(None, "cut the part tree into (at most) this many parts (overrides --level)", ge=1)
     mask_granularity: bool = opt(
         True,
-        "automatic level: when the training masks are at hand (a fitted workspace), cut where the masks agree (a merge is undone when most masks holding either side keep the two apart); off = the most persistent cut of the field alone",
+        "automatic level: when the training masks are at hand (a fitted workspace), the cut of the part tree most masks agree with (a mask holding one side of a merge and not the other votes to keep them apart, one holding both to merge them); off = the most persistent cut of the field alone",
     )
     snap_distance: float = opt(
         0.015,

@@ -38,8 +38,9 @@ Pipeline (all steps vectorised; nothing loops over vertices in Python):
    Coarser levels are not required to be graph-connected (an object made of
    separate mesh pieces is still one object). Unless ``level`` is given, the
    default level is the cut the training masks agree with when they are passed
-   (``views``; :func:`mask_split_support`, :meth:`PartTree.mask_num_parts`: a merge is
-   undone when most masks that hold either side keep the two apart), else the
+   (``views``; :func:`mask_split_votes`, :meth:`PartTree.mask_num_parts`: the cut of the
+   dendrogram most mask votes agree with, a mask voting to keep apart the two sides
+   of a merge when it holds one of them and not the other), else the
    dendrogram's most persistent cut
    (:meth:`PartTree.stable_num_parts`; ranges of thresholds counted from the field's
    spread within a part, :func:`part_noise_floor`, not from 0), inserted as a level of its own when no
@@ -88,7 +89,7 @@ __all__ = [
     "snap_boundaries",
     "part_noise_floor",
     "pixel_vertices",
-    "mask_split_support",
+    "mask_split_votes",
 ]
 
 
@@ -415,20 +416,20 @@ class PartTree:
         best = max(per[k] for k in ks)
         return int(max(k for k in ks if per[k] >= tolerance * best))
 
-    def mask_num_parts(self, support: np.ndarray, touching: np.ndarray | None = None) -> int:
-        """Number of parts of the dendrogram cut the 2D masks agree with most
-        (:func:`mask_split_support` gives ``support`` per merge).
+    def mask_num_parts(self, separating: np.ndarray, touching: np.ndarray) -> int:
+        """Number of parts of the dendrogram cut most mask votes agree with
+        (:func:`mask_split_votes` counts them per merge).
 
-        A cut with k parts undoes the k-1 highest merges. Each undone merge scores
-        ``support - 1/2``: a gain when most masks that hold either side keep the two
-        apart, a loss when most hold them together (a merge no mask touched scores 0).
-        The cut with the highest total wins (ties to the fewer parts): finer than that,
-        it would split regions the masks keep whole; coarser, it would merge regions the
-        masks draw apart.
+        A cut with k parts undoes the k-1 highest merges. Every mask that touches an
+        undone merge votes +1 when it separates the two sides and -1 when it holds them
+        together; the cut with the highest total wins (ties to the fewer parts). Finer
+        than that, it would split regions more masks keep whole than cut; coarser, it
+        would merge regions more masks draw apart than together. Each merge weighs by
+        its evidence (the number of masks that touch it), so a merge few masks see
+        cannot outvote one many masks decide.
 
         Args:
-            support: [P-1] per merge, in linkage order (ascending height).
-            touching: [P-1] masks that touched each merge (0 = no evidence), optional.
+            separating, touching: [P-1] votes per merge, in linkage order (ascending height).
 
         Returns:
             k in 1..P.
@@ -436,12 +437,13 @@ class PartTree:
         p = len(self.level_maps[0]) if self.level_maps else 0
         if p < 2 or self.linkage is None:
             return max(p, 1)
-        s = np.asarray(support, dtype=np.float64)
-        if s.shape != (p - 1,):
-            raise ValueError(f"support has shape {s.shape}; expected ({p - 1},), one value per merge of the tree")
-        gain = s - 0.5
-        if touching is not None:
-            gain = np.where(np.asarray(touching) > 0, gain, 0.0)
+        sep = np.asarray(separating, dtype=np.float64)
+        touch = np.asarray(touching, dtype=np.float64)
+        if sep.shape != (p - 1,) or touch.shape != (p - 1,):
+            raise ValueError(
+                f"votes of shape {sep.shape} and {touch.shape}; expected ({p - 1},) each, one per merge of the tree"
+            )
+        gain = 2.0 * sep - touch  # separating minus joining votes
         total = np.r_[0.0, np.cumsum(gain[::-1])]  # total[k-1]: the k-1 highest merges undone
         return int(np.argmax(total)) + 1
 
@@ -573,8 +575,8 @@ class Discretizer:
             progress: optional ``progress(stage, done, total, **info)`` callback.
             views: optional 2D masks the field was fitted from, as ``(pixel_vertex [H, W],
                 masks [M, H, W])`` per view (:func:`pixel_vertices`); with them (and
-                ``mask_granularity``) the automatic level is the cut the masks agree with
-                (:meth:`PartTree.mask_num_parts`), else the most persistent cut.
+                ``mask_granularity``) the automatic level is the cut most mask votes agree
+                with (:meth:`PartTree.mask_num_parts`), else the most persistent cut.
         """
         feats = np.asarray(features)
         verts = np.asarray(vertices, dtype=np.float32)
@@ -641,11 +643,11 @@ class Discretizer:
         sets ``granularity_`` to ``"masks"`` or ``"persistence"``."""
         self.granularity_ = "persistence"
         if views is not None and self.config.mask_granularity and tree.linkage is not None:
-            support, touching = mask_split_support(tree, views)
+            separating, touching = mask_split_votes(tree, views)
             if touching.any():
                 self.granularity_ = "masks"
-                k = tree.mask_num_parts(support, touching)
-                log.info("automatic level from the masks: %d parts (support per merge %s)", k, np.round(support, 2))
+                k = tree.mask_num_parts(separating, touching)
+                log.info("automatic level from the masks: %d parts (%d mask votes)", k, int(touching.sum()))
                 return k
             log.info("the masks touch no merge of the part tree: the automatic level falls back to persistence")
         return tree.stable_num_parts()
@@ -860,20 +862,20 @@ def pixel_vertices(vertex_ids: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return np.where(np.max(w, axis=-1) > 0, best, -1).astype(np.int64)
 
 
-def mask_split_support(
+def mask_split_votes(
     tree: PartTree,
     views: Iterable[tuple[np.ndarray, np.ndarray]],
     min_pixels: int = 64,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """How often the 2D masks keep apart the two clusters each dendrogram merge joins.
+    """How the 2D masks vote on each dendrogram merge: keep the two clusters apart, or together.
 
     For merge ``j`` of ``tree.linkage`` (clusters A and B) and every mask of a view that
     sees both A and B (at least ``min_pixels`` pixels each): the mask *holds* a cluster
-    when it covers at least half of the cluster's pixels in that view; it *separates*
-    the merge when it holds exactly one of them, and it *touches* the merge when it
-    holds at least one. The support is separating / touching over all views: near 0
-    for a split inside what every mask treats as one part (the field's noise), high for
-    a boundary people draw.
+    when it covers at least half of the cluster's pixels in that view; it *touches* the
+    merge when it holds at least one of them, and of those it *separates* the merge
+    when it holds exactly one (a vote to keep A and B apart) and joins it when it holds
+    both (a vote to merge them). A split inside what every mask treats as one part (the
+    field's noise) gets only joining votes; a boundary people draw gets separating ones.
 
     Args:
         tree: the part tree (its ``part_labels`` [V] and ``linkage``).
@@ -882,21 +884,23 @@ def mask_split_support(
         min_pixels: a cluster is seen by a view with at least this many pixels.
 
     Returns:
-        ``(support [P-1] float in [0, 1], touching [P-1] int)``, in linkage order; the
-        support is 0 where no mask touched the merge.
+        ``(separating [P-1] int, touching [P-1] int)`` mask votes per merge, in linkage order.
+
+    Raises:
+        ValueError: a view's masks do not have the view's pixel count.
     """
     parts = np.asarray(tree.part_labels)
     z = tree.linkage
     p = int(parts.max()) + 1 if len(parts) else 0
     if z is None or p < 2:
-        return np.zeros(0), np.zeros(0, np.int64)
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     member = np.zeros((2 * p - 1, p), np.float64)  # cluster -> its level-0 parts
     member[np.arange(p), np.arange(p)] = 1.0
     for j, (a, b) in enumerate(z[:, :2].astype(np.int64)):
         member[p + j] = member[a] + member[b]
     ca, cb = member[z[:, 0].astype(np.int64)], member[z[:, 1].astype(np.int64)]
-    sep = np.zeros(p - 1)
-    touch = np.zeros(p - 1)
+    sep = np.zeros(p - 1, np.int64)
+    touch = np.zeros(p - 1, np.int64)
     for pix, masks in views:
         pix = np.asarray(pix).reshape(-1)
         m = np.asarray(masks, dtype=bool)
@@ -919,7 +923,7 @@ def mask_split_support(
         hold_b = cnt @ cb.T >= 0.5 * np.maximum(vb, 1.0)
         sep += ((hold_a ^ hold_b) & seen).sum(axis=0)
         touch += ((hold_a | hold_b) & seen).sum(axis=0)
-    return np.where(touch > 0, sep / np.maximum(touch, 1.0), 0.0), touch.astype(np.int64)
+    return sep, touch
 
 
 # --------------------------------------------------------------------------- function forms

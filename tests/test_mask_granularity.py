@@ -9,7 +9,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from omniseg3d_mesh.config import DiscretizeConfig
-from omniseg3d_mesh.discretize import Discretizer, PartTree, mask_split_support, pixel_vertices
+from omniseg3d_mesh.discretize import Discretizer, PartTree, mask_split_votes, pixel_vertices
 from omniseg3d_mesh.field import Field
 from omniseg3d_mesh.pipeline import discretize_workspace
 from omniseg3d_mesh.render.fragments import compute_fragments
@@ -92,22 +92,24 @@ def test_annotators_who_disagree_get_the_majority_granularity(scene, pixels):
     assert est.tree_.num_parts(est.level_) == 4
 
 
-def test_support_per_merge_and_cut_by_hand():
+def test_votes_per_merge_and_cut_by_hand():
     """Four parts in a row on one 1 x 4 view; merges (0,1) then (2,3) then the two pairs."""
     z = np.array([[0, 1, 0.2, 2], [2, 3, 0.3, 2], [4, 5, 0.9, 4]])
     tree = PartTree(np.arange(4), [np.arange(4)], [], linkage=z)
     pix = np.arange(4).reshape(1, 4)
     masks = np.array([[[1, 1, 0, 0]], [[0, 0, 1, 1]], [[0, 0, 1, 0]], [[0, 0, 0, 1]]], bool)
-    support, touching = mask_split_support(tree, [(pix, masks)], min_pixels=1)
-    # (0,1): one mask holds both -> 0; (2,3): masks {2,3}, {2}, {3} -> 2/3; top: {0,1} and {2,3} separate
-    assert support == pytest.approx([0.0, 2 / 3, 1.0])
-    assert touching.tolist() == [1, 3, 4]
-    assert tree.mask_num_parts(support, touching) == 3  # undo the top and (2,3), keep (0,1)
-    assert tree.mask_num_parts(np.zeros(3), np.zeros(3)) == 1  # no evidence: one part
-    with pytest.raises(ValueError, match=r"support has shape \(2,\); expected \(3,\)"):
-        tree.mask_num_parts(np.zeros(2))
+    sep, touch = mask_split_votes(tree, [(pix, masks)], min_pixels=1)
+    # (0,1): {0,1} holds both; (2,3): {2,3} holds both, {2} and {3} one each; top: every mask holds one side
+    assert sep.tolist() == [0, 2, 4] and touch.tolist() == [1, 3, 4]
+    assert tree.mask_num_parts(sep, touch) == 3  # undo the top (+4) and (2,3) (+1), keep (0,1) (-1)
+    assert tree.mask_num_parts(np.zeros(3), np.zeros(3)) == 1  # no votes: one part
+    # a merge few masks see cannot outvote one many masks decide: (2,3) kept by 6 masks of 10,
+    # (0,1) kept apart by the only 2 that see it; by fractions (0,1) would win (+0.5 > -0.1)
+    assert tree.mask_num_parts(np.array([2, 4, 1]), np.array([2, 10, 1])) == 2
+    with pytest.raises(ValueError, match=r"votes of shape \(2,\) and \(3,\); expected \(3,\) each"):
+        tree.mask_num_parts(np.zeros(2), np.zeros(3))
     with pytest.raises(ValueError, match="do not match a view of 4 pixels"):
-        mask_split_support(tree, [(pix, np.zeros((1, 3, 2), bool))])
+        mask_split_votes(tree, [(pix, np.zeros((1, 3, 2), bool))])
 
 
 def test_pixel_vertices_takes_the_heaviest_vertex():

@@ -206,15 +206,21 @@ def _granularity_rules(tree, held_parts: int, views=None) -> dict:
     for t in (0.3, 0.5, 0.6, 0.7):
         rules[f"fixed cut at cosine distance {t}"] = at_threshold(t)
     if views is not None:
-        from omniseg3d_mesh.discretize import mask_split_support
+        from omniseg3d_mesh.discretize import mask_split_votes
 
-        sup, touch = mask_split_support(tree, views)
-        rules["default: the cut the training masks agree with most (merge scores support - 1/2)"] = tree.mask_num_parts(
-            sup, touch
+        sep, touch = mask_split_votes(tree, views)
+        rules["default: the cut most mask votes agree with (each merge weighs by its votes)"] = tree.mask_num_parts(
+            sep, touch
         )
-        for c in (0.3, 0.4, 0.6, 0.7):  # sensitivity of the 1/2 (majority) centre
-            rules[f"masks: the same, centre {c}"] = tree.mask_num_parts(sup + 0.5 - c, touch)
-        rules["masks: 1 + merges with support > 1/2"] = 1 + int(((sup > 0.5) & (touch > 0)).sum())
+        for c in (0.4, 0.6):  # the majority (1/2) moved: each undone merge scores sep - c * touch
+            rules[f"masks: the same, a merge undone above {c:.0%} separating votes"] = tree.mask_num_parts(
+                sep * 0.5 / c, touch
+            )
+        frac = np.where(touch > 0, sep / np.maximum(touch, 1), 0.5)  # every merge one vote
+        rules["masks: the same, every merge weighs 1 (fraction of separating votes - 1/2)"] = tree.mask_num_parts(
+            frac, np.ones(len(frac))
+        )
+        rules["masks: 1 + merges with more separating than joining votes"] = 1 + int((2 * sep > touch).sum())
     rules["oracle: as many parts as the held-out human"] = min(held_parts, p)
     return rules
 
