@@ -205,7 +205,7 @@ def _noisy_split_features(scene, seed, noise=0.6):
     """Objects at cosine ~0.45 to each other, their parts ~0.3 apart (cosine distance) and a
     noisy field (two vertices of one part ~0.26 apart): HDBSCAN finds the 8 parts, but the
     object cut (4) is the one to keep, since part means differ about as much as the field's noise."""
-    from select_data import PART_OBJECT
+    from tests.helpers.parts import PART_OBJECT
 
     rng = np.random.default_rng(seed)
     q = np.linalg.qr(rng.normal(size=(32, 32)))[0].T
