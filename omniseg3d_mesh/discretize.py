@@ -894,13 +894,7 @@ def mask_split_votes(
     p = int(parts.max()) + 1 if len(parts) else 0
     if z is None or p < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    member = np.zeros((2 * p - 1, p), np.float64)  # cluster -> its level-0 parts
-    member[np.arange(p), np.arange(p)] = 1.0
-    for j, (a, b) in enumerate(z[:, :2].astype(np.int64)):
-        member[p + j] = member[a] + member[b]
-    ca, cb = member[z[:, 0].astype(np.int64)], member[z[:, 1].astype(np.int64)]
-    sep = np.zeros(p - 1, np.int64)
-    touch = np.zeros(p - 1, np.int64)
+    counts, seen_px, row_view = [], [], []  # per view: [M, P] mask pixels per part, [P] pixels per part
     for pix, masks in views:
         pix = np.asarray(pix).reshape(-1)
         m = np.asarray(masks, dtype=bool)
@@ -912,17 +906,27 @@ def mask_split_votes(
         if not m.shape[0] or not valid.any():
             continue
         pp = parts[pix[valid]]
-        vis = np.bincount(pp, minlength=p).astype(np.float64)
         mi, pj = np.nonzero(m.reshape(len(m), -1)[:, valid])
-        cnt = np.bincount(mi * p + pp[pj], minlength=len(m) * p).reshape(len(m), p).astype(np.float64)
-        va, vb = ca @ vis, cb @ vis
-        seen = (va >= min_pixels) & (vb >= min_pixels)
-        if not seen.any():
-            continue
-        hold_a = cnt @ ca.T >= 0.5 * np.maximum(va, 1.0)  # [M, P-1]
-        hold_b = cnt @ cb.T >= 0.5 * np.maximum(vb, 1.0)
-        sep += ((hold_a ^ hold_b) & seen).sum(axis=0)
-        touch += ((hold_a | hold_b) & seen).sum(axis=0)
+        counts.append(np.bincount(mi * p + pp[pj], minlength=len(m) * p).reshape(len(m), p))
+        seen_px.append(np.bincount(pp, minlength=p))
+        row_view.append(np.full(len(m), len(seen_px) - 1))
+    if not counts:
+        return np.zeros(p - 1, np.int64), np.zeros(p - 1, np.int64)
+    # every cluster of the dendrogram (columns P + j) sums its two children: O(masks x P)
+    cnt = np.zeros((sum(len(c) for c in counts), 2 * p - 1), np.int32)
+    vis = np.zeros((len(seen_px), 2 * p - 1), np.int32)
+    cnt[:, :p], vis[:, :p] = np.concatenate(counts), np.stack(seen_px)
+    ia, ib = z[:, 0].astype(np.int64), z[:, 1].astype(np.int64)
+    for j in range(p - 1):
+        cnt[:, p + j] = cnt[:, ia[j]] + cnt[:, ib[j]]
+        vis[:, p + j] = vis[:, ia[j]] + vis[:, ib[j]]
+    rows = np.concatenate(row_view)
+    va, vb = vis[rows][:, ia], vis[rows][:, ib]  # [masks, P-1] pixels of each side in the mask's view
+    seen = (va >= min_pixels) & (vb >= min_pixels)
+    hold_a = 2 * cnt[:, ia] >= np.maximum(va, 1)
+    hold_b = 2 * cnt[:, ib] >= np.maximum(vb, 1)
+    sep = ((hold_a ^ hold_b) & seen).sum(axis=0).astype(np.int64)
+    touch = ((hold_a | hold_b) & seen).sum(axis=0).astype(np.int64)
     return sep, touch
 
 
