@@ -285,9 +285,13 @@ class DiscretizeConfig(_Config):
         None,
         "hierarchy level to cut at: 0 = finest parts, larger = coarser (objects, groups)",
         ge=0,
-        default_text="automatic, the most persistent cut of the part tree",
+        default_text="automatic: the cut the training masks agree with, else the most persistent cut of the part tree",
     )
     num_parts: int | None = opt(None, "cut the part tree into (at most) this many parts (overrides --level)", ge=1)
+    mask_granularity: bool = opt(
+        True,
+        "automatic level: when the training masks are at hand (a fitted workspace), the cut of the part tree most masks agree with (a mask holding one side of a merge and not the other votes to keep them apart, one holding both to merge them); off = the most persistent cut of the field alone",
+    )
     snap_distance: float = opt(
         0.015,
         "part boundaries may move this far (fraction of the bounding-box diagonal) onto concave creases and the field's sharpest transitions; 0 = off",

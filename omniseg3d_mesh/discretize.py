@@ -37,7 +37,11 @@ Pipeline (all steps vectorised; nothing loops over vertices in Python):
    heights nest by construction: every coarser cluster is a union of finer ones.
    Coarser levels are not required to be graph-connected (an object made of
    separate mesh pieces is still one object). Unless ``level`` is given, the
-   default level is the dendrogram's most persistent cut
+   default level is the cut the training masks agree with when they are passed
+   (``views``; :func:`mask_split_votes`, :meth:`PartTree.mask_num_parts`: the cut of the
+   dendrogram most mask votes agree with, a mask voting to keep apart the two sides
+   of a merge when it holds one of them and not the other), else the
+   dendrogram's most persistent cut
    (:meth:`PartTree.stable_num_parts`; ranges of thresholds counted from the field's
    spread within a part, :func:`part_noise_floor`, not from 0), inserted as a level of its own when no
    level of the schedule matches it (``num_parts`` inserts the cut with that many
@@ -61,6 +65,7 @@ import dataclasses
 import logging
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,6 +88,8 @@ __all__ = [
     "boundary_costs",
     "snap_boundaries",
     "part_noise_floor",
+    "pixel_vertices",
+    "mask_split_votes",
 ]
 
 
@@ -409,6 +416,37 @@ class PartTree:
         best = max(per[k] for k in ks)
         return int(max(k for k in ks if per[k] >= tolerance * best))
 
+    def mask_num_parts(self, separating: np.ndarray, touching: np.ndarray) -> int:
+        """Number of parts of the dendrogram cut most mask votes agree with
+        (:func:`mask_split_votes` counts them per merge).
+
+        A cut with k parts undoes the k-1 highest merges. Every mask that touches an
+        undone merge votes +1 when it separates the two sides and -1 when it holds them
+        together; the cut with the highest total wins (ties to the fewer parts). Finer
+        than that, it would split regions more masks keep whole than cut; coarser, it
+        would merge regions more masks draw apart than together. Each merge weighs by
+        its evidence (the number of masks that touch it), so a merge few masks see
+        cannot outvote one many masks decide.
+
+        Args:
+            separating, touching: [P-1] votes per merge, in linkage order (ascending height).
+
+        Returns:
+            k in 1..P.
+        """
+        p = len(self.level_maps[0]) if self.level_maps else 0
+        if p < 2 or self.linkage is None:
+            return max(p, 1)
+        sep = np.asarray(separating, dtype=np.float64)
+        touch = np.asarray(touching, dtype=np.float64)
+        if sep.shape != (p - 1,) or touch.shape != (p - 1,):
+            raise ValueError(
+                f"votes of shape {sep.shape} and {touch.shape}; expected ({p - 1},) each, one per merge of the tree"
+            )
+        gain = 2.0 * sep - touch  # separating minus joining votes
+        total = np.r_[0.0, np.cumsum(gain[::-1])]  # total[k-1]: the k-1 highest merges undone
+        return int(np.argmax(total)) + 1
+
     def labels_for_num_parts(self, k: int) -> np.ndarray:
         """[P] cluster (0..k'-1) of each level-0 part in the dendrogram cut with at most ``k`` clusters."""
         p = len(self.level_maps[0])
@@ -497,6 +535,8 @@ class Discretizer:
         parents_: [P] int32 parent id (at ``level + 1``) of each part of ``labels_``, -1 at the top.
         levels_: [L, V] int32 labels at every level.
         superpoints_: [V] int64 superpoint per vertex.
+        granularity_: how the automatic level was chosen: ``"masks"`` (the training masks'
+            cut), ``"persistence"`` (the field alone), or ``"given"`` (``level`` / ``num_parts``).
         superpoint_threshold_: the over-segmentation threshold used (``superpoint_threshold``,
             lowered to the lower quartile of neighbour agreement on a noisy field).
     """
@@ -520,6 +560,7 @@ class Discretizer:
         faces: np.ndarray | None = None,
         adjacency: sp.csr_matrix | None = None,
         progress: ProgressCallback | None = None,
+        views: Iterable[tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> Discretizer:
         """Cluster the field into parts.
 
@@ -532,6 +573,10 @@ class Discretizer:
                 bridged (the viewer cuts the same graph; see
                 :func:`~omniseg3d_mesh.graph.vertex_graph` why).
             progress: optional ``progress(stage, done, total, **info)`` callback.
+            views: optional 2D masks the field was fitted from, as ``(pixel_vertex [H, W],
+                masks [M, H, W])`` per view (:func:`pixel_vertices`); with them (and
+                ``mask_granularity``) the automatic level is the cut most mask votes agree
+                with (:meth:`PartTree.mask_num_parts`), else the most persistent cut.
         """
         feats = np.asarray(features)
         verts = np.asarray(vertices, dtype=np.float32)
@@ -571,10 +616,11 @@ class Discretizer:
         self.snap_rings_ = rings
         report(progress, "discretize", 4, 5, step="post-processing", parts=int(parts.max()) + 1)
         tree = _build_tree(f, parts, list(self.config.level_similarities))
+        self.granularity_ = "given"
         if self.config.num_parts is not None:
             level = tree.add_cut(int(self.config.num_parts))
         elif self.config.level is None:
-            level = tree.add_cut(tree.stable_num_parts())
+            level = tree.add_cut(self._automatic_num_parts(tree, views))
         else:
             level = tree._check_level(self.config.level)
         self.tree_ = tree
@@ -591,6 +637,20 @@ class Discretizer:
             time.perf_counter() - t0,
         )
         return self
+
+    def _automatic_num_parts(self, tree: PartTree, views: Iterable[tuple[np.ndarray, np.ndarray]] | None) -> int:
+        """The masks' cut when masks are given and touch some merge, else the most persistent cut;
+        sets ``granularity_`` to ``"masks"`` or ``"persistence"``."""
+        self.granularity_ = "persistence"
+        if views is not None and self.config.mask_granularity and tree.linkage is not None:
+            separating, touching = mask_split_votes(tree, views)
+            if touching.any():
+                self.granularity_ = "masks"
+                k = tree.mask_num_parts(separating, touching)
+                log.info("automatic level from the masks: %d parts (%d mask votes)", k, int(touching.sum()))
+                return k
+            log.info("the masks touch no merge of the part tree: the automatic level falls back to persistence")
+        return tree.stable_num_parts()
 
     def _snap_rings(self, verts: np.ndarray, u: np.ndarray, v: np.ndarray) -> int:
         """Band half-width of :func:`snap_boundaries` in graph rings: ``snap_distance`` of the
@@ -791,6 +851,83 @@ def part_noise_floor(features: np.ndarray, parts: np.ndarray) -> float:
     _, sizes, std = _group_means(features, parts, int(parts.max()) + 1, spread=True)
     spread = std**2 * features.shape[1]  # 1 - |mean|^2 per part
     return float(np.clip(np.sum(sizes * spread) / sizes.sum(), 0.0, 1.0))
+
+
+def pixel_vertices(vertex_ids: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """[H, W] the vertex each pixel of a view sees most (largest interpolation weight;
+    -1 = background), from a view's fragments (``vertex_ids`` / ``weights`` [H, W, K])."""
+    ids = np.asarray(vertex_ids)
+    w = np.where(ids >= 0, np.asarray(weights, dtype=np.float32), -1.0)
+    best = np.take_along_axis(ids, np.argmax(w, axis=-1)[..., None], axis=-1)[..., 0]
+    return np.where(np.max(w, axis=-1) > 0, best, -1).astype(np.int64)
+
+
+def mask_split_votes(
+    tree: PartTree,
+    views: Iterable[tuple[np.ndarray, np.ndarray]],
+    min_pixels: int = 64,
+) -> tuple[np.ndarray, np.ndarray]:
+    """How the 2D masks vote on each dendrogram merge: keep the two clusters apart, or together.
+
+    For merge ``j`` of ``tree.linkage`` (clusters A and B) and every mask of a view that
+    sees both A and B (at least ``min_pixels`` pixels each): the mask *holds* a cluster
+    when it covers at least half of the cluster's pixels in that view; it *touches* the
+    merge when it holds at least one of them, and of those it *separates* the merge
+    when it holds exactly one (a vote to keep A and B apart) and joins it when it holds
+    both (a vote to merge them). A split inside what every mask treats as one part (the
+    field's noise) gets only joining votes; a boundary people draw gets separating ones.
+
+    Args:
+        tree: the part tree (its ``part_labels`` [V] and ``linkage``).
+        views: ``(pixel_vertex [H, W] int, masks [M, H, W] bool)`` per view
+            (:func:`pixel_vertices` makes the first from fragments).
+        min_pixels: a cluster is seen by a view with at least this many pixels.
+
+    Returns:
+        ``(separating [P-1] int, touching [P-1] int)`` mask votes per merge, in linkage order.
+
+    Raises:
+        ValueError: a view's masks do not have the view's pixel count.
+    """
+    parts = np.asarray(tree.part_labels)
+    z = tree.linkage
+    p = int(parts.max()) + 1 if len(parts) else 0
+    if z is None or p < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    counts, seen_px, row_view = [], [], []  # per view: [M, P] mask pixels per part, [P] pixels per part
+    for pix, masks in views:
+        pix = np.asarray(pix).reshape(-1)
+        m = np.asarray(masks, dtype=bool)
+        if m.ndim != 3 or m.shape[1] * m.shape[2] != pix.size:
+            raise ValueError(
+                f"masks of shape {m.shape} do not match a view of {pix.size} pixels: pass [M, H, W] masks of that view"
+            )
+        valid = pix >= 0
+        if not m.shape[0] or not valid.any():
+            continue
+        pp = parts[pix[valid]]
+        mi, pj = np.nonzero(m.reshape(len(m), -1)[:, valid])
+        counts.append(np.bincount(mi * p + pp[pj], minlength=len(m) * p).reshape(len(m), p))
+        seen_px.append(np.bincount(pp, minlength=p))
+        row_view.append(np.full(len(m), len(seen_px) - 1))
+    if not counts:
+        return np.zeros(p - 1, np.int64), np.zeros(p - 1, np.int64)
+    # every cluster of the dendrogram (columns P + j) sums its two children: O(masks x P)
+    cnt = np.zeros((sum(len(c) for c in counts), 2 * p - 1), np.int32)
+    vis = np.zeros((len(seen_px), 2 * p - 1), np.int32)
+    cnt[:, :p], vis[:, :p] = np.concatenate(counts), np.stack(seen_px)
+    ia, ib = z[:, 0].astype(np.int64), z[:, 1].astype(np.int64)
+    for j in range(p - 1):
+        cnt[:, p + j] = cnt[:, ia[j]] + cnt[:, ib[j]]
+        vis[:, p + j] = vis[:, ia[j]] + vis[:, ib[j]]
+    rows = np.concatenate(row_view)
+    va, vb = vis[rows][:, ia], vis[rows][:, ib]  # [masks, P-1] pixels of each side in the mask's view
+    seen = (va >= min_pixels) & (vb >= min_pixels)
+    hold_a = 2 * cnt[:, ia] >= np.maximum(va, 1)
+    hold_b = 2 * cnt[:, ib] >= np.maximum(vb, 1)
+    sep = ((hold_a ^ hold_b) & seen).sum(axis=0).astype(np.int64)
+    touch = ((hold_a | hold_b) & seen).sum(axis=0).astype(np.int64)
+    return sep, touch
 
 
 # --------------------------------------------------------------------------- function forms

@@ -323,7 +323,7 @@ def discretization_scores(pred_labels: np.ndarray, gt_labels: np.ndarray) -> tup
 
 
 def score_discretization(
-    field, vertices: np.ndarray, faces: np.ndarray | None, gt_labels: np.ndarray, config=None
+    field, vertices: np.ndarray, faces: np.ndarray | None, gt_labels: np.ndarray, config=None, views=None
 ) -> dict:
     """Discretize a field and score it against ground-truth labels (e.g. a room's objects).
 
@@ -336,6 +336,8 @@ def score_discretization(
         vertices: [V, 3]; faces: [F, 3] or None (point cloud).
         gt_labels: [V] int ground-truth ids (-1 ignored).
         config: a :class:`~omniseg3d_mesh.config.DiscretizeConfig`.
+        views: optional training masks per view, ``(pixel_vertex, masks)`` (see
+            :meth:`Discretizer.fit <omniseg3d_mesh.discretize.Discretizer.fit>`).
 
     Returns:
         ``{"ari", "miou" (%), "parts", "level", "best_level", "best_ari", "best_miou" (%),
@@ -347,7 +349,7 @@ def score_discretization(
     gt = np.asarray(gt_labels).ravel()
     if len(gt) != len(feats):
         raise ValueError(f"gt_labels must label every vertex: {len(feats)} vertices but {len(gt)} labels")
-    est = Discretizer(config).fit(feats, vertices, faces)
+    est = Discretizer(config).fit(feats, vertices, faces, views=views)
     tree = est.tree_
     ari, miou = discretization_scores(est.labels_, gt)
     best = max(range(tree.num_levels), key=lambda lv: discretization_scores(tree.cut(lv), gt)[1])

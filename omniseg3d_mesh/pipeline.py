@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from pathlib import Path
@@ -435,7 +435,9 @@ def discretize_workspace(
     fld = load_field(ws)
     geo = ws.load_geometry()
     verts, faces, colors = geo["vertices"], geo["faces"], geo["colors"]
-    est = Discretizer(config).fit(fld.features, verts, faces, progress=progress)
+    automatic = config.level is None and config.num_parts is None and config.mask_granularity
+    views = _training_views(ws) if automatic else None
+    est = Discretizer(config).fit(fld.features, verts, faces, progress=progress, views=views)
     out_dir = Path(out) if out is not None else ws.parts_dir
     tree = est.tree_
     per_level = tuple(tree.num_parts(lv) for lv in range(tree.num_levels))
@@ -453,6 +455,7 @@ def discretize_workspace(
             "workspace": str(ws.root),
             "parts_per_level": list(per_level),
             "level_similarities": list(tree.similarities),
+            "granularity": est.granularity_,
         },
         level_labels=est.levels_,
         progress=progress,
@@ -469,6 +472,42 @@ def discretize_workspace(
         level_similarities=tuple(float(s) for s in tree.similarities),
         manifest=manifest,
     )
+
+
+def _training_views(ws: Workspace) -> Iterator[tuple[np.ndarray, np.ndarray]] | None:
+    """``(pixel vertex [H, W], masks [M, H, W])`` per view of the masks the field was fitted
+    from (the ``masks`` that ``scene.json`` records, with the fit's cached fragments), read
+    one view at a time; None when the workspace has no cameras or those masks are gone
+    (the automatic level then comes from the field alone)."""
+    from .discretize import pixel_vertices
+    from .io.masks import load_masks
+    from .render.fragments import load_or_compute_fragments
+
+    info = ws.read_scene_info()
+    src = info.get("masks")
+    if not src or not Path(src).exists() or not ws.cameras_path.is_file():
+        log.info("no training masks at hand (%s): the automatic level comes from the field alone", src)
+        return None
+    scene = load_workspace_scene(ws)
+    frag = (info.get("config") or {}).get("fragments") or {}
+    try:
+        masks = load_masks(src, scene.cameras, allow_missing=True, lazy=True)
+    except (FileNotFoundError, ValueError) as err:
+        log.warning(
+            "%s: the training masks cannot be read (%s); the automatic level comes from the field alone", src, err
+        )
+        return None
+
+    def gen() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for cam in scene.cameras:
+            if cam.name not in masks:
+                continue
+            fr = load_or_compute_fragments(
+                scene, cam, ws, backend=frag.get("backend", "auto"), point_radius=frag.get("point_radius")
+            )
+            yield pixel_vertices(fr.vertex_ids, fr.weights), np.asarray(masks[cam.name], dtype=bool)
+
+    return gen()
 
 
 # --------------------------------------------------------------------------- render

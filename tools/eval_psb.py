@@ -8,7 +8,10 @@ overrides) and discretized with the DEFAULT DiscretizeConfig (plus overrides); t
 vertex parts become face labels and are scored against the held-out annotator with the
 benchmark's metrics (Chen, Golovinskiy, Funkhouser 2009: Rand-index error, cut
 discrepancy, GCE, LCE, Hamming distance with Rm / Rf; area-weighted as the paper).
-The human-vs-human row (each annotator against every other) gives the scale.
+The human-vs-human row (each annotator against every other) gives the scale. The
+automatic level reads the training masks (as ``discretize_workspace`` does:
+``Discretizer.fit(..., views=...)``); ``--config`` with ``discretize: {mask_granularity:
+false}`` gives the field-alone rule.
 
 Click table (issue 12): each held-out segment is clicked at its central vertex and
 scored (vertex IoU) for the voting anchor (no learning), the field's raw cosine at the
@@ -181,8 +184,9 @@ def _click_scores(psb, feats, frags, masks, held: str, min_vertices: int = 10) -
     return {k: 100.0 * float(np.mean(x)) for k, x in out.items()}
 
 
-def _granularity_rules(tree, held_parts: int) -> dict:
-    """Number of parts each rule picks on one part tree (cuts of its dendrogram)."""
+def _granularity_rules(tree, held_parts: int, views=None) -> dict:
+    """Number of parts each rule picks on one part tree (cuts of its dendrogram); with
+    ``views`` (pixel vertex, masks) also the rules read from the training masks."""
     p = tree.num_parts(0)
     h = tree.merge_heights()
 
@@ -198,14 +202,30 @@ def _granularity_rules(tree, held_parts: int) -> dict:
         "widest gap below 1, near-ties (80 %) to the finer cut (previous default)": tree.stable_num_parts(),
     }
     tree.noise_floor = floor
-    rules["default: the same, ranges counted from the field's noise floor"] = tree.stable_num_parts()
+    rules["the same, ranges counted from the field's noise floor (default without masks)"] = tree.stable_num_parts()
     for t in (0.3, 0.5, 0.6, 0.7):
         rules[f"fixed cut at cosine distance {t}"] = at_threshold(t)
+    if views is not None:
+        from omniseg3d_mesh.discretize import mask_split_votes
+
+        sep, touch = mask_split_votes(tree, views)
+        rules["default: the cut most mask votes agree with (each merge weighs by its votes)"] = tree.mask_num_parts(
+            sep, touch
+        )
+        for c in (0.4, 0.6):  # the majority (1/2) moved: each undone merge scores sep - c * touch
+            rules[f"masks: the same, a merge undone above {c:.0%} separating votes"] = tree.mask_num_parts(
+                sep * 0.5 / c, touch
+            )
+        frac = np.where(touch > 0, sep / np.maximum(touch, 1), 0.5)  # every merge one vote
+        rules["masks: the same, every merge weighs 1 (fraction of separating votes - 1/2)"] = tree.mask_num_parts(
+            frac, np.ones(len(frac))
+        )
+        rules["masks: 1 + merges with more separating than joining votes"] = 1 + int((2 * sep > touch).sum())
     rules["oracle: as many parts as the held-out human"] = min(held_parts, p)
     return rules
 
 
-def _granularity_study(psb, feats, held, disc_cfg, area_weighted: bool) -> dict:
+def _granularity_study(psb, feats, held, disc_cfg, area_weighted: bool, views=None) -> dict:
     from omniseg3d_mesh.discretize import Discretizer
     from omniseg3d_mesh.evaluation import rand_index_error
     from omniseg3d_mesh.graph import vertex_to_face_labels
@@ -218,7 +238,9 @@ def _granularity_study(psb, feats, held, disc_cfg, area_weighted: bool) -> dict:
     for k in range(1, tree.num_parts(0) + 1):
         lab = tree.labels_for_num_parts(k)[tree.part_labels]
         ri[k] = rand_index_error(vertex_to_face_labels(sc.faces, lab), gt, w)
-    out = {name: ri[max(1, k)] for name, k in _granularity_rules(tree, len(np.unique(gt))).items()}
+    picks = _granularity_rules(tree, len(np.unique(gt)), views)
+    out = {name: ri[max(1, k)] for name, k in picks.items()}
+    out["_parts"] = picks
     out["oracle: best cut of the tree"] = min(ri.values())
     return out
 
@@ -237,7 +259,7 @@ def _human_rows(psb, area_weighted: bool) -> dict:
 
 
 def run_mesh(args, name: str, fit_cfg, disc_cfg) -> dict:
-    from omniseg3d_mesh.discretize import Discretizer
+    from omniseg3d_mesh.discretize import Discretizer, pixel_vertices
     from omniseg3d_mesh.evaluation import segmentation_metrics
     from omniseg3d_mesh.graph import vertex_to_face_labels
     from omniseg3d_mesh.render.fragments import compute_fragments
@@ -268,8 +290,10 @@ def run_mesh(args, name: str, fit_cfg, disc_cfg) -> dict:
                 "preset": args.mask_preset,
             }
             feats, fit_s = _fit_cached(args, sc, masks, cfg, key)
+            # the training masks and their fragments, as discretize_workspace passes them
+            views = [(pixel_vertices(frags[n].vertex_ids, frags[n].weights), m) for n, m in masks.items()]
             t1 = time.perf_counter()
-            disc = Discretizer(disc_cfg).fit(feats, sc.vertices, sc.faces)
+            disc = Discretizer(disc_cfg).fit(feats, sc.vertices, sc.faces, views=views)
             disc_s = time.perf_counter() - t1
             face_lab = vertex_to_face_labels(sc.faces, disc.labels_)
             res = segmentation_metrics(sc.vertices, sc.faces, face_lab, psb.face_labels[held], not args.face_based)
@@ -283,7 +307,7 @@ def run_mesh(args, name: str, fit_cfg, disc_cfg) -> dict:
             if not args.no_clicks:
                 res["clicks"] = _click_scores(psb, feats, frags, masks, held)
             if args.study_granularity:
-                res["granularity"] = _granularity_study(psb, feats, held, disc_cfg, not args.face_based)
+                res["granularity"] = _granularity_study(psb, feats, held, disc_cfg, not args.face_based, views)
             res["seconds"] = time.perf_counter() - t0
             out["folds"].append(res)
             print(
@@ -406,7 +430,7 @@ def tables(args, results: dict, cmd: str, seconds: float) -> str:
             ]
             lines.append(f"| {label} | {np.nanmean(per_mesh):.1f} | {np.std(per_seed):.1f} |")
     if args.study_granularity and all("granularity" in f for f in all_folds):
-        rules = list(all_folds[0]["granularity"])
+        rules = [r for r in all_folds[0]["granularity"] if not r.startswith("_")]
         lines += [
             "",
             "**Automatic granularity: rules compared on the same part trees** (Rand-index error, mean over meshes)",

@@ -24,7 +24,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 VARIANTS = {
-    "defaults (automatic level)": {},
+    "defaults (automatic level from the training masks)": {},
+    "automatic level from the field alone (noise-floor persistence; the default before masks)": {
+        "mask_granularity": False
+    },
     "automatic level, no boundary snapping": {"snap_distance": 0.0},
     "finest parts (level 0; the default before issue 14)": {"level": 0, "snap_distance": 0.0},
     "level 1 (similarity 0.7)": {"level": 1},
@@ -49,6 +52,7 @@ def _parse(argv=None):
 def main(argv=None) -> int:
     args = _parse(argv)
     from omniseg3d_mesh.config import DiscretizeConfig, FitConfig
+    from omniseg3d_mesh.discretize import pixel_vertices
     from omniseg3d_mesh.evaluation import prepare_benchmark, score_discretization
     from omniseg3d_mesh.fit import fit_field
 
@@ -67,8 +71,14 @@ def main(argv=None) -> int:
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 np.save(path, feats)
+        # the training masks and their fragments, as discretize_workspace passes them
+        views = [
+            (pixel_vertices(data.fragments[v].vertex_ids, data.fragments[v].weights), m) for v, m in data.masks.items()
+        ]
         for name, kw in VARIANTS.items():
-            r = score_discretization(feats, sc.vertices, sc.faces, data.syn.labels["object"], DiscretizeConfig(**kw))
+            r = score_discretization(
+                feats, sc.vertices, sc.faces, data.syn.labels["object"], DiscretizeConfig(**kw), views=views
+            )
             rows[name].append(r)
             print(
                 f"[seed {seed}] {name}: {r['parts']} parts (GT {r['gt_segments']}), ARI {r['ari']:.3f}, mIoU {r['miou']:.1f}",

@@ -126,5 +126,6 @@ def test_eval_psb_tool_prints_tables(tmp_path, capsys):
     assert "fields from the cache" in capsys.readouterr().out
     assert mod.main(argv + ["--no-clicks", "--study-granularity"]) == 0
     text = capsys.readouterr().out
-    assert "| default: the same, ranges counted from the field's noise floor |" in text
+    assert "| the same, ranges counted from the field's noise floor (default without masks) |" in text
+    assert "| default: the cut most mask votes agree with (each merge weighs by its votes) |" in text
     assert "(previous default) |" in text and "| oracle: best cut of the tree |" in text
