@@ -201,6 +201,8 @@ def test_help_shows_each_default_once():
             assert action.help.count("(default:") == 1 and action.help.endswith(")"), (action.dest, action.help)
     helps = {a.dest: a.help for cls in STAGES.values() for a in _parser(cls)._actions}
     assert helps["FitConfig.num_threads"].endswith("busy with other work (default: 0)")  # 'default' in the text
-    assert helps["DiscretizeConfig.level"].endswith("(default: automatic, the most persistent cut of the part tree)")
+    assert helps["DiscretizeConfig.level"].endswith(
+        "(default: automatic: the cut the training masks agree with, else the most persistent cut of the part tree)"
+    )
     assert helps["DiscretizeConfig.level_similarities"].endswith("(default: 0.7 0.4)")
     assert helps["RenderConfig.fragments.point_radius"].endswith("(default: 1.5x the median nearest-neighbour spacing)")
