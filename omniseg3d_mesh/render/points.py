@@ -13,7 +13,8 @@ furniture behind it, so those pixels gave the floor's masks to the wrong points
 mesh there). Surfels take two passes: the nearest depth per pixel finds the front
 surface, then the pixel goes to the disc whose centre is nearest its ray among those
 meeting it just behind that front, and a pixel no disc covers near its centre (a
-surface's fringe) is left empty (1.1 % wrong pixels, docs/results.md). Camera-facing
+surface's outline) is marked :attr:`Fragments.outline`: renders show it, the fit leaves
+it empty (1.1 % wrong pixels, docs/results.md). Camera-facing
 discs give a pixel to the *nearest* covering point (smallest depth). Either way a
 point always covers the pixel it falls in (tiny splats leave no holes), ties go to
 the smaller point id, and the winner has weight 1. Projection includes distortion (:meth:`Camera.project`); a pixel's ray
@@ -307,22 +308,22 @@ def splat_points(
         cbuf = torch.full((h * w,), _SENTINEL, dtype=torch.int64)
         splat_all(cbuf, dep)
         vid[hit] = cbuf[hit] & 0xFFFFFFFF
-        # a pixel no disc covers near its centre is the fringe of a surface's outermost discs,
-        # past the surface's edge as often as not: left out rather than given to that surface
+        # a pixel no disc covers near its centre is the outline of a surface's outermost discs,
+        # past the surface's edge as often as not: marked, so the fit leaves it out rather
+        # than give that surface's masks to it (renders show it)
         rho2 = (cbuf[hit] >> 32).to(torch.int32).view(torch.float32)
-        fringe = torch.zeros(h * w, dtype=torch.bool)
+        outline = torch.zeros(h * w, dtype=torch.bool)
         limit = torch.full_like(rho2, _FRINGE)
         if default_radii:  # where clipping shrank a disc below its spacing, its radius says less
             limit = limit * torch.from_numpy(_RadiusCache.fringe_scale**2)[vid[hit]].float()
-        fringe[hit] = rho2 > limit
-        vid[fringe] = -1
-        dep[fringe] = float("inf")
+        outline[hit] = rho2 > limit
     vid_np = vid.numpy().astype(np.int32).reshape(h, w, 1)
     return Fragments(
         vertex_ids=vid_np,
         weights=(vid_np >= 0).astype(np.float32),
         depth=dep.numpy().reshape(h, w),
         face_ids=np.full((h, w), -1, dtype=np.int32),
+        outline=outline.numpy().reshape(h, w) if oriented and len(ids) else np.zeros((h, w), bool),
     )
 
 
@@ -459,20 +460,19 @@ def splat_points_reference(
         for i, j, t, _ in covered(n):
             if (np.float32(t), pid) < (best_depth32[i, j], winner[i, j] if winner[i, j] >= 0 else np.inf):
                 best_depth32[i, j], winner[i, j] = np.float32(t), pid
-    if oriented:  # within the front surface, the disc centre nearest the ray; fringes left out
+    if oriented:  # within the front surface, the disc centre nearest the ray; outlines marked
         best = np.full((h, w), np.inf, dtype=np.float32)
         for n, pid in enumerate(ids):
             for i, j, t, rho2 in covered(n):
                 if t <= float(best_depth32[i, j]) + _SURFACE_BAND * radius:
                     if (np.float32(rho2), pid) < (best[i, j], winner[i, j] if best[i, j] < np.inf else np.inf):
                         best[i, j], winner[i, j] = np.float32(rho2), pid
-        fringe = best > _FRINGE
-        winner[fringe] = -1
-        best_depth32[fringe] = np.inf
+    outline = (best > _FRINGE) & (winner >= 0) if oriented else np.zeros((h, w), bool)
     vid = winner.astype(np.int32)[..., None]
     return Fragments(
         vertex_ids=vid,
         weights=(vid >= 0).astype(np.float32),
         depth=best_depth32,
         face_ids=np.full((h, w), -1, dtype=np.int32),
+        outline=outline,
     )
