@@ -139,7 +139,7 @@ class Fragments:
         ids = np.take_along_axis(self.vertex_ids, k[..., None], axis=-1)[..., 0]
         return np.where(self.valid, ids, -1).astype(np.int32)
 
-    def without_outline(self) -> "Fragments":
+    def without_outline(self) -> Fragments:
         """These fragments with the outline pixels as background (itself when there is no outline).
 
         What the fit trains on: an outline pixel lies past the surface's edge as often as
