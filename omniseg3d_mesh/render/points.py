@@ -26,7 +26,8 @@ float32 bit pattern of the depth (or squared centre distance; order-preserving f
 high 32 bits and the point id in the low 32 bits, so the smallest key is the
 nearest point and decoding it gives both the depth and the winner. Candidates
 are generated per integer splat radius and processed in bounded chunks, so
-memory stays bounded whatever the number of points.
+memory stays bounded whatever the number of points; the second pass reuses the
+first pass's covered pixels (up to ``_KEEP`` of them) rather than meeting the rays again.
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ _SURFACE_BAND = 0.5
 _FRINGE = 0.25
 #: candidate (point, pixel) pairs handled at once
 _CHUNK = 1 << 22
+#: surfels: covered (point, pixel) pairs kept from the first pass for the second (20 bytes
+#: each; a 640x480 room view has ~2.3 M); beyond, the second pass intersects the rays again
+_KEEP = 1 << 25
 _SENTINEL = np.iinfo(np.int64).max
 
 
@@ -262,9 +266,11 @@ def splat_points(
     h, w = camera.height, camera.width
     ids, uv, depth, radii = _project(scene, camera, radius)
     zbuf = torch.full((h * w,), _SENTINEL, dtype=torch.int64)
-    # surfels: each chunk's covered pixels (pixel, depth, squared centre distance, point id,
-    # depth band), kept for the second pass instead of intersecting the rays again
-    covered: list[tuple] = []
+    # surfels: each chunk's points and window, with its covered pixels (pixel, depth, squared
+    # centre distance, chunk row) kept for the second pass instead of intersecting the rays
+    # again, up to _KEEP pixels (20 bytes each); later chunks are intersected again
+    chunks: list[tuple] = []
+    kept = 0
     if len(ids):
         # packed key: float32 depth bits (monotonic for positive floats) << 32 | point id
         dbits = depth.astype(np.float32).view(np.int32).astype(np.int64)
@@ -291,11 +297,12 @@ def splat_points(
                     zbuf.scatter_reduce_(0, pix, keys[s][row], reduce="amin", include_self=True)
                     continue
                 pix, t, rho2, row = _surfel_pixels(uv_t[s], centre[s], nrm[s], rad[s], ox, oy, h, w, focal)
-                pid = pids[s][row]
                 zbuf.scatter_reduce_(
-                    0, pix, (t.float().view(torch.int32).long() << 32) | pid, reduce="amin", include_self=True
+                    0, pix, (t.float().view(torch.int32).long() << 32) | pids[s][row], reduce="amin", include_self=True
                 )
-                covered.append((pix, t, rho2, pid, band[s][row]))
+                keep = kept + len(pix) <= _KEEP
+                kept += len(pix) if keep else 0
+                chunks.append((s, ox, oy, (pix.int(), t, rho2, row.int()) if keep else None))
     hit = zbuf != _SENTINEL
     vid = torch.full((h * w,), -1, dtype=torch.int64)
     vid[hit] = zbuf[hit] & 0xFFFFFFFF
@@ -304,11 +311,13 @@ def splat_points(
     dep[hit] = zbits.view(torch.float32)
     if oriented and len(ids):  # second pass: within the front surface, the disc nearest the pixel's ray
         cbuf = torch.full((h * w,), _SENTINEL, dtype=torch.int64)
-        for pix, t, rho2, pid, band in covered:
-            near = t <= dep[pix].double() + band  # meets the ray within the band behind the front
-            key = (rho2[near].view(torch.int32).long() << 32) | pid[near]
+        for s, ox, oy, cand in chunks:
+            pix, t, rho2, row = cand or _surfel_pixels(uv_t[s], centre[s], nrm[s], rad[s], ox, oy, h, w, focal)
+            pix, row = pix.long(), row.long()
+            near = t <= dep[pix].double() + band[s][row]  # meets the ray within the band behind the front
+            key = (rho2[near].view(torch.int32).long() << 32) | pids[s][row[near]]
             cbuf.scatter_reduce_(0, pix[near], key, reduce="amin", include_self=True)
-        del covered
+        del chunks
         vid[hit] = cbuf[hit] & 0xFFFFFFFF
         # a pixel no disc covers near its centre is the outline of a surface's outermost discs,
         # past the surface's edge as often as not: marked, so the fit leaves it out rather

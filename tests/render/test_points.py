@@ -238,3 +238,17 @@ def test_point_normals_of_a_plane_and_a_box_face():
     side = (np.abs(box[:, 1] + 0.2) < 1e-9) & (np.abs(box[:, 0]) < 0.15) & (box[:, 2] > 0.05) & (box[:, 2] < 0.35)
     assert side.sum() > 100
     np.testing.assert_allclose(np.abs(point_normals(box)[side, 1]), 1.0, atol=1e-6)
+
+
+def test_second_pass_gives_the_same_fragments_when_it_intersects_the_rays_again(monkeypatch):
+    """Past the budget of covered pixels kept from the first pass, the second recomputes them."""
+    from omniseg3d_mesh.render import points
+
+    _, cloud = _mesh_and_samples(n=3000)
+    cam = cloud.cameras[2]
+    kept = splat_points(cloud, cam)
+    monkeypatch.setattr(points, "_KEEP", 50)  # only the first chunk or none is kept
+    again = splat_points(cloud, cam)
+    np.testing.assert_array_equal(kept.vertex_ids, again.vertex_ids)
+    np.testing.assert_array_equal(kept.depth, again.depth)
+    np.testing.assert_array_equal(kept.outline, again.outline)
