@@ -252,3 +252,42 @@ def test_second_pass_gives_the_same_fragments_when_it_intersects_the_rays_again(
     np.testing.assert_array_equal(kept.vertex_ids, again.vertex_ids)
     np.testing.assert_array_equal(kept.depth, again.depth)
     np.testing.assert_array_equal(kept.outline, again.outline)
+
+
+def test_robust_normals_take_one_face_of_a_crease():
+    """Points on a box's edge: the plain principal axis averages the two faces (45 degrees),
+    the robust fit takes the plane most neighbours lie on (one face)."""
+    from omniseg3d_mesh.render.points import point_normals
+
+    g = np.arange(-1, 1.01, 0.1)
+    top = np.array([(x, y, 0.0) for x in g for y in np.arange(0, 1.01, 0.1)])
+    side = np.array([(x, 0.0, -z) for x in g for z in np.arange(0.1, 1.01, 0.1)])
+    pts = np.concatenate([top, side])
+    edge = (np.abs(pts[:, 1]) < 1e-9) & (pts[:, 2] == 0) & (np.abs(pts[:, 0]) < 0.85)
+    face_aligned = np.cos(np.radians(5))
+    plain, robust = point_normals(pts), point_normals(pts, robust=True)
+    assert np.all(np.abs(plain[edge]).max(1) < face_aligned)  # tilted between the faces
+    assert np.all(np.abs(robust[edge]).max(1) > face_aligned)
+    assert np.all(np.abs(robust).max(1) > face_aligned)  # every point: one face's normal
+    np.testing.assert_allclose(np.linalg.norm(robust, axis=1), 1.0, atol=1e-9)
+
+
+def test_gaps_between_rows_are_covered_and_past_the_edge_is_outline():
+    """Rows of points 0.1 apart along x, 0.25 apart along y (a scan's rings): the disc radius
+    comes from the dense direction, so pixels between rows lie far from every centre; they have
+    a neighbouring row beyond them (covered), pixels past the last row have none (outline)."""
+    xs, ys = np.arange(-1, 1.001, 0.1), np.arange(-1, 1.001, 0.25)
+    pts = np.array([(x, y, 0.0) for x in xs for y in ys])
+    cam = Camera.look_at((0, 0, 3), (0, 0, 0), up=(0, 1, 0), width=120, height=120, fov_y_deg=60)
+    frags = splat_points(Scene(vertices=pts), cam)
+    uv, _ = cam.project(pts)
+    rows = np.unique(np.round(uv[:, 1], 3))
+    cols = slice(int(uv[:, 0].min()) + 3, int(uv[:, 0].max()) - 3)
+    between = np.zeros(frags.depth.shape, bool)
+    for a, b in zip(rows[:-1], rows[1:]):  # pixel rows halfway between two point rows
+        between[int((a + b) / 2), cols] = True
+    assert frags.valid[between].all() and not frags.outline[between].any()
+    past = np.zeros_like(between)
+    past[int(rows[-1] + 3.4), cols] = True  # just past the last row (by 0.75 radius): covered, but outline
+    past[int(rows[0] - 3.4), cols] = True
+    assert frags.valid[past].mean() > 0.9 and frags.outline[past & frags.valid].all()
