@@ -58,20 +58,6 @@ _SURFACE_BAND = 0.5
 #: surfels: a pixel whose nearest disc centre is farther than sqrt(this) times the disc's
 #: local radius (1.5 x its spacing, before the radii are clipped) is left out
 _FRINGE = 0.25
-#: surfels: a pixel past the fringe distance stays covered when a neighbour of its disc's point
-#: lies at least this many times as far in the pixel's direction (a gap inside the surface);
-#: None: the fringe distance alone decides
-_BEYOND: float | None = 1.0
-#: default normals: the plane most neighbours lie on (one side of a crease), :func:`point_normals`
-_ROBUST_NORMALS = False
-#: ... within this fraction of their distance from the point
-_CREASE_TOL = 0.1
-#: default radii: 1.5 x the distance to this neighbour (:func:`adaptive_point_radii`)
-_RADIUS_K = 2
-#: ... and within 45 degrees of the pixel's direction (squared cosine)
-_BEYOND_COS2 = 0.5
-#: neighbours looked at by that test
-_NEIGHBOURS = 9
 #: candidate (point, pixel) pairs handled at once
 _CHUNK = 1 << 22
 #: surfels: covered (point, pixel) pairs kept from the first pass for the second (20 bytes
@@ -152,19 +138,14 @@ def adaptive_point_radii(
     return (clipped, local) if return_local else clipped
 
 
-def point_normals(points: np.ndarray, k: int = 10, robust: bool = False) -> np.ndarray:
+def point_normals(points: np.ndarray, k: int = 10) -> np.ndarray:
     """Unit surface normals of a point cloud: the least principal axis of each point's k neighbours.
 
-    ``robust``: the plane of one side of a crease rather than the average of both. Each pair of
-    neighbours spans a candidate plane through the point; the plane that most neighbours lie on
-    (within ``_CREASE_TOL`` of their distance) wins, and its inliers' principal axis is the normal.
-    A point on a box's edge then gets one face's normal, not a 45-degree one whose disc stands out
-    of both faces. The sign is arbitrary (a surfel's coverage does not depend on it).
+    The sign is arbitrary (a surfel's coverage does not depend on it).
 
     Args:
         points: [N, 3] positions.
         k: neighbours (the point itself included) whose covariance is taken.
-        robust: fit the plane that most neighbours lie on.
 
     Returns:
         [N, 3] float64 unit normals.
@@ -177,58 +158,19 @@ def point_normals(points: np.ndarray, k: int = 10, robust: bool = False) -> np.n
         return np.tile([0.0, 0.0, 1.0], (len(pts), 1))
     out = np.empty_like(pts)
     tree = cKDTree(pts)
-    step = 1 << (14 if robust else 18)  # bounded [n, pairs, k] / [n, k, 3] memory
-    for start in range(0, len(pts), step):
-        chunk = pts[start : start + step]
+    for start in range(0, len(pts), 1 << 18):  # bounded [n, k, 3] memory
+        chunk = pts[start : start + (1 << 18)]
         _, idx = tree.query(chunk, k=kk, workers=-1)
-        nbr = pts[idx]
-        mask = np.ones(idx.shape, dtype=bool)
-        if robust and kk >= 4:
-            mask = _crease_inliers(nbr - nbr[:, :1])
-        wgt = mask[..., None].astype(np.float64)
-        mean = (nbr * wgt).sum(1, keepdims=True) / wgt.sum(1, keepdims=True)
-        nb = (nbr - mean) * wgt
+        nb = pts[idx] - pts[idx].mean(axis=1, keepdims=True)
         cov = np.einsum("nki,nkj->nij", nb, nb)
         _, vecs = np.linalg.eigh(cov)  # ascending eigenvalues: column 0 is the normal
         out[start : start + len(chunk)] = vecs[:, :, 0]
     return out
 
 
-def _crease_inliers(d: np.ndarray) -> np.ndarray:
-    """[n, k] bool: the neighbours (offsets ``d`` [n, k, 3] from the point, itself first) on the
-    plane through the point that most of them lie on (all of them where no pair spans a plane)."""
-    k = d.shape[1]
-    a, b = np.triu_indices(k - 1, 1)
-    a, b = a + 1, b + 1
-    cand = np.cross(d[:, a], d[:, b])  # [n, P, 3]
-    size = np.linalg.norm(cand, axis=2)
-    span = np.linalg.norm(d[:, a], axis=2) * np.linalg.norm(d[:, b], axis=2)
-    ok = size > 0.2 * span  # pairs more than ~11.5 degrees from collinear
-    cand = cand / np.maximum(size, 1e-300)[..., None]
-    dist = np.linalg.norm(d, axis=2)  # [n, k]
-    resid = np.abs(np.einsum("npi,nki->npk", cand, d))  # [n, P, k]
-    inl = resid <= _CREASE_TOL * dist[:, None, :]
-    score = np.where(ok, inl.sum(2) + 1e-3 * (1.0 - resid.sum(2) / np.maximum(dist.sum(1), 1e-300)[:, None]), -1)
-    best = np.argmax(score, axis=1)
-    mask = inl[np.arange(len(d)), best]
-    mask[~ok.any(1)] = True
-    return mask
-
-
 def splat_settings() -> tuple:
     """The constants a splat's outcome depends on (part of the fragment cache key)."""
-    return (
-        _MIN_COS,
-        _WINDOW_SLACK,
-        _SURFACE_BAND,
-        _FRINGE,
-        _BEYOND,
-        _BEYOND_COS2,
-        _NEIGHBOURS,
-        _RADIUS_K,
-        _ROBUST_NORMALS,
-        _CREASE_TOL,
-    )
+    return (_MIN_COS, _WINDOW_SLACK, _SURFACE_BAND, _FRINGE)
 
 
 class _RadiusCache:
@@ -243,33 +185,17 @@ class _RadiusCache:
     @classmethod
     def get(cls, points: np.ndarray) -> np.ndarray:
         if cls.arrays is not points:
-            cls.radius, local = adaptive_point_radii(points, k=_RADIUS_K, return_local=True)
+            cls.radius, local = adaptive_point_radii(points, return_local=True)
             # fringe scale: the local radius over the splatted one (>= 1 where clipping shrank a disc)
             cls.fringe_scale = np.maximum(local / np.maximum(cls.radius, 1e-30), 1.0)
             cls.arrays = points
             log.info("point splat radii %.4g (median, 1.5x local spacing)", float(np.median(cls.radius)))
         return cls.radius
 
-    nb_arrays: np.ndarray | None = None
-    nb: np.ndarray | None = None
-
-    @classmethod
-    def neighbours(cls, points: np.ndarray) -> np.ndarray:
-        """[V, k] ids of each point's ``_NEIGHBOURS`` nearest other points."""
-        if cls.nb_arrays is not points:
-            from scipy.spatial import cKDTree
-
-            pts = np.asarray(points, dtype=np.float64)
-            kk = int(min(_NEIGHBOURS + 1, len(pts)))
-            _, idx = cKDTree(pts).query(pts, k=kk, workers=-1)
-            cls.nb = np.asarray(idx).reshape(len(pts), kk)[:, 1:]
-            cls.nb_arrays = points
-        return cls.nb
-
     @classmethod
     def normals(cls, points: np.ndarray) -> np.ndarray:
         if cls.normal_arrays is not points:
-            cls.normal = point_normals(points, robust=_ROBUST_NORMALS)
+            cls.normal = point_normals(points)
             cls.normal_arrays = points
         return cls.normal
 
@@ -402,12 +328,6 @@ def splat_points(
         if default_radii:  # where clipping shrank a disc below its spacing, its radius says less
             limit = limit * torch.from_numpy(_RadiusCache.fringe_scale**2)[vid[hit]].float()
         outline[hit] = rho2 > limit
-        if _BEYOND is not None:
-            far = np.flatnonzero(outline.numpy())
-            if len(far):
-                pid = vid[far].numpy()
-                inner = _surrounded(scene, camera, far, pid, np.searchsorted(ids, pid), uv, centre.numpy(), nrm.numpy())
-                outline[torch.from_numpy(far[inner])] = False
     vid_np = vid.numpy().astype(np.int32).reshape(h, w, 1)
     return Fragments(
         vertex_ids=vid_np,
@@ -416,37 +336,6 @@ def splat_points(
         face_ids=np.full((h, w), -1, dtype=np.int32),
         outline=outline.numpy().reshape(h, w) if oriented and len(ids) else np.zeros((h, w), bool),
     )
-
-
-def _surrounded(scene: Scene, camera: Camera, pix: np.ndarray, pid: np.ndarray, row: np.ndarray, uv, centre, normal):
-    """[M] bool: the pixels ``pix`` (flat) meet their winning disc (point ``pid``, chunk ``row``)
-    at a point X with a neighbour of the disc's point at least as far in X's direction: the
-    disc's point is not the surface's last one that way (a gap between points, not past the
-    surface's edge). With X - c = v, a neighbour at offset d is beyond when ``d . v >= _BEYOND |v|^2``
-    and d is within 45 degrees of v.
-    """
-    w = camera.width
-    fx, fy = float(camera.K[0, 0]), float(camera.K[1, 1])
-    c, n = centre[row], normal[row]
-    ray = np.stack(
-        [
-            c[:, 0] / c[:, 2] + ((pix % w) + 0.5 - uv[row, 0]) / fx,
-            c[:, 1] / c[:, 2] + ((pix // w) + 0.5 - uv[row, 1]) / fy,
-            np.ones(len(pix)),
-        ],
-        axis=1,
-    )
-    nr = (n * ray).sum(1)
-    t = (n * c).sum(1) / np.where(np.abs(nr) > 1e-12, nr, 1e-12)
-    v = (t[:, None] * ray - c) @ camera.world_to_cam[:3, :3]  # X - c in the world frame
-    pts = np.asarray(scene.vertices, dtype=np.float64)
-    nb = _RadiusCache.neighbours(scene.vertices)[pid]  # [M, k]
-    d = pts[nb] - pts[pid][:, None, :]
-    dv = (d * v[:, None, :]).sum(2)
-    vv = (v * v).sum(1)[:, None]
-    # as far along v, and within _BEYOND_ANGLE of it (a far neighbour along the surface's
-    # edge is not beyond a pixel past that edge)
-    return ((dv >= _BEYOND * vv) & (dv * dv >= _BEYOND_COS2 * vv * (d * d).sum(2))).any(1)
 
 
 def _window(r: int):
