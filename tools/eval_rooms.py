@@ -92,7 +92,7 @@ class RoomCase:
             for cam in sc.cameras:
                 frags = load_or_compute_fragments(
                     sc, cam, self.workspace, backend="cpu", point_radius=self.point_radius, geometry_hash=ghash
-                )
+                ).without_outline()  # the pixels the fit uses (point splats' outline left out)
                 member, seen_view = vertex_mask_membership(frags, self.masks[cam.name], sc.num_vertices)
                 out.append(member)
                 seen_here |= seen_view

@@ -5,12 +5,14 @@ For every ``--every``-th view of a cached room (``tools/eval_rooms.py`` builds a
 it), the pixels the mesh's ray casting covers are compared with the point splats of the
 same vertices: the share of covered pixels whose winning point belongs to another object
 than the mesh shows there (those pixels hand that object's masks to the wrong points),
-the share left empty, and the share of vertices that win at least one pixel. Rows:
+the share left empty (both for the fit's fragments, outline empty, and for renders, outline
+covered), and the share of vertices that win at least one pixel in the fit's fragments. Rows:
 camera-facing discs (``oriented=False``, the splatting before surfels) and surfels (the
 default).
 
     python tools/splat_check.py                 # room seed 0, 80 views at 640x480
     python tools/splat_check.py --seed 1 --every 4
+    python tools/splat_check.py --ablate        # + outline past 0.4 and 0.6 of the radius
 """
 
 from __future__ import annotations
@@ -33,12 +35,12 @@ def main(argv=None) -> int:
     p.add_argument("--height", type=int, default=480)
     p.add_argument("--every", type=int, default=10, help="use every n-th view")
     p.add_argument("--cache", default="/tmp/omniseg_rooms")
+    p.add_argument("--ablate", action="store_true", help="also other outline distances (docs/results.md)")
     args = p.parse_args(argv)
 
     import eval_rooms as er
 
     from omniseg3d_mesh.render.fragments import load_or_compute_fragments
-    from omniseg3d_mesh.render.points import splat_points
     from omniseg3d_mesh.synthetic.masks import gt_label_maps
 
     case = er.prepare_room(args.seed, args.views, "90k", args.width, args.height, cache=args.cache)
@@ -53,11 +55,25 @@ def main(argv=None) -> int:
         f"Room seed {args.seed}: {mesh.num_vertices} vertices, {len(cams)} of {len(mesh.cameras)} views at {args.width}x{args.height}.\n"
     )
     print(
-        "| splats | covered pixels showing another object than the mesh | mesh pixels left empty | vertices winning a pixel (of those the mesh shows) |"
+        "| splats | fit: covered pixels showing another object than the mesh | fit: mesh pixels left empty "
+        "| render (outline covered): another object | render: left empty | vertices winning a pixel "
+        "(of those the mesh shows) |"
     )
-    print("|---|---|---|---|")
-    for name, oriented in (("camera-facing discs", False), ("surfels (default)", True)):
-        covered = wrong = empty = 0
+    print("|---|---|---|---|---|---|")
+    from omniseg3d_mesh.render import points
+
+    rows = [("camera-facing discs", False, {}), ("surfels (default)", True, {})]
+    if args.ablate:  # the outline distance (module constant of render/points.py, in squared radii)
+        rows[1:1] = [
+            ("surfels, outline past 0.4 radius", True, {"_FRINGE": 0.16}),
+            ("surfels, outline past 0.6 radius", True, {"_FRINGE": 0.36}),
+        ]
+    for name, oriented, overrides in rows:
+        saved = {k: getattr(points, k) for k in overrides}
+        for k, v in overrides.items():
+            setattr(points, k, v)
+        covered = 0
+        wrong, empty = np.zeros(2, np.int64), np.zeros(2, np.int64)  # fit, render
         won = np.zeros(mesh.num_vertices, bool)
         shown = np.zeros(mesh.num_vertices, bool)
         for cam in cams:
@@ -65,15 +81,21 @@ def main(argv=None) -> int:
             om = gt_label_maps(syn, fm)["object"]
             ok = (fm.vertex_ids >= 0) & (fm.weights > 0)
             shown[fm.vertex_ids[ok]] = True
-            vid = splat_points(cloud, cam, oriented=oriented).vertex_ids[..., 0]
-            won[vid[vid >= 0]] = True
-            op = np.where(vid >= 0, obj[np.maximum(vid, 0)], -1)
-            both = (om >= 0) & (op >= 0)
+            full = points.splat_points(cloud, cam, oriented=oriented)
             covered += int((om >= 0).sum())
-            wrong += int((both & (om != op)).sum())
-            empty += int(((om >= 0) & (op < 0)).sum())
+            for i, frags in enumerate((full.without_outline(), full)):
+                vid = frags.vertex_ids[..., 0]
+                if i == 0:
+                    won[vid[vid >= 0]] = True
+                op = np.where(vid >= 0, obj[np.maximum(vid, 0)], -1)
+                both = (om >= 0) & (op >= 0)
+                wrong[i] += int((both & (om != op)).sum())
+                empty[i] += int(((om >= 0) & (op < 0)).sum())
+        for k, v in saved.items():
+            setattr(points, k, v)
+        w, e = 100 * wrong / covered, 100 * empty / covered
         print(
-            f"| {name} | {100 * wrong / covered:.2f} % | {100 * empty / covered:.2f} % | {100 * won[shown].mean():.1f} % |"
+            f"| {name} | {w[0]:.2f} % | {e[0]:.2f} % | {w[1]:.2f} % | {e[1]:.2f} % | {100 * won[shown].mean():.1f} % |"
         )
     print(f"\nCommand: `python tools/splat_check.py {' '.join(sys.argv[1:] if argv is None else argv)}`")
     return 0

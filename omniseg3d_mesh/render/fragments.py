@@ -2,7 +2,9 @@
 
 A mesh pixel sees the triangle its ray hits first: its three vertex ids with the
 barycentric weights of the hit point. A point-cloud pixel sees the nearest splatted
-point (weight 1). Background pixels have id -1 and weight 0.
+point (weight 1); point splats also mark the surface's *outline* (pixels no disc covers
+near its centre, past the surface's edge as often as not): renders show them, the fit's
+fragments (:func:`iter_fragments`) leave them empty. Background pixels have id -1 and weight 0.
 
 Backends: ``cpu`` (Open3D ray casting, :mod:`.raycast`), ``nvdiffrast`` (GPU
 rasterizer, :mod:`.nvdiffrast`), and point splatting (:mod:`.points`). Geometry is
@@ -38,6 +40,8 @@ class Fragments:
         weights: [H, W, K] float32 interpolation weights (sum to 1 on surface pixels, 0 on background).
         depth: [H, W] float32 camera-space depth along the optical axis (inf = background).
         face_ids: [H, W] int32 hit triangle (-1 = background or point cloud).
+        outline: [H, W] bool or None: point splats' outline pixels (covered, but by no disc
+            near its centre; :mod:`.points`). :meth:`without_outline` empties them.
 
     Mesh fragments may be built compactly (:meth:`from_faces`): the hit triangle and
     two barycentric weights per pixel, with ``vertex_ids`` and ``weights`` expanded
@@ -51,10 +55,11 @@ class Fragments:
     weights: np.ndarray
     depth: np.ndarray
     face_ids: np.ndarray
+    outline: np.ndarray | None = field(default=None, repr=False)
     _bary: np.ndarray | None = field(default=None, repr=False)
     _faces: np.ndarray | None = field(default=None, repr=False)
 
-    def __init__(self, vertex_ids=None, weights=None, depth=None, face_ids=None, _bary=None, _faces=None):
+    def __init__(self, vertex_ids=None, weights=None, depth=None, face_ids=None, outline=None, _bary=None, _faces=None):
         explicit = vertex_ids is not None and weights is not None
         if not explicit and (_bary is None or _faces is None):
             raise ValueError(
@@ -65,6 +70,7 @@ class Fragments:
             _bary = _faces = None
         self.depth = depth
         self.face_ids = face_ids
+        self.outline = outline
         self._bary, self._faces = _bary, _faces
 
     @classmethod
@@ -133,6 +139,23 @@ class Fragments:
         ids = np.take_along_axis(self.vertex_ids, k[..., None], axis=-1)[..., 0]
         return np.where(self.valid, ids, -1).astype(np.int32)
 
+    def without_outline(self) -> Fragments:
+        """These fragments with the outline pixels as background (itself when there is no outline).
+
+        What the fit trains on: an outline pixel lies past the surface's edge as often as
+        not, so its masks would go to the wrong points; a render shows it (the nearest
+        disc is right more often than an empty pixel is, docs/results.md).
+        """
+        if self.outline is None or not self.outline.any():
+            return self
+        cut = self.outline
+        return Fragments(
+            vertex_ids=np.where(cut[..., None], -1, self.vertex_ids).astype(np.int32),
+            weights=np.where(cut[..., None], 0, self.weights).astype(np.float32),
+            depth=np.where(cut, np.float32(np.inf), self.depth).astype(np.float32),
+            face_ids=self.face_ids,
+        )
+
     def interpolate(self, values: np.ndarray, fill: float = 0.0) -> np.ndarray:
         """Interpolate per-vertex ``values`` [V, C] (or [V]) to an image [H, W, C] (or [H, W])."""
         vals = np.asarray(values)
@@ -163,12 +186,15 @@ class Fragments:
                 "bary": bary,
                 "depth": self.depth.astype(np.float32),
             }
-        return {
+        out = {
             "vertex_ids": self.vertex_ids.astype(np.int32),
             "weights": self.weights.astype(np.float16),
             "depth": self.depth.astype(np.float32),
             "face_ids": self.face_ids.astype(np.int32),
         }
+        if self.outline is not None:
+            out["outline"] = self.outline.astype(bool)
+        return out
 
     @classmethod
     def from_npz(cls, data, faces: np.ndarray | None = None) -> Fragments:
@@ -185,6 +211,7 @@ class Fragments:
                 weights=np.asarray(data["weights"], dtype=np.float32),
                 depth=depth,
                 face_ids=face_ids,
+                outline=np.asarray(data["outline"], dtype=bool) if "outline" in data else None,
             )
         if faces is None:
             raise ValueError("compact mesh fragments need the mesh faces to restore vertex ids")
@@ -247,12 +274,13 @@ def _cache_key(scene: Scene, camera: Camera, kind: str, point_radius: float | No
     from ..workspace import content_hash
 
     # point splats: version 2 = per-point radii from the local spacing by default; 3 = surfels
-    # (tangent-plane discs, the disc nearest the ray within the front surface, fringes left out)
+    # (tangent-plane discs, the disc nearest the ray within the front surface, fringes left out);
+    # 4 = the outline kept (covered) and marked, :meth:`Fragments.without_outline` empties it
     extra: tuple = ()
     if kind == "points":
         from . import points
 
-        extra = ("splat-v3", points.splat_settings())
+        extra = ("splat-v4", points.splat_settings())
     return content_hash(FRAGMENTS_VERSION, geometry_hash, camera.fingerprint(), kind, point_radius, *extra)
 
 
@@ -336,8 +364,13 @@ def iter_fragments(
     backend: str = "auto",
     point_radius: float | None = None,
     progress: ProgressCallback | None = None,
+    keep_outline: bool = False,
 ) -> Iterator[tuple[Camera, Fragments]]:
     """Yield ``(camera, fragments)`` for each view, one at a time (bounded memory).
+
+    These are the fit's fragments: point splats' outline pixels are background
+    (:meth:`Fragments.without_outline`) unless ``keep_outline``; the cache holds them
+    covered, as renders and clicks read them.
 
     New cache entries are written on a background thread while the next view is
     computed; every entry is on disk when the iteration ends.
@@ -351,7 +384,7 @@ def iter_fragments(
                 scene, cam, workspace, backend, point_radius, geometry_hash=ghash, writer=writer
             )
             report(progress, "fragments", i + 1, len(cams))
-            yield cam, frags
+            yield cam, (frags if keep_outline else frags.without_outline())
     finally:
         if writer is not None:
             writer.close()

@@ -13,7 +13,8 @@ furniture behind it, so those pixels gave the floor's masks to the wrong points
 mesh there). Surfels take two passes: the nearest depth per pixel finds the front
 surface, then the pixel goes to the disc whose centre is nearest its ray among those
 meeting it just behind that front, and a pixel no disc covers near its centre (a
-surface's fringe) is left empty (1.1 % wrong pixels, docs/results.md). Camera-facing
+surface's outline) is marked :attr:`Fragments.outline`: renders show it, the fit leaves
+it empty (1.1 % wrong pixels, docs/results.md). Camera-facing
 discs give a pixel to the *nearest* covering point (smallest depth). Either way a
 point always covers the pixel it falls in (tiny splats leave no holes), ties go to
 the smaller point id, and the winner has weight 1. Projection includes distortion (:meth:`Camera.project`); a pixel's ray
@@ -25,7 +26,8 @@ float32 bit pattern of the depth (or squared centre distance; order-preserving f
 high 32 bits and the point id in the low 32 bits, so the smallest key is the
 nearest point and decoding it gives both the depth and the winner. Candidates
 are generated per integer splat radius and processed in bounded chunks, so
-memory stays bounded whatever the number of points.
+memory stays bounded whatever the number of points; the second pass reuses the
+first pass's covered pixels (up to ``_KEEP`` of them) rather than meeting the rays again.
 """
 
 from __future__ import annotations
@@ -58,6 +60,9 @@ _SURFACE_BAND = 0.5
 _FRINGE = 0.25
 #: candidate (point, pixel) pairs handled at once
 _CHUNK = 1 << 22
+#: surfels: covered (point, pixel) pairs kept from the first pass for the second (20 bytes
+#: each; a 640x480 room view has ~2.3 M); beyond, the second pass intersects the rays again
+_KEEP = 1 << 25
 _SENTINEL = np.iinfo(np.int64).max
 
 
@@ -263,42 +268,43 @@ def splat_points(
     h, w = camera.height, camera.width
     ids, uv, depth, radii = _project(scene, camera, radius)
     zbuf = torch.full((h * w,), _SENTINEL, dtype=torch.int64)
+    # surfels: each chunk's points and window, with its covered pixels (pixel, depth, squared
+    # centre distance, chunk row) kept for the second pass instead of intersecting the rays
+    # again, up to _KEEP pixels (20 bytes each); later chunks are intersected again
+    chunks: list[tuple] = []
+    kept = 0
     if len(ids):
         # packed key: float32 depth bits (monotonic for positive floats) << 32 | point id
         dbits = depth.astype(np.float32).view(np.int32).astype(np.int64)
-        keys = (dbits << 32) | ids.astype(np.int64)
+        keys = torch.from_numpy((dbits << 32) | ids.astype(np.int64))
         # each splat covers at most a (2R+1)^2 pixel window; group points by that R
         reach = np.maximum(radii[:, 0], radii[:, 1]) * (_WINDOW_SLACK if oriented else 1.0)
         win = np.maximum(np.ceil(np.minimum(reach, MAX_PIXEL_RADIUS)).astype(np.int64), 1)
-        geo = _surfels(scene, camera, ids, radius, normals) if oriented else None
-        focal = (float(camera.K[0, 0]), float(camera.K[1, 1]))
-
-        def splat_all(buf, front=None):
-            for r in np.unique(win):
-                sel = np.flatnonzero(win == r)
-                oy, ox = _window(int(r))
-                per_chunk = max(1, _CHUNK // oy.numel())
-                for start in range(0, len(sel), per_chunk):
-                    s = sel[start : start + per_chunk]
-                    surfel = (
-                        None
-                        if geo is None
-                        else (*(torch.from_numpy(g[s]) for g in geo), torch.from_numpy(ids[s].astype(np.int64)), focal)
-                    )
-                    _splat_chunk(
-                        buf,
-                        torch.from_numpy(uv[s]),
-                        torch.from_numpy(radii[s]),
-                        torch.from_numpy(keys[s]),
-                        ox,
-                        oy,
-                        h,
-                        w,
-                        surfel,
-                        front,
-                    )
-
-        splat_all(zbuf)
+        if oriented:
+            centre, nrm, rad = (
+                torch.from_numpy(np.ascontiguousarray(g)) for g in _surfels(scene, camera, ids, radius, normals)
+            )
+            band = _SURFACE_BAND * rad
+            pids = torch.from_numpy(ids.astype(np.int64))
+            focal = (float(camera.K[0, 0]), float(camera.K[1, 1]))
+        uv_t, radii_t = torch.from_numpy(uv), torch.from_numpy(radii)
+        for r in np.unique(win):
+            sel = np.flatnonzero(win == r)
+            oy, ox = _window(int(r))
+            per_chunk = max(1, _CHUNK // oy.numel())
+            for start in range(0, len(sel), per_chunk):
+                s = torch.from_numpy(sel[start : start + per_chunk])
+                if not oriented:
+                    pix, row = _disc_pixels(uv_t[s], radii_t[s], ox, oy, h, w)
+                    zbuf.scatter_reduce_(0, pix, keys[s][row], reduce="amin", include_self=True)
+                    continue
+                pix, t, rho2, row = _surfel_pixels(uv_t[s], centre[s], nrm[s], rad[s], ox, oy, h, w, focal)
+                zbuf.scatter_reduce_(
+                    0, pix, (t.float().view(torch.int32).long() << 32) | pids[s][row], reduce="amin", include_self=True
+                )
+                keep = kept + len(pix) <= _KEEP
+                kept += len(pix) if keep else 0
+                chunks.append((s, ox, oy, (pix.int(), t, rho2, row.int()) if keep else None))
     hit = zbuf != _SENTINEL
     vid = torch.full((h * w,), -1, dtype=torch.int64)
     vid[hit] = zbuf[hit] & 0xFFFFFFFF
@@ -307,25 +313,31 @@ def splat_points(
     dep[hit] = zbits.view(torch.float32)
     if oriented and len(ids):  # second pass: within the front surface, the disc nearest the pixel's ray
         cbuf = torch.full((h * w,), _SENTINEL, dtype=torch.int64)
-        splat_all(cbuf, dep)
+        for s, ox, oy, cand in chunks:
+            pix, t, rho2, row = cand or _surfel_pixels(uv_t[s], centre[s], nrm[s], rad[s], ox, oy, h, w, focal)
+            pix, row = pix.long(), row.long()
+            near = t <= dep[pix].double() + band[s][row]  # meets the ray within the band behind the front
+            key = (rho2[near].view(torch.int32).long() << 32) | pids[s][row[near]]
+            cbuf.scatter_reduce_(0, pix[near], key, reduce="amin", include_self=True)
+        del chunks
         vid[hit] = cbuf[hit] & 0xFFFFFFFF
-        # a pixel no disc covers near its centre is the fringe of a surface's outermost discs,
-        # past the surface's edge as often as not: left out rather than given to that surface
+        # a pixel no disc covers near its centre is the outline of a surface's outermost discs,
+        # past the surface's edge as often as not: marked, so the fit leaves it out rather
+        # than give that surface's masks to it (renders show it)
         rho2 = (cbuf[hit] >> 32).to(torch.int32).view(torch.float32)
-        fringe = torch.zeros(h * w, dtype=torch.bool)
+        outline = torch.zeros(h * w, dtype=torch.bool)
         limit = torch.full_like(rho2, _FRINGE)
         scale = _RadiusCache.fringe_scale
         if default_radii and scale is not None:  # where clipping shrank a disc below its spacing, its radius says less
             limit = limit * torch.from_numpy(scale**2)[vid[hit]].float()
-        fringe[hit] = rho2 > limit
-        vid[fringe] = -1
-        dep[fringe] = float("inf")
+        outline[hit] = rho2 > limit
     vid_np = vid.numpy().astype(np.int32).reshape(h, w, 1)
     return Fragments(
         vertex_ids=vid_np,
         weights=(vid_np >= 0).astype(np.float32),
         depth=dep.numpy().reshape(h, w),
         face_ids=np.full((h, w), -1, dtype=np.int32),
+        outline=outline.numpy().reshape(h, w) if oriented and len(ids) else np.zeros((h, w), bool),
     )
 
 
@@ -368,51 +380,55 @@ def _surfel_hits(off_x, off_y, centre, normal, rad, focal):
     return inside, t, rho2
 
 
-def _splat_chunk(zbuf, uv, radii, keys, ox, oy, h: int, w: int, surfel=None, front=None) -> None:
-    """Scatter the keys of one chunk of points over their (2R+1)^2 pixel windows (amin).
-
-    ``surfel``: (camera-space centres [N, 3], normals [N, 3], world radii [N], point ids [N],
-    (fx, fy)) for discs in the tangent plane, whose key depth is where each pixel's ray meets the disc.
-    ``front`` (surfels only): [H*W] float32 depth of the nearest surface per pixel; the pass
-    then keys by closeness to the disc's centre instead of depth, over the discs that meet
-    the pixel's ray within ``_SURFACE_BAND`` radii behind that front.
-    """
+def _offsets(uv, ox, oy):
+    """The pixel each point falls in ([N] int64 column and row) and the offsets [N, P] float64
+    of the window's pixel centres from the point's projection."""
     import torch
 
     fu, fv = uv[:, 0], uv[:, 1]
     base_x, base_y = torch.floor(fu), torch.floor(fv)
-    # offset of each candidate pixel centre from the projected point, in splat radii
-    # (float32 is plenty for offsets of a few pixels)
-    inv_rx = (1.0 / radii[:, 0:1].clamp_min(1e-9)).float()
-    inv_ry = (1.0 / radii[:, 1:2].clamp_min(1e-9)).float()
-    du = (ox[None, :].float() + (base_x - fu + 0.5).float()[:, None]) * inv_rx
-    dv = (oy[None, :].float() + (base_y - fv + 0.5).float()[:, None]) * inv_ry
-    px = base_x.long()[:, None] + ox[None, :]  # [N, P]
-    py = base_y.long()[:, None] + oy[None, :]
-    own = (ox == 0)[None, :] & (oy == 0)[None, :]
-    if surfel is None:
-        inside = du * du + dv * dv <= 1.0
-    else:
-        centre, normal, rad, pid, focal = surfel
-        off_x = ox[None, :].double() + (base_x - fu + 0.5)[:, None]
-        off_y = oy[None, :].double() + (base_y - fv + 0.5)[:, None]
-        inside, t, rho2 = _surfel_hits(off_x, off_y, centre, normal, rad, focal)
-        # the point's own pixel keeps the point's depth when its ray misses the disc (edge-on)
-        t = torch.where(inside, t, centre[:, 2:3].expand_as(t))
-        if front is None:
-            keys = (t.float().view(torch.int32).long() << 32) | pid[:, None]
-        else:
-            rho2 = torch.where(inside, rho2, torch.ones_like(rho2))
-            keys = (rho2.float().view(torch.int32).long() << 32) | pid[:, None]
-    # the pixel a point falls in is always covered (no holes from sub-pixel splats)
-    inside = inside | own
-    inside &= (px >= 0) & (px < w) & (py >= 0) & (py < h)
-    if front is not None:
-        flat = (py * w + px).clamp(0, h * w - 1)
-        inside &= t <= front[flat].double() + _SURFACE_BAND * rad[:, None]
-    pix = (py * w + px)[inside]
-    k = (keys[:, None].expand_as(px) if keys.dim() == 1 else keys)[inside]
-    zbuf.scatter_reduce_(0, pix, k, reduce="amin", include_self=True)
+    off_x = ox[None, :].double() + (base_x - fu + 0.5)[:, None]
+    off_y = oy[None, :].double() + (base_y - fv + 0.5)[:, None]
+    return base_x.long(), base_y.long(), off_x, off_y
+
+
+def _in_image(inside, bx, by, ox, oy, h: int, w: int):
+    """Flat pixel index [M] and chunk row [M] of the candidates ``inside`` [N, P] that fall in the image.
+
+    The pixel a point falls in (offset 0, 0) is always a candidate (no holes from sub-pixel splats).
+    """
+    inside = inside | ((ox == 0) & (oy == 0))[None, :]
+    row, col = inside.nonzero(as_tuple=True)
+    px, py = bx[row] + ox[col], by[row] + oy[col]
+    ok = (px >= 0) & (px < w) & (py >= 0) & (py < h)
+    return (py * w + px)[ok], row[ok], col[ok]
+
+
+def _disc_pixels(uv, radii, ox, oy, h: int, w: int):
+    """Camera-facing discs: (flat pixel [M], chunk row [M]) of the pixels whose centres lie in each ellipse."""
+    bx, by, off_x, off_y = _offsets(uv, ox, oy)
+    # offsets in splat radii (float32 is plenty for offsets of a few pixels)
+    du = off_x.float() * (1.0 / radii[:, 0:1].clamp_min(1e-9)).float()
+    dv = off_y.float() * (1.0 / radii[:, 1:2].clamp_min(1e-9)).float()
+    pix, row, _ = _in_image(du * du + dv * dv <= 1.0, bx, by, ox, oy, h, w)
+    return pix, row
+
+
+def _surfel_pixels(uv, centre, normal, rad, ox, oy, h: int, w: int, focal):
+    """Surfels: the pixels whose rays meet each disc, with (flat pixel [M] int64, depth there [M]
+    float64, squared distance from the disc's centre in radii [M] float32, chunk row [M]).
+
+    The pixel a point falls in keeps the point's depth (and distance 1) when its ray misses the disc (edge-on).
+    """
+    import torch
+
+    bx, by, off_x, off_y = _offsets(uv, ox, oy)
+    inside, t, rho2 = _surfel_hits(off_x, off_y, centre, normal, rad, focal)
+    pix, row, col = _in_image(inside, bx, by, ox, oy, h, w)
+    hit = inside[row, col]
+    t = torch.where(hit, t[row, col], centre[row, 2])
+    rho2 = torch.where(hit, rho2[row, col], torch.ones_like(t)).float()
+    return pix, t, rho2, row
 
 
 def splat_points_reference(
@@ -462,20 +478,19 @@ def splat_points_reference(
         for i, j, t, _ in covered(n):
             if (np.float32(t), pid) < (best_depth32[i, j], winner[i, j] if winner[i, j] >= 0 else np.inf):
                 best_depth32[i, j], winner[i, j] = np.float32(t), pid
-    if oriented:  # within the front surface, the disc centre nearest the ray; fringes left out
+    if oriented:  # within the front surface, the disc centre nearest the ray; outlines marked
         best = np.full((h, w), np.inf, dtype=np.float32)
         for n, pid in enumerate(ids):
             for i, j, t, rho2 in covered(n):
                 in_front = t <= float(best_depth32[i, j]) + _SURFACE_BAND * radius
                 if in_front and (np.float32(rho2), pid) < (best[i, j], winner[i, j] if best[i, j] < np.inf else np.inf):
                     best[i, j], winner[i, j] = np.float32(rho2), pid
-        fringe = best > _FRINGE
-        winner[fringe] = -1
-        best_depth32[fringe] = np.inf
+    outline = (best > _FRINGE) & (winner >= 0) if oriented else np.zeros((h, w), bool)
     vid = winner.astype(np.int32)[..., None]
     return Fragments(
         vertex_ids=vid,
         weights=(vid >= 0).astype(np.float32),
         depth=best_depth32,
         face_ids=np.full((h, w), -1, dtype=np.int32),
+        outline=outline,
     )

@@ -114,3 +114,25 @@ def test_replace_gives_explicit_fragments_and_construction_errors(box_scene):
     assert not edited.valid[row, col] and frags.valid[row, col]
     with pytest.raises(ValueError, match="need vertex_ids and weights"):
         Fragments(depth=frags.depth, face_ids=frags.face_ids)
+
+
+def test_point_outline_is_cached_and_only_the_fit_leaves_it_empty(box_scene, tmp_path, monkeypatch):
+    """The cache keeps a point cloud's outline covered and marked; iter_fragments (the fit's
+    fragments) hands it out empty unless asked to keep it; renders read it covered."""
+    from omniseg3d_mesh.scene import Scene
+
+    mesh, _ = box_scene
+    import trimesh
+
+    pts, _ = trimesh.sample.sample_surface_even(trimesh.Trimesh(mesh.vertices, mesh.faces), 4000, seed=0)
+    cloud = Scene(vertices=pts, cameras=mesh.cameras[:2])
+    ws = Workspace(tmp_path / "ws")
+    fit = {cam.name: f for cam, f in iter_fragments(cloud, workspace=ws)}
+    monkeypatch.setattr(fragments_module, "compute_fragments", _no_compute)
+    for cam in cloud.cameras:
+        full = load_or_compute_fragments(cloud, cam, ws)  # from the cache
+        assert full.outline is not None and full.outline.any()
+        np.testing.assert_array_equal(fit[cam.name].valid, full.valid & ~full.outline)
+        ((_, kept),) = iter_fragments(cloud, [cam], workspace=ws, keep_outline=True)
+        np.testing.assert_array_equal(kept.vertex_ids, full.vertex_ids)
+        np.testing.assert_array_equal(kept.outline, full.outline)

@@ -249,9 +249,8 @@ def test_point_cloud_label_maps_match_ground_truth(parts_scene, tmp_path):
         g = gt_part_map(scene, cam, _face_labels(scene, labels))
         both = (p >= 0) & (g >= 0)
         assert (p[both] == g[both]).mean() >= 0.95
-        # surfel splats leave fringe pixels (past the outermost points' half radius) empty
-        # rather than giving them to the wrong surface (render/points.py, _FRINGE)
-        assert ((p >= 0) == (g >= 0)).mean() >= 0.9
+        # renders cover the splats' outline too (the fit's fragments leave it empty)
+        assert ((p >= 0) == (g >= 0)).mean() >= 0.97
 
 
 def test_label_map_for_new_camera(parts_scene):

@@ -60,6 +60,7 @@ def test_matches_slow_reference():
         slow = splat_points_reference(cloud, cam, radius=0.08, oriented=oriented)
         np.testing.assert_array_equal(fast.vertex_ids, slow.vertex_ids)
         np.testing.assert_array_equal(fast.depth, slow.depth)
+        np.testing.assert_array_equal(fast.outline, slow.outline)
         # a volume of random points is no surface: its surfels mostly leave pixels out
         assert fast.valid.mean() > (0.2 if not oriented else 0.02)
         assert np.all(fast.weights[fast.valid] == 1) and np.all(fast.weights[~fast.valid] == 0)
@@ -74,6 +75,7 @@ def test_surfels_match_reference_on_a_surface():
     slow = splat_points_reference(cloud, cam, radius=radius)
     np.testing.assert_array_equal(fast.vertex_ids, slow.vertex_ids)
     np.testing.assert_array_equal(fast.depth, slow.depth)
+    np.testing.assert_array_equal(fast.outline, slow.outline)
     assert fast.valid.mean() > 0.2
 
 
@@ -129,10 +131,31 @@ def test_agrees_with_mesh_raycast():
         # within 2.5 splat radii, or 2.5 pixel footprints where pixels are larger than splats
         pixel = ray.depth[both] / cam.K[0, 0]
         agree.append((dist < 2.5 * np.maximum(radius, pixel)).mean())
-    # fringe pixels (past the outermost points' half radius, in the gaps of the even but
-    # irregular sampling) are left out, never given to the wrong surface
-    assert min(cover) > 0.8, cover
+    assert min(cover) > 0.97, cover
     assert min(agree) > 0.95, agree
+
+
+def test_outline_is_covered_and_marked_and_the_fit_leaves_it_empty():
+    """Renders cover a surface's outline; the fit's fragments (without_outline) leave it out."""
+    from omniseg3d_mesh.render.raycast import raycast_fragments
+
+    mesh_scene, cloud = _mesh_and_samples()
+    cam = mesh_scene.cameras[0]
+    ray, pts = raycast_fragments(mesh_scene, cam), splat_points(cloud, cam)
+    fit = pts.without_outline()
+    out = pts.outline
+    assert out.dtype == bool and out.shape == pts.depth.shape
+    assert 0.02 < out.mean() < 0.4 and np.all(pts.valid[out])
+    # the outline is exactly what the fit's fragments leave out, the rest is untouched
+    np.testing.assert_array_equal(fit.valid, pts.valid & ~out)
+    np.testing.assert_array_equal(fit.vertex_ids[~out], pts.vertex_ids[~out])
+    assert np.all(fit.weights[out] == 0) and np.all(np.isinf(fit.depth[out])) and fit.outline is None
+    # covering the outline follows the mesh's silhouette; leaving it out does not
+    assert (ray.valid == pts.valid).mean() > 0.97
+    assert (ray.valid == fit.valid).mean() < 0.9
+    # camera-facing discs and fragments without an outline hand themselves back
+    assert not splat_points(cloud, cam, oriented=False).outline.any()
+    assert fit.without_outline() is fit
 
 
 def test_default_radii_follow_the_local_spacing():
@@ -215,3 +238,17 @@ def test_point_normals_of_a_plane_and_a_box_face():
     side = (np.abs(box[:, 1] + 0.2) < 1e-9) & (np.abs(box[:, 0]) < 0.15) & (box[:, 2] > 0.05) & (box[:, 2] < 0.35)
     assert side.sum() > 100
     np.testing.assert_allclose(np.abs(point_normals(box)[side, 1]), 1.0, atol=1e-6)
+
+
+def test_second_pass_gives_the_same_fragments_when_it_intersects_the_rays_again(monkeypatch):
+    """Past the budget of covered pixels kept from the first pass, the second recomputes them."""
+    from omniseg3d_mesh.render import points
+
+    _, cloud = _mesh_and_samples(n=3000)
+    cam = cloud.cameras[2]
+    kept = splat_points(cloud, cam)
+    monkeypatch.setattr(points, "_KEEP", 50)  # only the first chunk or none is kept
+    again = splat_points(cloud, cam)
+    np.testing.assert_array_equal(kept.vertex_ids, again.vertex_ids)
+    np.testing.assert_array_equal(kept.depth, again.depth)
+    np.testing.assert_array_equal(kept.outline, again.outline)
