@@ -197,6 +197,10 @@ class FitConfig(_Config):
         "two-level features f = coarse[voxel] + fine[vertex] with about this many occupied voxels, so large meshes keep their samples per parameter; meshes with fewer vertices fit per vertex only (0 = off)",
         ge=0,
     )
+    optimizer: Literal["adam", "lazy_adam"] = opt(
+        "adam",
+        "adam: dense Adam over every row; lazy_adam: Adam that moves only the rows a step sampled (large meshes)",
+    )
     views_per_step: int = opt(4, "views in each step's batch (num_pixels are shared among them)", ge=1)
     mask_balanced: float = opt(
         0.5,
