@@ -58,6 +58,7 @@ __all__ = [
     "pixel_vertices",
     "fit_field",
     "resolve_device",
+    "vote_embedding",
     "masks_hash",
 ]
 
@@ -180,6 +181,83 @@ def pixel_vertices(faces, face_ids, bary):
 
     b = bary.float()
     return faces[face_ids], torch.cat([1.0 - (b[:, :1] + b[:, 1:]), b], dim=1)
+
+
+VOTE_INIT_PIXELS = 16384  # pixels per view the vote initialisation reads (a node-level statistic: a sample is enough)
+
+
+def vote_embedding(
+    views: list[ViewData],
+    init,
+    node_of: np.ndarray | None,
+    iterations: int,
+    seed: int = 0,
+    pixels: int = VOTE_INIT_PIXELS,
+):
+    """Start features from the masks' multi-view co-membership instead of noise.
+
+    A few rounds of ``X <- normalise(sum_views P_v J_v Q_v X)``: ``Q_v`` averages the
+    rows of ``X`` over the nodes each patch of view v covers, ``J_v`` is the Jaccard
+    similarity of the patches' mask sets (:func:`losses.jaccard_affinity`, what the
+    affinity term regresses) and ``P_v`` hands each node the mix of its patches. A node
+    thus becomes the vote-weighted average of the random vectors of the nodes it shares
+    masks with, summed over every view that sees it: nodes that the masks keep together
+    across views start with nearly equal features, nodes no mask ever joins keep
+    independent random directions (cosine ~ 1/sqrt(D)). This is the co-membership
+    statistic the voting anchor scores with (``evaluation.voting_scores``), handed to
+    the field as its starting point; the losses then refine it.
+
+    Args:
+        views: the training views (:func:`prepare_views`).
+        init: [R, D] float tensor (CPU) of random start features, one row per node.
+        node_of: [V] int node of each vertex (the coarse level), or None (nodes = vertices).
+        iterations: rounds of averaging (0 returns ``init``).
+        seed: seeds the per-view pixel sample.
+        pixels: pixels per view read (at most).
+
+    Returns:
+        [R, D] float tensor of unit rows for nodes some sampled pixel covers, ``init``'s rows elsewhere.
+    """
+    import torch
+
+    from .losses import jaccard_affinity
+
+    if iterations <= 0 or not views:
+        return init
+    rng = np.random.default_rng([int(seed), 7])
+    per_view = []  # (node of each sampled pixel, patch of each, Jaccard, patch count)
+    for v in views:
+        n = v.num_pixels
+        if n == 0:
+            continue
+        sel = np.sort(rng.choice(n, min(n, pixels), replace=False))
+        if v.is_compact:
+            assert v.faces is not None and v.face_ids is not None and v.bary is not None
+            ids, w = pixel_vertices(v.faces, v.face_ids[sel], v.bary[sel])
+        else:
+            assert v.explicit_ids is not None and v.explicit_weights is not None
+            ids, w = v.explicit_ids[sel], v.explicit_weights[sel].astype(np.float32)
+        vert = ids[np.arange(len(sel)), np.argmax(w, axis=1)].astype(np.int64)
+        keep = vert >= 0
+        vert = vert[keep]
+        nodes = vert if node_of is None else node_of[vert]
+        patches = v.patch_ids[sel][keep].astype(np.int64)
+        num_p = int(v.votes.shape[0])
+        jac = jaccard_affinity(torch.from_numpy(v.votes))
+        per_view.append((torch.from_numpy(nodes), torch.from_numpy(patches), jac, num_p))
+    x = init.clone()
+    touched = torch.zeros(len(init), dtype=torch.bool)
+    for nodes, _, _, _ in per_view:
+        touched[nodes] = True
+    for _ in range(int(iterations)):
+        acc = torch.zeros_like(x)
+        for nodes, patches, jac, num_p in per_view:
+            sums = torch.zeros(num_p, x.shape[1]).index_add_(0, patches, x.index_select(0, nodes))
+            counts = torch.bincount(patches, minlength=num_p).clamp(min=1).to(x.dtype)
+            voted = jac @ (sums / counts[:, None])  # [P, D]: each patch's vote-weighted mean
+            acc.index_add_(0, nodes, voted.index_select(0, patches))
+        x = torch.where(touched[:, None], torch.nn.functional.normalize(acc, dim=1), init)
+    return x
 
 
 class FitDivergedError(RuntimeError):
@@ -673,15 +751,16 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
 
         labels, num_nodes = voxel_clusters(scene.vertices, int(config.coarse_nodes), mask=seen)
         node_of = torch.from_numpy(labels).to(device)
-    if node_of is not None:
-        init = torch.cat(
-            [
-                torch.randn(num_nodes, config.feature_dim, generator=gen) / math.sqrt(config.feature_dim),
-                torch.zeros(num_v, config.feature_dim),
-            ]
+    rows = num_nodes if node_of is not None else num_v
+    init = torch.randn(rows, config.feature_dim, generator=gen) / math.sqrt(config.feature_dim)
+    if config.vote_init_iters > 0:
+        t_vote = time.perf_counter()
+        init = vote_embedding(
+            views, init, None if node_of is None else labels, int(config.vote_init_iters), int(config.seed)
         )
-    else:
-        init = torch.randn(num_v, config.feature_dim, generator=gen) / math.sqrt(config.feature_dim)
+        log.info("fit: vote initialisation %.2f s", time.perf_counter() - t_vote)
+    if node_of is not None:
+        init = torch.cat([init, torch.zeros(num_v, config.feature_dim)])
     features = torch.nn.Parameter(init.to(device))
 
     def vertex_features(ids):
