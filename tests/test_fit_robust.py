@@ -181,3 +181,45 @@ def test_fit_with_vote_init_starts_from_the_votes(room):
     assert _mean_cos(start[0], table, table) < 0.2
     assert _mean_cos(start[3], table, table) > 0.5
     assert abs(_mean_cos(start[3], twin_a, twin_b)) < 0.2
+
+
+def test_vote_pair_targets_are_the_masks_co_membership(room):
+    """vote_pair_targets: ~1 inside one object, low across a merge, 0 for objects no view shows together."""
+    from omniseg3d_mesh.fit import prepare_views, vote_pair_targets
+
+    scene, labels, masks, _ = room
+    views = prepare_views(scene, masks, FitConfig(device="cpu"))
+    rng = np.random.default_rng(0)
+
+    def targets(a, b):
+        pa, pb = np.flatnonzero(labels == a), np.flatnonzero(labels == b)
+        pairs = np.stack([rng.choice(pa, 2000), rng.choice(pb, 2000)], axis=1)
+        return vote_pair_targets(views, pairs, None, scene.num_vertices)
+
+    t, seen_both = targets(1, 1)
+    assert seen_both.mean() > 0.3 and t[seen_both].mean() > 0.9  # the table: one mask in every view
+    t, seen_both = targets(2, 1)  # the cube and its table share a mask in every 3rd view only
+    assert seen_both.any() and 0.02 < t[seen_both].mean() < 0.5
+    t, seen_both = targets(3, 4)  # the twins: never in one view
+    assert not seen_both.any() and not t.any()
+
+
+def test_spread_votes_pulls_pairs_the_masks_join(room):
+    """With spread_votes the spread pairs regress their co-membership: one object's vertices come together.
+
+    Only the spread term acts here (contrastive loss at weight 0): plain repulsion pushes
+    random pairs of the table apart, the vote targets pull them to ~1 and keep the twins apart.
+    """
+    scene, labels, masks, _ = room
+    table, twin_a, twin_b = (np.flatnonzero(labels == k)[::5] for k in (1, 3, 4))
+    cos = {}
+    for votes in (False, True):
+        cfg = FitConfig(
+            steps=150, checkpoint_every=0, device="cpu", feature_dim=16, loss="contrastive", contrastive_weight=0.0,
+            spread_weight=5.0, spread_votes=votes, num_pixels=4096,
+        )  # fmt: skip
+        feats = fit_field(scene, masks, cfg).features
+        cos[votes] = (_mean_cos(feats, table, table), _mean_cos(feats, twin_a, twin_b))
+    assert cos[False][0] < 0.3, cos
+    assert cos[True][0] > 0.6, cos
+    assert cos[True][1] < 0.3, cos
