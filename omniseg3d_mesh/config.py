@@ -197,9 +197,19 @@ class FitConfig(_Config):
         "two-level features f = coarse[voxel] + fine[vertex] with about this many occupied voxels, so large meshes keep their samples per parameter; meshes with fewer vertices fit per vertex only (0 = off)",
         ge=0,
     )
+    spread_votes: bool = opt(
+        False,
+        "the spread term's random pairs take the masks' multi-view co-membership (mean Jaccard over the views showing both) as their cosine target instead of plain repulsion (docs/fit.md)",
+    )
+    vote_init_iters: int = opt(
+        0,
+        "start the features from the masks' multi-view co-membership: rounds of vote-weighted averaging of random vectors over the nodes that share masks (docs/fit.md); 0 = random start",
+        ge=0,
+        le=20,
+    )
     optimizer: Literal["adam", "lazy_adam"] = opt(
-        "adam",
-        "adam: dense Adam over every row; lazy_adam: Adam that moves only the rows a step sampled (large meshes)",
+        "lazy_adam",
+        "lazy_adam: Adam that moves only the feature rows a step sampled (sparse updates; docs/fit.md); adam: dense Adam over every row, as the paper",
     )
     views_per_step: int = opt(4, "views in each step's batch (num_pixels are shared among them)", ge=1)
     mask_balanced: float = opt(

@@ -58,6 +58,8 @@ __all__ = [
     "pixel_vertices",
     "fit_field",
     "resolve_device",
+    "vote_embedding",
+    "vote_pair_targets",
     "masks_hash",
 ]
 
@@ -180,6 +182,136 @@ def pixel_vertices(faces, face_ids, bary):
 
     b = bary.float()
     return faces[face_ids], torch.cat([1.0 - (b[:, :1] + b[:, 1:]), b], dim=1)
+
+
+SPREAD_POOL = 1 << 18  # spread pairs drawn once when their targets come from the votes (spread_votes)
+VOTE_INIT_PIXELS = 16384  # pixels per view the vote initialisation reads (a node-level statistic: a sample is enough)
+
+
+def _node_patch_samples(views: list[ViewData], node_of: np.ndarray | None, seed: int, pixels: int):
+    """Per view with pixels: (view, node [n] int64, patch [n] int64) of up to ``pixels`` sampled pixels.
+
+    A pixel's node is that of its vertex with the largest weight (``node_of[vertex]``, or
+    the vertex itself when ``node_of`` is None).
+    """
+    rng = np.random.default_rng([int(seed), 7])
+    out = []
+    for v in views:
+        n = v.num_pixels
+        if n == 0:
+            continue
+        sel = np.sort(rng.choice(n, min(n, pixels), replace=False))
+        if v.is_compact:
+            assert v.faces is not None and v.face_ids is not None and v.bary is not None
+            ids, w = pixel_vertices(v.faces, v.face_ids[sel], v.bary[sel])
+        else:
+            assert v.explicit_ids is not None and v.explicit_weights is not None
+            ids, w = v.explicit_ids[sel], v.explicit_weights[sel].astype(np.float32)
+        vert = ids[np.arange(len(sel)), np.argmax(w, axis=1)].astype(np.int64)
+        keep = vert >= 0
+        vert = vert[keep]
+        out.append((v, vert if node_of is None else node_of[vert], v.patch_ids[sel][keep].astype(np.int64)))
+    return out
+
+
+def vote_pair_targets(
+    views: list[ViewData],
+    pairs: np.ndarray,
+    node_of: np.ndarray | None,
+    num_nodes: int,
+    seed: int = 0,
+    pixels: int = VOTE_INIT_PIXELS,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The masks' multi-view co-membership of vertex pairs: mean Jaccard over the views showing both.
+
+    Each node (vertex, or coarse voxel with ``node_of``) gets, per view, the patch of a
+    sampled pixel on it; a pair's target is the mean over the views where both nodes
+    have a patch of the Jaccard similarity of the two patches' mask sets (what the
+    affinity term regresses one view at a time), and 0 where no view shows both.
+
+    Args:
+        views: the training views.
+        pairs: [B, 2] int vertex ids.
+        node_of: [V] node of each vertex or None.
+        num_nodes: number of nodes (V when ``node_of`` is None).
+
+    Returns:
+        ``(target [B] float32 in [0, 1], covisible [B] bool)``.
+    """
+    samples = _node_patch_samples(views, node_of, seed, pixels)
+    nu = pairs[:, 0] if node_of is None else node_of[pairs[:, 0]]
+    nv = pairs[:, 1] if node_of is None else node_of[pairs[:, 1]]
+    total = np.zeros(len(pairs), np.float64)
+    count = np.zeros(len(pairs), np.int64)
+    patch_of = np.full(num_nodes, -1, np.int64)
+    for v, nodes, patches in samples:
+        patch_of[nodes] = patches
+        pu, pv = patch_of[nu], patch_of[nv]
+        both = (pu >= 0) & (pv >= 0)
+        if both.any():
+            c = v.votes[pu[both], pv[both]].astype(np.float64)
+            union = v.votes[pu[both], pu[both]] + v.votes[pv[both], pv[both]] - c
+            total[both] += np.where(union > 0, c / np.maximum(union, 1), 0.0)
+            count[both] += 1
+        patch_of[nodes] = -1
+    return (total / np.maximum(count, 1)).astype(np.float32), count > 0
+
+
+def vote_embedding(
+    views: list[ViewData],
+    init,
+    node_of: np.ndarray | None,
+    iterations: int,
+    seed: int = 0,
+    pixels: int = VOTE_INIT_PIXELS,
+):
+    """Start features from the masks' multi-view co-membership instead of noise.
+
+    A few rounds of ``X <- normalise(sum_views P_v J_v Q_v X)``: ``Q_v`` averages the
+    rows of ``X`` over the nodes each patch of view v covers, ``J_v`` is the Jaccard
+    similarity of the patches' mask sets (:func:`losses.jaccard_affinity`, what the
+    affinity term regresses) and ``P_v`` hands each node the mix of its patches. A node
+    thus becomes the vote-weighted average of the random vectors of the nodes it shares
+    masks with, summed over every view that sees it: nodes that the masks keep together
+    across views start with nearly equal features, nodes no mask ever joins keep
+    independent random directions (cosine ~ 1/sqrt(D)). This is the co-membership
+    statistic the voting anchor scores with (``evaluation.voting_scores``), handed to
+    the field as its starting point; the losses then refine it.
+
+    Args:
+        views: the training views (:func:`prepare_views`).
+        init: [R, D] float tensor (CPU) of random start features, one row per node.
+        node_of: [V] int node of each vertex (the coarse level), or None (nodes = vertices).
+        iterations: rounds of averaging (0 returns ``init``).
+        seed: seeds the per-view pixel sample.
+        pixels: pixels per view read (at most).
+
+    Returns:
+        [R, D] float tensor of unit rows for nodes some sampled pixel covers, ``init``'s rows elsewhere.
+    """
+    import torch
+
+    from .losses import jaccard_affinity
+
+    if iterations <= 0 or not views:
+        return init
+    per_view = [
+        (torch.from_numpy(nodes), torch.from_numpy(patches), jaccard_affinity(torch.from_numpy(v.votes)), len(v.votes))
+        for v, nodes, patches in _node_patch_samples(views, node_of, seed, pixels)
+    ]
+    x = init.clone()
+    touched = torch.zeros(len(init), dtype=torch.bool)
+    for nodes, _, _, _ in per_view:
+        touched[nodes] = True
+    for _ in range(int(iterations)):
+        acc = torch.zeros_like(x)
+        for nodes, patches, jac, num_p in per_view:
+            sums = torch.zeros(num_p, x.shape[1]).index_add_(0, patches, x.index_select(0, nodes))
+            counts = torch.bincount(patches, minlength=num_p).clamp(min=1).to(x.dtype)
+            voted = jac @ (sums / counts[:, None])  # [P, D]: each patch's vote-weighted mean
+            acc.index_add_(0, nodes, voted.index_select(0, patches))
+        x = torch.where(touched[:, None], torch.nn.functional.normalize(acc, dim=1), init)
+    return x
 
 
 class FitDivergedError(RuntimeError):
@@ -673,15 +805,16 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
 
         labels, num_nodes = voxel_clusters(scene.vertices, int(config.coarse_nodes), mask=seen)
         node_of = torch.from_numpy(labels).to(device)
-    if node_of is not None:
-        init = torch.cat(
-            [
-                torch.randn(num_nodes, config.feature_dim, generator=gen) / math.sqrt(config.feature_dim),
-                torch.zeros(num_v, config.feature_dim),
-            ]
+    rows = num_nodes if node_of is not None else num_v
+    init = torch.randn(rows, config.feature_dim, generator=gen) / math.sqrt(config.feature_dim)
+    if config.vote_init_iters > 0:
+        t_vote = time.perf_counter()
+        init = vote_embedding(
+            views, init, None if node_of is None else labels, int(config.vote_init_iters), int(config.seed)
         )
-    else:
-        init = torch.randn(num_v, config.feature_dim, generator=gen) / math.sqrt(config.feature_dim)
+        log.info("fit: vote initialisation %.2f s", time.perf_counter() - t_vote)
+    if node_of is not None:
+        init = torch.cat([init, torch.zeros(num_v, config.feature_dim)])
     features = torch.nn.Parameter(init.to(device))
 
     lazy = config.optimizer == "lazy_adam"
@@ -724,6 +857,22 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
             last_loss = float(ckpt.get("loss", float("nan")))
             log.info("resuming fit from step %d of %d (%s)", start, config.steps, ckpt_path)
 
+    pool = None  # spread pairs with the masks' co-membership as their target (spread_votes)
+    if config.spread_votes and config.spread_weight > 0 and len(seen_ids) > 1:
+        t_pool = time.perf_counter()
+        prng = np.random.default_rng([int(config.seed), 11])
+        seen_np = seen_ids.cpu().numpy()
+        pairs_np = seen_np[prng.integers(0, len(seen_np), (SPREAD_POOL, 2))]
+        target_np, _ = vote_pair_targets(
+            views,
+            pairs_np,
+            None if node_of is None else labels,
+            num_nodes if node_of is not None else num_v,
+            config.seed,
+        )
+        pool = (torch.from_numpy(pairs_np).to(device), torch.from_numpy(target_np).to(device))
+        log.info("fit: spread pairs with co-membership targets %.2f s", time.perf_counter() - t_pool)
+
     t_fit = time.perf_counter()
     use_affinity = config.loss in ("affinity", "both")
     use_contrastive = config.loss in ("contrastive", "both")
@@ -757,9 +906,20 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
         if config.norm_weight > 0:
             loss = loss + config.norm_weight * norm_loss(pix)
         if config.spread_weight > 0 and len(seen_ids) > 1:
-            pair = seen_ids[torch.from_numpy(rng.integers(0, len(seen_ids), (config.num_pixels // 2, 2))).to(device)]
+            if pool is None:
+                pair = seen_ids[
+                    torch.from_numpy(rng.integers(0, len(seen_ids), (config.num_pixels // 2, 2))).to(device)
+                ]
+            else:
+                pick = torch.from_numpy(rng.integers(0, len(pool[0]), config.num_pixels // 2)).to(device)
+                pair, target = pool[0].index_select(0, pick), pool[1].index_select(0, pick)
             g = torch.nn.functional.normalize(vertex_features(pair.reshape(-1)), dim=1).view(-1, 2, features.shape[1])
-            loss = loss + config.spread_weight * torch.relu((g[:, 0] * g[:, 1]).sum(1)).pow(2).mean()
+            cos = (g[:, 0] * g[:, 1]).sum(1)
+            if pool is None:
+                loss = loss + config.spread_weight * torch.relu(cos).pow(2).mean()
+            else:  # pairs the masks join regress their co-membership; the rest only point away
+                err = torch.where(target > 0, cos - target, torch.relu(cos))
+                loss = loss + config.spread_weight * err.pow(2).mean()
         if edges is not None:
             e = edges[torch.from_numpy(rng.integers(0, len(edges), min(len(edges), 4 * config.num_pixels))).to(device)]
             loss = (

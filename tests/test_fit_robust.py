@@ -88,9 +88,15 @@ def _masks(scene, labels):
 
 
 @pytest.fixture(scope="module")
-def fitted():
+def room():
     scene, labels = _scene()
     masks, frags = _masks(scene, labels)
+    return scene, labels, masks, frags
+
+
+@pytest.fixture(scope="module")
+def fitted(room):
+    scene, labels, masks, frags = room
     field = fit_field(scene, masks, FitConfig(steps=300, checkpoint_every=0, device="cpu"))
     return scene, labels, masks, frags, field.normalized()
 
@@ -133,3 +139,87 @@ def test_identical_objects_never_seen_together_come_apart(fitted):
     b = feats[labels == 4].mean(0)
     cos = float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
     assert cos < 0.5, f"twins never seen together have cosine {cos:.2f}"
+
+
+def _mean_cos(feats, a, b):
+    fa = feats[a] / np.linalg.norm(feats[a], axis=1, keepdims=True)
+    fb = feats[b] / np.linalg.norm(feats[b], axis=1, keepdims=True)
+    return float((fa @ fb.T).mean())
+
+
+def test_vote_initialisation_starts_from_co_membership(room):
+    """vote_embedding: vertices the masks keep together in every view start close, vertices no mask joins stay random."""
+    import math
+
+    import torch
+
+    from omniseg3d_mesh.fit import prepare_views, vote_embedding
+
+    scene, labels, masks, _ = room
+    views = prepare_views(scene, masks, FitConfig(device="cpu"))
+    init = torch.randn(scene.num_vertices, 16, generator=torch.Generator().manual_seed(0)) / math.sqrt(16)
+    x = vote_embedding(views, init, None, 3).numpy()
+    moved = np.any(x != init.numpy(), axis=1)  # nodes some sampled pixel covers
+    table, twin_a, twin_b, floor = (np.flatnonzero(moved & (labels == k))[:300] for k in (1, 3, 4, 0))
+    assert len(table) > 50 and len(twin_a) > 50 and len(twin_b) > 50
+    assert _mean_cos(x, table, table) > 0.6, "vertices of one object (one mask in every view) did not start together"
+    assert _mean_cos(x, twin_a, twin_a) > 0.6
+    assert abs(_mean_cos(x, twin_a, twin_b)) < 0.15, "objects no mask ever joins must keep independent directions"
+    assert abs(_mean_cos(x, table, floor)) < 0.15
+    assert _mean_cos(init.numpy(), table, table) < 0.1  # the random start had no structure
+    assert vote_embedding(views, init, None, 0) is init  # 0 rounds = the random start
+
+
+def test_fit_with_vote_init_starts_from_the_votes(room):
+    """FitConfig.vote_init_iters routes the start through vote_embedding (seen at steps = 0)."""
+    scene, labels, masks, _ = room
+    table, twin_a, twin_b = (np.flatnonzero(labels == k)[::7] for k in (1, 3, 4))
+    start = {}
+    for iters in (0, 3):
+        cfg = FitConfig(steps=0, checkpoint_every=0, device="cpu", feature_dim=16, vote_init_iters=iters)
+        start[iters] = fit_field(scene, masks, cfg).features
+    assert _mean_cos(start[0], table, table) < 0.2
+    assert _mean_cos(start[3], table, table) > 0.5
+    assert abs(_mean_cos(start[3], twin_a, twin_b)) < 0.2
+
+
+def test_vote_pair_targets_are_the_masks_co_membership(room):
+    """vote_pair_targets: ~1 inside one object, low across a merge, 0 for objects no view shows together."""
+    from omniseg3d_mesh.fit import prepare_views, vote_pair_targets
+
+    scene, labels, masks, _ = room
+    views = prepare_views(scene, masks, FitConfig(device="cpu"))
+    rng = np.random.default_rng(0)
+
+    def targets(a, b):
+        pa, pb = np.flatnonzero(labels == a), np.flatnonzero(labels == b)
+        pairs = np.stack([rng.choice(pa, 2000), rng.choice(pb, 2000)], axis=1)
+        return vote_pair_targets(views, pairs, None, scene.num_vertices)
+
+    t, seen_both = targets(1, 1)
+    assert seen_both.mean() > 0.3 and t[seen_both].mean() > 0.9  # the table: one mask in every view
+    t, seen_both = targets(2, 1)  # the cube and its table share a mask in every 3rd view only
+    assert seen_both.any() and 0.02 < t[seen_both].mean() < 0.5
+    t, seen_both = targets(3, 4)  # the twins: never in one view
+    assert not seen_both.any() and not t.any()
+
+
+def test_spread_votes_pulls_pairs_the_masks_join(room):
+    """With spread_votes the spread pairs regress their co-membership: one object's vertices come together.
+
+    Only the spread term acts here (contrastive loss at weight 0): plain repulsion pushes
+    random pairs of the table apart, the vote targets pull them to ~1 and keep the twins apart.
+    """
+    scene, labels, masks, _ = room
+    table, twin_a, twin_b = (np.flatnonzero(labels == k)[::5] for k in (1, 3, 4))
+    cos = {}
+    for votes in (False, True):
+        cfg = FitConfig(
+            steps=150, checkpoint_every=0, device="cpu", feature_dim=16, loss="contrastive", contrastive_weight=0.0,
+            spread_weight=5.0, spread_votes=votes, num_pixels=4096,
+        )  # fmt: skip
+        feats = fit_field(scene, masks, cfg).features
+        cos[votes] = (_mean_cos(feats, table, table), _mean_cos(feats, twin_a, twin_b))
+    assert cos[False][0] < 0.3, cos
+    assert cos[True][0] > 0.6, cos
+    assert cos[True][1] < 0.3, cos
