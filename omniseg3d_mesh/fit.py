@@ -819,15 +819,15 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
 
     lazy = config.optimizer == "lazy_adam"
 
-    def rows(ids):
+    def param_rows(ids):
         # sparse row gradients for the lazy optimizer: a step moves only the rows it sampled
         return torch.nn.functional.embedding(ids, features, sparse=True) if lazy else features.index_select(0, ids)
 
     def vertex_features(ids):
         """[n, D] effective features of vertex ids [n] (long)."""
         if node_of is None:
-            return rows(ids)
-        return rows(node_of.index_select(0, ids)) + rows(ids + num_nodes)
+            return param_rows(ids)
+        return param_rows(node_of.index_select(0, ids)) + param_rows(ids + num_nodes)
 
     # Adam keeps moving a row on its momentum for ~10 steps after a sample, by about 30 lr in
     # all: on a large mesh, where a vertex is sampled a handful of times in the whole fit, that
