@@ -852,6 +852,9 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
             with torch.no_grad():
                 features.copy_(ckpt["features"].to(device))
             optimizer.load_state_dict(ckpt["optimizer"])
+            if lazy:  # SparseAdam counts steps in a Python int (its bias correction in float64): keep it so
+                for st in optimizer.state.values():
+                    st["step"] = int(st["step"])
             _optimizer_to(optimizer, device)
             start = int(ckpt["step"])
             last_loss = float(ckpt.get("loss", float("nan")))

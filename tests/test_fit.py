@@ -460,3 +460,27 @@ def test_point_cloud_fit_keeps_a_box_apart_from_the_floor_it_stands_on():
     assert iou > 0.78, iou
     foot = (point_obj == 1) & (pts[:, 2] < 0.05)  # the box's lowest 5 cm, where the floor's discs stood up
     assert (field.features[foot] @ field.features[click]).mean() > 0.67
+
+
+def test_lazy_adam_keeps_rarely_sampled_vertices_apart():
+    """Few samples per vertex (a large mesh in miniature: ~47 vertices per coarse node, as 2M
+    vertices have at 30000 nodes): dense Adam keeps moving a fine row (zero at start) on its
+    momentum long after its few samples, which scatters the vertices of one part; lazy Adam moves
+    only the rows a step sampled, and same-part vertices stay together."""
+    scene, part, obj = make_parts_scene(subdivisions=4)
+    masks = simulate_masks(scene, part, obj)
+    cfg = FitConfig(
+        steps=200, num_pixels=512, lr=0.03, coarse_nodes=300, checkpoint_every=0, device="cpu", num_threads=1
+    )
+    gaps = {}
+    for opt in ("adam", "lazy_adam"):
+        f = fit_field(scene, masks, replace(cfg, optimizer=opt), fragment_config=FragmentConfig(backend="cpu")).features
+        views = prepare_views(scene, masks, cfg)
+        keep = (obj > 0) & _seen(views, scene.num_vertices)
+        rng = np.random.default_rng(0)
+        keep = np.flatnonzero(keep)
+        keep = np.isin(np.arange(len(obj)), rng.choice(keep, min(len(keep), 3000), replace=False))
+        same_part, other_part, _ = _similarity_levels(f, part, obj, keep)
+        gaps[opt] = (same_part, same_part - other_part)
+    assert gaps["lazy_adam"][0] > gaps["adam"][0] + 0.05  # same-part vertices agree more (0.70 vs 0.62)
+    assert gaps["lazy_adam"][1] > gaps["adam"][1] + 0.03  # and the part gap is wider (0.34 vs 0.29)
