@@ -426,13 +426,13 @@ class PartTree:
         than that, it would split regions more masks keep whole than cut; coarser, it
         would merge regions more masks draw apart than together. Each merge weighs by
         its evidence (the number of masks that touch it), so a merge few masks see
-        cannot outvote one many masks decide.
+        cannot outvote one many masks decide. The cut has at least 2 parts.
 
         Args:
             separating, touching: [P-1] votes per merge, in linkage order (ascending height).
 
         Returns:
-            k in 1..P.
+            k in 2..P (1 for a tree of one part).
         """
         p = len(self.level_maps[0]) if self.level_maps else 0
         if p < 2 or self.linkage is None:
@@ -444,8 +444,10 @@ class PartTree:
                 f"votes of shape {sep.shape} and {touch.shape}; expected ({p - 1},) each, one per merge of the tree"
             )
         gain = 2.0 * sep - touch  # separating minus joining votes
-        total = np.r_[0.0, np.cumsum(gain[::-1])]  # total[k-1]: the k-1 highest merges undone
-        return int(np.argmax(total)) + 1
+        total = np.cumsum(gain[::-1])  # total[k-2]: the k-1 highest merges undone
+        # at least 2 parts: one part cuts nothing (masks of whole objects always vote to join
+        # the last merge), and asking to discretize is asking for a cut
+        return int(np.argmax(total)) + 2
 
     def labels_for_num_parts(self, k: int) -> np.ndarray:
         """[P] cluster (0..k'-1) of each level-0 part in the dendrogram cut with at most ``k`` clusters."""

@@ -102,7 +102,8 @@ def test_votes_per_merge_and_cut_by_hand():
     # (0,1): {0,1} holds both; (2,3): {2,3} holds both, {2} and {3} one each; top: every mask holds one side
     assert sep.tolist() == [0, 2, 4] and touch.tolist() == [1, 3, 4]
     assert tree.mask_num_parts(sep, touch) == 3  # undo the top (+4) and (2,3) (+1), keep (0,1) (-1)
-    assert tree.mask_num_parts(np.zeros(3), np.zeros(3)) == 1  # no votes: one part
+    # masks that only join: still a cut (2 parts), never the whole as one part
+    assert tree.mask_num_parts(np.zeros(3), np.array([5, 5, 5])) == 2
     # a merge few masks see cannot outvote one many masks decide: (2,3) kept by 6 masks of 10,
     # (0,1) kept apart by the only 2 that see it; by fractions (0,1) would win (+0.5 > -0.1)
     assert tree.mask_num_parts(np.array([2, 4, 1]), np.array([2, 10, 1])) == 2
