@@ -207,7 +207,7 @@ class FitConfig(_Config):
         ge=0,
         le=20,
     )
-    optimizer: Literal["adam", "lazy_adam"] = opt(
+    optimizer: Literal["adam", "lazy_adam", "block_adam"] = opt(
         "lazy_adam",
         "lazy_adam: Adam that moves only the feature rows a step sampled (sparse updates; docs/fit.md); adam: dense Adam over every row, as the paper",
     )

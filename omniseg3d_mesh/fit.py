@@ -817,7 +817,7 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
         init = torch.cat([init, torch.zeros(num_v, config.feature_dim)])
     features = torch.nn.Parameter(init.to(device))
 
-    lazy = config.optimizer == "lazy_adam"
+    lazy = config.optimizer in ("lazy_adam", "block_adam")
 
     def param_rows(ids):
         # sparse row gradients for the lazy optimizer: a step moves only the rows it sampled
@@ -832,9 +832,17 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
     # Adam keeps moving a row on its momentum for ~10 steps after a sample, by about 30 lr in
     # all: on a large mesh, where a vertex is sampled a handful of times in the whole fit, that
     # drift is most of what its fine row learns. The lazy variant updates only sampled rows.
-    optimizer: torch.optim.Optimizer = (
-        torch.optim.SparseAdam([features], lr=config.lr) if lazy else torch.optim.Adam([features], lr=config.lr)
-    )
+    optimizer: torch.optim.Optimizer
+    if config.optimizer == "block_adam":
+        from .optim import BlockAdam
+
+        # The fine rows (per vertex, under a coarse level) share one second moment. A mesh with no
+        # coarse level is small enough that every vertex row gets many samples: each keeps its own.
+        optimizer = BlockAdam([features], lr=config.lr, shared_from=num_nodes if node_of is not None else rows)
+    elif lazy:
+        optimizer = torch.optim.SparseAdam([features], lr=config.lr)
+    else:
+        optimizer = torch.optim.Adam([features], lr=config.lr)
 
     edges = None
     if config.smooth_weight > 0:

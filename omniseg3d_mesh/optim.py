@@ -1,0 +1,96 @@
+"""Optimisers for the per-vertex feature rows of :func:`omniseg3d_mesh.fit.fit_field`.
+
+:class:`BlockAdam` is lazy Adam over sparse row gradients (like ``torch.optim.SparseAdam``:
+a step moves only the rows it sampled) whose second moment is *shared* by a block of
+rows. Why: Adam divides each row's step by the root of that row's own mean squared
+gradient, so every row it samples moves by about ``lr`` whatever its evidence. A
+vertex row sampled a handful of times in the whole fit (the fine rows of a 2M-vertex
+mesh get about a dozen samples) then moves by full-size steps whose directions are
+mostly noise. With one second moment per block, a row's step is ``lr`` times its
+gradient relative to the block's typical gradient: a row hit by many pixels moves
+more than a row hit by one, and the block's mean step stays about ``lr`` (so the
+learning rate means the same as with Adam).
+
+Rows ``[0, shared_from)`` keep a per-row second moment (the coarse rows, each of which
+collects the samples of many vertices); rows ``[shared_from, rows)`` share one.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["BlockAdam"]
+
+
+class BlockAdam(torch.optim.Optimizer):
+    """Lazy Adam over row-sparse gradients; rows from ``shared_from`` on share their second moment.
+
+    Args:
+        params: one parameter tensor ``[rows, D]`` (its gradient may be sparse or dense).
+        lr: learning rate.
+        betas: Adam's (beta1, beta2).
+        eps: added to the root of the second moment.
+        shared_from: first row of the block with a shared second moment (``rows`` or
+            more: plain lazy Adam; 0: every row shares).
+    """
+
+    def __init__(self, params, lr: float, shared_from: int, betas=(0.9, 0.999), eps: float = 1e-8) -> None:
+        if lr <= 0:
+            raise ValueError(f"BlockAdam: lr must be > 0, got {lr}")
+        if shared_from < 0:
+            raise ValueError(f"BlockAdam: shared_from must be >= 0, got {shared_from}")
+        super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps, "shared_from": int(shared_from)})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            lr, eps, split = group["lr"], group["eps"], group["shared_from"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                grad = p.grad
+                if grad.is_sparse:
+                    grad = grad.coalesce()
+                    rows, values = grad.indices()[0], grad.values()
+                else:
+                    rows = torch.nonzero(grad.abs().sum(1) > 0).squeeze(1)
+                    values = grad.index_select(0, rows)
+                state = self.state[p]
+                if not state:
+                    state["step"] = 0
+                    state["exp_avg"] = torch.zeros_like(p)
+                    state["exp_avg_sq"] = torch.zeros((min(split, p.shape[0]),) + tuple(p.shape[1:]), **_like(p))
+                    state["shared_sq"] = torch.zeros(tuple(p.shape[1:]), **_like(p))
+                state["step"] = int(state["step"]) + 1
+                t = state["step"]
+                if len(rows) == 0:
+                    continue
+                m = state["exp_avg"]
+                m_rows = m.index_select(0, rows).mul_(beta1).add_(values, alpha=1 - beta1)
+                m.index_copy_(0, rows, m_rows)
+                denom = torch.empty_like(values)
+                own = rows < split
+                if bool(own.any()):
+                    r_own = rows[own]
+                    v = state["exp_avg_sq"]
+                    v_rows = v.index_select(0, r_own).mul_(beta2).addcmul_(values[own], values[own], value=1 - beta2)
+                    v.index_copy_(0, r_own, v_rows)
+                    denom[own] = v_rows.div(1 - beta2**t).sqrt_().add_(eps)
+                shared = ~own
+                if bool(shared.any()):
+                    g_sh = values[shared]
+                    sq = state["shared_sq"]
+                    sq.mul_(beta2).add_(g_sh.pow(2).mean(0), alpha=1 - beta2)
+                    denom[shared] = sq.div(1 - beta2**t).sqrt_().add_(eps)
+                step_size = lr / (1 - beta1**t)
+                p.index_add_(0, rows, m_rows.div(denom), alpha=-step_size)
+        return loss
+
+
+def _like(p: torch.Tensor) -> dict:
+    return {"dtype": p.dtype, "device": p.device}
