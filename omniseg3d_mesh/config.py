@@ -197,6 +197,11 @@ class FitConfig(_Config):
         "two-level features f = coarse[voxel] + fine[vertex] with about this many occupied voxels, so large meshes keep their samples per parameter; meshes with fewer vertices fit per vertex only (0 = off)",
         ge=0,
     )
+    coarse_vertices: int = opt(
+        7,
+        "large meshes: the coarse level grows to about vertices / coarse_vertices voxels when that is more than coarse_nodes, so a voxel's size follows the mesh's detail and few voxels straddle a part boundary (docs/fit.md)",
+        ge=1,
+    )
     spread_votes: bool = opt(
         False,
         "the spread term's random pairs take the masks' multi-view co-membership (mean Jaccard over the views showing both) as their cosine target instead of plain repulsion (docs/fit.md)",
@@ -208,8 +213,8 @@ class FitConfig(_Config):
         le=20,
     )
     optimizer: Literal["adam", "lazy_adam", "block_adam"] = opt(
-        "lazy_adam",
-        "lazy_adam: Adam that moves only the feature rows a step sampled (sparse updates; docs/fit.md); adam: dense Adam over every row, as the paper",
+        "block_adam",
+        "block_adam: lazy Adam whose rarely sampled fine rows lean on their block's second moment, so a row moves by its evidence (docs/fit.md); lazy_adam: Adam that moves only the rows a step sampled; adam: dense Adam over every row, as the paper",
     )
     views_per_step: int = opt(4, "views in each step's batch (num_pixels are shared among them)", ge=1)
     mask_balanced: float = opt(

@@ -803,7 +803,8 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
     if config.coarse_nodes > 0 and num_v > config.coarse_nodes:
         from .graph import voxel_clusters
 
-        labels, num_nodes = voxel_clusters(scene.vertices, int(config.coarse_nodes), mask=seen)
+        target = max(int(config.coarse_nodes), -(-num_v // int(config.coarse_vertices)))
+        labels, num_nodes = voxel_clusters(scene.vertices, target, mask=seen)
         node_of = torch.from_numpy(labels).to(device)
     rows = num_nodes if node_of is not None else num_v
     init = torch.randn(rows, config.feature_dim, generator=gen) / math.sqrt(config.feature_dim)
@@ -829,9 +830,12 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
             return param_rows(ids)
         return param_rows(node_of.index_select(0, ids)) + param_rows(ids + num_nodes)
 
-    # Adam keeps moving a row on its momentum for ~10 steps after a sample, by about 30 lr in
-    # all: on a large mesh, where a vertex is sampled a handful of times in the whole fit, that
-    # drift is most of what its fine row learns. The lazy variant updates only sampled rows.
+    # Dense Adam keeps moving a row on its momentum for ~10 steps after a sample, by about 30 lr
+    # in all: on a large mesh, where a vertex is sampled a handful of times in the whole fit, that
+    # drift is most of what its fine row learns. The lazy variants update only sampled rows. Lazy
+    # Adam still moves a row sampled once by about 2-3 lr in every dimension, whatever its
+    # gradient (its second moment is that one gradient squared): block_adam's fine rows lean on
+    # the block's second moment until they have samples of their own (omniseg3d_mesh.optim).
     optimizer: torch.optim.Optimizer
     if config.optimizer == "block_adam":
         from .optim import BlockAdam

@@ -34,12 +34,17 @@ class BlockAdam(torch.optim.Optimizer):
             more: plain lazy Adam; 0: every row shares).
     """
 
-    def __init__(self, params, lr: float, shared_from: int, betas=(0.9, 0.999), eps: float = 1e-8) -> None:
+    def __init__(
+        self, params, lr: float, shared_from: int, prior_count: float = 10.0, betas=(0.9, 0.999), eps: float = 1e-8
+    ) -> None:
         if lr <= 0:
             raise ValueError(f"BlockAdam: lr must be > 0, got {lr}")
         if shared_from < 0:
             raise ValueError(f"BlockAdam: shared_from must be >= 0, got {shared_from}")
-        super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps, "shared_from": int(shared_from)})
+        if prior_count < 0:
+            raise ValueError(f"BlockAdam: prior_count must be >= 0, got {prior_count}")
+        defaults = {"lr": lr, "betas": tuple(betas), "eps": eps, "shared_from": int(shared_from)}
+        super().__init__(params, {**defaults, "prior_count": float(prior_count)})
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -64,7 +69,8 @@ class BlockAdam(torch.optim.Optimizer):
                 if not state:
                     state["step"] = 0
                     state["exp_avg"] = torch.zeros_like(p)
-                    state["exp_avg_sq"] = torch.zeros((min(split, p.shape[0]),) + tuple(p.shape[1:]), **_like(p))
+                    state["exp_avg_sq"] = torch.zeros_like(p)
+                    state["count"] = torch.zeros(p.shape[0], dtype=torch.int32, device=p.device)
                     state["shared_sq"] = torch.zeros(tuple(p.shape[1:]), **_like(p))
                 state["step"] = int(state["step"]) + 1
                 t = state["step"]
@@ -73,20 +79,24 @@ class BlockAdam(torch.optim.Optimizer):
                 m = state["exp_avg"]
                 m_rows = m.index_select(0, rows).mul_(beta1).add_(values, alpha=1 - beta1)
                 m.index_copy_(0, rows, m_rows)
-                denom = torch.empty_like(values)
-                own = rows < split
-                if bool(own.any()):
-                    r_own = rows[own]
-                    v = state["exp_avg_sq"]
-                    v_rows = v.index_select(0, r_own).mul_(beta2).addcmul_(values[own], values[own], value=1 - beta2)
-                    v.index_copy_(0, r_own, v_rows)
-                    denom[own] = v_rows.div(1 - beta2**t).sqrt_().add_(eps)
-                shared = ~own
+                v = state["exp_avg_sq"]
+                v_rows = v.index_select(0, rows).mul_(beta2).addcmul_(values, values, value=1 - beta2)
+                v.index_copy_(0, rows, v_rows)
+                denom = v_rows.div(1 - beta2**t)  # Adam's (torch.optim.SparseAdam's) estimate
+                shared = rows >= split
                 if bool(shared.any()):
-                    g_sh = values[shared]
+                    # the block's mean squared gradient, and each row's own mean over its k samples,
+                    # weighed k : prior_count (a row sampled a few times has no estimate of its own)
                     sq = state["shared_sq"]
-                    sq.mul_(beta2).add_(g_sh.pow(2).mean(0), alpha=1 - beta2)
-                    denom[shared] = sq.div(1 - beta2**t).sqrt_().add_(eps)
+                    sq.mul_(beta2).add_(values[shared].pow(2).mean(0), alpha=1 - beta2)
+                    count = state["count"]
+                    k = count.index_select(0, rows[shared]) + 1
+                    count.index_copy_(0, rows[shared], k)
+                    k = k.to(values.dtype).unsqueeze(1)
+                    own = v_rows[shared] / (1 - torch.pow(beta2, k))
+                    k0 = group["prior_count"]
+                    denom[shared] = (k * own + k0 * sq.div(1 - beta2**t)) / (k + k0)
+                denom = denom.sqrt_().add_(eps)
                 step_size = lr / (1 - beta1**t)
                 p.index_add_(0, rows, m_rows.div(denom), alpha=-step_size)
         return loss
