@@ -216,6 +216,11 @@ class FitConfig(_Config):
         "block_adam",
         "block_adam: lazy Adam whose rarely sampled fine rows lean on their block's second moment, so a row moves by its evidence (docs/fit.md); lazy_adam: Adam that moves only the rows a step sampled; adam: dense Adam over every row, as the paper",
     )
+    block_prior: float = opt(
+        10.0,
+        "block_adam: a fine row's second moment is its own mean over its k samples and its block's, weighed k : block_prior (docs/fit.md)",
+        ge=0,
+    )
     views_per_step: int = opt(4, "views in each step's batch (num_pixels are shared among them)", ge=1)
     mask_balanced: float = opt(
         0.5,

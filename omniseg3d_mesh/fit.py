@@ -842,7 +842,12 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
 
         # The fine rows (per vertex, under a coarse level) share one second moment. A mesh with no
         # coarse level is small enough that every vertex row gets many samples: each keeps its own.
-        optimizer = BlockAdam([features], lr=config.lr, shared_from=num_nodes if node_of is not None else rows)
+        optimizer = BlockAdam(
+            [features],
+            lr=config.lr,
+            shared_from=num_nodes if node_of is not None else rows,
+            prior_count=config.block_prior,
+        )
     elif lazy:
         optimizer = torch.optim.SparseAdam([features], lr=config.lr)
     else:

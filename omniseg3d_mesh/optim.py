@@ -60,7 +60,7 @@ class BlockAdam(torch.optim.Optimizer):
                     continue
                 grad = p.grad
                 if grad.is_sparse:
-                    grad = grad.coalesce()
+                    grad = grad.coalesce()  # sorted, unique rows
                     rows, values = grad.indices()[0], grad.values()
                 else:
                     rows = torch.nonzero(grad.abs().sum(1) > 0).squeeze(1)
@@ -82,20 +82,22 @@ class BlockAdam(torch.optim.Optimizer):
                 v = state["exp_avg_sq"]
                 v_rows = v.index_select(0, rows).mul_(beta2).addcmul_(values, values, value=1 - beta2)
                 v.index_copy_(0, rows, v_rows)
-                denom = v_rows.div(1 - beta2**t)  # Adam's (torch.optim.SparseAdam's) estimate
-                shared = rows >= split
-                if bool(shared.any()):
+                denom = v_rows.div_(1 - beta2**t)  # Adam's (torch.optim.SparseAdam's) estimate
+                first = int(torch.searchsorted(rows, split))  # rows are sorted: the shared block is a suffix
+                if first < len(rows):
                     # the block's mean squared gradient, and each row's own mean over its k samples,
                     # weighed k : prior_count (a row sampled a few times has no estimate of its own)
+                    g_sh, r_sh = values[first:], rows[first:]
                     sq = state["shared_sq"]
-                    sq.mul_(beta2).add_(values[shared].pow(2).mean(0), alpha=1 - beta2)
+                    sq.mul_(beta2).add_(g_sh.pow(2).mean(0), alpha=1 - beta2)
                     count = state["count"]
-                    k = count.index_select(0, rows[shared]) + 1
-                    count.index_copy_(0, rows[shared], k)
+                    k = count.index_select(0, r_sh).add_(1)
+                    count.index_copy_(0, r_sh, k)
                     k = k.to(values.dtype).unsqueeze(1)
-                    own = v_rows[shared] / (1 - torch.pow(beta2, k))
+                    # own mean = v_row / (1 - beta2^k); denom holds v_row / (1 - beta2^t)
+                    own = denom[first:].mul_((1 - beta2**t) / (1 - torch.pow(beta2, k)))
                     k0 = group["prior_count"]
-                    denom[shared] = (k * own + k0 * sq.div(1 - beta2**t)) / (k + k0)
+                    denom[first:] = own.mul_(k).add_(sq, alpha=k0 / (1 - beta2**t)).div_(k + k0)
                 denom = denom.sqrt_().add_(eps)
                 step_size = lr / (1 - beta1**t)
                 p.index_add_(0, rows, m_rows.div(denom), alpha=-step_size)
