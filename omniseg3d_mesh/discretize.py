@@ -344,6 +344,19 @@ def _unsure(f: np.ndarray, lab: np.ndarray, p: int, uncertain: float) -> np.ndar
     return out
 
 
+_PAIR_WEIGHTS = False
+
+
+def _vertex_areas(vertices: np.ndarray, faces: np.ndarray | None) -> np.ndarray | None:
+    """[V] a third of the area of each vertex's faces (None for a point cloud: 1 per vertex)."""
+    if faces is None or len(faces) == 0:
+        return None
+    from .graph import face_areas
+
+    third = np.repeat(face_areas(vertices, faces) / 3.0, 3)
+    return np.bincount(np.asarray(faces).reshape(-1), weights=third, minlength=len(vertices))
+
+
 # --------------------------------------------------------------------------- the tree
 @dataclass
 class PartTree:
@@ -416,7 +429,25 @@ class PartTree:
         best = max(per[k] for k in ks)
         return int(max(k for k in ks if per[k] >= tolerance * best))
 
-    def mask_num_parts(self, separating: np.ndarray, touching: np.ndarray) -> int:
+    def merge_pair_mass(self, vertex_weights: np.ndarray | None = None) -> np.ndarray:
+        """[P-1] |A| x |B| per merge (linkage order), |.| the summed ``vertex_weights`` (areas;
+        default 1 per vertex) of a side, as a fraction of the whole's squared total: the share
+        of all vertex pairs whose Rand-index agreement the merge decides."""
+        parts = np.asarray(self.part_labels)
+        p = len(self.level_maps[0]) if self.level_maps else 0
+        if p < 2 or self.linkage is None:
+            return np.zeros(0)
+        w = np.ones(len(parts)) if vertex_weights is None else np.asarray(vertex_weights, dtype=np.float64)
+        size = np.zeros(2 * p - 1)
+        size[:p] = np.bincount(parts, weights=w, minlength=p)[:p]
+        z = np.asarray(self.linkage)
+        ia, ib = z[:, 0].astype(np.int64), z[:, 1].astype(np.int64)
+        for j in range(p - 1):
+            size[p + j] = size[ia[j]] + size[ib[j]]
+        total = max(float(size[-1]), 1e-12)
+        return size[ia] * size[ib] / total**2
+
+    def mask_num_parts(self, separating: np.ndarray, touching: np.ndarray, pair_mass: np.ndarray | None = None) -> int:
         """Number of parts of the dendrogram cut most mask votes agree with
         (:func:`mask_split_votes` counts them per merge).
 
@@ -444,6 +475,10 @@ class PartTree:
                 f"votes of shape {sep.shape} and {touch.shape}; expected ({p - 1},) each, one per merge of the tree"
             )
         gain = 2.0 * sep - touch  # separating minus joining votes
+        if pair_mass is not None:
+            # expected Rand-index agreement: undoing merge j keeps its pairs apart, right with
+            # probability sep/touch (the masks' share that separate it), over its pair mass
+            gain = np.asarray(pair_mass, dtype=np.float64) * gain / np.maximum(touch, 1.0)
         total = np.cumsum(gain[::-1])  # total[k-2]: the k-1 highest merges undone
         # at least 2 parts: one part cuts nothing (masks of whole objects always vote to join
         # the last merge), and asking to discretize is asking for a cut
@@ -618,6 +653,7 @@ class Discretizer:
         self.snap_rings_ = rings
         report(progress, "discretize", 4, 5, step="post-processing", parts=int(parts.max()) + 1)
         tree = _build_tree(f, parts, list(self.config.level_similarities))
+        self._vertex_areas = _vertex_areas(verts, faces)
         self.granularity_ = "given"
         if self.config.num_parts is not None:
             level = tree.add_cut(int(self.config.num_parts))
@@ -648,7 +684,10 @@ class Discretizer:
             separating, touching = mask_split_votes(tree, views)
             if touching.any():
                 self.granularity_ = "masks"
-                k = tree.mask_num_parts(separating, touching)
+                mass = None
+                if _PAIR_WEIGHTS:
+                    mass = tree.merge_pair_mass(self._vertex_areas)
+                k = tree.mask_num_parts(separating, touching, mass)
                 log.info("automatic level from the masks: %d parts (%d mask votes)", k, int(touching.sum()))
                 return k
             log.info("the masks touch no merge of the part tree: the automatic level falls back to persistence")

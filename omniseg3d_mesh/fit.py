@@ -993,6 +993,7 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
         "steps": int(config.steps),
         "steps_done": int(config.steps),
         "unseen_vertices": n_unseen,
+        "coarse_nodes": int(num_nodes),  # 0: per-vertex rows only
         "final_loss": last_loss,
         "prepare_seconds": round(t_prep, 3),
         "fit_seconds": round(fit_seconds, 3),

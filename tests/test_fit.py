@@ -464,16 +464,25 @@ def test_point_cloud_fit_keeps_a_box_apart_from_the_floor_it_stands_on():
 
 def test_lazy_adam_keeps_rarely_sampled_vertices_apart():
     """Few samples per vertex (a large mesh in miniature: ~47 vertices per coarse node, as 2M
-    vertices have at 30000 nodes): dense Adam keeps moving a fine row (zero at start) on its
+    vertices had at 30000 nodes): dense Adam keeps moving a fine row (zero at start) on its
     momentum long after its few samples, which scatters the vertices of one part; lazy Adam moves
-    only the rows a step sampled, and same-part vertices stay together."""
+    only the rows a step sampled, and same-part vertices stay together. Lazy Adam still moves a
+    row sampled once by a sign-sized step; block Adam's rarely sampled rows lean on their block's
+    second moment and move by their evidence: same-part vertices agree more again."""
     scene, part, obj = make_parts_scene(subdivisions=4)
     masks = simulate_masks(scene, part, obj)
     cfg = FitConfig(
-        steps=200, num_pixels=512, lr=0.03, coarse_nodes=300, checkpoint_every=0, device="cpu", num_threads=1
+        steps=200,
+        num_pixels=512,
+        lr=0.03,
+        coarse_nodes=300,
+        coarse_vertices=1000,  # keep the 300 nodes
+        checkpoint_every=0,
+        device="cpu",
+        num_threads=1,
     )
     gaps = {}
-    for opt in ("adam", "lazy_adam"):
+    for opt in ("adam", "lazy_adam", "block_adam"):
         f = fit_field(scene, masks, replace(cfg, optimizer=opt), fragment_config=FragmentConfig(backend="cpu")).features
         views = prepare_views(scene, masks, cfg)
         keep = (obj > 0) & _seen(views, scene.num_vertices)
@@ -484,3 +493,20 @@ def test_lazy_adam_keeps_rarely_sampled_vertices_apart():
         gaps[opt] = (same_part, same_part - other_part)
     assert gaps["lazy_adam"][0] > gaps["adam"][0] + 0.05  # same-part vertices agree more (0.70 vs 0.62)
     assert gaps["lazy_adam"][1] > gaps["adam"][1] + 0.03  # and the part gap is wider (0.34 vs 0.29)
+    assert gaps["block_adam"][0] > gaps["lazy_adam"][0] + 0.05
+    assert gaps["block_adam"][1] > gaps["lazy_adam"][1]
+
+
+def test_the_coarse_level_follows_the_vertex_count():
+    """Above coarse_nodes x coarse_vertices vertices the coarse grid has about vertices /
+    coarse_vertices voxels; below, about coarse_nodes; a mesh with at most coarse_nodes
+    vertices has no coarse level."""
+    scene, part, obj = make_parts_scene(subdivisions=4)
+    masks = simulate_masks(scene, part, obj)
+    v = scene.num_vertices
+    cfg = replace(FAST, steps=2)
+    grown = fit_field(scene, masks, replace(cfg, coarse_nodes=100, coarse_vertices=7)).meta["coarse_nodes"]
+    floor = fit_field(scene, masks, replace(cfg, coarse_nodes=100, coarse_vertices=1000)).meta["coarse_nodes"]
+    assert 0.5 * v / 7 < grown < 2 * v / 7  # voxel_clusters hits its target within a factor
+    assert 50 < floor < 200 and grown > 5 * floor
+    assert fit_field(scene, masks, replace(cfg, coarse_nodes=v)).meta["coarse_nodes"] == 0
