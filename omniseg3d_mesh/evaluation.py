@@ -22,6 +22,7 @@ hierarchy step against the object's vertices).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "view_label_agreement",
     "Query",
     "make_queries",
     "best_threshold_iou",
@@ -320,6 +322,48 @@ def discretization_scores(pred_labels: np.ndarray, gt_labels: np.ndarray) -> tup
     rows, cols = linear_sum_assignment(-iou)
     miou = float(iou[rows, cols].sum() / len(g_ids))
     return ari, miou
+
+
+def view_label_agreement(pred_labels: np.ndarray, gt_labels: np.ndarray, pixel_vertex_maps: Iterable) -> float:
+    """Fraction of the annotated pixels of some views whose rendered part matches their object.
+
+    Each view's pixels take the labels of the vertex they show (``pixel_vertex`` [H, W],
+    -1 background, :func:`~omniseg3d_mesh.discretize.pixel_vertices`). Part ids are
+    matched one-to-one to object ids by their pixel overlap over all the views
+    (Hungarian), and a pixel agrees when its part is matched to its object.
+
+    Args:
+        pred_labels: [V] int part ids (-1: no part, never agrees).
+        gt_labels: [V] int object ids (-1: not annotated, ignored).
+        pixel_vertex_maps: iterable of [H, W] int vertex-per-pixel maps, one per view.
+
+    Returns:
+        agreement in [0, 1] (0 when no pixel is annotated).
+    """
+    import scipy.sparse as sp
+    from scipy.optimize import linear_sum_assignment
+
+    pred = np.asarray(pred_labels).ravel()
+    gt = np.asarray(gt_labels).ravel()
+    if pred.shape != gt.shape:
+        raise ValueError(f"pred_labels and gt_labels must both be [V], got {pred.shape} and {gt.shape}")
+    n_p, n_g = int(pred.max()) + 2 if len(pred) else 1, int(gt.max()) + 1 if len(gt) else 0
+    table = sp.csr_matrix((n_g, n_p))
+    for pix in pixel_vertex_maps:
+        v = np.asarray(pix).ravel()
+        v = v[v >= 0]
+        g, q = gt[v], pred[v]
+        keep = g >= 0
+        table = (
+            table + sp.coo_matrix((np.ones(int(keep.sum())), (g[keep], q[keep] + 1)), shape=(n_g, n_p)).tocsr()
+        )  # column 0: pixels with no part
+    counts = table.toarray()
+    total = counts.sum()
+    if total <= 0:
+        return 0.0
+    counts[:, 0] = 0.0
+    rows, cols = linear_sum_assignment(-counts)
+    return float(counts[rows, cols].sum() / total)
 
 
 def score_discretization(

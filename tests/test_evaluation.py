@@ -159,3 +159,17 @@ def test_eval_tool_prints_tables(capsys):
     text = capsys.readouterr().out
     for expected in ("| 2D masks only", "lambda = 0.5", "Command: `python tools/eval_hierarchy.py --seeds 0"):
         assert expected in text
+
+
+def test_view_label_agreement_matches_ids_and_counts_pixels():
+    from omniseg3d_mesh.evaluation import view_label_agreement
+
+    gt = np.array([0, 0, 1, 1, 2, -1])  # vertex 5 is not annotated
+    pred = np.array([7, 7, 3, 3, 3, 0])  # objects 1 and 2 merged into part 3; ids differ
+    views = [np.array([[0, 1, 2], [3, -1, 5]]), np.array([[4, 4, 2], [0, 0, 0]])]
+    # annotated pixels: view 0 -> vertices 0 1 2 3 (gt 0 0 1 1), view 1 -> 4 4 2 0 0 0 (gt 2 2 1 0 0 0)
+    # part 7 <-> object 0 (5 pixels), part 3 <-> object 1 (3 pixels; object 2's 2 pixels lose)
+    assert view_label_agreement(pred, gt, views) == pytest.approx(8 / 10)
+    assert view_label_agreement(gt, gt, iter(views)) == pytest.approx(1.0)  # any iterable, read once
+    with pytest.raises(ValueError, match="must both be"):
+        view_label_agreement(pred[:3], gt, views)

@@ -23,6 +23,7 @@ so a re-run with another fit config only refits.
     python tools/eval_rooms.py --quick                  # one small fast room
     python tools/eval_rooms.py --set lr=0.1 --set steps=2000
     python tools/eval_rooms.py --config configs/synthetic.yaml --point-mode
+    python tools/eval_rooms.py --discretize             # + the object level of the default discretization
 """
 
 from __future__ import annotations
@@ -263,6 +264,45 @@ def fit_config(
     return config_from_dict(FitConfig, values, source="--config/--set")
 
 
+def discretize_room(case: RoomCase, features: np.ndarray) -> dict:
+    """The default discretization's object level against the room's objects (floor and walls
+    included): ARI, matched mIoU, parts, and the labels rendered back onto the views.
+
+    The automatic level reads the training masks and their fragments, as
+    ``discretize_workspace`` does (streamed, one view at a time).
+    """
+    from omniseg3d_mesh.discretize import Discretizer, pixel_vertices
+    from omniseg3d_mesh.evaluation import discretization_scores, view_label_agreement
+    from omniseg3d_mesh.render.fragments import load_or_compute_fragments
+
+    sc = case.scene
+    ghash = sc.geometry_hash()
+
+    def pixel_maps():
+        for cam in sc.cameras:
+            fr = load_or_compute_fragments(
+                sc, cam, case.workspace, backend="cpu", point_radius=case.point_radius, geometry_hash=ghash
+            )
+            yield cam.name, pixel_vertices(fr.vertex_ids, fr.weights)
+
+    t = time.perf_counter()
+    est = Discretizer().fit(
+        features, sc.vertices, sc.faces, views=((pix, case.masks[name]) for name, pix in pixel_maps())
+    )
+    gt = case.syn.labels["object"]
+    ari, miou = discretization_scores(est.labels_, gt)
+    agree = view_label_agreement(est.labels_, gt, (pix for _, pix in pixel_maps()))
+    return {
+        "parts": int(est.labels_.max()) + 1,
+        "gt_objects": int(len(np.unique(gt[gt >= 0]))),
+        "ari": ari,
+        "miou": 100.0 * miou,
+        "view_agreement": agree,
+        "granularity": est.granularity_,
+        "discretize_s": time.perf_counter() - t,
+    }
+
+
 def evaluate_room(case: RoomCase, cfg) -> dict:
     """Fit the field on a prepared room and click every object: voting / raw / click IoU, per object."""
     from omniseg3d_mesh.config import FragmentConfig
@@ -335,6 +375,11 @@ def _parse(argv=None):
         default=None,
         help="point mode: splat radius in metres (default: the project's, from the point spacing)",
     )
+    p.add_argument(
+        "--discretize",
+        action="store_true",
+        help="also discretize each field with the defaults and score its object level (ARI, mIoU, views)",
+    )
     p.add_argument("--config", default=None, help="YAML with a fit: section of FitConfig overrides")
     p.add_argument(
         "--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", help="FitConfig override (repeatable)"
@@ -384,6 +429,8 @@ def main(argv=None) -> int:
             t_prep = time.perf_counter() - t
             r = evaluate_room(case, cfg)
             r["case_s"] = t_prep
+            if args.discretize:
+                r["disc"] = discretize_room(case, r["features"])
             rows[pm].append(r)
             if not pm:
                 info.append(
@@ -402,6 +449,14 @@ def main(argv=None) -> int:
                 f"| case {t_prep:.1f} s, fit {r['fit_s']:.1f} s (prepare {r['prepare_s']:.1f}), eval {r['eval_s']:.1f} s",
                 flush=True,
             )
+            if args.discretize:
+                dz = r["disc"]
+                print(
+                    f"  discretize: {dz['parts']} parts ({dz['gt_objects']} objects incl. floor and walls), "
+                    f"ARI {dz['ari']:.3f}, matched mIoU {dz['miou']:.1f}, views {dz['view_agreement']:.3f} "
+                    f"(level from {dz['granularity']}, {dz['discretize_s']:.1f} s)",
+                    flush=True,
+                )
 
     d = FitConfig()
     changed = {
@@ -432,6 +487,20 @@ def main(argv=None) -> int:
             tw = _fmt([r["twin_cos"] for r in rs]) if k != "voting" else ""
             print(
                 f"| {geo} | {name} | {_fmt([r[k] for r in rs])} | {_fmt([r[k + '_small'] for r in rs])} | {tw} | {fit_s if k != 'voting' else ''} |"
+            )
+    if args.discretize:
+        print(
+            "\nObject level of the default discretization (floor and walls are objects too), mean ± std over seeds:\n"
+        )
+        print("| geometry | parts (objects) | object ARI | matched object mIoU (%) | label agreement on the views |")
+        print("|---|---|---|---|---|")
+        for pm in modes:
+            ds = [r["disc"] for r in rows[pm]]
+            print(
+                f"| {'points' if pm else 'mesh'} | {_fmt([x['parts'] for x in ds])} ({_fmt([x['gt_objects'] for x in ds])}) "
+                f"| {np.mean([x['ari'] for x in ds]):.3f} ± {np.std([x['ari'] for x in ds]):.3f} "
+                f"| {_fmt([x['miou'] for x in ds])} "
+                f"| {np.mean([x['view_agreement'] for x in ds]):.3f} ± {np.std([x['view_agreement'] for x in ds]):.3f} |"
             )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(
