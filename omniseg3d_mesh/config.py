@@ -316,6 +316,10 @@ class DiscretizeConfig(_Config):
         True,
         "automatic level: when the training masks are at hand (a fitted workspace), the cut of the part tree most masks agree with (a mask holding one side of a merge and not the other votes to keep them apart, one holding both to merge them); off = the most persistent cut of the field alone",
     )
+    granularity_weight: Literal["votes", "pairs"] = opt(
+        "votes",
+        "mask_granularity: how much each merge's verdict counts: votes = its number of mask votes; pairs = the share of surface-area pairs it decides (what the Rand index counts) times its masks' majority margin: a little better on single objects, much worse on rooms whose masks cut floors and walls at random (docs/results.md)",
+    )
     snap_distance: float = opt(
         0.015,
         "part boundaries may move this far (fraction of the bounding-box diagonal) onto concave creases and the field's sharpest transitions; 0 = off",

@@ -344,9 +344,6 @@ def _unsure(f: np.ndarray, lab: np.ndarray, p: int, uncertain: float) -> np.ndar
     return out
 
 
-_PAIR_WEIGHTS = False
-
-
 def _vertex_areas(vertices: np.ndarray, faces: np.ndarray | None) -> np.ndarray | None:
     """[V] a third of the area of each vertex's faces (None for a point cloud: 1 per vertex)."""
     if faces is None or len(faces) == 0:
@@ -459,8 +456,16 @@ class PartTree:
         its evidence (the number of masks that touch it), so a merge few masks see
         cannot outvote one many masks decide. The cut has at least 2 parts.
 
+        With ``pair_mass`` (:meth:`merge_pair_mass`) a merge weighs instead by the share
+        of surface pairs it decides, times its masks' margin (separating minus joining
+        votes over the votes): the cut that minimises the expected Rand-index error
+        against a person whose boundaries are those the masks draw, merge by merge. The
+        Rand index counts pairs, so a boundary between two large regions matters more
+        than one between two slivers, however many masks see each.
+
         Args:
             separating, touching: [P-1] votes per merge, in linkage order (ascending height).
+            pair_mass: optional [P-1] share of surface pairs per merge (same order).
 
         Returns:
             k in 2..P (1 for a tree of one part).
@@ -653,12 +658,11 @@ class Discretizer:
         self.snap_rings_ = rings
         report(progress, "discretize", 4, 5, step="post-processing", parts=int(parts.max()) + 1)
         tree = _build_tree(f, parts, list(self.config.level_similarities))
-        self._vertex_areas = _vertex_areas(verts, faces)
         self.granularity_ = "given"
         if self.config.num_parts is not None:
             level = tree.add_cut(int(self.config.num_parts))
         elif self.config.level is None:
-            level = tree.add_cut(self._automatic_num_parts(tree, views))
+            level = tree.add_cut(self._automatic_num_parts(tree, views, verts, faces))
         else:
             level = tree._check_level(self.config.level)
         self.tree_ = tree
@@ -676,7 +680,13 @@ class Discretizer:
         )
         return self
 
-    def _automatic_num_parts(self, tree: PartTree, views: Iterable[tuple[np.ndarray, np.ndarray]] | None) -> int:
+    def _automatic_num_parts(
+        self,
+        tree: PartTree,
+        views: Iterable[tuple[np.ndarray, np.ndarray]] | None,
+        verts: np.ndarray,
+        faces: np.ndarray | None,
+    ) -> int:
         """The masks' cut when masks are given and touch some merge, else the most persistent cut;
         sets ``granularity_`` to ``"masks"`` or ``"persistence"``."""
         self.granularity_ = "persistence"
@@ -685,8 +695,8 @@ class Discretizer:
             if touching.any():
                 self.granularity_ = "masks"
                 mass = None
-                if _PAIR_WEIGHTS:
-                    mass = tree.merge_pair_mass(self._vertex_areas)
+                if self.config.granularity_weight == "pairs":
+                    mass = tree.merge_pair_mass(_vertex_areas(verts, faces))
                 k = tree.mask_num_parts(separating, touching, mass)
                 log.info("automatic level from the masks: %d parts (%d mask votes)", k, int(touching.sum()))
                 return k

@@ -143,3 +143,24 @@ def test_discretize_workspace_reads_the_training_masks(tmp_path, scene, pixels):
     masks_dir.rmdir()
     discretize_workspace(ws, config=DiscretizeConfig(min_part_size=20))
     assert json.loads((ws.parts_dir / "parts.json").read_text())["granularity"] == "persistence"
+
+
+def test_pair_weights_count_a_boundary_by_the_surface_it_splits():
+    """Two big regions C, D (49 % of the surface each) that a slight majority of masks
+    separates, and two slivers a, b (1 % each) that every mask joins, below a top merge
+    every mask separates. Counting votes, the slivers' 100 joining votes keep the cut at
+    2 parts; counting the pairs each merge decides (the Rand index's weighting), splitting
+    C from D is worth far more than keeping a with b, and the cut has 4 parts."""
+
+    labels = np.r_[0, 1, np.full(49, 2), np.full(49, 3)]
+    z = np.array([[2, 3, 0.1, 2], [0, 1, 0.2, 2], [4, 5, 0.5, 4]], dtype=float)  # CD, ab, (ab)(CD)
+    tree = PartTree(part_labels=labels, level_maps=[np.arange(4)], linkage=z)
+    mass = tree.merge_pair_mass()
+    np.testing.assert_allclose(mass, [49 * 49 / 1e4, 1 / 1e4, 2 * 98 / 1e4])
+    sep = np.array([6, 0, 10])  # C|D: 6 of 10 masks separate; a|b: none of 100; top: all 10
+    touch = np.array([10, 100, 10])
+    assert tree.mask_num_parts(sep, touch) == 2
+    assert tree.mask_num_parts(sep, touch, mass) == 4
+    # areas weigh too: the same vertices, but a and b carry most of the surface
+    areas = np.r_[40.0, 40.0, np.full(98, 20.0 / 98)]
+    assert tree.mask_num_parts(sep, touch, tree.merge_pair_mass(areas)) == 2
