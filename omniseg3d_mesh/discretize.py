@@ -444,7 +444,7 @@ class PartTree:
         total = max(float(size[-1]), 1e-12)
         return size[ia] * size[ib] / total**2
 
-    def mask_num_parts(self, separating: np.ndarray, touching: np.ndarray, pair_mass: np.ndarray | None = None) -> int:
+    def mask_num_parts(self, separating: np.ndarray, touching: np.ndarray) -> int:
         """Number of parts of the dendrogram cut most mask votes agree with
         (:func:`mask_split_votes` counts them per merge).
 
@@ -456,16 +456,11 @@ class PartTree:
         its evidence (the number of masks that touch it), so a merge few masks see
         cannot outvote one many masks decide. The cut has at least 2 parts.
 
-        With ``pair_mass`` (:meth:`merge_pair_mass`) a merge weighs instead by the share
-        of surface pairs it decides, times its masks' margin (separating minus joining
-        votes over the votes): the cut that minimises the expected Rand-index error
-        against a person whose boundaries are those the masks draw, merge by merge. The
-        Rand index counts pairs, so a boundary between two large regions matters more
-        than one between two slivers, however many masks see each.
+        :meth:`expected_ri_cut` weighs merges by the surface pairs they decide instead
+        (``granularity_weight = "pairs"``).
 
         Args:
             separating, touching: [P-1] votes per merge, in linkage order (ascending height).
-            pair_mass: optional [P-1] share of surface pairs per merge (same order).
 
         Returns:
             k in 2..P (1 for a tree of one part).
@@ -480,14 +475,113 @@ class PartTree:
                 f"votes of shape {sep.shape} and {touch.shape}; expected ({p - 1},) each, one per merge of the tree"
             )
         gain = 2.0 * sep - touch  # separating minus joining votes
-        if pair_mass is not None:
-            # expected Rand-index agreement: undoing merge j keeps its pairs apart, right with
-            # probability sep/touch (the masks' share that separate it), over its pair mass
-            gain = np.asarray(pair_mass, dtype=np.float64) * gain / np.maximum(touch, 1.0)
         total = np.cumsum(gain[::-1])  # total[k-2]: the k-1 highest merges undone
         # at least 2 parts: one part cuts nothing (masks of whole objects always vote to join
         # the last merge), and asking to discretize is asking for a cut
         return int(np.argmax(total)) + 2
+
+    def expected_ri_cut(self, separating: np.ndarray, touching: np.ndarray, pair_mass: np.ndarray) -> np.ndarray:
+        """[P] cluster of each level-0 part in the cut of the tree, not necessarily at one
+        height, with the least expected Rand-index error against a person who splits each
+        merge as often as the masks that see it do.
+
+        Merge j (sides A, B; ``pair_mass`` = |A| |B| as a share of all surface pairs) is
+        split by a person with probability ``p_j = separating_j / touching_j``; a merge no
+        mask sees counts as split when it lies above the field's noise floor. Keeping
+        A and B apart costs ``(1 - p_j) m_j``, joining them ``p_j m_j``; joining a cluster
+        joins every merge inside it. A dynamic programme over the dendrogram takes, at
+        every node, the cheaper of joining all of it or splitting it and doing the best
+        in each child, so a boundary between two large regions can be cut without cutting
+        every smaller merge elsewhere in the tree. The root is always split (at least 2 parts).
+        """
+        p = len(self.level_maps[0]) if self.level_maps else 0
+        if p < 2 or self.linkage is None:
+            return np.zeros(p, dtype=np.int32)
+        z = np.asarray(self.linkage)
+        sep = np.asarray(separating, dtype=np.float64)
+        touch = np.asarray(touching, dtype=np.float64)
+        mass = np.asarray(pair_mass, dtype=np.float64)
+        p_sep = np.where(touch > 0, sep / np.maximum(touch, 1.0), (z[:, 2] > self.noise_floor).astype(np.float64))
+        cost_join = np.zeros(2 * p - 1)  # joining all of a node: every merge inside it done
+        best = np.zeros(2 * p - 1)
+        split = np.zeros(2 * p - 1, dtype=bool)
+        ia, ib = z[:, 0].astype(np.int64), z[:, 1].astype(np.int64)
+        for j in range(p - 1):
+            n = p + j
+            cost_join[n] = cost_join[ia[j]] + cost_join[ib[j]] + p_sep[j] * mass[j]
+            apart = (1.0 - p_sep[j]) * mass[j] + best[ia[j]] + best[ib[j]]
+            split[n] = apart < cost_join[n] or j == p - 2  # ties join; the root splits
+            best[n] = apart if split[n] else cost_join[n]
+        node_of = np.empty(p, dtype=np.int64)
+        stack = [2 * p - 2]
+        while stack:
+            n = stack.pop()
+            if n >= p and split[n]:
+                stack += [int(ia[n - p]), int(ib[n - p])]
+            else:
+                node_of[self._leaves(n)] = n
+        return _first_appearance(node_of)
+
+    def _leaves(self, node: int) -> np.ndarray:
+        """Level-0 parts under dendrogram node ``node``."""
+        p = len(self.level_maps[0])
+        if node < p:
+            return np.array([node])
+        z = np.asarray(self.linkage)
+        out, stack = [], [node]
+        while stack:
+            n = stack.pop()
+            if n < p:
+                out.append(n)
+            else:
+                stack += [int(z[n - p, 0]), int(z[n - p, 1])]
+        return np.asarray(out, dtype=np.int64)
+
+    def _node_per_part(self, level_map: np.ndarray) -> np.ndarray:
+        """[P] the dendrogram node of each level-0 part's cluster in ``level_map`` (a cut of the
+        dendrogram: every cluster is one node, the lowest holding all its parts)."""
+        p = len(self.level_maps[0])
+        z = np.asarray(self.linkage)
+        size = np.r_[np.ones(p), z[:, 3]]
+        parent = np.full(2 * p - 1, -1, dtype=np.int64)
+        parent[z[:, 0].astype(np.int64)] = np.arange(p, 2 * p - 1)
+        parent[z[:, 1].astype(np.int64)] = np.arange(p, 2 * p - 1)
+        counts = np.bincount(level_map, minlength=int(level_map.max()) + 1)
+        node = np.arange(p, dtype=np.int64)
+        grow = size[node] < counts[level_map]
+        while grow.any():  # climb until the node holds the whole cluster
+            node[grow] = parent[node[grow]]
+            grow = size[node] < counts[level_map]
+        return node
+
+    def add_partition(self, labels: np.ndarray) -> int:
+        """Make a cut of the dendrogram (``labels`` [P], e.g. :meth:`expected_ri_cut`) a level,
+        and keep every level nested: a finer level becomes its meet with the cut (each part
+        takes the lower of its two clusters), a coarser one its join (the higher). Returns
+        the cut's level index."""
+        m = _first_appearance(np.asarray(labels))
+        n_new = int(m.max()) + 1 if len(m) else 0
+        for lv, lm in enumerate(self.level_maps):
+            if int(lm.max()) + 1 == n_new and _same_partition(lm, m):
+                return lv
+        if self.linkage is None or len(m) < 2:
+            return self.add_cut(n_new)
+        z = np.asarray(self.linkage)
+        size = np.r_[np.ones(len(m)), z[:, 3]]
+        cut = self._node_per_part(m)
+        for lv in range(1, len(self.level_maps)):
+            node = self._node_per_part(self.level_maps[lv])
+            finer = self.num_parts(lv) > n_new
+            pick = (size[node] < size[cut]) if finer else (size[node] > size[cut])
+            self.level_maps[lv] = _first_appearance(np.where(pick, node, cut))
+        pos = 1
+        while pos < self.num_levels and self.num_parts(pos) > n_new:
+            pos += 1
+        h = z[:, 2]
+        inner = h[np.unique(cut[cut >= len(m)]) - len(m)] if (cut >= len(m)).any() else np.zeros(1)
+        self.level_maps.insert(pos, m.astype(np.int32))
+        self.similarities.insert(pos - 1, float(1.0 - np.median(inner)))
+        return pos
 
     def labels_for_num_parts(self, k: int) -> np.ndarray:
         """[P] cluster (0..k'-1) of each level-0 part in the dendrogram cut with at most ``k`` clusters."""
@@ -662,7 +756,7 @@ class Discretizer:
         if self.config.num_parts is not None:
             level = tree.add_cut(int(self.config.num_parts))
         elif self.config.level is None:
-            level = tree.add_cut(self._automatic_num_parts(tree, views, verts, faces))
+            level = self._automatic_level(tree, views, verts, faces)
         else:
             level = tree._check_level(self.config.level)
         self.tree_ = tree
@@ -680,28 +774,31 @@ class Discretizer:
         )
         return self
 
-    def _automatic_num_parts(
+    def _automatic_level(
         self,
         tree: PartTree,
         views: Iterable[tuple[np.ndarray, np.ndarray]] | None,
         verts: np.ndarray,
         faces: np.ndarray | None,
     ) -> int:
-        """The masks' cut when masks are given and touch some merge, else the most persistent cut;
-        sets ``granularity_`` to ``"masks"`` or ``"persistence"``."""
+        """The level (added to the tree) of the masks' cut when masks are given and touch some
+        merge, else of the most persistent cut; sets ``granularity_`` to ``"masks"`` or
+        ``"persistence"``."""
         self.granularity_ = "persistence"
         if views is not None and self.config.mask_granularity and tree.linkage is not None:
             separating, touching = mask_split_votes(tree, views)
             if touching.any():
                 self.granularity_ = "masks"
-                mass = None
                 if self.config.granularity_weight == "pairs":
                     mass = tree.merge_pair_mass(_vertex_areas(verts, faces))
-                k = tree.mask_num_parts(separating, touching, mass)
+                    level = tree.add_partition(tree.expected_ri_cut(separating, touching, mass))
+                    log.info("automatic level from the masks (pairs): %d parts", tree.num_parts(level))
+                    return level
+                k = tree.mask_num_parts(separating, touching)
                 log.info("automatic level from the masks: %d parts (%d mask votes)", k, int(touching.sum()))
-                return k
+                return tree.add_cut(k)
             log.info("the masks touch no merge of the part tree: the automatic level falls back to persistence")
-        return tree.stable_num_parts()
+        return tree.add_cut(tree.stable_num_parts())
 
     def _snap_rings(self, verts: np.ndarray, u: np.ndarray, v: np.ndarray) -> int:
         """Band half-width of :func:`snap_boundaries` in graph rings: ``snap_distance`` of the

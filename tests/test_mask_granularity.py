@@ -145,22 +145,42 @@ def test_discretize_workspace_reads_the_training_masks(tmp_path, scene, pixels):
     assert json.loads((ws.parts_dir / "parts.json").read_text())["granularity"] == "persistence"
 
 
-def test_pair_weights_count_a_boundary_by_the_surface_it_splits():
-    """Two big regions C, D (49 % of the surface each) that a slight majority of masks
-    separates, and two slivers a, b (1 % each) that every mask joins, below a top merge
-    every mask separates. Counting votes, the slivers' 100 joining votes keep the cut at
-    2 parts; counting the pairs each merge decides (the Rand index's weighting), splitting
-    C from D is worth far more than keeping a with b, and the cut has 4 parts."""
+def _nests(fine: np.ndarray, coarse: np.ndarray) -> bool:
+    """Every cluster of ``fine`` lies inside one cluster of ``coarse`` (maps over level-0 parts)."""
+    return all(len(np.unique(coarse[fine == c])) == 1 for c in np.unique(fine))
 
+
+def test_expected_rand_index_cut_splits_a_big_boundary_without_splitting_slivers():
+    """Two big regions C, D (49 % of the surface each), merged low in the tree, that a slight
+    majority of masks separates; two slivers a, b (1 % each), merged higher, that every mask
+    joins; a top merge every mask separates. The vote count keeps the cut at 2 parts (a
+    horizontal cut that splits C from D must split a from b too, against 100 votes). Counting
+    the pairs each merge decides and cutting the tree at different heights, C and D come
+    apart and a, b stay together: 3 parts, a cut no single height gives."""
     labels = np.r_[0, 1, np.full(49, 2), np.full(49, 3)]
-    z = np.array([[2, 3, 0.1, 2], [0, 1, 0.2, 2], [4, 5, 0.5, 4]], dtype=float)  # CD, ab, (ab)(CD)
+    z = np.array([[2, 3, 0.2, 2], [0, 1, 0.3, 2], [4, 5, 0.6, 4]], dtype=float)  # CD, ab, (CD)(ab)
     tree = PartTree(part_labels=labels, level_maps=[np.arange(4)], linkage=z)
     mass = tree.merge_pair_mass()
     np.testing.assert_allclose(mass, [49 * 49 / 1e4, 1 / 1e4, 2 * 98 / 1e4])
     sep = np.array([6, 0, 10])  # C|D: 6 of 10 masks separate; a|b: none of 100; top: all 10
     touch = np.array([10, 100, 10])
     assert tree.mask_num_parts(sep, touch) == 2
-    assert tree.mask_num_parts(sep, touch, mass) == 4
-    # areas weigh too: the same vertices, but a and b carry most of the surface
+    cut = tree.expected_ri_cut(sep, touch, mass)
+    assert cut[0] == cut[1] and len({cut[0], cut[2], cut[3]}) == 3
+    # surface areas, not vertex counts: a and b carry 80 % of the surface here
     areas = np.r_[40.0, 40.0, np.full(98, 20.0 / 98)]
-    assert tree.mask_num_parts(sep, touch, tree.merge_pair_mass(areas)) == 2
+    np.testing.assert_allclose(tree.merge_pair_mass(areas), [0.01, 0.16, 0.16])
+
+
+def test_a_cut_at_several_heights_keeps_every_level_nested():
+    labels = np.r_[0, 1, np.full(49, 2), np.full(49, 3)]
+    z = np.array([[2, 3, 0.2, 2], [0, 1, 0.3, 2], [4, 5, 0.6, 4]], dtype=float)
+    levels = [np.arange(4), np.array([0, 1, 2, 2]), np.array([0, 0, 1, 1])]  # heights 0.25 and 0.45
+    tree = PartTree(part_labels=labels, level_maps=[lv.copy() for lv in levels], linkage=z, similarities=[0.75, 0.55])
+    level = tree.add_partition(np.array([0, 0, 1, 2]))  # {a b} {C} {D}: no single height
+    assert tree.num_parts(level) == 3 and tree.num_levels == 4
+    assert len(tree.similarities) == tree.num_levels - 1
+    for lv in range(tree.num_levels - 1):
+        assert _nests(tree.level_maps[lv], tree.level_maps[lv + 1]), lv
+    assert tree.add_partition(np.array([5, 5, 7, 9])) == level  # the same partition: no new level
+    np.testing.assert_array_equal(tree.parents(level), tree.parents(level))  # parents are defined
