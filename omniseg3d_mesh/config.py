@@ -318,7 +318,7 @@ class DiscretizeConfig(_Config):
     )
     granularity_weight: Literal["votes", "pairs"] = opt(
         "votes",
-        "mask_granularity: how much each merge's verdict counts: votes = its number of mask votes; pairs = the share of surface-area pairs it decides (what the Rand index counts) times its masks' majority margin: a little better on single objects, much worse on rooms whose masks cut floors and walls at random (docs/results.md)",
+        "mask_granularity: votes = one cut height, the one most mask votes agree with; pairs = the cut (at any heights) with the least expected Rand-index error, each merge weighed by the surface pairs it decides: a little better on single objects, worse on rooms whose masks cut floors and walls at random (docs/results.md)",
     )
     snap_distance: float = opt(
         0.015,
