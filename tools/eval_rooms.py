@@ -264,7 +264,7 @@ def fit_config(
     return config_from_dict(FitConfig, values, source="--config/--set")
 
 
-def discretize_room(case: RoomCase, features: np.ndarray) -> dict:
+def discretize_room(case: RoomCase, features: np.ndarray, config=None) -> dict:
     """The default discretization's object level against the room's objects (floor and walls
     included): ARI, matched mIoU, parts, and the labels rendered back onto the views.
 
@@ -286,7 +286,7 @@ def discretize_room(case: RoomCase, features: np.ndarray) -> dict:
             yield cam.name, pixel_vertices(fr.vertex_ids, fr.weights)
 
     t = time.perf_counter()
-    est = Discretizer().fit(
+    est = Discretizer(config).fit(
         features, sc.vertices, sc.faces, views=((pix, case.masks[name]) for name, pix in pixel_maps())
     )
     gt = case.syn.labels["object"]
@@ -380,7 +380,11 @@ def _parse(argv=None):
         action="store_true",
         help="also discretize each field with the defaults and score its object level (ARI, mIoU, views)",
     )
-    p.add_argument("--config", default=None, help="YAML with a fit: section of FitConfig overrides")
+    p.add_argument(
+        "--config",
+        default=None,
+        help="YAML with a fit: section of FitConfig overrides (and discretize: with --discretize)",
+    )
     p.add_argument(
         "--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", help="FitConfig override (repeatable)"
     )
@@ -408,6 +412,13 @@ def main(argv=None) -> int:
         threads=args.threads,
         device=args.device,
     )
+    disc_cfg = None
+    if args.discretize and args.config:  # the YAML's discretize: section, if any
+        from omniseg3d_mesh.config import DiscretizeConfig, config_from_dict, load_config_file
+
+        disc_cfg = config_from_dict(
+            DiscretizeConfig, load_config_file(args.config, DiscretizeConfig), source=args.config
+        )
     modes = [False, True] if args.point_mode else [False]
     rows: dict[bool, list[dict]] = {m: [] for m in modes}
     info = []
@@ -430,7 +441,7 @@ def main(argv=None) -> int:
             r = evaluate_room(case, cfg)
             r["case_s"] = t_prep
             if args.discretize:
-                r["disc"] = discretize_room(case, r["features"])
+                r["disc"] = discretize_room(case, r["features"], disc_cfg)
             rows[pm].append(r)
             if not pm:
                 info.append(

@@ -168,6 +168,14 @@ def test_eval_rooms_tool_runs_and_caches(tmp_path, capsys, monkeypatch):
     assert "fragments" in text  # first run computes them
     assert mod.main(argv) == 0
     assert "fragments" not in capsys.readouterr().out.split("| geometry")[0]  # second run: from the cache
+    # --discretize: the object level of the default discretization, and a YAML's discretize: section
+    cfg = tmp_path / "pairs.yaml"
+    cfg.write_text("discretize:\n  granularity_weight: pairs\n")
+    assert mod.main([*argv, "--discretize", "--config", str(cfg)]) == 0
+    text = capsys.readouterr().out
+    assert (
+        "  discretize: " in text and "views " in text and "| mesh | " in text.split("label agreement on the views |")[1]
+    )
     with pytest.raises(ValueError, match="--set expects key=value"):
         mod.fit_config(None, ["steps"])
     with pytest.raises(ValueError, match="unknown FitConfig field"):
