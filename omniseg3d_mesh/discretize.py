@@ -487,7 +487,8 @@ class PartTree:
 
         Merge j (sides A, B; ``pair_mass`` = |A| |B| as a share of all surface pairs) is
         split by a person with probability ``p_j = separating_j / touching_j``; a merge no
-        mask sees counts as split when it lies above the field's noise floor. Keeping
+        mask sees counts as split, and a merge below the field's noise floor (its sides no
+        further apart than two points of one part) as joined. Keeping
         A and B apart costs ``(1 - p_j) m_j``, joining them ``p_j m_j``; joining a cluster
         joins every merge inside it. A dynamic programme over the dendrogram takes, at
         every node, the cheaper of joining all of it or splitting it and doing the best
@@ -501,7 +502,11 @@ class PartTree:
         sep = np.asarray(separating, dtype=np.float64)
         touch = np.asarray(touching, dtype=np.float64)
         mass = np.asarray(pair_mass, dtype=np.float64)
-        p_sep = np.where(touch > 0, sep / np.maximum(touch, 1.0), (z[:, 2] > self.noise_floor).astype(np.float64))
+        # below the field's noise floor the two sides are no further apart than two points of
+        # one part: a split there is arbitrary (masks that cut a floor into random pieces), so
+        # it is joined; above it, the masks' share, or the field's word when no mask sees it
+        above = z[:, 2] > self.noise_floor
+        p_sep = np.where(above, np.where(touch > 0, sep / np.maximum(touch, 1.0), 1.0), 0.0)
         cost_join = np.zeros(2 * p - 1)  # joining all of a node: every merge inside it done
         best = np.zeros(2 * p - 1)
         split = np.zeros(2 * p - 1, dtype=bool)

@@ -167,6 +167,11 @@ def test_expected_rand_index_cut_splits_a_big_boundary_without_splitting_slivers
     assert tree.mask_num_parts(sep, touch) == 2
     cut = tree.expected_ri_cut(sep, touch, mass)
     assert cut[0] == cut[1] and len({cut[0], cut[2], cut[3]}) == 3
+    # a merge below the field's noise floor is joined whatever the masks say: its split is arbitrary
+    tree.noise_floor = 0.25
+    floor = tree.expected_ri_cut(sep, touch, mass)
+    assert floor[2] == floor[3] and floor[0] == floor[1] and floor[0] != floor[2]
+    tree.noise_floor = 0.0
     # surface areas, not vertex counts: a and b carry 80 % of the surface here
     areas = np.r_[40.0, 40.0, np.full(98, 20.0 / 98)]
     np.testing.assert_allclose(tree.merge_pair_mass(areas), [0.01, 0.16, 0.16])
