@@ -344,16 +344,6 @@ def _unsure(f: np.ndarray, lab: np.ndarray, p: int, uncertain: float) -> np.ndar
     return out
 
 
-def _vertex_areas(vertices: np.ndarray, faces: np.ndarray | None) -> np.ndarray | None:
-    """[V] a third of the area of each vertex's faces (None for a point cloud: 1 per vertex)."""
-    if faces is None or len(faces) == 0:
-        return None
-    from .graph import face_areas
-
-    third = np.repeat(face_areas(vertices, faces) / 3.0, 3)
-    return np.bincount(np.asarray(faces).reshape(-1), weights=third, minlength=len(vertices))
-
-
 # --------------------------------------------------------------------------- the tree
 @dataclass
 class PartTree:
@@ -795,7 +785,10 @@ class Discretizer:
             if touching.any():
                 self.granularity_ = "masks"
                 if self.config.granularity_weight == "pairs":
-                    mass = tree.merge_pair_mass(_vertex_areas(verts, faces))
+                    from .graph import vertex_areas
+
+                    areas = vertex_areas(verts, faces) if faces is not None and len(faces) else None
+                    mass = tree.merge_pair_mass(areas)
                     level = tree.add_partition(tree.expected_ri_cut(separating, touching, mass))
                     log.info("automatic level from the masks (pairs): %d parts", tree.num_parts(level))
                     return level

@@ -340,7 +340,6 @@ def view_label_agreement(pred_labels: np.ndarray, gt_labels: np.ndarray, pixel_v
     Returns:
         agreement in [0, 1] (0 when no pixel is annotated).
     """
-    import scipy.sparse as sp
     from scipy.optimize import linear_sum_assignment
 
     pred = np.asarray(pred_labels).ravel()
@@ -348,16 +347,13 @@ def view_label_agreement(pred_labels: np.ndarray, gt_labels: np.ndarray, pixel_v
     if pred.shape != gt.shape:
         raise ValueError(f"pred_labels and gt_labels must both be [V], got {pred.shape} and {gt.shape}")
     n_p, n_g = int(pred.max()) + 2 if len(pred) else 1, int(gt.max()) + 1 if len(gt) else 0
-    table = sp.csr_matrix((n_g, n_p))
+    counts = np.zeros((n_g, n_p))  # [object, 1 + part]; column 0: pixels with no part
     for pix in pixel_vertex_maps:
         v = np.asarray(pix).ravel()
         v = v[v >= 0]
-        g, q = gt[v], pred[v]
+        g, q = gt[v], pred[v] + 1
         keep = g >= 0
-        table = (
-            table + sp.coo_matrix((np.ones(int(keep.sum())), (g[keep], q[keep] + 1)), shape=(n_g, n_p)).tocsr()
-        )  # column 0: pixels with no part
-    counts = table.toarray()
+        counts += np.bincount(g[keep] * n_p + q[keep], minlength=n_g * n_p).reshape(n_g, n_p)
     total = counts.sum()
     if total <= 0:
         return 0.0

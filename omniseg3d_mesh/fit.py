@@ -840,8 +840,8 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
     if config.optimizer == "block_adam":
         from .optim import BlockAdam
 
-        # The fine rows (per vertex, under a coarse level) share one second moment. A mesh with no
-        # coarse level is small enough that every vertex row gets many samples: each keeps its own.
+        # The fine rows (per vertex, under a coarse level) form the block. A mesh with no coarse
+        # level is small enough that every vertex row gets many samples: SparseAdam's steps.
         optimizer = BlockAdam(
             [features],
             lr=config.lr,

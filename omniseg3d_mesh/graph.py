@@ -284,6 +284,12 @@ def face_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return 0.5 * np.linalg.norm(np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]]), axis=1)
 
 
+def vertex_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """[V] float64: a third of the area of each vertex's triangles (their sum is the surface area)."""
+    third = np.repeat(face_areas(vertices, faces) / 3.0, 3)
+    return np.bincount(np.asarray(faces, dtype=np.int64).reshape(-1), weights=third, minlength=len(vertices))
+
+
 def face_to_vertex_labels(
     faces: np.ndarray, face_labels: np.ndarray, num_vertices: int, areas: np.ndarray | None = None
 ) -> np.ndarray:

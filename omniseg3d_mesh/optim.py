@@ -1,18 +1,20 @@
 """Optimisers for the per-vertex feature rows of :func:`omniseg3d_mesh.fit.fit_field`.
 
 :class:`BlockAdam` is lazy Adam over sparse row gradients (like ``torch.optim.SparseAdam``:
-a step moves only the rows it sampled) whose second moment is *shared* by a block of
-rows. Why: Adam divides each row's step by the root of that row's own mean squared
-gradient, so every row it samples moves by about ``lr`` whatever its evidence. A
-vertex row sampled a handful of times in the whole fit (the fine rows of a 2M-vertex
-mesh get about a dozen samples) then moves by full-size steps whose directions are
-mostly noise. With one second moment per block, a row's step is ``lr`` times its
-gradient relative to the block's typical gradient: a row hit by many pixels moves
-more than a row hit by one, and the block's mean step stays about ``lr`` (so the
-learning rate means the same as with Adam).
+a step moves only the rows it sampled) whose fine rows estimate their second moment
+from their own samples and their block's. Why: SparseAdam bias-corrects a row's second
+moment by the global step count, so a row sampled for the first time late in the fit
+moves by about 2-3 ``lr`` in every dimension whatever its gradient (its second moment is
+that one gradient squared). A vertex row sampled a handful of times in the whole fit
+(the fine rows of a 2M-vertex mesh get about a dozen samples) then moves by sign-sized
+steps whose directions are mostly noise.
 
-Rows ``[0, shared_from)`` keep a per-row second moment (the coarse rows, each of which
-collects the samples of many vertices); rows ``[shared_from, rows)`` share one.
+Rows ``[0, shared_from)`` (the coarse rows, each of which collects the samples of many
+vertices) keep SparseAdam's update. A row from ``shared_from`` on with k samples takes
+as its second moment its own mean over those samples (bias-corrected by k, not by the
+step count) and the block's mean squared gradient, weighed k : ``prior_count``: a row
+with few samples moves by its gradient relative to the block's, a row with many moves
+as under Adam.
 """
 
 from __future__ import annotations
@@ -23,15 +25,16 @@ __all__ = ["BlockAdam"]
 
 
 class BlockAdam(torch.optim.Optimizer):
-    """Lazy Adam over row-sparse gradients; rows from ``shared_from`` on share their second moment.
+    """Lazy Adam over row-sparse gradients; rows from ``shared_from`` on lean on their block's second moment.
 
     Args:
         params: one parameter tensor ``[rows, D]`` (its gradient may be sparse or dense).
         lr: learning rate.
+        shared_from: first row of the block (``rows`` or more: SparseAdam's steps; 0: every
+            row is in the block).
+        prior_count: weight, in samples, of the block's second moment against a row's own.
         betas: Adam's (beta1, beta2).
         eps: added to the root of the second moment.
-        shared_from: first row of the block with a shared second moment (``rows`` or
-            more: plain lazy Adam; 0: every row shares).
     """
 
     def __init__(
