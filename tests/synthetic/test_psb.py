@@ -115,7 +115,8 @@ def test_eval_psb_tool_prints_tables(tmp_path, capsys):
     text = capsys.readouterr().out
     for expected in (
         "| 101 | chair |",
-        "| human vs human, same meshes |",
+        "| human vs human, same meshes (every pair) |",
+        "| human vs the held-out annotators (each other human predicts the same folds) |",
         "RandCuts (published, full benchmark) | 0.152",
         "voting anchor (no learning)",
         "Command: `python tools/eval_psb.py --data",
@@ -129,3 +130,33 @@ def test_eval_psb_tool_prints_tables(tmp_path, capsys):
     assert "| the same, ranges counted from the field's noise floor (default without masks) |" in text
     assert "| default: the cut most mask votes agree with (each merge weighs by its votes) |" in text
     assert "(previous default) |" in text and "| oracle: best cut of the tree |" in text
+
+
+def _summary_ri(text: str, row: str) -> float:
+    line = next(x for x in text.splitlines() if x.startswith(f"| {row}"))
+    return float(line.split("|")[2].split("±")[0])
+
+
+def test_eval_psb_matched_human_row(tmp_path, capsys):
+    """The human row for the held-out folds: each other annotator predicts the held-out
+    one. Holding out every annotator gives the all-pairs figure (RI is symmetric);
+    holding out the two cutters (0 and 2) of the three annotators gives their own mean."""
+    from omniseg3d_mesh.evaluation import rand_index_error
+
+    _, _, labels = _write_case(tmp_path)
+    psb = load_psb(tmp_path / "101.off", num_views=4, width=48, height=48)
+    mod = load_tool("eval_psb")
+    argv = ["--data", str(tmp_path), *"--views 4 --size 48 --steps 5 --no-clicks".split()]
+    assert mod.main(argv + ["--folds", "3"]) == 0
+    text = capsys.readouterr().out
+    every = _summary_ri(text, "human vs human, same meshes (every pair)")
+    assert _summary_ri(text, "human vs the held-out annotators") == pytest.approx(every, abs=1e-3)
+    assert mod.main(argv + ["--folds", "2"]) == 0
+    text = capsys.readouterr().out
+
+    def ri(a, b):
+        return rand_index_error(psb.face_labels[a], psb.face_labels[b], psb.areas)
+
+    expected = np.mean([np.mean([ri("1", h), ri(o, h)]) for h, o in (("0", "2"), ("2", "0"))])
+    assert _summary_ri(text, "human vs the held-out annotators") == pytest.approx(expected, abs=1e-3)
+    assert abs(expected - every) > 0.01  # the folds' own figure, not the all-pairs one
