@@ -15,7 +15,9 @@ vertices against the object:
 * click  -- the user's click: ``Selector.hierarchy`` (steps + region growing), best step.
 
 "small" = objects under 0.2 % of the image in every view. ``--point-mode`` adds the same
-rooms as point clouds (faces dropped, the same masks). Fragments, masks and the
+rooms as point clouds (the same masks; ``--point-source scan``, the default: evenly
+spaced points on the surface, as many as the mesh has vertices, as a scanner gives;
+``vertices``: the mesh's own vertices). Fragments, masks and the
 ground-truth statistics are cached per (seed, views, size, image size) under ``--cache``,
 so a re-run with another fit config only refits.
 
@@ -111,12 +113,18 @@ class RoomCase:
     def unseen_fraction(self) -> float:
         return float(1.0 - self.seen.mean())
 
+    def _present(self) -> np.ndarray:
+        """[O] bool: non-stuff objects some view shows that have vertices (a sparse point
+        cloud can miss a tiny object)."""
+        has = np.bincount(self.syn.labels["object"], minlength=len(self.max_area)) > 0
+        return ~self.syn.stuff & (self.max_area > 0) & has
+
     def objects(self) -> np.ndarray:
         """Non-stuff objects some view shows (the ones clicked)."""
-        return np.flatnonzero(~self.syn.stuff & (self.max_area > 0))
+        return np.flatnonzero(self._present())
 
     def small_objects(self) -> np.ndarray:
-        return np.flatnonzero(~self.syn.stuff & (self.max_area > 0) & (self.max_area < SMALL_FRACTION))
+        return np.flatnonzero(self._present() & (self.max_area < SMALL_FRACTION))
 
 
 def case_dir(
@@ -183,6 +191,7 @@ def prepare_room(
     cache: str | Path = "/tmp/omniseg_rooms",
     point_mode: bool = False,
     point_radius: float | None = None,
+    point_source: str = "scan",
     say=print,
 ) -> RoomCase:
     """Build (or load from the cache) one room case: the room, fragments, masks, GT statistics."""
@@ -190,6 +199,7 @@ def prepare_room(
     from omniseg3d_mesh.render.fragments import load_or_compute_fragments
     from omniseg3d_mesh.scene import Scene
     from omniseg3d_mesh.synthetic.masks import gt_label_maps, simulate_view_masks, with_overrides
+    from omniseg3d_mesh.synthetic.scenes import scan_points
     from omniseg3d_mesh.workspace import Workspace, atomic_save_npz, content_hash
 
     times = {}
@@ -235,12 +245,20 @@ def prepare_room(
         times["fragments"] = time.perf_counter() - t - t_masks
         times["masks"] = t_masks
         say(f"  seed {seed}: fragments {times['fragments']:.1f} s, masks {t_masks:.1f} s (cached in {root})")
-    scene, radius = mesh, None
+    scene, radius, seen = mesh, None, stats["seen"]
     if point_mode:
-        scene = Scene(vertices=mesh.vertices, faces=None, colors=mesh.colors, cameras=mesh.cameras)
         radius = point_radius  # None: the project's default splat radius (what `--point-mode` does)
-        ws = Workspace(root / ("points" if radius is None else f"points_r{radius:g}"))
-    return RoomCase(syn, scene, ws, masks, stats["seen"], stats["max_area"], times, radius)
+        if point_source == "scan":  # evenly spaced surface points, as a scanner gives
+            syn, face = scan_points(syn, seed=seed)
+            seen = seen[np.asarray(mesh.faces)[face]].any(axis=1)  # on a triangle some view sees
+            scene = syn.scene
+            ws = Workspace(root / ("points_scan" if radius is None else f"points_scan_r{radius:g}"))
+        elif point_source == "vertices":  # the mesh's own vertices (on rims and edge loops)
+            scene = Scene(vertices=mesh.vertices, faces=None, colors=mesh.colors, cameras=mesh.cameras)
+            ws = Workspace(root / ("points" if radius is None else f"points_r{radius:g}"))
+        else:
+            raise ValueError(f"point_source must be 'scan' or 'vertices', got {point_source!r}")
+    return RoomCase(syn, scene, ws, masks, seen, stats["max_area"], times, radius)
 
 
 def fit_config(
@@ -376,6 +394,13 @@ def _parse(argv=None):
         help="point mode: splat radius in metres (default: the project's, from the point spacing)",
     )
     p.add_argument(
+        "--point-source",
+        choices=["scan", "vertices"],
+        default="scan",
+        help="point mode: evenly spaced surface points as a scanner gives, as many as the mesh's vertices "
+        "(default), or the mesh's own vertices (on rims and edge loops, wide gaps across faces)",
+    )
+    p.add_argument(
         "--discretize",
         action="store_true",
         help="also discretize each field with the defaults and score its object level (ARI, mIoU, views)",
@@ -436,6 +461,7 @@ def main(argv=None) -> int:
                 args.cache,
                 point_mode=pm,
                 point_radius=args.point_radius,
+                point_source=args.point_source,
             )
             t_prep = time.perf_counter() - t
             r = evaluate_room(case, cfg)
@@ -488,7 +514,7 @@ def main(argv=None) -> int:
     print("|---|---|---|---|---|---|")
     for pm in modes:
         rs = rows[pm]
-        geo = "points" if pm else "mesh"
+        geo = f"points ({args.point_source})" if pm else "mesh"
         fit_s = _fmt([r["fit_s"] for r in rs])
         for k, name in (
             ("voting", "voting (no learning)"),
@@ -508,7 +534,7 @@ def main(argv=None) -> int:
         for pm in modes:
             ds = [r["disc"] for r in rows[pm]]
             print(
-                f"| {'points' if pm else 'mesh'} | {_fmt([x['parts'] for x in ds])} ({_fmt([x['gt_objects'] for x in ds])}) "
+                f"| {f'points ({args.point_source})' if pm else 'mesh'} | {_fmt([x['parts'] for x in ds])} ({_fmt([x['gt_objects'] for x in ds])}) "
                 f"| {np.mean([x['ari'] for x in ds]):.3f} ± {np.std([x['ari'] for x in ds]):.3f} "
                 f"| {_fmt([x['miou'] for x in ds])} "
                 f"| {np.mean([x['view_agreement'] for x in ds]):.3f} ± {np.std([x['view_agreement'] for x in ds]):.3f} |"

@@ -36,6 +36,12 @@ def main(argv=None) -> int:
     p.add_argument("--every", type=int, default=10, help="use every n-th view")
     p.add_argument("--cache", default="/tmp/omniseg_rooms")
     p.add_argument("--ablate", action="store_true", help="also other outline distances (docs/results.md)")
+    p.add_argument(
+        "--point-source",
+        choices=["scan", "vertices"],
+        default="scan",
+        help="the cloud: evenly spaced surface points (default) or the mesh's own vertices",
+    )
     args = p.parse_args(argv)
 
     import eval_rooms as er
@@ -45,19 +51,33 @@ def main(argv=None) -> int:
 
     case = er.prepare_room(args.seed, args.views, "90k", args.width, args.height, cache=args.cache)
     mesh, syn = case.scene, case.syn
-    obj = syn.labels["object"]
-    cloud = er.prepare_room(
-        args.seed, args.views, "90k", args.width, args.height, cache=args.cache, point_mode=True
-    ).scene
+    cloud_case = er.prepare_room(
+        args.seed,
+        args.views,
+        "90k",
+        args.width,
+        args.height,
+        cache=args.cache,
+        point_mode=True,
+        point_source=args.point_source,
+    )
+    cloud, obj_pt = cloud_case.scene, cloud_case.syn.labels["object"]
+    if args.point_source == "scan":  # each point's triangle, to tell which points lie on what the mesh shows
+        from omniseg3d_mesh.synthetic.scenes import scan_points
+
+        tri = np.asarray(mesh.faces)[scan_points(syn, seed=args.seed)[1]]
+    else:
+        tri = np.arange(mesh.num_vertices)[:, None]
     cams = mesh.cameras[:: args.every]
     ghash = mesh.geometry_hash()
     print(
-        f"Room seed {args.seed}: {mesh.num_vertices} vertices, {len(cams)} of {len(mesh.cameras)} views at {args.width}x{args.height}.\n"
+        f"Room seed {args.seed}: {mesh.num_vertices} vertices, {cloud.num_vertices} points ({args.point_source}), "
+        f"{len(cams)} of {len(mesh.cameras)} views at {args.width}x{args.height}.\n"
     )
     print(
         "| splats | fit: covered pixels showing another object than the mesh | fit: mesh pixels left empty "
         "| render (outline covered): another object | render: left empty | vertices winning a pixel "
-        "(of those the mesh shows) |"
+        "(of those on what the mesh shows) |"
     )
     print("|---|---|---|---|---|---|")
     from omniseg3d_mesh.render import points
@@ -74,7 +94,7 @@ def main(argv=None) -> int:
             setattr(points, k, v)
         covered = 0
         wrong, empty = np.zeros(2, np.int64), np.zeros(2, np.int64)  # fit, render
-        won = np.zeros(mesh.num_vertices, bool)
+        won = np.zeros(cloud.num_vertices, bool)
         shown = np.zeros(mesh.num_vertices, bool)
         for cam in cams:
             fm = load_or_compute_fragments(mesh, cam, case.workspace, backend="cpu", geometry_hash=ghash)
@@ -87,7 +107,7 @@ def main(argv=None) -> int:
                 vid = frags.vertex_ids[..., 0]
                 if i == 0:
                     won[vid[vid >= 0]] = True
-                op = np.where(vid >= 0, obj[np.maximum(vid, 0)], -1)
+                op = np.where(vid >= 0, obj_pt[np.maximum(vid, 0)], -1)
                 both = (om >= 0) & (op >= 0)
                 wrong[i] += int((both & (om != op)).sum())
                 empty[i] += int(((om >= 0) & (op < 0)).sum())
@@ -95,7 +115,7 @@ def main(argv=None) -> int:
             setattr(points, k, v)
         w, e = 100 * wrong / covered, 100 * empty / covered
         print(
-            f"| {name} | {w[0]:.2f} % | {e[0]:.2f} % | {w[1]:.2f} % | {e[1]:.2f} % | {100 * won[shown].mean():.1f} % |"
+            f"| {name} | {w[0]:.2f} % | {e[0]:.2f} % | {w[1]:.2f} % | {e[1]:.2f} % | {100 * won[shown[tri].any(axis=1)].mean():.1f} % |"
         )
     print(f"\nCommand: `python tools/splat_check.py {' '.join(sys.argv[1:] if argv is None else argv)}`")
     return 0

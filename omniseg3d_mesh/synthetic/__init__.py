@@ -17,6 +17,7 @@ _EXPORTS = {
     "make_scene": "omniseg3d_mesh.synthetic.scenes",
     "make_room": "omniseg3d_mesh.synthetic.scenes",
     "render_shaded": "omniseg3d_mesh.synthetic.scenes",
+    "scan_points": "omniseg3d_mesh.synthetic.scenes",
     "save_synthetic": "omniseg3d_mesh.synthetic.scenes",
     "gt_label_maps": "omniseg3d_mesh.synthetic.masks",
     "simulate_masks": "omniseg3d_mesh.synthetic.masks",

@@ -31,7 +31,16 @@ from .assembly import assemble_parts
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SyntheticScene", "make_scene", "make_room", "render_shaded", "save_synthetic", "PRESETS", "ROOM_SIZES"]
+__all__ = [
+    "SyntheticScene",
+    "make_scene",
+    "make_room",
+    "scan_points",
+    "render_shaded",
+    "save_synthetic",
+    "PRESETS",
+    "ROOM_SIZES",
+]
 
 LEVELS = ("part", "object", "group")
 
@@ -998,6 +1007,72 @@ def _room_cameras(rng, room, boxes, small_centres, twin_pts, n_views, width, hei
 
 
 # --------------------------------------------------------------------------- images and files
+def scan_points(
+    syn: SyntheticScene, num_points: int | None = None, seed: int = 0, oversample: int = 4
+) -> tuple[SyntheticScene, np.ndarray]:
+    """The scene's surface as a scanner's point cloud: evenly spaced points, not its vertices.
+
+    A scan (a depth camera's fused cloud, a reconstruction's vertices) samples the surface
+    about evenly; a synthetic mesh's vertices do not: they sit on rims, corners and edge
+    loops, with wide gaps across flat faces. The points here are ``oversample`` x
+    ``num_points`` area-weighted random points thinned to one per cell of a voxel grid
+    (the one nearest the cell's centre) whose cell is sized (once refined) to leave
+    about ``num_points`` of them. Each point
+    takes the labels of its triangle (all vertices of a triangle share them) and the
+    colour interpolated at its position; the cameras are the mesh's.
+
+    Args:
+        syn: a synthetic scene with a mesh (e.g. :func:`make_room`).
+        num_points: points to aim for (default: the mesh's vertex count).
+        seed: the sampling's random seed.
+        oversample: random points drawn per kept point before thinning.
+
+    Returns:
+        ``(points, face)``: a :class:`SyntheticScene` whose scene has no faces and whose
+        labels are per point, and [N] int64 the mesh triangle each point lies on.
+    """
+    from dataclasses import replace
+
+    from ..graph import face_areas
+
+    sc = syn.scene
+    if sc.faces is None or len(sc.faces) == 0:
+        raise ValueError("scan_points needs a mesh (faces); this scene is already a point cloud")
+    n = int(num_points or sc.num_vertices)
+    rng = np.random.default_rng(seed)
+    v = np.asarray(sc.vertices, np.float64)
+    f = np.asarray(sc.faces, np.int64)
+    area = face_areas(v, f)
+    face = rng.choice(len(f), size=oversample * n, p=area / area.sum())
+    r1, r2 = np.sqrt(rng.random(len(face))), rng.random(len(face))
+    bary = np.stack([1.0 - r1, r1 * (1.0 - r2), r1 * r2], axis=1)
+    pts = np.einsum("nk,nkd->nd", bary, v[f[face]])
+    cell = float(np.sqrt(area.sum() / n))
+    keep = np.arange(n)
+    for attempt in range(3):  # a flat surface crosses a cube in about 1-1.5 cell areas: refine the cell
+        if attempt:
+            cell *= float(np.sqrt(len(keep) / n))
+        grid = (pts - pts.min(0)) / cell
+        key = np.floor(grid).astype(np.int64)
+        # per cell the point nearest its centre: neighbours end up about a cell apart
+        order = np.lexsort((np.square(grid - key - 0.5).sum(1), key[:, 2], key[:, 1], key[:, 0]))
+        k = key[order]
+        first = np.r_[True, (k[1:] != k[:-1]).any(axis=1)]
+        keep = order[first]
+        if abs(len(keep) - n) < 0.02 * n:
+            break
+    keep = np.sort(keep)
+    face, bary, pts = face[keep], bary[keep], pts[keep]
+    colors = None
+    if sc.colors is not None:
+        c = np.asarray(sc.colors, np.float64)[f[face]]
+        colors = np.clip(np.rint(np.einsum("nk,nkd->nd", bary, c)), 0, 255).astype(np.uint8)
+    first = f[face, 0]
+    cloud = Scene(vertices=pts.astype(np.float32), faces=None, colors=colors, cameras=sc.cameras)
+    labels = {k: np.asarray(lab)[first] for k, lab in syn.labels.items()}
+    return replace(syn, scene=cloud, labels=labels, meta={**syn.meta, "scan_points_cell": cell}), face
+
+
 def render_shaded(scene: Scene, fragments, camera: Camera, ambient: float = 0.35) -> np.ndarray:
     """A simple shaded colour image: interpolated vertex colours x Lambert (head light).
 

@@ -8,7 +8,7 @@ import pytest
 from omniseg3d_mesh.evaluation import object_click_ious, vertex_mask_membership
 from omniseg3d_mesh.render.fragments import compute_fragments
 from omniseg3d_mesh.synthetic.masks import gt_label_maps, simulate_view_masks, with_overrides
-from omniseg3d_mesh.synthetic.scenes import make_room
+from omniseg3d_mesh.synthetic.scenes import make_room, scan_points
 from tests.helpers.tools import load_tool
 
 W, H = 160, 120
@@ -180,6 +180,51 @@ def test_eval_rooms_tool_runs_and_caches(tmp_path, capsys, monkeypatch):
         mod.fit_config(None, ["steps"])
     with pytest.raises(ValueError, match="unknown FitConfig field"):
         mod.fit_config(None, ["stepz=3"])
+
+
+def test_scan_points_even_and_labelled(room):
+    """A scanner's cloud: about as many points as vertices, more evenly spaced than the
+    mesh's own vertices, each with its triangle's labels and lying on that triangle."""
+    from scipy.spatial import cKDTree
+
+    syn, _ = room
+    pc, face = scan_points(syn, seed=0)
+    n, v = pc.scene.num_vertices, syn.scene.vertices
+    assert pc.scene.faces is None and abs(n - syn.scene.num_vertices) < 0.05 * syn.scene.num_vertices
+    assert pc.scene.cameras is syn.scene.cameras and pc.scene.colors.shape == (n, 3)
+    f = syn.scene.faces[face]
+    for level in ("part", "object", "group"):
+        np.testing.assert_array_equal(pc.labels[level], syn.labels[level][f[:, 0]])
+        assert len(np.unique(pc.labels[level])) <= len(np.unique(syn.labels[level]))
+    # on its triangle: inside the triangle's bounding box
+    lo, hi = v[f].min(1) - 1e-5, v[f].max(1) + 1e-5
+    assert ((pc.scene.vertices >= lo) & (pc.scene.vertices <= hi)).all()
+
+    def crowding(x):  # the 10th percentile of nearest / 6th-nearest neighbour distance
+        d, _ = cKDTree(x).query(x, k=7)
+        return np.percentile(d[:, 1] / d[:, 6], 10)
+
+    assert crowding(pc.scene.vertices) > crowding(v) + 0.05
+    again, _ = scan_points(syn, seed=0)
+    np.testing.assert_array_equal(again.scene.vertices, pc.scene.vertices)
+    with pytest.raises(ValueError, match="needs a mesh"):
+        scan_points(pc)
+
+
+def test_eval_rooms_point_mode_scan_and_vertices(tmp_path, capsys, monkeypatch):
+    mod = load_tool("eval_rooms", monkeypatch)
+    argv = "--quick --views 4 --width 96 --height 72 --set steps=10 --set num_pixels=128 --point-mode".split()
+    argv += ["--cache", str(tmp_path)]
+    assert mod.main(argv) == 0
+    text = capsys.readouterr().out
+    assert "| points (scan) | field, raw score |" in text
+    assert mod.main([*argv, "--point-source", "vertices"]) == 0
+    assert "| points (vertices) | field, raw score |" in capsys.readouterr().out
+    syn = mod.load_or_make_room(mod.case_dir(tmp_path, 0, 4, "tiny", 96, 72, 50, "room"), 0, 50, 4, "tiny", 96, 72)
+    case = mod.prepare_room(0, 4, "tiny", 96, 72, cache=tmp_path, point_mode=True, say=lambda *a: None)
+    assert case.scene.faces is None and len(case.seen) == case.scene.num_vertices != syn.scene.num_vertices
+    with pytest.raises(ValueError, match="point_source"):
+        mod.prepare_room(0, 4, "tiny", 96, 72, cache=tmp_path, point_mode=True, point_source="mesh")
 
 
 def test_similarity_levels_hand_made():
