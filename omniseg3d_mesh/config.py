@@ -177,8 +177,11 @@ class FitConfig(_Config):
         10.0, "alpha of the per-cluster temperature sum|f - mu| / (n log(n + alpha)) (paper: 10)", gt=0
     )
     norm_weight: float = opt(1.0, "weight of the norm loss (Eq. 9), pulling features to unit length", ge=0)
-    smooth_weight: float = opt(
-        0.0, "weight of the smoothness term, the mean squared feature difference over mesh edges (0 = off)", ge=0
+    smooth_weight: float | None = opt(
+        None,
+        "weight of the smoothness term, the mean squared feature difference over graph edges (mesh edges, or a point cloud's k nearest neighbours); 0 = off",
+        ge=0,
+        default_text="auto: 1 on point clouds (a pixel trains one point there, and nothing else couples neighbours as a triangle's interpolation does on a mesh), 0 on meshes",
     )
     loss: Literal["affinity", "contrastive", "both"] = opt(
         "both",
