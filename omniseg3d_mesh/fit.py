@@ -11,7 +11,8 @@ The pipeline of :func:`fit_field`:
    pixel's feature is the weighted sum of its vertices' features (a gather + sum,
    whose backward is torch's own index scatter-add); loss = hierarchical
    contrastive loss + ``norm_weight`` * norm loss (+ ``smooth_weight`` * mean squared
-   feature difference over mesh edges); Adam with a cosine learning-rate schedule
+   feature difference over graph edges, by default on point clouds only:
+   :func:`resolved_smooth_weight`); Adam with a cosine learning-rate schedule
    ``lr -> lr_final``.
 3. After the last step, vertices no kept pixel ever touched get features by
    diffusion over the vertex graph; all features are normalised to unit length.

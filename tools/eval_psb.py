@@ -120,14 +120,16 @@ def held_out_annotators(annotators: list[str], folds: int) -> list[str]:
 
 def _fit_cached(args, scene, masks, fit_cfg, key_parts):
     from omniseg3d_mesh.config import config_to_dict
-    from omniseg3d_mesh.fit import fit_field
+    from omniseg3d_mesh.fit import fit_field, resolved_smooth_weight
 
     path = None
     if args.cache is not None:
+        # the settings as the fit applies them (an automatic value resolved for this scene)
+        settings = {**config_to_dict(fit_cfg), "smooth_weight": resolved_smooth_weight(fit_cfg, scene)}
         blob = json.dumps(
             {
                 **key_parts,
-                "fit": {k: v for k, v in config_to_dict(fit_cfg).items() if k not in ("device", "num_threads")},
+                "fit": {k: v for k, v in settings.items() if k not in ("device", "num_threads")},
             },
             sort_keys=True,
             default=str,
