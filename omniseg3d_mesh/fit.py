@@ -982,9 +982,7 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
                 loss = loss + config.spread_weight * err.pow(2).mean()
         if edges is not None:
             e = edges[torch.from_numpy(rng.integers(0, len(edges), min(len(edges), 4 * config.num_pixels))).to(device)]
-            loss = (
-                loss + smooth_weight * (vertex_features(e[:, 0]) - vertex_features(e[:, 1])).pow(2).sum(1).mean()
-            )
+            loss = loss + smooth_weight * (vertex_features(e[:, 0]) - vertex_features(e[:, 1])).pow(2).sum(1).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

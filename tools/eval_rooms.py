@@ -249,8 +249,8 @@ def prepare_room(
     if point_mode:
         radius = point_radius  # None: the project's default splat radius (what `--point-mode` does)
         if point_source == "scan":  # evenly spaced surface points, as a scanner gives
-            syn, face = scan_points(syn, seed=seed)
-            seen = seen[np.asarray(mesh.faces)[face]].any(axis=1)  # on a triangle some view sees
+            syn, _, nearest = scan_points(syn, seed=seed)
+            seen = seen[nearest]  # a point is seen when its triangle's nearest vertex is
             scene = syn.scene
             ws = Workspace(root / ("points_scan" if radius is None else f"points_scan_r{radius:g}"))
         elif point_source == "vertices":  # the mesh's own vertices (on rims and edge loops)

@@ -1009,7 +1009,7 @@ def _room_cameras(rng, room, boxes, small_centres, twin_pts, n_views, width, hei
 # --------------------------------------------------------------------------- images and files
 def scan_points(
     syn: SyntheticScene, num_points: int | None = None, seed: int = 0, oversample: int = 4
-) -> tuple[SyntheticScene, np.ndarray]:
+) -> tuple[SyntheticScene, np.ndarray, np.ndarray]:
     """The scene's surface as a scanner's point cloud: evenly spaced points, not its vertices.
 
     A scan (a depth camera's fused cloud, a reconstruction's vertices) samples the surface
@@ -1028,8 +1028,9 @@ def scan_points(
         oversample: random points drawn per kept point before thinning.
 
     Returns:
-        ``(points, face)``: a :class:`SyntheticScene` whose scene has no faces and whose
-        labels are per point, and [N] int64 the mesh triangle each point lies on.
+        ``(points, face, nearest)``: a :class:`SyntheticScene` whose scene has no faces
+        and whose labels are per point; [N] int64 the mesh triangle each point lies on,
+        and [N] int64 that triangle's vertex nearest the point.
     """
     from dataclasses import replace
 
@@ -1070,7 +1071,9 @@ def scan_points(
     first = f[face, 0]
     cloud = Scene(vertices=pts.astype(np.float32), faces=None, colors=colors, cameras=sc.cameras)
     labels = {k: np.asarray(lab)[first] for k, lab in syn.labels.items()}
-    return replace(syn, scene=cloud, labels=labels, meta={**syn.meta, "scan_points_cell": cell}), face
+    corner = np.argmin(np.linalg.norm(pts[:, None] - v[f[face]], axis=2), axis=1)
+    nearest = f[face, corner]
+    return replace(syn, scene=cloud, labels=labels, meta={**syn.meta, "scan_points_cell": cell}), face, nearest
 
 
 def render_shaded(scene: Scene, fragments, camera: Camera, ambient: float = 0.35) -> np.ndarray:

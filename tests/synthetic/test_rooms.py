@@ -188,11 +188,14 @@ def test_scan_points_even_and_labelled(room):
     from scipy.spatial import cKDTree
 
     syn, _ = room
-    pc, face = scan_points(syn, seed=0)
+    pc, face, nearest = scan_points(syn, seed=0)
     n, v = pc.scene.num_vertices, syn.scene.vertices
     assert pc.scene.faces is None and abs(n - syn.scene.num_vertices) < 0.05 * syn.scene.num_vertices
     assert pc.scene.cameras is syn.scene.cameras and pc.scene.colors.shape == (n, 3)
     f = syn.scene.faces[face]
+    assert (nearest[:, None] == f).any(axis=1).all()
+    d_near = np.linalg.norm(pc.scene.vertices - v[nearest], axis=1)
+    assert (d_near[:, None] <= np.linalg.norm(pc.scene.vertices[:, None] - v[f], axis=2) + 1e-6).all()
     for level in ("part", "object", "group"):
         np.testing.assert_array_equal(pc.labels[level], syn.labels[level][f[:, 0]])
         assert len(np.unique(pc.labels[level])) <= len(np.unique(syn.labels[level]))
@@ -205,7 +208,7 @@ def test_scan_points_even_and_labelled(room):
         return np.percentile(d[:, 1] / d[:, 6], 10)
 
     assert crowding(pc.scene.vertices) > crowding(v) + 0.05
-    again, _ = scan_points(syn, seed=0)
+    again, _, _ = scan_points(syn, seed=0)
     np.testing.assert_array_equal(again.scene.vertices, pc.scene.vertices)
     with pytest.raises(ValueError, match="needs a mesh"):
         scan_points(pc)
