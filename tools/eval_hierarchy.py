@@ -89,7 +89,7 @@ def _fit_summary(args) -> str:
         n: getattr(args, n) if getattr(args, n) is not None else getattr(d, n)
         for n in ("num_pixels", "lr", "lr_final", "smooth_weight", "min_patch_pixels")
     }
-    return ", ".join(f"{k}={v:g}" for k, v in vals.items())
+    return ", ".join(f"{k}={'auto' if v is None else format(v, 'g')}" for k, v in vals.items())
 
 
 def _row(name, r):
