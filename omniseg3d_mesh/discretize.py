@@ -781,7 +781,7 @@ class Discretizer:
         ``"persistence"``."""
         self.granularity_ = "persistence"
         if views is not None and self.config.mask_granularity and tree.linkage is not None:
-            separating, touching = mask_split_votes(tree, views, max_other=_MAX_OTHER)
+            separating, touching = mask_split_votes(tree, views)
             if touching.any():
                 self.granularity_ = "masks"
                 if self.config.granularity_weight == "pairs":
@@ -1008,14 +1008,10 @@ def pixel_vertices(vertex_ids: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return np.where(np.max(w, axis=-1) > 0, best, -1).astype(np.int64)
 
 
-_MAX_OTHER = 0.5
-
-
 def mask_split_votes(
     tree: PartTree,
     views: Iterable[tuple[np.ndarray, np.ndarray]],
     min_pixels: int = 64,
-    max_other: float = 0.5,
 ) -> tuple[np.ndarray, np.ndarray]:
     """How the 2D masks vote on each dendrogram merge: keep the two clusters apart, or together.
 
@@ -1075,13 +1071,7 @@ def mask_split_votes(
     seen = (va >= min_pixels) & (vb >= min_pixels)
     hold_a = 2 * cnt[:, ia] >= np.maximum(va, 1)
     hold_b = 2 * cnt[:, ib] >= np.maximum(vb, 1)
-    split = hold_a ^ hold_b
-    if max_other < 0.5:  # a separating mask must leave the other side (nearly) alone
-        other = np.where(hold_a, cnt[:, ib] / np.maximum(vb, 1), cnt[:, ia] / np.maximum(va, 1))
-        unclear = split & (other > max_other)
-        split &= ~unclear
-        seen &= ~unclear
-    sep = (split & seen).sum(axis=0).astype(np.int64)
+    sep = ((hold_a ^ hold_b) & seen).sum(axis=0).astype(np.int64)
     touch = ((hold_a | hold_b) & seen).sum(axis=0).astype(np.int64)
     return sep, touch
 
