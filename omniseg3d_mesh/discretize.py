@@ -733,8 +733,16 @@ class Discretizer:
 
         cl = self._cluster_superpoints(sp_mean, sp_size, sp_std)
         report(progress, "discretize", 3, 5, step="hdbscan", clusters=int(cl.max()) + 1 if len(cl) else 0)
-        labels = cl[sp_lab]
-        parts = _postprocess(f, labels, u, v, self.config.min_part_size)
+        parts = _postprocess(f, cl[sp_lab], u, v, self.config.min_part_size)
+        self.cluster_selection_ = self.config.cluster_selection
+        if int(parts.max()) == 0 and n_sp > 1 and self.config.cluster_selection == "eom":
+            # "eom" can keep one dominant cluster (plus specks the small-part rule absorbs):
+            # a whole mesh as one part is no finest level; take HDBSCAN's leaves instead and
+            # let the part tree's levels and the automatic level decide how far to merge them
+            cl = self._cluster_superpoints(sp_mean, sp_size, sp_std, selection="leaf")
+            parts = _postprocess(f, cl[sp_lab], u, v, self.config.min_part_size)
+            self.cluster_selection_ = "leaf"
+            log.info("HDBSCAN (eom) left one part; the leaves give %d", int(parts.max()) + 1)
         rings = self._snap_rings(verts, u, v)
         if (rings > 0 or self.config.snap_unsure > 0) and int(parts.max()) > 0:
             from .graph import vertex_creases
@@ -813,13 +821,16 @@ class Discretizer:
     def fit_predict(self, features: np.ndarray, vertices: np.ndarray, faces: np.ndarray | None = None) -> np.ndarray:
         return self.fit(features, vertices, faces).labels_
 
-    def _cluster_superpoints(self, means: np.ndarray, sizes: np.ndarray, std: np.ndarray) -> np.ndarray:
+    def _cluster_superpoints(
+        self, means: np.ndarray, sizes: np.ndarray, std: np.ndarray, selection: str | None = None
+    ) -> np.ndarray:
         """HDBSCAN labels [S] (-1 noise) of superpoints, weighted by size through repetition.
 
         Each superpoint stands for its vertices by ``ceil(size / unit)`` samples drawn
         around its mean with its own feature spread ``std`` (exact copies would sit at
         distance 0, which HDBSCAN sees as infinitely dense and keeps every superpoint
         as its own cluster). A superpoint's label is the majority label of its samples.
+        ``selection``: HDBSCAN's cluster selection method (default: ``config.cluster_selection``).
         """
         from sklearn.cluster import HDBSCAN
 
@@ -833,7 +844,7 @@ class Discretizer:
 
             rng = np.random.default_rng(self.config.seed)
             pick = np.sort(rng.choice(s, size=self.config.max_samples, replace=False, p=sizes / sizes.sum()))
-            lab_pick = self._cluster_superpoints(means[pick], sizes[pick], std[pick])
+            lab_pick = self._cluster_superpoints(means[pick], sizes[pick], std[pick], selection)
             _, nn = cKDTree(means[pick]).query(means, k=1)
             out = lab_pick[nn]
             out[pick] = lab_pick
@@ -852,7 +863,7 @@ class Discretizer:
             min_cluster_size=mcs,
             min_samples=ms,
             metric="euclidean",
-            cluster_selection_method=self.config.cluster_selection,
+            cluster_selection_method=selection or self.config.cluster_selection,
             copy=True,
         )
         rng = np.random.default_rng(self.config.seed)

@@ -171,6 +171,26 @@ def test_more_superpoints_than_samples(scene):
     assert adjusted_rand_score(scene.object, est.levels_[1]) >= 0.9
 
 
+def test_one_eom_cluster_falls_back_to_the_leaves(scene, fitted, monkeypatch):
+    """When HDBSCAN's "eom" selection leaves the whole mesh one part (one dominant cluster;
+    psb-dev bust 302 did), the finest level comes from its leaves instead."""
+    assert fitted.cluster_selection_ == "eom"
+    original = Discretizer._cluster_superpoints
+    calls = []
+
+    def one_cluster_unless_leaf(self, means, sizes, std, selection=None):
+        calls.append(selection)
+        if selection is None:
+            return np.zeros(len(means), np.int64)  # what "eom" did on that bust
+        return original(self, means, sizes, std, selection)
+
+    monkeypatch.setattr(Discretizer, "_cluster_superpoints", one_cluster_unless_leaf)
+    d = Discretizer(level=0, min_part_size=20).fit(scene.features, scene.vertices, scene.faces)
+    assert calls == [None, "leaf"] and d.cluster_selection_ == "leaf"
+    assert d.tree_.num_parts(0) > 1
+    assert adjusted_rand_score(scene.part, d.levels_[0]) > 0.6  # one part would score 0
+
+
 def test_cluster_selection_error(scene):
     with pytest.raises(ValueError, match="DiscretizeConfig.cluster_selection must be one of 'eom', 'leaf', got 'best'"):
         Discretizer(cluster_selection="best").fit(scene.features, scene.vertices, scene.faces)
