@@ -361,7 +361,8 @@ class DiscretizeConfig(_Config):
         ge=1,
     )
     cluster_selection: Literal["eom", "leaf"] = opt(
-        "eom", "HDBSCAN cluster selection: eom = most stable clusters, leaf = finest clusters of the tree"
+        "eom",
+        "HDBSCAN cluster selection: eom = most stable clusters (leaf when eom leaves one part), leaf = finest clusters of the tree",
     )
     smooth_iters: int = opt(2, "edge-aware denoising sweeps of the field before over-segmentation (0 = off)", ge=0)
     format: Literal["ply", "obj", "glb"] = opt("ply", "file format of the per-part meshes")

@@ -28,7 +28,10 @@ Pipeline (all steps vectorised; nothing loops over vertices in Python):
    graph components becomes several parts; noise and parts smaller than
    ``min_part_size`` join the neighbouring part (graph neighbour) with the most
    similar mean feature, repeatedly, until none is left (an isolated piece with no
-   neighbour stays a part of its own).
+   neighbour stays a part of its own). When that leaves the whole mesh one part
+   (``eom`` selection can keep one dominant cluster plus specks; a psb-dev bust did),
+   HDBSCAN's ``leaf`` clusters are taken instead, and the levels above decide how far
+   to merge them.
 4. **Hierarchy** (:class:`PartTree`): sklearn's HDBSCAN does not expose its
    condensed tree, so coarser levels are built by average-linkage agglomerative
    clustering of the parts' mean features (cosine), cut at the similarity schedule
