@@ -1032,6 +1032,7 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
         "steps_done": int(config.steps),
         "unseen_vertices": n_unseen,
         "coarse_nodes": int(num_nodes),  # 0: per-vertex rows only
+        "smooth_weight": smooth_weight,  # as applied (the config may say None = auto)
         "final_loss": last_loss,
         "prepare_seconds": round(t_prep, 3),
         "fit_seconds": round(fit_seconds, 3),

@@ -261,7 +261,9 @@ def test_smoothness_auto_on_point_clouds_only(parts_scene):
     def edge_gap(f):
         return float(np.square(f[edges[:, 0]] - f[edges[:, 1]]).sum(1).mean())
 
-    auto = fit_field(cloud, masks, cfg).features
+    auto_field = fit_field(cloud, masks, cfg)
+    auto = auto_field.features
+    assert auto_field.meta["smooth_weight"] == 1.0 and auto_field.meta["config"]["smooth_weight"] is None
     np.testing.assert_array_equal(auto, fit_field(cloud, masks, replace(cfg, smooth_weight=1.0)).features)
     assert edge_gap(auto) < edge_gap(fit_field(cloud, masks, replace(cfg, smooth_weight=0.0)).features)
     # a mesh's auto is the plain fit
