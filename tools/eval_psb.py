@@ -346,12 +346,6 @@ def _matched(folds, key):
     return float(np.nanmean([f["human_matched"][key] for f in folds]))
 
 
-def _seed_spread(folds, key, seeds):
-    """Std over seeds of the per-seed mean (0 with one seed)."""
-    per = [np.nanmean([f[key] for f in folds if f["seed"] == s]) for s in seeds]
-    return float(np.std(per)) if len(per) > 1 else 0.0
-
-
 def tables(args, results: dict, cmd: str, seconds: float) -> str:
     names = list(results)
     w = "face-based" if args.face_based else "area-weighted"

@@ -1006,7 +1006,7 @@ def _room_cameras(rng, room, boxes, small_centres, twin_pts, n_views, width, hei
     return cams
 
 
-# --------------------------------------------------------------------------- images and files
+# --------------------------------------------------------------------------- point clouds
 def scan_points(
     syn: SyntheticScene, num_points: int | None = None, seed: int = 0, oversample: int = 4
 ) -> tuple[SyntheticScene, np.ndarray, np.ndarray]:
@@ -1048,20 +1048,23 @@ def scan_points(
     r1, r2 = np.sqrt(rng.random(len(face))), rng.random(len(face))
     bary = np.stack([1.0 - r1, r1 * (1.0 - r2), r1 * r2], axis=1)
     pts = np.einsum("nk,nkd->nd", bary, v[f[face]])
-    cell = float(np.sqrt(area.sum() / n))
-    keep = np.arange(n)
-    for attempt in range(3):  # a flat surface crosses a cube in about 1-1.5 cell areas: refine the cell
-        if attempt:
-            cell *= float(np.sqrt(len(keep) / n))
-        grid = (pts - pts.min(0)) / cell
+    origin = pts.min(0)
+
+    def thin(cell: float) -> np.ndarray:
+        """Per grid cell the point nearest its centre: neighbours end up about a cell apart."""
+        grid = (pts - origin) / cell
         key = np.floor(grid).astype(np.int64)
-        # per cell the point nearest its centre: neighbours end up about a cell apart
         order = np.lexsort((np.square(grid - key - 0.5).sum(1), key[:, 2], key[:, 1], key[:, 0]))
         k = key[order]
-        first = np.r_[True, (k[1:] != k[:-1]).any(axis=1)]
-        keep = order[first]
+        return order[np.r_[True, (k[1:] != k[:-1]).any(axis=1)]]
+
+    cell = float(np.sqrt(area.sum() / n))
+    keep = thin(cell)
+    for _ in range(2):  # a flat surface crosses a cube in about 1-1.5 cell areas: refine the cell
         if abs(len(keep) - n) < 0.02 * n:
             break
+        cell *= float(np.sqrt(len(keep) / n))
+        keep = thin(cell)
     keep = np.sort(keep)
     face, bary, pts = face[keep], bary[keep], pts[keep]
     colors = None
@@ -1076,6 +1079,7 @@ def scan_points(
     return replace(syn, scene=cloud, labels=labels, meta={**syn.meta, "scan_points_cell": cell}), face, nearest
 
 
+# --------------------------------------------------------------------------- images and files
 def render_shaded(scene: Scene, fragments, camera: Camera, ambient: float = 0.35) -> np.ndarray:
     """A simple shaded colour image: interpolated vertex colours x Lambert (head light).
 
