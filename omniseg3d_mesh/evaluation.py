@@ -147,7 +147,6 @@ def score_map(features: np.ndarray, fragments, query: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- queries
 def make_queries(
     gt_part_maps: dict[str, np.ndarray],
-    gt_object_maps: dict[str, np.ndarray],
     part_object: np.ndarray,
     stuff: np.ndarray,
     per_view: int = 4,
@@ -162,7 +161,7 @@ def make_queries(
     pixel (largest distance to its boundary), so the click is unambiguous.
 
     Args:
-        gt_part_maps, gt_object_maps: view -> [H, W] int32 ids (-1 background).
+        gt_part_maps: view -> [H, W] int32 part ids (-1 background).
         part_object: [P] object id of each part.
         stuff: [O] bool, floor/walls.
         per_view: queries per view at most.
@@ -494,7 +493,7 @@ def prepare_benchmark(
     parts = {v: m["part"] for v, m in maps.items()}
     objs = {v: m["object"] for v, m in maps.items()}
     masks = simulate_masks(syn, frags, mask_preset, seed=seed)
-    queries = make_queries(parts, objs, syn.part_object, syn.stuff, per_view=queries_per_view, seed=seed)
+    queries = make_queries(parts, syn.part_object, syn.stuff, per_view=queries_per_view, seed=seed)
     return BenchmarkData(syn, frags, masks, parts, objs, queries, mask_preset)
 
 

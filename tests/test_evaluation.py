@@ -80,7 +80,7 @@ def bench():
     maps = {v: gt_label_maps(syn, f) for v, f in frags.items()}
     parts = {v: m["part"] for v, m in maps.items()}
     objs = {v: m["object"] for v, m in maps.items()}
-    queries = make_queries(parts, objs, syn.part_object, syn.stuff, per_view=3, seed=0)
+    queries = make_queries(parts, syn.part_object, syn.stuff, per_view=3, seed=0)
     return syn, frags, parts, objs, queries, simulate_masks
 
 

@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     maps = {v: gt_label_maps(syn, f) for v, f in frags.items()}
     gt_parts = {v: m["part"] for v, m in maps.items()}
     gt_objs = {v: m["object"] for v, m in maps.items()}
-    queries = make_queries(gt_parts, gt_objs, syn.part_object, syn.stuff, per_view=4, seed=args.scene_seed)
+    queries = make_queries(gt_parts, syn.part_object, syn.stuff, per_view=4, seed=args.scene_seed)
     data = BenchmarkData(syn, frags, masks, gt_parts, gt_objs, queries, args.mask_preset)
     hier = hierarchical_miou(field, syn.scene, frags, gt_parts, gt_objs, queries)
     base = masks_only_miou(masks, frags, gt_parts, gt_objs, queries)
