@@ -293,8 +293,8 @@ class SelectConfig(_Config):
         ge=0,
     )
     min_step_size: int = opt(
-        10,
-        "hierarchy steps: ignore selections smaller than this many vertices (a lone noisy vertex is not a step)",
+        5,
+        "hierarchy steps: ignore selections smaller than this many vertices (a lone noisy vertex is not a step; no more than 5: a phone in a room scanned to 90k points has 5-10)",
         ge=0,
     )
     exact_limit: int = opt(

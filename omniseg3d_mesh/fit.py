@@ -396,31 +396,15 @@ def resolved_smooth_weight(config: FitConfig, scene: Scene) -> float:
     return 0.0 if scene.faces is not None and len(scene.faces) else 1.0
 
 
-#: point clouds: a k-nearest-neighbour edge joins the smoothness term only when its ends'
-#: normals agree within 60 degrees (|cos| >= 0.5)
-_SMOOTH_MIN_NORMAL_COS = 0.5
-
-
 def smoothness_edges(scene: Scene) -> np.ndarray:
     """[E, 2] int64 edges of the smoothness term: a mesh's edges, or a point cloud's
-    k-nearest-neighbour edges whose ends' normals agree within 60 degrees.
-
-    A point cloud has no connectivity, so its neighbours include points across a contact:
-    the foot of a box and the floor it stands on are a few millimetres apart. Their
-    normals differ by about 90 degrees, while neighbours on one surface, flat or gently
-    curved, differ by little; so edges across a contact (and across sharp creases) stay
-    out and the term does not blur one object into its support.
+    k-nearest-neighbour edges whose ends' normals agree within 60 degrees
+    (:func:`omniseg3d_mesh.graph.surface_graph`), so the term does not blur one
+    object into the support it touches.
     """
-    from .graph import graph_edges, vertex_graph
+    from .graph import graph_edges, surface_graph
 
-    edges = graph_edges(vertex_graph(scene.vertices, scene.faces))
-    if scene.faces is not None and len(scene.faces):
-        return edges
-    from .render.points import point_normals
-
-    n = point_normals(np.asarray(scene.vertices))
-    agree = np.abs((n[edges[:, 0]] * n[edges[:, 1]]).sum(1)) >= _SMOOTH_MIN_NORMAL_COS
-    return edges[agree]
+    return graph_edges(surface_graph(scene.vertices, scene.faces))
 
 
 def min_patch_size(config: FitConfig, height: int, width: int) -> int:

@@ -5,7 +5,10 @@ graphs are ``scipy.sparse.csr_matrix`` [V, V] with float32 weights 1 on edges an
 nothing on the diagonal. This module is the one home of graph building, edges and
 components: selection and region growing use :func:`vertex_graph` with
 ``bridge=True``, discretization (``discretize`` and the viewer's) and the fit's
-smoothing and diffusion without (see :func:`vertex_graph` why).
+smoothing and diffusion without (see :func:`vertex_graph` why). Where a graph must
+not cross from one surface onto another it touches (the fit's smoothness term, the
+selector's superpoints), :func:`surface_graph` also drops a point cloud's neighbours
+across contacts and creases.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ __all__ = [
     "mesh_adjacency",
     "knn_adjacency",
     "vertex_graph",
+    "surface_graph",
     "bridge_components",
     "graph_edges",
     "edge_arrays",
@@ -135,6 +139,45 @@ def vertex_graph(vertices: np.ndarray, faces: np.ndarray | None, knn: int = 8, b
         adj = mesh_adjacency(faces, len(vertices))
         return bridge_components(adj, vertices) if bridge else adj
     return knn_adjacency(vertices, knn)
+
+
+#: a point cloud's neighbours lie on one surface when their normals agree within 60 degrees
+SURFACE_MIN_NORMAL_COS = 0.5
+
+
+def surface_graph(
+    vertices: np.ndarray, faces: np.ndarray | None, knn: int = 8, normals: np.ndarray | None = None
+) -> sp.csr_matrix:
+    """The vertex graph without edges from one surface onto another that touches it.
+
+    A mesh's own edges (pieces not bridged). A point cloud has no connectivity, so its
+    k nearest neighbours include points across a contact: the foot of a box and the
+    floor it stands on, a candle and the table, a few millimetres apart. Their normals
+    differ by about 90 degrees, while neighbours on one surface, flat or gently curved,
+    differ by little; so only the k-nearest-neighbour edges whose ends' normals agree
+    within 60 degrees are kept (sharp creases of one object are cut as well).
+
+    Args:
+        vertices: [V, 3] positions.
+        faces: [F, 3] triangles, or None for a point cloud.
+        knn: neighbours per point of the k-nearest-neighbour graph.
+        normals: [V, 3] point normals (any sign); default: estimated
+            (:func:`omniseg3d_mesh.render.points.point_normals`).
+    """
+    if faces is not None and len(faces):
+        return mesh_adjacency(faces, len(vertices))
+    adj = knn_adjacency(vertices, knn)
+    if normals is None:
+        from .render.points import point_normals
+
+        normals = point_normals(np.asarray(vertices))
+    u, v = edge_arrays(adj)
+    ok = np.abs(np.einsum("ij,ij->i", normals[u], normals[v])) >= SURFACE_MIN_NORMAL_COS
+    n = adj.shape[0]
+    keep = sp.coo_matrix(
+        (np.ones(2 * int(ok.sum()), np.float32), (np.r_[u[ok], v[ok]], np.r_[v[ok], u[ok]])), shape=(n, n)
+    )
+    return keep.tocsr()
 
 
 def graph_edges(adj: sp.csr_matrix) -> np.ndarray:

@@ -45,7 +45,7 @@ from scipy.sparse import csgraph
 
 from .config import SelectConfig
 from .field import check_field_geometry, normalize_features, smooth_features
-from .graph import edge_arrays, vertex_graph
+from .graph import edge_arrays, surface_graph, vertex_graph
 
 log = logging.getLogger(__name__)
 
@@ -469,9 +469,12 @@ class Selector:
             return self._coarse
         from .discretize import oversegment
 
-        # superpoints of the (edge-aware) denoised field: pure, and still ~V/256 of them on a noisy field
-        fs = self.score_features if self.config.smooth_iters >= 2 else smooth_features(self.features, adj, 2)
-        lab = oversegment(fs, adj, self.vertices, threshold=0.95, max_size=256)
+        # superpoints of the (edge-aware) denoised field: pure, and still ~V/256 of them on a noisy field.
+        # On a point cloud they do not cross a contact (graph.surface_graph): a candle's few points
+        # would otherwise share one with the table they touch, and its mean would hide the candle's step.
+        cut = adj if self.faces is not None else surface_graph(self.vertices, None, self.config.knn)
+        fs = self.score_features if self.config.smooth_iters >= 2 else smooth_features(self.features, cut, 2)
+        lab = oversegment(fs, cut, self.vertices, threshold=0.95, max_size=256)
         k = int(lab.max()) + 1
         order = np.argsort(lab, kind="stable")
         sizes = np.bincount(lab, minlength=k)

@@ -93,3 +93,23 @@ def test_voxel_clusters_near_target():
     for c in range(3):
         members = pts[labels == c]
         assert np.ptp(members[:, 0]) < 0.1 and np.ptp(members[:, 1]) < 0.1
+
+
+def test_surface_graph_drops_neighbours_whose_normals_disagree():
+    gx, gy = np.meshgrid(np.arange(0.0, 0.2, 0.01), np.arange(0.0, 0.2, 0.01))
+    floor = np.stack([gx.ravel(), gy.ravel(), np.zeros(gx.size)], 1)
+    wall = np.stack([np.full(gx.size, 0.2), gx.ravel(), gy.ravel() + 0.005], 1)
+    pts = np.concatenate([floor, wall])
+    on_wall = np.arange(len(pts)) >= len(floor)
+    normals = np.where(on_wall[:, None], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0])  # signs do not matter
+    knn = graph.knn_adjacency(pts, 8)
+    u, v = graph.edge_arrays(knn)
+    assert (on_wall[u] != on_wall[v]).any()  # the plain graph joins them along the foot
+    surf = graph.surface_graph(pts, None, normals=normals)
+    su, sv = graph.edge_arrays(surf)
+    assert not (on_wall[su] != on_wall[sv]).any()
+    assert len(su) == int((on_wall[u] == on_wall[v]).sum())  # every same-surface edge stays
+    assert (surf != surf.T).nnz == 0
+    faces = np.array([[0, 1, 2], [1, 3, 2]])
+    mesh_pts = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 1.0]])
+    assert (graph.surface_graph(mesh_pts, faces) != graph.mesh_adjacency(faces, 4)).nnz == 0

@@ -318,3 +318,32 @@ def test_selector_reads_its_config(scene):
     assert sel.adjacency.getnnz(axis=1).min() >= 5  # the point-cloud graph has config.knn neighbours
     with pytest.raises(ValueError, match=r"^SelectConfig.knn must be >= 1, got 0$"):
         Selector(scene.features, scene.vertices, None, knn=0)
+
+
+def test_point_cloud_superpoints_do_not_cross_a_contact(monkeypatch):
+    # A wall standing on a floor, as points, with a field that tells them apart by a cosine
+    # of 0.9. The sweep's superpoints are cut on the cloud's surface graph (the one the fit
+    # smooths on; the normals are given exactly here, estimated ones blur at a contact), so
+    # none holds floor and wall points and the click on the wall has the wall as a step. On
+    # the plain k-nearest-neighbour graph, denoising blends the foot of the wall into the
+    # floor and the superpoints along it hold both.
+    import omniseg3d_mesh.render.points as points
+
+    s = 0.01
+    gx, gy = np.meshgrid(np.arange(0.0, 0.4, s), np.arange(0.0, 0.4, s))
+    floor = np.stack([gx.ravel(), gy.ravel(), np.zeros(gx.size)], 1)
+    wy, wz = np.meshgrid(np.arange(0.0, 0.4, s), np.arange(0.5 * s, 0.2, s))
+    wall = np.stack([np.full(wy.size, 0.4), wy.ravel(), wz.ravel()], 1)
+    pts = np.concatenate([floor, wall]).astype(np.float32)
+    is_wall = np.r_[np.zeros(len(floor), bool), np.ones(len(wall), bool)]
+    normals = np.where(is_wall[:, None], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0])
+    monkeypatch.setattr(points, "point_normals", lambda p, k=10: normals)
+    feats = np.zeros((len(pts), 4), np.float32)
+    feats[:, 0] = np.where(is_wall, 0.9, 1.0)
+    feats[is_wall, 1] = np.sqrt(1 - 0.9**2)
+    feats += 0.002 * np.random.default_rng(0).normal(size=feats.shape).astype(np.float32)
+    sel = Selector(feats, pts, None, exact_limit=0)
+    lab = sel._coarse_graph()[0]
+    assert not np.isin(lab[is_wall], lab[~is_wall]).any()
+    steps = sel.hierarchy(Click.at_point([0.4, 0.2, 0.1]))
+    assert max(iou(st.mask, is_wall) for st in steps) >= 0.95
