@@ -192,6 +192,7 @@ def prepare_room(
     point_mode: bool = False,
     point_radius: float | None = None,
     point_source: str = "scan",
+    geometry: str = "pieces",
     say=print,
 ) -> RoomCase:
     """Build (or load from the cache) one room case: the room, fragments, masks, GT statistics."""
@@ -246,6 +247,16 @@ def prepare_room(
         times["masks"] = t_masks
         say(f"  seed {seed}: fragments {times['fragments']:.1f} s, masks {t_masks:.1f} s (cached in {root})")
     scene, radius, seen = mesh, None, stats["seen"]
+    if geometry == "fused":  # the room as a depth-camera scan reconstructs it: one welded mesh
+        syn, nearest = load_or_fuse(root, syn, ws)
+        seen, mesh, scene = seen[nearest], syn.scene, syn.scene
+        ws = Workspace(root / "fused")
+        if point_mode:  # the held-out protocol: the scan mesh's own vertices as the cloud
+            scene = Scene(vertices=mesh.vertices, faces=None, colors=mesh.colors, cameras=mesh.cameras)
+            ws = Workspace(root / ("fused_points" if point_radius is None else f"fused_points_r{point_radius:g}"))
+        return RoomCase(syn, scene, ws, masks, seen, stats["max_area"], times, point_radius if point_mode else None)
+    elif geometry != "pieces":
+        raise ValueError(f"geometry must be 'pieces' or 'fused', got {geometry!r}")
     if point_mode:
         radius = point_radius  # None: the project's default splat radius (what `--point-mode` does)
         if point_source == "scan":  # evenly spaced surface points, as a scanner gives
@@ -259,6 +270,48 @@ def prepare_room(
         else:
             raise ValueError(f"point_source must be 'scan' or 'vertices', got {point_source!r}")
     return RoomCase(syn, scene, ws, masks, seen, stats["max_area"], times, radius)
+
+
+#: the fused scan's voxel (metres): ScanNet fuses at about 1 cm and decimates
+FUSED_VOXEL = 0.015
+
+
+def load_or_fuse(root: Path, syn, ws):
+    """The room's fused scan (``synthetic.scenes.fused_scan`` from the cached fragments'
+    depth, as many vertices as the mesh), cached in ``root/fused/scan.npz``."""
+    from dataclasses import replace
+
+    from omniseg3d_mesh.render.fragments import load_or_compute_fragments
+    from omniseg3d_mesh.scene import Scene
+    from omniseg3d_mesh.synthetic.scenes import fused_scan
+    from omniseg3d_mesh.workspace import atomic_save_npz, content_hash
+
+    mesh = syn.scene
+    key = content_hash("fused-v1", mesh.geometry_hash(), [c.fingerprint() for c in mesh.cameras], FUSED_VOXEL)
+    path = root / "fused" / "scan.npz"
+    if path.is_file():
+        with np.load(path) as data:
+            if str(data["key"]) == key:
+                scan = Scene(
+                    vertices=data["vertices"], faces=data["faces"], colors=data["colors"], cameras=mesh.cameras
+                )
+                labels = {k: data[f"label_{k}"] for k in syn.labels}
+                return replace(syn, scene=scan, labels=labels), data["nearest"]
+    ghash = mesh.geometry_hash()
+    depths = [load_or_compute_fragments(mesh, c, ws, backend="cpu", geometry_hash=ghash).depth for c in mesh.cameras]
+    fused, nearest = fused_scan(syn, voxel=FUSED_VOXEL, depths=depths)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sc = fused.scene
+    atomic_save_npz(
+        path,
+        key=np.array(key),
+        vertices=sc.vertices,
+        faces=sc.faces,
+        colors=sc.colors,
+        nearest=nearest,
+        **{f"label_{k}": v for k, v in fused.labels.items()},
+    )
+    return fused, nearest
 
 
 def fit_config(
@@ -401,6 +454,15 @@ def _parse(argv=None):
         "(default), or the mesh's own vertices (on rims and edge loops, wide gaps across faces)",
     )
     p.add_argument(
+        "--geometry",
+        choices=["pieces", "fused"],
+        default="pieces",
+        help="the room's mesh: the generator's pieces (default; a phone is its own closed box of ~50 vertices), or "
+        "the room as a depth-camera scan reconstructs it (synthetic.scenes.fused_scan: the views' depth fused at "
+        "1.5 cm and decimated to as many vertices, one welded surface, as ScanNet's meshes); with --point-mode the "
+        "fused mesh's own vertices are the cloud",
+    )
+    p.add_argument(
         "--discretize",
         action="store_true",
         help="also discretize each field with the defaults and score its object level (ARI, mIoU, views)",
@@ -424,6 +486,12 @@ def _parse(argv=None):
     args.width = args.width or (320 if q else 640)
     args.height = args.height or (240 if q else 480)
     return args
+
+
+def _geometry_name(args, point_mode: bool) -> str:
+    if args.geometry == "fused":
+        return "fused scan, its vertices as points" if point_mode else "fused scan mesh"
+    return f"points ({args.point_source})" if point_mode else "mesh"
 
 
 def main(argv=None) -> int:
@@ -462,6 +530,7 @@ def main(argv=None) -> int:
                 point_mode=pm,
                 point_radius=args.point_radius,
                 point_source=args.point_source,
+                geometry=args.geometry,
             )
             t_prep = time.perf_counter() - t
             r = evaluate_room(case, cfg)
@@ -514,7 +583,7 @@ def main(argv=None) -> int:
     print("|---|---|---|---|---|---|")
     for pm in modes:
         rs = rows[pm]
-        geo = f"points ({args.point_source})" if pm else "mesh"
+        geo = _geometry_name(args, pm)
         fit_s = _fmt([r["fit_s"] for r in rs])
         for k, name in (
             ("voting", "voting (no learning)"),
@@ -534,7 +603,7 @@ def main(argv=None) -> int:
         for pm in modes:
             ds = [r["disc"] for r in rows[pm]]
             print(
-                f"| {f'points ({args.point_source})' if pm else 'mesh'} | {_fmt([x['parts'] for x in ds])} ({_fmt([x['gt_objects'] for x in ds])}) "
+                f"| {_geometry_name(args, pm)} | {_fmt([x['parts'] for x in ds])} ({_fmt([x['gt_objects'] for x in ds])}) "
                 f"| {np.mean([x['ari'] for x in ds]):.3f} ± {np.std([x['ari'] for x in ds]):.3f} "
                 f"| {_fmt([x['miou'] for x in ds])} "
                 f"| {np.mean([x['view_agreement'] for x in ds]):.3f} ± {np.std([x['view_agreement'] for x in ds]):.3f} |"

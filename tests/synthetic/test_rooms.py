@@ -8,7 +8,7 @@ import pytest
 from omniseg3d_mesh.evaluation import object_click_ious, vertex_mask_membership
 from omniseg3d_mesh.render.fragments import compute_fragments
 from omniseg3d_mesh.synthetic.masks import gt_label_maps, simulate_view_masks, with_overrides
-from omniseg3d_mesh.synthetic.scenes import make_room, scan_points
+from omniseg3d_mesh.synthetic.scenes import fused_scan, make_room, scan_points
 from tests.helpers.tools import load_tool
 
 W, H = 160, 120
@@ -214,6 +214,36 @@ def test_scan_points_even_and_labelled(room):
         scan_points(pc)
 
 
+def test_fused_scan_is_one_welded_surface_with_labels(room):
+    """The room as a depth-camera scan reconstructs it: near the original surface, welded
+    (the generator's separate pieces join), about as many vertices as asked for, labels of
+    the nearest surface point."""
+    import scipy.sparse as sp
+    from scipy.spatial import cKDTree
+
+    from omniseg3d_mesh.graph import mesh_adjacency
+
+    syn, frags = room
+    depths = [frags[c.name].depth for c in syn.scene.cameras]
+    scan, nearest = fused_scan(syn, num_vertices=3000, voxel=0.03, depths=depths)
+    sc = scan.scene
+    assert sc.faces is not None and 2000 < sc.num_vertices < 4000 and sc.cameras is syn.scene.cameras
+    assert nearest.shape == (sc.num_vertices,) and nearest.max() < syn.scene.num_vertices
+    dense, _, _ = scan_points(syn, num_points=8 * syn.scene.num_vertices, seed=0)
+    dist, idx = cKDTree(dense.scene.vertices).query(sc.vertices)
+    assert np.median(dist) < 0.03  # within a voxel of the surface
+    for level in ("part", "object", "group"):
+        np.testing.assert_array_equal(scan.labels[level], dense.labels[level][idx])
+    assert set(np.flatnonzero(syn.stuff)) <= set(np.unique(scan.labels["object"]))  # floor and walls
+    n_pieces = sp.csgraph.connected_components(mesh_adjacency(syn.scene.faces, syn.scene.num_vertices))[0]
+    n_scan, comp = sp.csgraph.connected_components(mesh_adjacency(sc.faces, sc.num_vertices))
+    assert n_scan < n_pieces and np.bincount(comp).max() > 0.8 * sc.num_vertices
+    with pytest.raises(ValueError, match="one image per camera"):
+        fused_scan(syn, depths=depths[:2])
+    with pytest.raises(ValueError, match="point cloud"):
+        fused_scan(dense)
+
+
 def test_eval_rooms_point_mode_scan_and_vertices(tmp_path, capsys, monkeypatch):
     mod = load_tool("eval_rooms", monkeypatch)
     argv = "--quick --views 4 --width 96 --height 72 --set steps=10 --set num_pixels=128 --point-mode".split()
@@ -228,6 +258,15 @@ def test_eval_rooms_point_mode_scan_and_vertices(tmp_path, capsys, monkeypatch):
     assert case.scene.faces is None and len(case.seen) == case.scene.num_vertices != syn.scene.num_vertices
     with pytest.raises(ValueError, match="point_source"):
         mod.prepare_room(0, 4, "tiny", 96, 72, cache=tmp_path, point_mode=True, point_source="mesh")
+    assert mod.main([*argv, "--geometry", "fused"]) == 0
+    text = capsys.readouterr().out
+    assert "| fused scan mesh | field, hierarchy click |" in text
+    assert "| fused scan, its vertices as points | field, raw score |" in text
+    fused = mod.prepare_room(0, 4, "tiny", 96, 72, cache=tmp_path, geometry="fused", say=lambda *a: None)
+    assert fused.scene.faces is not None and len(fused.seen) == fused.scene.num_vertices
+    assert (tmp_path / mod.case_dir(tmp_path, 0, 4, "tiny", 96, 72, 50, "room").name / "fused" / "scan.npz").is_file()
+    with pytest.raises(ValueError, match="geometry"):
+        mod.prepare_room(0, 4, "tiny", 96, 72, cache=tmp_path, geometry="poisson")
 
 
 def test_similarity_levels_hand_made():
