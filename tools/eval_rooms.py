@@ -139,7 +139,7 @@ def load_or_make_room(root: Path, seed: int, num_objects: int, views: int, size:
 
     import omniseg3d_mesh.synthetic.scenes as scenes
     from omniseg3d_mesh.scene import Camera, Scene
-    from omniseg3d_mesh.workspace import atomic_save_npz, content_hash
+    from omniseg3d_mesh.workspace import content_hash
 
     key = content_hash(Path(scenes.__file__), seed, num_objects, views, size, width, height)
     path = Path(root) / "room.npz"
@@ -165,12 +165,10 @@ def load_or_make_room(root: Path, seed: int, num_objects: int, views: int, size:
                 )
     syn = scenes.make_room(seed, num_objects=num_objects, num_views=views, size=size, width=width, height=height)
     sc = syn.scene
-    atomic_save_npz(
+    _save_mesh(
         path,
-        key=np.array(key),
-        vertices=sc.vertices,
-        faces=sc.faces,
-        colors=sc.colors,
+        key,
+        sc,
         **syn.ground_truth_arrays(),
         meta=np.array(json.dumps(syn.meta)),
         K=np.stack([c.K for c in sc.cameras]),
@@ -178,6 +176,13 @@ def load_or_make_room(root: Path, seed: int, num_objects: int, views: int, size:
         camera_names=np.asarray([c.name for c in sc.cameras]),
     )
     return syn
+
+
+def _save_mesh(path: Path, key: str, scene, **arrays) -> None:
+    """Cache a mesh (vertices, faces, colours) and other arrays under ``key``, atomically."""
+    from omniseg3d_mesh.workspace import atomic_save_npz
+
+    atomic_save_npz(path, key=np.array(key), vertices=scene.vertices, faces=scene.faces, colors=scene.colors, **arrays)
 
 
 def prepare_room(
@@ -284,7 +289,7 @@ def load_or_fuse(root: Path, syn, ws):
     from omniseg3d_mesh.render.fragments import load_or_compute_fragments
     from omniseg3d_mesh.scene import Scene
     from omniseg3d_mesh.synthetic.scenes import fused_scan
-    from omniseg3d_mesh.workspace import atomic_save_npz, content_hash
+    from omniseg3d_mesh.workspace import content_hash
 
     mesh = syn.scene
     key = content_hash("fused-v1", mesh.geometry_hash(), [c.fingerprint() for c in mesh.cameras], FUSED_VOXEL)
@@ -301,16 +306,7 @@ def load_or_fuse(root: Path, syn, ws):
     depths = [load_or_compute_fragments(mesh, c, ws, backend="cpu", geometry_hash=ghash).depth for c in mesh.cameras]
     fused, nearest = fused_scan(syn, voxel=FUSED_VOXEL, depths=depths)
     path.parent.mkdir(parents=True, exist_ok=True)
-    sc = fused.scene
-    atomic_save_npz(
-        path,
-        key=np.array(key),
-        vertices=sc.vertices,
-        faces=sc.faces,
-        colors=sc.colors,
-        nearest=nearest,
-        **{f"label_{k}": v for k, v in fused.labels.items()},
-    )
+    _save_mesh(path, key, fused.scene, nearest=nearest, **{f"label_{k}": v for k, v in fused.labels.items()})
     return fused, nearest
 
 
