@@ -21,6 +21,7 @@ __all__ = [
     "knn_adjacency",
     "vertex_graph",
     "surface_graph",
+    "point_normals",
     "bridge_components",
     "graph_edges",
     "edge_arrays",
@@ -141,6 +142,36 @@ def vertex_graph(vertices: np.ndarray, faces: np.ndarray | None, knn: int = 8, b
     return knn_adjacency(vertices, knn)
 
 
+def point_normals(points: np.ndarray, k: int = 10) -> np.ndarray:
+    """Unit surface normals of a point cloud: the least principal axis of each point's k neighbours.
+
+    The sign is arbitrary (a surfel's coverage does not depend on it).
+
+    Args:
+        points: [N, 3] positions.
+        k: neighbours (the point itself included) whose covariance is taken.
+
+    Returns:
+        [N, 3] float64 unit normals.
+    """
+    from scipy.spatial import cKDTree
+
+    pts = np.asarray(points, dtype=np.float64)
+    kk = int(min(k, len(pts)))
+    if kk < 3:
+        return np.tile([0.0, 0.0, 1.0], (len(pts), 1))
+    out = np.empty_like(pts)
+    tree = cKDTree(pts)
+    for start in range(0, len(pts), 1 << 18):  # bounded [n, k, 3] memory
+        chunk = pts[start : start + (1 << 18)]
+        _, idx = tree.query(chunk, k=kk, workers=-1)
+        nb = pts[idx] - pts[idx].mean(axis=1, keepdims=True)
+        cov = np.einsum("nki,nkj->nij", nb, nb)
+        _, vecs = np.linalg.eigh(cov)  # ascending eigenvalues: column 0 is the normal
+        out[start : start + len(chunk)] = vecs[:, :, 0]
+    return out
+
+
 #: a point cloud's neighbours lie on one surface when their normals agree within 60 degrees
 SURFACE_MIN_NORMAL_COS = 0.5
 
@@ -161,15 +192,12 @@ def surface_graph(
         vertices: [V, 3] positions.
         faces: [F, 3] triangles, or None for a point cloud.
         knn: neighbours per point of the k-nearest-neighbour graph.
-        normals: [V, 3] point normals (any sign); default: estimated
-            (:func:`omniseg3d_mesh.render.points.point_normals`).
+        normals: [V, 3] point normals (any sign); default: estimated (:func:`point_normals`).
     """
     if faces is not None and len(faces):
         return mesh_adjacency(faces, len(vertices))
     adj = knn_adjacency(vertices, knn)
     if normals is None:
-        from .render.points import point_normals
-
         normals = point_normals(np.asarray(vertices))
     u, v = edge_arrays(adj)
     ok = np.abs(np.einsum("ij,ij->i", normals[u], normals[v])) >= SURFACE_MIN_NORMAL_COS

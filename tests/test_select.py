@@ -327,8 +327,6 @@ def test_point_cloud_superpoints_do_not_cross_a_contact(monkeypatch):
     # none holds floor and wall points and the click on the wall has the wall as a step. On
     # the plain k-nearest-neighbour graph, denoising blends the foot of the wall into the
     # floor and the superpoints along it hold both.
-    import omniseg3d_mesh.render.points as points
-
     s = 0.01
     gx, gy = np.meshgrid(np.arange(0.0, 0.4, s), np.arange(0.0, 0.4, s))
     floor = np.stack([gx.ravel(), gy.ravel(), np.zeros(gx.size)], 1)
@@ -337,7 +335,7 @@ def test_point_cloud_superpoints_do_not_cross_a_contact(monkeypatch):
     pts = np.concatenate([floor, wall]).astype(np.float32)
     is_wall = np.r_[np.zeros(len(floor), bool), np.ones(len(wall), bool)]
     normals = np.where(is_wall[:, None], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0])
-    monkeypatch.setattr(points, "point_normals", lambda p, k=10: normals)
+    monkeypatch.setattr(graph, "point_normals", lambda p, k=10: normals)
     feats = np.zeros((len(pts), 4), np.float32)
     feats[:, 0] = np.where(is_wall, 0.9, 1.0)
     feats[is_wall, 1] = np.sqrt(1 - 0.9**2)

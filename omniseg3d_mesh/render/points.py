@@ -36,6 +36,7 @@ import logging
 
 import numpy as np
 
+from ..graph import point_normals  # its home is graph.py; re-exported here
 from ..scene import Camera, Scene
 from .fragments import Fragments
 
@@ -136,36 +137,6 @@ def adaptive_point_radii(
     local = factor * np.asarray(dist)[:, -1]
     clipped = np.clip(local, median / spread, median * spread)
     return (clipped, local) if return_local else clipped
-
-
-def point_normals(points: np.ndarray, k: int = 10) -> np.ndarray:
-    """Unit surface normals of a point cloud: the least principal axis of each point's k neighbours.
-
-    The sign is arbitrary (a surfel's coverage does not depend on it).
-
-    Args:
-        points: [N, 3] positions.
-        k: neighbours (the point itself included) whose covariance is taken.
-
-    Returns:
-        [N, 3] float64 unit normals.
-    """
-    from scipy.spatial import cKDTree
-
-    pts = np.asarray(points, dtype=np.float64)
-    kk = int(min(k, len(pts)))
-    if kk < 3:
-        return np.tile([0.0, 0.0, 1.0], (len(pts), 1))
-    out = np.empty_like(pts)
-    tree = cKDTree(pts)
-    for start in range(0, len(pts), 1 << 18):  # bounded [n, k, 3] memory
-        chunk = pts[start : start + (1 << 18)]
-        _, idx = tree.query(chunk, k=kk, workers=-1)
-        nb = pts[idx] - pts[idx].mean(axis=1, keepdims=True)
-        cov = np.einsum("nki,nkj->nij", nb, nb)
-        _, vecs = np.linalg.eigh(cov)  # ascending eigenvalues: column 0 is the normal
-        out[start : start + len(chunk)] = vecs[:, :, 0]
-    return out
 
 
 def splat_settings() -> tuple:
