@@ -177,7 +177,11 @@ SURFACE_MIN_NORMAL_COS = 0.5
 
 
 def surface_graph(
-    vertices: np.ndarray, faces: np.ndarray | None, knn: int = 8, normals: np.ndarray | None = None
+    vertices: np.ndarray,
+    faces: np.ndarray | None,
+    knn: int = 8,
+    normals: np.ndarray | None = None,
+    adjacency: sp.csr_matrix | None = None,
 ) -> sp.csr_matrix:
     """The vertex graph without edges from one surface onto another that touches it.
 
@@ -193,10 +197,11 @@ def surface_graph(
         faces: [F, 3] triangles, or None for a point cloud.
         knn: neighbours per point of the k-nearest-neighbour graph.
         normals: [V, 3] point normals (any sign); default: estimated (:func:`point_normals`).
+        adjacency: a point cloud's k-nearest-neighbour graph when already built (else built here).
     """
     if faces is not None and len(faces):
         return mesh_adjacency(faces, len(vertices))
-    adj = knn_adjacency(vertices, knn)
+    adj = knn_adjacency(vertices, knn) if adjacency is None else adjacency
     if normals is None:
         normals = point_normals(np.asarray(vertices))
     u, v = edge_arrays(adj)

@@ -472,7 +472,7 @@ class Selector:
         # superpoints of the (edge-aware) denoised field: pure, and still ~V/256 of them on a noisy field.
         # On a point cloud they do not cross a contact (graph.surface_graph): a candle's few points
         # would otherwise share one with the table they touch, and its mean would hide the candle's step.
-        cut = adj if self.faces is not None else surface_graph(self.vertices, None, self.config.knn)
+        cut = adj if self.faces is not None else surface_graph(self.vertices, None, adjacency=adj)
         fs = self.score_features if self.config.smooth_iters >= 2 else smooth_features(self.features, cut, 2)
         lab = oversegment(fs, cut, self.vertices, threshold=0.95, max_size=256)
         k = int(lab.max()) + 1

@@ -201,6 +201,8 @@ def prepare_room(
     say=print,
 ) -> RoomCase:
     """Build (or load from the cache) one room case: the room, fragments, masks, GT statistics."""
+    if geometry not in ("pieces", "fused"):
+        raise ValueError(f"geometry must be 'pieces' or 'fused', got {geometry!r}")
     from omniseg3d_mesh.io.masks import save_masks_npz
     from omniseg3d_mesh.render.fragments import load_or_compute_fragments
     from omniseg3d_mesh.scene import Scene
@@ -260,8 +262,6 @@ def prepare_room(
             scene = Scene(vertices=mesh.vertices, faces=None, colors=mesh.colors, cameras=mesh.cameras)
             ws = Workspace(root / ("fused_points" if point_radius is None else f"fused_points_r{point_radius:g}"))
         return RoomCase(syn, scene, ws, masks, seen, stats["max_area"], times, point_radius if point_mode else None)
-    elif geometry != "pieces":
-        raise ValueError(f"geometry must be 'pieces' or 'fused', got {geometry!r}")
     if point_mode:
         radius = point_radius  # None: the project's default splat radius (what `--point-mode` does)
         if point_source == "scan":  # evenly spaced surface points, as a scanner gives
