@@ -178,10 +178,9 @@ class FitConfig(_Config):
     )
     norm_weight: float = opt(1.0, "weight of the norm loss (Eq. 9), pulling features to unit length", ge=0)
     smooth_weight: float | None = opt(
-        None,
-        "weight of the smoothness term, the mean squared feature difference over graph edges (mesh edges, or a point cloud's k nearest neighbours); 0 = off",
+        1.0,
+        "weight of the smoothness term, the mean squared feature difference over surface edges (a mesh's edges, or a point cloud's k nearest neighbours whose normals agree); 0 = off (why 1: docs/fit.md)",
         ge=0,
-        default_text="auto: 1 on point clouds (a pixel trains one point there, and nothing else couples neighbours as a triangle's interpolation does on a mesh), 0 on meshes",
     )
     loss: Literal["affinity", "contrastive", "both"] = opt(
         "both",
@@ -348,6 +347,11 @@ class DiscretizeConfig(_Config):
         le=1,
     )
     max_superpoint_size: int = opt(2000, "over-segmentation: largest superpoint, in vertices", ge=1)
+    superpoint_rounds: int = opt(
+        16,
+        "over-segmentation: most rounds of splitting superpoints whose members stray from their mean (a smoothed field chains across gradual boundaries; 3 merged psb-dev's parts, docs/results.md)",
+        ge=0,
+    )
     knn: int = opt(8, "point clouds: neighbours per point in the k-nearest-neighbour graph", ge=1)
     level_similarities: tuple[float, ...] = opt(
         (0.7, 0.4),

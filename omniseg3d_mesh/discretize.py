@@ -10,7 +10,7 @@ Pipeline (all steps vectorised; nothing loops over vertices in Python):
    restricted to edges whose features agree (cosine >= ``superpoint_threshold``).
    Chaining along a slow feature drift is caught by checking each component's
    spread (a member further than the threshold from its component mean splits the
-   component again with a stricter edge threshold), and components larger than
+   component again with a stricter edge threshold, until no member strays), and components larger than
    ``max_superpoint_size`` are cut by a spatial grid and re-split into connected
    pieces. A 1M-vertex mesh becomes a few thousand superpoints.
 2. **HDBSCAN** (scikit-learn) on the superpoints' mean features. Density must count
@@ -124,7 +124,7 @@ def oversegment(
     vertices: np.ndarray | None = None,
     threshold: float = 0.95,
     max_size: int = 2000,
-    refine_rounds: int = 3,
+    refine_rounds: int = 16,
 ) -> np.ndarray:
     """Graph-connected superpoints of similar feature.
 
@@ -135,7 +135,12 @@ def oversegment(
             (without them big superpoints are kept whole).
         threshold: neighbouring vertices join when their cosine similarity is at least this.
         max_size: largest superpoint in vertices (0 = unlimited).
-        refine_rounds: rounds of re-splitting components whose members stray from the mean.
+        refine_rounds: most rounds of re-splitting components whose members stray from
+            their mean; each round halves the gap to 1 of the edge threshold inside such a
+            component, and the rounds stop when no member strays. A field fitted with the
+            smoothness term changes gradually across a part boundary, every edge on the way
+            agreeing above 0.99, so chained components need more than a few rounds (psb-dev,
+            docs/results.md: with three rounds the smoothed fields came out in 2 parts where the humans draw 4).
 
     Returns:
         [V] int64 superpoint ids 0..S-1; every superpoint is connected on the graph.
@@ -726,7 +731,7 @@ class Discretizer:
         tau = float(self.config.superpoint_threshold)
         if len(u):  # a noisy field: the threshold follows the typical agreement of neighbours
             tau = min(tau, float(np.quantile(np.einsum("ij,ij->i", fs[u], fs[v]), 0.25)))
-        sp_lab = oversegment(fs, adj, verts, tau, self.config.max_superpoint_size)
+        sp_lab = oversegment(fs, adj, verts, tau, self.config.max_superpoint_size, self.config.superpoint_rounds)
         self.superpoint_threshold_ = tau
         n_sp = int(sp_lab.max()) + 1
         sp_mean, sp_size = _group_means(f, sp_lab, n_sp)

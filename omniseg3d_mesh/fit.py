@@ -11,8 +11,7 @@ The pipeline of :func:`fit_field`:
    pixel's feature is the weighted sum of its vertices' features (a gather + sum,
    whose backward is torch's own index scatter-add); loss = hierarchical
    contrastive loss + ``norm_weight`` * norm loss (+ ``smooth_weight`` * mean squared
-   feature difference over graph edges, by default on point clouds only:
-   :func:`resolved_smooth_weight`); Adam with a cosine learning-rate schedule
+   feature difference over surface edges, :func:`smoothness_edges`); Adam with a cosine learning-rate schedule
    ``lr -> lr_final``.
 3. After the last step, vertices no kept pixel ever touched get features by
    diffusion over the vertex graph; all features are normalised to unit length.
@@ -383,17 +382,16 @@ def _check_mask_shape(cam, shape: tuple) -> None:
         )
 
 
-def resolved_smooth_weight(config: FitConfig, scene: Scene) -> float:
-    """``config.smooth_weight``, or when it is None (auto) 1 on a point cloud and 0 on a mesh.
+def resolved_smooth_weight(config: FitConfig) -> float:
+    """``config.smooth_weight``; None (config files written when it meant "auto") is 1.
 
-    On a mesh a pixel's feature interpolates the hit triangle's three vertices, so every
-    pixel trains neighbouring vertices together; on a point cloud a pixel trains the one
-    point that wins it, and nothing couples neighbours unless this term does (room point
-    clouds, docs/results.md: raw click mIoU 68.9 -> 77.3 on seed 0).
+    The term is on for meshes and point clouds alike (docs/fit.md, "Smoothness term"):
+    a fitted vertex carries the noise of the few pixels that trained it, and averaging
+    over the surface takes most of it out. On a point cloud nothing else couples
+    neighbours; on a mesh a triangle's interpolation couples only the vertices one
+    pixel falls between.
     """
-    if config.smooth_weight is not None:
-        return float(config.smooth_weight)
-    return 0.0 if scene.faces is not None and len(scene.faces) else 1.0
+    return 1.0 if config.smooth_weight is None else float(config.smooth_weight)
 
 
 def smoothness_edges(scene: Scene) -> np.ndarray:
@@ -879,7 +877,7 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
         optimizer = torch.optim.Adam([features], lr=config.lr)
 
     edges = None
-    smooth_weight = resolved_smooth_weight(config, scene)
+    smooth_weight = resolved_smooth_weight(config)
     if smooth_weight > 0:
         edges = torch.from_numpy(smoothness_edges(scene)).to(device)
 
@@ -1016,7 +1014,7 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
         "steps_done": int(config.steps),
         "unseen_vertices": n_unseen,
         "coarse_nodes": int(num_nodes),  # 0: per-vertex rows only
-        "smooth_weight": smooth_weight,  # as applied (the config may say None = auto)
+        "smooth_weight": smooth_weight,  # as applied (None in older config files = 1)
         "final_loss": last_loss,
         "prepare_seconds": round(t_prep, 3),
         "fit_seconds": round(fit_seconds, 3),

@@ -214,21 +214,6 @@ def test_errors(parts_scene):
         fit_field(scene, masks, FitConfig(device="gpu0"))
 
 
-def test_smoothness_term_pulls_mesh_neighbours_together(parts_scene):
-    scene, part, obj, masks = parts_scene
-    from omniseg3d_mesh.graph import graph_edges, vertex_graph
-
-    edges = graph_edges(vertex_graph(scene.vertices, scene.faces))
-    cfg = replace(SHORT, checkpoint_every=0, steps=20)
-    plain = fit_field(scene, masks, cfg).features
-    smooth = fit_field(scene, masks, replace(cfg, smooth_weight=5.0)).features
-
-    def edge_gap(f):
-        return float(np.square(f[edges[:, 0]] - f[edges[:, 1]]).sum(1).mean())
-
-    assert edge_gap(smooth) < edge_gap(plain)
-
-
 def test_point_cloud_fit(parts_scene):
     """The same scene without faces: splatted fragments (K = 1), kNN-graph diffusion."""
     from omniseg3d_mesh.scene import Scene
@@ -242,34 +227,30 @@ def test_point_cloud_fit(parts_scene):
     assert same_part > other_obj + 0.3 and other_part > other_obj + 0.2
 
 
-def test_smoothness_auto_on_point_clouds_only(parts_scene):
-    """smooth_weight None (the default): 1 on a point cloud, 0 on a mesh; an explicit value wins.
-    On the cloud the auto term pulls kNN neighbours together, as an explicit 1 does."""
-    from omniseg3d_mesh.fit import resolved_smooth_weight
-    from omniseg3d_mesh.graph import graph_edges, vertex_graph
+def test_smoothness_is_on_by_default_for_meshes_and_clouds(parts_scene):
+    """smooth_weight 1 by default; None (older config files) means the default; 0 is off.
+    On a mesh and on a cloud the default term pulls graph neighbours together."""
+    from omniseg3d_mesh.fit import resolved_smooth_weight, smoothness_edges
     from omniseg3d_mesh.scene import Scene
 
     scene, part, obj, masks = parts_scene
     cloud = Scene(vertices=scene.vertices, faces=None, cameras=scene.cameras)
-    assert FitConfig().smooth_weight is None
-    assert resolved_smooth_weight(FitConfig(), cloud) == 1.0 and resolved_smooth_weight(FitConfig(), scene) == 0.0
-    assert resolved_smooth_weight(FitConfig(smooth_weight=0.0), cloud) == 0.0
-    assert resolved_smooth_weight(FitConfig(smooth_weight=2.0), scene) == 2.0
+    assert FitConfig().smooth_weight == 1.0
+    assert resolved_smooth_weight(FitConfig(smooth_weight=None)) == 1.0
+    assert resolved_smooth_weight(FitConfig(smooth_weight=0.0)) == 0.0
     cfg = replace(SHORT, checkpoint_every=0, steps=20)
-    edges = graph_edges(vertex_graph(cloud.vertices, None))
+    for sc in (scene, cloud):
+        edges = smoothness_edges(sc)
 
-    def edge_gap(f):
-        return float(np.square(f[edges[:, 0]] - f[edges[:, 1]]).sum(1).mean())
+        def edge_gap(f, edges=edges):
+            return float(np.square(f[edges[:, 0]] - f[edges[:, 1]]).sum(1).mean())
 
-    auto_field = fit_field(cloud, masks, cfg)
-    auto = auto_field.features
-    assert auto_field.meta["smooth_weight"] == 1.0 and auto_field.meta["config"]["smooth_weight"] is None
-    np.testing.assert_array_equal(auto, fit_field(cloud, masks, replace(cfg, smooth_weight=1.0)).features)
-    assert edge_gap(auto) < edge_gap(fit_field(cloud, masks, replace(cfg, smooth_weight=0.0)).features)
-    # a mesh's auto is the plain fit
-    np.testing.assert_array_equal(
-        fit_field(scene, masks, cfg).features, fit_field(scene, masks, replace(cfg, smooth_weight=0.0)).features
-    )
+        field = fit_field(sc, masks, cfg)
+        assert field.meta["smooth_weight"] == 1.0
+        np.testing.assert_array_equal(
+            field.features, fit_field(sc, masks, replace(cfg, smooth_weight=None)).features
+        )
+        assert edge_gap(field.features) < edge_gap(fit_field(sc, masks, replace(cfg, smooth_weight=0.0)).features)
 
 
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
@@ -514,6 +495,7 @@ def test_lazy_adam_keeps_rarely_sampled_vertices_apart():
         lr=0.03,
         coarse_nodes=300,
         coarse_vertices=1000,  # keep the 300 nodes
+        smooth_weight=0.0,  # the optimisers alone: the smoothness term would also gather a part's vertices
         checkpoint_every=0,
         device="cpu",
         num_threads=1,

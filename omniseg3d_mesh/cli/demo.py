@@ -29,7 +29,6 @@ DEMO_FIT = {
     "num_pixels": 2048,
     "lr": 0.1,
     "lr_final": 0.003,
-    "smooth_weight": 1.0,
     "min_patch_pixels": 100,
     "checkpoint_every": 0,
 }
