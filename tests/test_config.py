@@ -3,7 +3,6 @@
 import argparse
 import dataclasses
 
-import numpy as np
 import pytest
 
 from omniseg3d_mesh.config import (

@@ -113,7 +113,6 @@ def test_oversegment_superpoints_are_pure_connected_and_capped(scene):
         assert _connected(adj, m)
 
 
-
 def test_oversegment_does_not_chain_along_a_gradual_boundary():
     """A smoothed field crosses a boundary gradually: on a path of 200 vertices the feature
     turns by 90 degrees over 80 of them, every edge agreeing above 0.9998. Edge agreement
@@ -135,6 +134,7 @@ def test_oversegment_does_not_chain_along_a_gradual_boundary():
         mean = members.mean(0) / np.linalg.norm(members.mean(0))
         assert (members @ mean).min() >= threshold - (1 - threshold)
         assert _connected(adj, lab == s)
+
 
 def test_discretize_workspace_writes_parts(tmp_path, scene):
     ws = Workspace(tmp_path / "omniseg")

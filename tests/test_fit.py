@@ -247,9 +247,7 @@ def test_smoothness_is_on_by_default_for_meshes_and_clouds(parts_scene):
 
         field = fit_field(sc, masks, cfg)
         assert field.meta["smooth_weight"] == 1.0
-        np.testing.assert_array_equal(
-            field.features, fit_field(sc, masks, replace(cfg, smooth_weight=None)).features
-        )
+        np.testing.assert_array_equal(field.features, fit_field(sc, masks, replace(cfg, smooth_weight=None)).features)
         assert edge_gap(field.features) < edge_gap(fit_field(sc, masks, replace(cfg, smooth_weight=0.0)).features)
 
 
