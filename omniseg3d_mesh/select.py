@@ -474,7 +474,8 @@ class Selector:
         # would otherwise share one with the table they touch, and its mean would hide the candle's step.
         cut = adj if self.faces is not None else surface_graph(self.vertices, None, adjacency=adj)
         fs = self.score_features if self.config.smooth_iters >= 2 else smooth_features(self.features, cut, 2)
-        lab = oversegment(fs, cut, self.vertices, threshold=0.95, max_size=256, refine_rounds=3)  # as measured
+        # three chaining-guard rounds: 16 cost the points click 4 points (docs/results.md)
+        lab = oversegment(fs, cut, self.vertices, threshold=0.95, max_size=256, refine_rounds=3)
         k = int(lab.max()) + 1
         order = np.argsort(lab, kind="stable")
         sizes = np.bincount(lab, minlength=k)
