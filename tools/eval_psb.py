@@ -124,7 +124,7 @@ def _fit_cached(args, scene, masks, fit_cfg, key_parts):
 
     path = None
     if args.cache is not None:
-        # the settings as the fit applies them (an automatic value resolved for this scene)
+        # the settings as the fit applies them (an older config's null smoothness weight is 1)
         settings = {**config_to_dict(fit_cfg), "smooth_weight": resolved_smooth_weight(fit_cfg)}
         blob = json.dumps(
             {
