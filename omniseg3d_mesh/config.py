@@ -182,6 +182,11 @@ class FitConfig(_Config):
         "weight of the smoothness term, the mean squared feature difference over surface edges (a mesh's edges, or a point cloud's k nearest neighbours whose normals agree); 0 = off (why 1: docs/fit.md)",
         ge=0,
     )
+    smooth_edges_per_vertex: float = opt(
+        80.0,
+        "smoothness edges drawn over the whole fit per vertex: a step draws max(num_pixels, smooth_edges_per_vertex x vertices / steps) edges, so a large surface is averaged as often per vertex as one of ~100k vertices (where 80 gives num_pixels a step); 0 = num_pixels edges a step whatever the size (docs/fit.md)",
+        ge=0,
+    )
     loss: Literal["affinity", "contrastive", "both"] = opt(
         "both",
         "affinity: cosines regress the Jaccard similarity of the pixels' mask sets; contrastive: the paper's hierarchical contrastive loss (Eq. 5-8); both: their sum (docs/fit.md)",

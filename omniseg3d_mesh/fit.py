@@ -405,6 +405,22 @@ def smoothness_edges(scene: Scene) -> np.ndarray:
     return graph_edges(surface_graph(scene.vertices, scene.faces))
 
 
+def smoothness_edges_per_step(num_edges: int, num_vertices: int, config: FitConfig) -> int:
+    """Edges the smoothness term draws each step: ``num_pixels``, or more on a large
+    surface, so that over the fit it draws about ``smooth_edges_per_vertex`` edges per
+    vertex (never more a step than the ``num_edges`` there are).
+
+    Why: the term is a mean over the drawn edges, so how many a step draws does not
+    change its expected gradient, but it sets how often each vertex is averaged with its
+    neighbours. With a fixed number a step, a 500k-vertex mesh is averaged 5 times less
+    often per vertex than a 100k one, and its field stays noisier (docs/fit.md).
+    """
+    n = int(config.num_pixels)
+    if config.smooth_edges_per_vertex > 0 and config.steps > 0:
+        n = max(n, math.ceil(float(config.smooth_edges_per_vertex) * num_vertices / int(config.steps)))
+    return max(1, min(int(num_edges), n))
+
+
 def min_patch_size(config: FitConfig, height: int, width: int) -> int:
     """Smallest patch (pixels) the loss uses in a ``height`` x ``width`` view.
 
@@ -876,10 +892,11 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
     else:
         optimizer = torch.optim.Adam([features], lr=config.lr)
 
-    edges = None
+    edges, edges_per_step = None, 0
     smooth_weight = resolved_smooth_weight(config)
     if smooth_weight > 0:
         edges = torch.from_numpy(smoothness_edges(scene)).to(device)
+        edges_per_step = smoothness_edges_per_step(len(edges), num_v, config)
 
     key = _fit_key(scene, views, masks, config, fragment_config)
     ckpt_path = workspace.checkpoints_dir / "fit.pt" if workspace is not None else None
@@ -963,10 +980,9 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
                 err = torch.where(target > 0, cos - target, torch.relu(cos))
                 loss = loss + config.spread_weight * err.pow(2).mean()
         if edges is not None:
-            # as many random edges as pixels: the term's expected gradient does not depend on
-            # how many a step draws, and each drawn edge's rows join the step's sparse update
-            # (4 x num_pixels edges made the 90k x 60 fit 2-3 times slower; docs/fit.md)
-            e = edges[torch.from_numpy(rng.integers(0, len(edges), min(len(edges), config.num_pixels))).to(device)]
+            # random edges, as many as pixels up to ~100k vertices and more beyond
+            # (smoothness_edges_per_step): each drawn edge's rows join the step's sparse update
+            e = edges[torch.from_numpy(rng.integers(0, len(edges), edges_per_step)).to(device)]
             loss = loss + smooth_weight * (vertex_features(e[:, 0]) - vertex_features(e[:, 1])).pow(2).sum(1).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -1018,6 +1034,7 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
         "unseen_vertices": n_unseen,
         "coarse_nodes": int(num_nodes),  # 0: per-vertex rows only
         "smooth_weight": smooth_weight,  # as applied (None in older config files = 1)
+        "smooth_edges_per_step": int(edges_per_step) if edges is not None else 0,
         "final_loss": last_loss,
         "prepare_seconds": round(t_prep, 3),
         "fit_seconds": round(fit_seconds, 3),

@@ -251,6 +251,34 @@ def test_smoothness_is_on_by_default_for_meshes_and_clouds(parts_scene):
         assert edge_gap(field.features) < edge_gap(fit_field(sc, masks, replace(cfg, smooth_weight=0.0)).features)
 
 
+def test_smoothness_draws_edges_in_proportion_to_large_surfaces(parts_scene):
+    """A step draws num_pixels edges up to ~100k vertices, and beyond that about
+    smooth_edges_per_vertex edges per vertex over the fit; 0 turns the scaling off. More
+    edges a step average the field more."""
+    from omniseg3d_mesh.fit import smoothness_edges, smoothness_edges_per_step
+
+    cfg = FitConfig()
+    assert smoothness_edges_per_step(300_000, 90_000, cfg) == cfg.num_pixels
+    assert smoothness_edges_per_step(300_000, 102_400, cfg) == cfg.num_pixels  # 80 x 102,400 / 1000
+    assert smoothness_edges_per_step(1_500_000, 500_000, cfg) == 40_000
+    assert smoothness_edges_per_step(1_500_000, 500_000, replace(cfg, steps=2000)) == 20_000
+    assert smoothness_edges_per_step(1_500_000, 500_000, replace(cfg, smooth_edges_per_vertex=0)) == cfg.num_pixels
+    assert smoothness_edges_per_step(1000, 500_000, cfg) == 1000  # never more than there are
+
+    scene, part, obj, masks = parts_scene
+    edges = smoothness_edges(scene)
+    base = replace(SHORT, checkpoint_every=0, steps=20, num_pixels=64, smooth_edges_per_vertex=0)
+    many = replace(base, smooth_edges_per_vertex=20 * len(edges) / scene.num_vertices)  # every edge a step
+    few_field, many_field = fit_field(scene, masks, base), fit_field(scene, masks, many)
+    assert few_field.meta["smooth_edges_per_step"] == 64
+    assert many_field.meta["smooth_edges_per_step"] == len(edges)
+
+    def edge_gap(f):
+        return float(np.square(f[edges[:, 0]] - f[edges[:, 1]]).sum(1).mean())
+
+    assert edge_gap(many_field.features) < 0.8 * edge_gap(few_field.features)
+
+
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
 def test_cuda_requested_without_cuda():
     from omniseg3d_mesh.fit import resolve_device
