@@ -184,7 +184,7 @@ class FitConfig(_Config):
     )
     smooth_edges_per_vertex: float = opt(
         80.0,
-        "smoothness edges drawn over the whole fit per vertex: a step draws max(num_pixels, smooth_edges_per_vertex x vertices / steps) edges, so a large surface is averaged as often per vertex as one of ~100k vertices (where 80 gives num_pixels a step); 0 = num_pixels edges a step whatever the size (docs/fit.md)",
+        "smoothness edges drawn over the whole fit per vertex: a step draws max(num_pixels, smooth_edges_per_vertex x vertices / steps) edges, at most 4 x num_pixels, so a large surface is averaged about as often per vertex as one of ~100k vertices (where 80 gives num_pixels a step); 0 = num_pixels edges a step whatever the size (docs/fit.md)",
         ge=0,
     )
     loss: Literal["affinity", "contrastive", "both"] = opt(

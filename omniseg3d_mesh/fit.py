@@ -405,10 +405,17 @@ def smoothness_edges(scene: Scene) -> np.ndarray:
     return graph_edges(surface_graph(scene.vertices, scene.faces))
 
 
+# A step draws at most this many times num_pixels smoothness edges: the drawn edges' rows join
+# the step's sparse update, and uncapped (163k edges a step) the 2M x 300 bench fit took 975 s
+# against 93 s on one CPU thread (docs/fit.md).
+SMOOTH_MAX_EDGES_FACTOR = 4
+
+
 def smoothness_edges_per_step(num_edges: int, num_vertices: int, config: FitConfig) -> int:
     """Edges the smoothness term draws each step: ``num_pixels``, or more on a large
     surface, so that over the fit it draws about ``smooth_edges_per_vertex`` edges per
-    vertex (never more a step than the ``num_edges`` there are).
+    vertex, up to ``SMOOTH_MAX_EDGES_FACTOR`` x ``num_pixels`` a step (about 410k vertices
+    with the defaults) and never more than the ``num_edges`` there are.
 
     Why: the term is a mean over the drawn edges, so how many a step draws does not
     change its expected gradient, but it sets how often each vertex is averaged with its
@@ -417,7 +424,8 @@ def smoothness_edges_per_step(num_edges: int, num_vertices: int, config: FitConf
     """
     n = int(config.num_pixels)
     if config.smooth_edges_per_vertex > 0 and config.steps > 0:
-        n = max(n, math.ceil(float(config.smooth_edges_per_vertex) * num_vertices / int(config.steps)))
+        wanted = math.ceil(float(config.smooth_edges_per_vertex) * num_vertices / int(config.steps))
+        n = max(n, min(wanted, SMOOTH_MAX_EDGES_FACTOR * n))
     return max(1, min(int(num_edges), n))
 
 

@@ -252,26 +252,28 @@ def test_smoothness_is_on_by_default_for_meshes_and_clouds(parts_scene):
 
 
 def test_smoothness_draws_edges_in_proportion_to_large_surfaces(parts_scene):
-    """A step draws num_pixels edges up to ~100k vertices, and beyond that about
-    smooth_edges_per_vertex edges per vertex over the fit; 0 turns the scaling off. More
-    edges a step average the field more."""
+    """A step draws num_pixels edges up to ~100k vertices, beyond that about
+    smooth_edges_per_vertex edges per vertex over the fit, at most 4 x num_pixels; 0 turns
+    the scaling off. More edges a step average the field more."""
     from omniseg3d_mesh.fit import smoothness_edges, smoothness_edges_per_step
 
     cfg = FitConfig()
     assert smoothness_edges_per_step(300_000, 90_000, cfg) == cfg.num_pixels
     assert smoothness_edges_per_step(300_000, 102_400, cfg) == cfg.num_pixels  # 80 x 102,400 / 1000
-    assert smoothness_edges_per_step(1_500_000, 500_000, cfg) == 40_000
+    assert smoothness_edges_per_step(1_000_000, 300_000, cfg) == 24_000
+    assert smoothness_edges_per_step(1_500_000, 500_000, cfg) == 4 * cfg.num_pixels  # the cap, not 40,000
     assert smoothness_edges_per_step(1_500_000, 500_000, replace(cfg, steps=2000)) == 20_000
     assert smoothness_edges_per_step(1_500_000, 500_000, replace(cfg, smooth_edges_per_vertex=0)) == cfg.num_pixels
     assert smoothness_edges_per_step(1000, 500_000, cfg) == 1000  # never more than there are
 
     scene, part, obj, masks = parts_scene
     edges = smoothness_edges(scene)
-    base = replace(SHORT, checkpoint_every=0, steps=20, num_pixels=64, smooth_edges_per_vertex=0)
-    many = replace(base, smooth_edges_per_vertex=20 * len(edges) / scene.num_vertices)  # every edge a step
+    n = len(edges) // 8
+    base = replace(SHORT, checkpoint_every=0, steps=20, num_pixels=n, smooth_edges_per_vertex=0)
+    many = replace(base, smooth_edges_per_vertex=1e6)  # capped at 4 x num_pixels edges a step
     few_field, many_field = fit_field(scene, masks, base), fit_field(scene, masks, many)
-    assert few_field.meta["smooth_edges_per_step"] == 64
-    assert many_field.meta["smooth_edges_per_step"] == len(edges)
+    assert few_field.meta["smooth_edges_per_step"] == n
+    assert many_field.meta["smooth_edges_per_step"] == 4 * n < len(edges)
 
     def edge_gap(f):
         return float(np.square(f[edges[:, 0]] - f[edges[:, 1]]).sum(1).mean())
