@@ -1042,7 +1042,7 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
         "unseen_vertices": n_unseen,
         "coarse_nodes": int(num_nodes),  # 0: per-vertex rows only
         "smooth_weight": smooth_weight,  # as applied (None in older config files = 1)
-        "smooth_edges_per_step": int(edges_per_step) if edges is not None else 0,
+        "smooth_edges_per_step": int(edges_per_step),  # 0 with the term off
         "final_loss": last_loss,
         "prepare_seconds": round(t_prep, 3),
         "fit_seconds": round(fit_seconds, 3),
