@@ -7,9 +7,11 @@ The pipeline of :func:`fit_field`:
    ``hierarchy/<view>.npz`` keyed by the mask content). Only pixels with both a
    fragment and a patch are kept, stored compactly (int32 ids, float16 weights,
    int32 patch ids): 60 views at 640x480 take about 400 MB.
-2. Per step: one view (drawn at random), N pixels of it (with replacement); a
-   pixel's feature is the weighted sum of its vertices' features (a gather + sum,
-   whose backward is torch's own index scatter-add); loss = hierarchical
+2. Per step: ``views_per_step`` views (drawn at random), N pixels among them (with
+   replacement); a pixel's feature is the weighted sum of its vertices' features. The
+   rows a step reads (pixels' vertices, spread pairs, smoothness edges; coarse and
+   fine) are gathered once into a small leaf tensor, whose gradient is the step's row
+   gradient, summed per row; loss = hierarchical
    contrastive loss + ``norm_weight`` * norm loss (+ ``smooth_weight`` * mean squared
    feature difference over surface edges, :func:`smoothness_edges`); Adam with a cosine learning-rate schedule
    ``lr -> lr_final``.
@@ -606,17 +608,48 @@ def _cosine_lr(step: int, total: int, lr: float, lr_final: float) -> float:
     return lr_final + 0.5 * (lr - lr_final) * (1.0 + math.cos(math.pi * t))
 
 
-def _interpolate(vertex_features, vertex_ids, weights):
-    """[N, D] pixel features = sum_k weights[:, k] * f(vertex_ids[:, k]) (gather + sum).
+def _gather_step_rows(features, vertex_ids, node_of, fine_offset: int):
+    """The rows one step reads, gathered once.
 
-    ``vertex_features`` is a [V, D] tensor or a function from vertex ids [n] to [n, D].
+    Args:
+        features: [R, D] the parameter (coarse rows, then one fine row per vertex).
+        vertex_ids: [n] long vertex ids the step reads (repeats allowed).
+        node_of: [V] long coarse row of each vertex, or None (one row per vertex).
+        fine_offset: first fine row (the number of coarse rows; 0 without them).
+
+    Returns:
+        ``(rows [U] sorted unique row ids, sub [U, D] leaf copy of those rows that
+        requires grad, f [n, D] the vertices' features read from ``sub``)``: after the
+        backward, ``sub.grad`` is the step's gradient of ``rows``, summed per row, with no
+        sparse backward or coalescing (on a 90k-vertex fit that was a quarter of a step).
     """
-    n, k = vertex_ids.shape
-    flat = vertex_ids.reshape(-1)
-    gathered = (vertex_features(flat) if callable(vertex_features) else vertex_features.index_select(0, flat)).view(
-        n, k, -1
-    )
-    return (gathered * weights[:, :, None]).sum(dim=1)
+    import torch
+
+    n = len(vertex_ids)
+    wanted = vertex_ids + fine_offset
+    if node_of is not None:
+        wanted = torch.cat([node_of.index_select(0, vertex_ids), wanted])
+    rows, inverse = torch.unique(wanted, return_inverse=True)
+    sub = features.detach().index_select(0, rows).requires_grad_(True)
+    if node_of is None:
+        return rows, sub, sub.index_select(0, inverse)
+    return rows, sub, sub.index_select(0, inverse[:n]) + sub.index_select(0, inverse[n:])
+
+
+def _row_gradient(param, rows, values, sparse: bool):
+    """``param``'s gradient from the ``values`` [U, D] of its sorted, unique ``rows`` [U].
+
+    ``sparse``: a coalesced sparse COO tensor, what the lazy optimizers (SparseAdam,
+    :class:`~omniseg3d_mesh.optim.BlockAdam`) read, so a step moves only these rows;
+    else dense, zero elsewhere (dense Adam).
+    """
+    import torch
+
+    if sparse:
+        return torch.sparse_coo_tensor(
+            rows.unsqueeze(0), values, tuple(param.shape), is_coalesced=True, check_invariants=False
+        )
+    return torch.zeros_like(param).index_copy_(0, rows, values)
 
 
 CHECKPOINT_FORMAT = 2
@@ -866,16 +899,7 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
     features = torch.nn.Parameter(init.to(device))
 
     lazy = config.optimizer in ("lazy_adam", "block_adam")
-
-    def param_rows(ids):
-        # sparse row gradients for the lazy optimizer: a step moves only the rows it sampled
-        return torch.nn.functional.embedding(ids, features, sparse=True) if lazy else features.index_select(0, ids)
-
-    def vertex_features(ids):
-        """[n, D] effective features of vertex ids [n] (long)."""
-        if node_of is None:
-            return param_rows(ids)
-        return param_rows(node_of.index_select(0, ids)) + param_rows(ids + num_nodes)
+    fine_offset = num_nodes if node_of is not None else 0
 
     # Dense Adam keeps moving a row on its momentum for ~10 steps after a sample, by about 30 lr
     # in all: on a large mesh, where a vertex is sampled a handful of times in the whole fit, that
@@ -945,18 +969,43 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
     use_contrastive = config.loss in ("contrastive", "both")
     per_step = max(1, min(int(config.views_per_step), len(views)))
     for step in range(start, config.steps):
+        # Every random draw of the step first, in a fixed order (views, pixels, spread pairs,
+        # smoothness edges), so that the same seed and step give the same batch.
         rng = np.random.default_rng([int(config.seed), step])
         picked = rng.choice(len(views), per_step, replace=False) if per_step > 1 else [int(rng.integers(len(views)))]
         n_per = max(2, config.num_pixels // per_step)
         idx_list = [torch.from_numpy(views[vi].sample(rng, n_per, config.mask_balanced)).to(device) for vi in picked]
         sampled = [pixels(vi, idx) for vi, idx in zip(picked, idx_list)]
-        ids = torch.cat([a for a, _ in sampled])
+        ids = torch.cat([a for a, _ in sampled]).clamp(min=0)  # [n, K] (a point's -1 has weight 0)
         w = torch.cat([b for _, b in sampled])
+        use_spread = config.spread_weight > 0 and len(seen_ids) > 1
+        pair = target = None
+        if use_spread:
+            if pool is None:
+                pair = seen_ids[
+                    torch.from_numpy(rng.integers(0, len(seen_ids), (config.num_pixels // 2, 2))).to(device)
+                ]
+            else:
+                pick = torch.from_numpy(rng.integers(0, len(pool[0]), config.num_pixels // 2)).to(device)
+                pair, target = pool[0].index_select(0, pick), pool[1].index_select(0, pick)
+        e = None
+        if edges is not None:
+            # random edges, as many as pixels up to ~100k vertices and more beyond (smoothness_edges_per_step)
+            e = edges[torch.from_numpy(rng.integers(0, len(edges), edges_per_step)).to(device)]
+
+        # the vertices the step reads: pixels' corners, spread pairs, smoothness edges
+        read = {"pixels": ids.reshape(-1)}
+        if pair is not None:
+            read["pairs"] = pair.reshape(-1)
+        if e is not None:
+            read["edges"] = e.reshape(-1)
+        rows_u, sub, step_f = _gather_step_rows(features, torch.cat(list(read.values())), node_of, fine_offset)
+        f_read = dict(zip(read, torch.split(step_f, [len(x) for x in read.values()])))
 
         lr = _cosine_lr(step, config.steps, config.lr, config.lr_final)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        pix = _interpolate(vertex_features, ids.clamp(min=0), w)
+        pix = (f_read["pixels"].view(ids.shape[0], ids.shape[1], -1) * w[:, :, None]).sum(dim=1)
         loss = pix.sum() * 0.0
         offset = 0
         for vi, idx in zip(picked, idx_list):
@@ -972,29 +1021,21 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
                 ) * (config.contrastive_weight / per_step)
         if config.norm_weight > 0:
             loss = loss + config.norm_weight * norm_loss(pix)
-        if config.spread_weight > 0 and len(seen_ids) > 1:
-            if pool is None:
-                pair = seen_ids[
-                    torch.from_numpy(rng.integers(0, len(seen_ids), (config.num_pixels // 2, 2))).to(device)
-                ]
-            else:
-                pick = torch.from_numpy(rng.integers(0, len(pool[0]), config.num_pixels // 2)).to(device)
-                pair, target = pool[0].index_select(0, pick), pool[1].index_select(0, pick)
-            g = torch.nn.functional.normalize(vertex_features(pair.reshape(-1)), dim=1).view(-1, 2, features.shape[1])
+        if pair is not None:
+            g = torch.nn.functional.normalize(f_read["pairs"], dim=1).view(-1, 2, features.shape[1])
             cos = (g[:, 0] * g[:, 1]).sum(1)
-            if pool is None:
+            if target is None:
                 loss = loss + config.spread_weight * torch.relu(cos).pow(2).mean()
             else:  # pairs the masks join regress their co-membership; the rest only point away
                 err = torch.where(target > 0, cos - target, torch.relu(cos))
                 loss = loss + config.spread_weight * err.pow(2).mean()
-        if edges is not None:
-            # random edges, as many as pixels up to ~100k vertices and more beyond
-            # (smoothness_edges_per_step): each drawn edge's rows join the step's sparse update
-            e = edges[torch.from_numpy(rng.integers(0, len(edges), edges_per_step)).to(device)]
-            loss = loss + smooth_weight * (vertex_features(e[:, 0]) - vertex_features(e[:, 1])).pow(2).sum(1).mean()
-        optimizer.zero_grad(set_to_none=True)
+        if e is not None:
+            fe = f_read["edges"].view(-1, 2, features.shape[1])
+            loss = loss + smooth_weight * (fe[:, 0] - fe[:, 1]).pow(2).sum(1).mean()
         loss.backward()
+        features.grad = _row_gradient(features, rows_u, sub.grad, sparse=lazy)  # only the rows read
         optimizer.step()
+        features.grad = None
 
         done = step + 1
         checkpoint = (

@@ -557,3 +557,37 @@ def test_the_coarse_level_follows_the_vertex_count():
     assert 0.5 * v / 7 < grown < 2 * v / 7  # voxel_clusters hits its target within a factor
     assert 50 < floor < 200 and grown > 5 * floor
     assert fit_field(scene, masks, replace(cfg, coarse_nodes=v)).meta["coarse_nodes"] == 0
+
+
+@pytest.mark.parametrize("two_level", [False, True])
+def test_a_steps_gathered_rows_get_the_gradient_autograd_gives_the_full_tensor(two_level):
+    """The step reads its rows once (repeats, coarse + fine) into a leaf tensor; the row
+    gradient it hands the optimizer equals the full parameter's autograd gradient, and
+    the sparse form holds exactly the rows read."""
+    import torch
+
+    from omniseg3d_mesh.fit import _gather_step_rows, _row_gradient
+
+    gen = torch.Generator().manual_seed(0)
+    num_v, coarse = 50, 7
+    node_of = torch.randint(0, coarse, (num_v,), generator=gen) if two_level else None
+    offset = coarse if two_level else 0
+    features = torch.nn.Parameter(torch.randn(offset + num_v, 4, generator=gen))
+    ids = torch.tensor([3, 3, 9, 41, 3, 17, 9, 0])  # repeats on purpose
+    weights = torch.rand(len(ids), generator=gen)
+
+    def loss_of(f):  # any loss of the read features
+        return (weights[:, None] * f).pow(2).sum() + f[0] @ f[1]
+
+    rows, sub, f = _gather_step_rows(features, ids, node_of, offset)
+    loss_of(f).backward()
+    grad = _row_gradient(features, rows, sub.grad, sparse=True)
+
+    full = features.index_select(0, ids + offset)
+    if node_of is not None:
+        full = full + features.index_select(0, node_of[ids])
+    loss_of(full).backward()
+    assert torch.allclose(grad.to_dense(), features.grad, atol=1e-6)
+    assert torch.allclose(_row_gradient(features, rows, sub.grad, sparse=False), features.grad, atol=1e-6)
+    expected = set((ids + offset).tolist()) | (set(node_of[ids].tolist()) if node_of is not None else set())
+    assert set(grad.coalesce().indices()[0].tolist()) == expected
