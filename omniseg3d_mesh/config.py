@@ -204,6 +204,11 @@ class FitConfig(_Config):
         "two-level features f = coarse[voxel] + fine[vertex] with about this many occupied voxels, so large meshes keep their samples per parameter; meshes with fewer vertices fit per vertex only (0 = off)",
         ge=0,
     )
+    min_coarse_samples: float = opt(
+        150.0,
+        "large meshes: the fit runs whole multiples of steps until each coarse row gets about this many vertex samples (steps x num_pixels x 3 / coarse rows): a mesh of more than ~1.1M vertices fits 2 x steps or more, since its coarse level grows with it (docs/fit.md); 0 = exactly steps",
+        ge=0,
+    )
     coarse_vertices: int = opt(
         7,
         "large meshes: the coarse level grows to about vertices / coarse_vertices voxels when that is more than coarse_nodes, so a voxel's size follows the mesh's detail and few voxels straddle a part boundary (docs/fit.md)",

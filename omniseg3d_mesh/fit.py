@@ -59,6 +59,7 @@ __all__ = [
     "prepare_views",
     "pixel_vertices",
     "fit_field",
+    "scheduled_steps",
     "resolve_device",
     "vote_embedding",
     "vote_pair_targets",
@@ -413,11 +414,31 @@ def smoothness_edges(scene: Scene) -> np.ndarray:
 SMOOTH_MAX_EDGES_FACTOR = 4
 
 
-def smoothness_edges_per_step(num_edges: int, num_vertices: int, config: FitConfig) -> int:
+def scheduled_steps(config: FitConfig, coarse_rows: int) -> int:
+    """Steps the fit runs: ``config.steps``, or the smallest whole multiple of it that gives
+    each of the ``coarse_rows`` coarse rows about ``config.min_coarse_samples`` vertex samples
+    on average (each step's ``num_pixels`` pixels read 3 vertices, each vertex its coarse row).
+
+    Why: beyond ~210k vertices the coarse level grows with the vertex count
+    (``coarse_vertices``), so a fixed number of steps spreads its samples over more rows:
+    at 2M vertices a coarse row gets about 80 samples in 1000 steps, against about 800 at
+    90k, and the room's part gap kept 86 % of the 90k one; with 2000 steps, 91 % (docs/fit.md).
+    Whole multiples keep the fit's time predictable: 1x up to ~1.1M vertices, 2x at 2M.
+    """
+    steps = int(config.steps)
+    if coarse_rows <= 0 or config.min_coarse_samples <= 0 or steps <= 0:
+        return steps
+    per_round = steps * int(config.num_pixels) * 3 / coarse_rows  # samples per coarse row in `steps` steps
+    return steps * max(1, math.ceil(float(config.min_coarse_samples) / per_round - 1e-9))
+
+
+def smoothness_edges_per_step(num_edges: int, num_vertices: int, config: FitConfig, steps: int | None = None) -> int:
     """Edges the smoothness term draws each step: ``num_pixels``, or more on a large
     surface, so that over the fit it draws about ``smooth_edges_per_vertex`` edges per
     vertex, up to ``SMOOTH_MAX_EDGES_FACTOR`` x ``num_pixels`` a step (about 410k vertices
     with the defaults) and never more than the ``num_edges`` there are.
+
+    ``steps``: the steps the fit runs (default ``config.steps``; see :func:`scheduled_steps`).
 
     Why: the term is a mean over the drawn edges, so how many a step draws does not
     change its expected gradient, but it sets how often each vertex is averaged with its
@@ -425,8 +446,9 @@ def smoothness_edges_per_step(num_edges: int, num_vertices: int, config: FitConf
     often per vertex than a 100k one, and its field stays noisier (docs/fit.md).
     """
     n = int(config.num_pixels)
-    if config.smooth_edges_per_vertex > 0 and config.steps > 0:
-        wanted = math.ceil(float(config.smooth_edges_per_vertex) * num_vertices / int(config.steps))
+    steps = int(config.steps) if steps is None else int(steps)
+    if config.smooth_edges_per_vertex > 0 and steps > 0:
+        wanted = math.ceil(float(config.smooth_edges_per_vertex) * num_vertices / steps)
         n = max(n, min(wanted, SMOOTH_MAX_EDGES_FACTOR * n))
     return max(1, min(int(num_edges), n))
 
@@ -887,6 +909,10 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
         labels, num_nodes = voxel_clusters(scene.vertices, target, mask=seen)
         node_of = torch.from_numpy(labels).to(device)
     rows = num_nodes if node_of is not None else num_v
+    total_steps = scheduled_steps(config, num_nodes if node_of is not None else 0)
+    if total_steps != config.steps:
+        log.info("fit: %d steps (%d coarse rows: %.0f samples each in %d steps)", total_steps, num_nodes,
+                 config.steps * config.num_pixels * 3 / num_nodes, config.steps)  # fmt: skip
     init = torch.randn(rows, config.feature_dim, generator=gen) / math.sqrt(config.feature_dim)
     if config.vote_init_iters > 0:
         t_vote = time.perf_counter()
@@ -928,7 +954,7 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
     smooth_weight = resolved_smooth_weight(config)
     if smooth_weight > 0:
         edges = torch.from_numpy(smoothness_edges(scene)).to(device)
-        edges_per_step = smoothness_edges_per_step(len(edges), num_v, config)
+        edges_per_step = smoothness_edges_per_step(len(edges), num_v, config, total_steps)
 
     key = _fit_key(scene, views, masks, config, fragment_config)
     ckpt_path = workspace.checkpoints_dir / "fit.pt" if workspace is not None else None
@@ -946,7 +972,7 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
             _optimizer_to(optimizer, device)
             start = int(ckpt["step"])
             last_loss = float(ckpt.get("loss", float("nan")))
-            log.info("resuming fit from step %d of %d (%s)", start, config.steps, ckpt_path)
+            log.info("resuming fit from step %d of %d (%s)", start, total_steps, ckpt_path)
 
     pool = None  # spread pairs with the masks' co-membership as their target (spread_votes)
     if config.spread_votes and config.spread_weight > 0 and len(seen_ids) > 1:
@@ -968,7 +994,7 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
     use_affinity = config.loss in ("affinity", "both")
     use_contrastive = config.loss in ("contrastive", "both")
     per_step = max(1, min(int(config.views_per_step), len(views)))
-    for step in range(start, config.steps):
+    for step in range(start, total_steps):
         # Every random draw of the step first, in a fixed order (views, pixels, spread pairs,
         # smoothness edges), so that the same seed and step give the same batch.
         rng = np.random.default_rng([int(config.seed), step])
@@ -1002,7 +1028,7 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
         rows_u, sub, step_f = _gather_step_rows(features, torch.cat(list(read.values())), node_of, fine_offset)
         f_read = dict(zip(read, torch.split(step_f, [len(x) for x in read.values()])))
 
-        lr = _cosine_lr(step, config.steps, config.lr, config.lr_final)
+        lr = _cosine_lr(step, total_steps, config.lr, config.lr_final)
         for group in optimizer.param_groups:
             group["lr"] = lr
         pix = (f_read["pixels"].view(ids.shape[0], ids.shape[1], -1) * w[:, :, None]).sum(dim=1)
@@ -1041,9 +1067,9 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
         checkpoint = (
             ckpt_path is not None
             and config.checkpoint_every > 0
-            and (done % config.checkpoint_every == 0 or done == config.steps)
+            and (done % config.checkpoint_every == 0 or done == total_steps)
         )
-        if checkpoint or done % 10 == 0 or done == config.steps:
+        if checkpoint or done % 10 == 0 or done == total_steps:
             last_loss = float(loss.detach())  # a device sync: only every few steps
             if not math.isfinite(last_loss):
                 raise FitDivergedError(
@@ -1052,9 +1078,9 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
                 )
         if checkpoint and ckpt_path is not None:
             _save_checkpoint(ckpt_path, key, done, features, optimizer, last_loss)
-        if done % 10 == 0 or done == config.steps:
+        if done % 10 == 0 or done == total_steps:
             elapsed = time.perf_counter() - t_fit
-            report(progress, "fit", done, config.steps, loss=last_loss, steps_per_s=(done - start) / max(elapsed, 1e-9))
+            report(progress, "fit", done, total_steps, loss=last_loss, steps_per_s=(done - start) / max(elapsed, 1e-9))
     fit_seconds = time.perf_counter() - t_fit
 
     with torch.no_grad():
@@ -1078,8 +1104,8 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
         "feature_dim": int(config.feature_dim),
         "source": str(scene.source) if scene.source is not None else None,
         "views": [v.name for v in views],
-        "steps": int(config.steps),
-        "steps_done": int(config.steps),
+        "steps": int(total_steps),  # config.steps, or a multiple on a large mesh (scheduled_steps)
+        "steps_done": int(total_steps),
         "unseen_vertices": n_unseen,
         "coarse_nodes": int(num_nodes),  # 0: per-vertex rows only
         "smooth_weight": smooth_weight,  # as applied (None in older config files = 1)

@@ -1,3 +1,4 @@
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -591,3 +592,36 @@ def test_a_steps_gathered_rows_get_the_gradient_autograd_gives_the_full_tensor(t
     assert torch.allclose(_row_gradient(features, rows, sub.grad, sparse=False), features.grad, atol=1e-6)
     expected = set((ids + offset).tolist()) | (set(node_of[ids].tolist()) if node_of is not None else set())
     assert set(grad.coalesce().indices()[0].tolist()) == expected
+
+
+def test_large_meshes_fit_whole_multiples_of_steps_so_coarse_rows_keep_their_samples(parts_scene):
+    """steps x num_pixels x 3 vertex samples spread over the coarse rows: when that leaves a
+    row fewer than min_coarse_samples, the fit runs the smallest whole multiple of steps that
+    does not; without a coarse level, or with 0, exactly steps. The fit's meta and progress
+    say how many it ran."""
+    from omniseg3d_mesh.fit import scheduled_steps, smoothness_edges_per_step
+
+    cfg = FitConfig()  # 1000 steps x 8192 pixels x 3 = 24.6M samples
+    assert scheduled_steps(cfg, 0) == 1000  # no coarse level
+    assert scheduled_steps(cfg, 30_000) == 1000  # a 90k mesh: 819 samples a row
+    assert scheduled_steps(cfg, 140_000) == 1000  # ~1M vertices: 176
+    assert scheduled_steps(cfg, 300_000) == 2000  # ~2M vertices: 82 -> 164
+    assert scheduled_steps(cfg, 600_000) == 4000
+    assert scheduled_steps(replace(cfg, min_coarse_samples=0), 600_000) == 1000
+    assert scheduled_steps(replace(cfg, steps=0), 600_000) == 0
+    # the smoothness term draws its edges over the steps actually run
+    assert smoothness_edges_per_step(10_000_000, 2_000_000, cfg, 2000) == 4 * cfg.num_pixels
+    assert smoothness_edges_per_step(10_000_000, 300_000, cfg, 2000) == 12_000
+
+    scene, part, obj, masks = parts_scene
+    base = replace(FAST, steps=6, num_pixels=64, coarse_nodes=50, coarse_vertices=1000)
+    seen = []
+    field = fit_field(
+        scene, masks, replace(base, min_coarse_samples=40), progress=lambda s, d, t, **k: seen.append((s, t))
+    )
+    rows = field.meta["coarse_nodes"]
+    assert rows > 0
+    expected = 6 * math.ceil(40 / (6 * 64 * 3 / rows))
+    assert expected > 6 and field.meta["steps"] == field.meta["steps_done"] == expected
+    assert ("fit", expected) in seen and field.meta["config"]["steps"] == 6
+    assert fit_field(scene, masks, replace(base, min_coarse_samples=0)).meta["steps"] == 6
