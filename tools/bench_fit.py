@@ -253,7 +253,7 @@ def run_device(args) -> tuple[str, list[list]]:
             [
                 dev,
                 kind,
-                cfg.steps,
+                meta["steps"],
                 f"{t_frag:.1f}",
                 f"{t_cache:.1f}",
                 f"{meta['prepare_seconds']:.1f}",

@@ -405,6 +405,7 @@ def evaluate_room(case: RoomCase, cfg) -> dict:
         "objects": len(objs),
         "small": int(small.sum()),
         "twin_cos": twin_cos,
+        "steps": int(fld.meta["steps"]),  # what the fit ran (a large mesh runs a multiple of config.steps)
         "features": fld.features,
     }
     for k in ("voting", "raw", "click"):

@@ -160,7 +160,7 @@ def main(argv=None) -> int:
                     print(
                         f"{size} x {views} views, seed {seed}: {r['vertices']} vertices, part gap {r['part_gap']:.3f} "
                         f"(same {r['cos_same']:.3f}, other part {r['cos_other_part']:.3f}, other object {r['cos_other_obj']:.3f}), "
-                        f"voting {r['voting']:.1f} raw {r['raw']:.1f} click {r['click']:.1f}, fit {r['fit_s']:.1f} s, "
+                        f"voting {r['voting']:.1f} raw {r['raw']:.1f} click {r['click']:.1f}, fit {r['fit_s']:.1f} s ({r['steps']} steps), "
                         f"peak RSS {r['peak_rss_mb']:.0f} MB",
                         flush=True,
                     )
@@ -170,7 +170,7 @@ def main(argv=None) -> int:
     overrides = ", ".join(args.sets) + (f", --config {args.config}" if args.config else "")
     print(
         f"\nRoom scale sweep: seeds {' '.join(map(str, args.seeds))}, {args.width}x{args.height}, masks {args.masks}; "
-        f"fit: defaults (steps {d.steps}, num_pixels {d.num_pixels}){' + ' + overrides if overrides.strip(', ') else ''}. "
+        f"fit: defaults (steps {d.steps}, whole multiples on large meshes: see the log lines; num_pixels {d.num_pixels}){' + ' + overrides if overrides.strip(', ') else ''}. "
         "Means over seeds; mIoU in %.\n"
     )
     cols = [
