@@ -205,8 +205,8 @@ class FitConfig(_Config):
         ge=0,
     )
     min_coarse_samples: float = opt(
-        150.0,
-        "large meshes: the fit runs whole multiples of steps until each coarse row gets about this many vertex samples (steps x num_pixels x 3 / coarse rows): a mesh of more than ~1.1M vertices fits 2 x steps or more, since its coarse level grows with it (docs/fit.md); 0 = exactly steps",
+        200.0,
+        "large meshes: the fit runs whole multiples of steps until each coarse row gets about this many vertex samples (steps x num_pixels x 3 / coarse rows): a mesh of more than ~860k vertices fits 2 x steps or more (3 x at 2M), since its coarse level grows with it (docs/fit.md); 0 = exactly steps",
         ge=0,
     )
     coarse_vertices: int = opt(

@@ -604,14 +604,15 @@ def test_large_meshes_fit_whole_multiples_of_steps_so_coarse_rows_keep_their_sam
     cfg = FitConfig()  # 1000 steps x 8192 pixels x 3 = 24.6M samples
     assert scheduled_steps(cfg, 0) == 1000  # no coarse level
     assert scheduled_steps(cfg, 30_000) == 1000  # a 90k mesh: 819 samples a row
-    assert scheduled_steps(cfg, 140_000) == 1000  # ~1M vertices: 176
-    assert scheduled_steps(cfg, 300_000) == 2000  # ~2M vertices: 82 -> 164
-    assert scheduled_steps(cfg, 600_000) == 4000
+    assert scheduled_steps(cfg, 120_000) == 1000  # ~840k vertices: 205
+    assert scheduled_steps(cfg, 140_000) == 2000  # ~1M vertices: 176 -> 351
+    assert scheduled_steps(cfg, 300_000) == 3000  # ~2M vertices: 82 -> 246
+    assert scheduled_steps(cfg, 600_000) == 5000
     assert scheduled_steps(replace(cfg, min_coarse_samples=0), 600_000) == 1000
     assert scheduled_steps(replace(cfg, steps=0), 600_000) == 0
     # the smoothness term draws its edges over the steps actually run
     assert smoothness_edges_per_step(10_000_000, 2_000_000, cfg, 2000) == 4 * cfg.num_pixels
-    assert smoothness_edges_per_step(10_000_000, 300_000, cfg, 2000) == 12_000
+    assert smoothness_edges_per_step(10_000_000, 300_000, cfg, 2000) == 12_000  # 80 x 300k / 2000
 
     scene, part, obj, masks = parts_scene
     base = replace(FAST, steps=6, num_pixels=64, coarse_nodes=50, coarse_vertices=1000)
