@@ -60,6 +60,7 @@ __all__ = [
     "pixel_vertices",
     "fit_field",
     "scheduled_steps",
+    "coarse_rows_target",
     "resolve_device",
     "vote_embedding",
     "vote_pair_targets",
@@ -414,23 +415,38 @@ def smoothness_edges(scene: Scene) -> np.ndarray:
 SMOOTH_MAX_EDGES_FACTOR = 4
 
 
-def scheduled_steps(config: FitConfig, coarse_rows: int) -> int:
-    """Steps the fit runs: ``config.steps``, or the smallest whole multiple of it that gives
-    each of the ``coarse_rows`` coarse rows about ``config.min_coarse_samples`` vertex samples
-    on average (each step's ``num_pixels`` pixels read 3 vertices, each vertex its coarse row).
+def coarse_rows_target(config: FitConfig, num_vertices: int) -> int:
+    """Coarse rows the fit asks :func:`~omniseg3d_mesh.graph.voxel_clusters` for: 0 (no
+    coarse level) up to ``coarse_nodes`` vertices, then ``max(coarse_nodes, vertices /
+    coarse_vertices)``."""
+    if config.coarse_nodes <= 0 or num_vertices <= config.coarse_nodes:
+        return 0
+    return max(int(config.coarse_nodes), -(-int(num_vertices) // int(config.coarse_vertices)))
 
-    Why: beyond ~210k vertices the coarse level grows with the vertex count
-    (``coarse_vertices``), so a fixed number of steps spreads its samples over more rows:
+
+def scheduled_steps(config: FitConfig, num_vertices: int) -> int:
+    """Steps the fit runs on a mesh of ``num_vertices``: ``config.steps``, or the smallest
+    whole multiple of it that gives each coarse row about ``config.min_coarse_samples``
+    vertex samples on average (each step's ``num_pixels`` pixels read 3 vertices, each
+    vertex its coarse row), but never more than a row gets at the floor of
+    ``coarse_nodes`` rows with ``config.steps``: the schedule only makes up for the coarse
+    level growing with the mesh, and a fit whose budget is small on purpose (a quick
+    preset) stays as small per row.
+
+    Why: beyond ``coarse_nodes x coarse_vertices`` (210k) vertices the coarse level grows
+    with the vertex count, so a fixed number of steps spreads its samples over more rows:
     at 2M vertices a coarse row gets about 80 samples in 1000 steps, against about 800 at
     90k, and the 2M rooms kept 85 % of the 90k rooms' part gap; with 2000 steps 89.9 %, with
     3000 (the default's choice there) 91.4 % (3 seeds, docs/fit.md).
     Whole multiples keep the fit's time predictable: 1x up to ~860k vertices, 3x at 2M.
     """
     steps = int(config.steps)
-    if coarse_rows <= 0 or config.min_coarse_samples <= 0 or steps <= 0:
+    rows = coarse_rows_target(config, num_vertices)
+    if rows <= 0 or config.min_coarse_samples <= 0 or steps <= 0:
         return steps
-    per_round = steps * int(config.num_pixels) * 3 / coarse_rows  # samples per coarse row in `steps` steps
-    return steps * max(1, math.ceil(float(config.min_coarse_samples) / per_round - 1e-9))
+    budget = steps * int(config.num_pixels) * 3  # vertex samples in `steps` steps
+    wanted = min(float(config.min_coarse_samples), budget / int(config.coarse_nodes))
+    return steps * max(1, math.ceil(wanted * rows / budget - 1e-9))
 
 
 def smoothness_edges_per_step(num_edges: int, num_vertices: int, config: FitConfig, steps: int | None = None) -> int:
@@ -903,17 +919,17 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
     # count; the fine rows (zero at start) add per-vertex detail where samples allow.
     # Both live in one parameter tensor: rows [0, C) coarse, rows [C, C + V) fine.
     num_nodes, node_of = 0, None
-    if config.coarse_nodes > 0 and num_v > config.coarse_nodes:
+    coarse_target = coarse_rows_target(config, num_v)
+    if coarse_target > 0:
         from .graph import voxel_clusters
 
-        target = max(int(config.coarse_nodes), -(-num_v // int(config.coarse_vertices)))
-        labels, num_nodes = voxel_clusters(scene.vertices, target, mask=seen)
+        labels, num_nodes = voxel_clusters(scene.vertices, coarse_target, mask=seen)
         node_of = torch.from_numpy(labels).to(device)
     rows = num_nodes if node_of is not None else num_v
-    total_steps = scheduled_steps(config, num_nodes if node_of is not None else 0)
+    total_steps = scheduled_steps(config, num_v)
     if total_steps != config.steps:
-        log.info("fit: %d steps (%d coarse rows: %.0f samples each in %d steps)", total_steps, num_nodes,
-                 config.steps * config.num_pixels * 3 / num_nodes, config.steps)  # fmt: skip
+        log.info("fit: %d steps (%d coarse rows: %.0f samples each in %d steps)", total_steps, coarse_target,
+                 config.steps * config.num_pixels * 3 / coarse_target, config.steps)  # fmt: skip
     init = torch.randn(rows, config.feature_dim, generator=gen) / math.sqrt(config.feature_dim)
     if config.vote_init_iters > 0:
         t_vote = time.perf_counter()

@@ -595,34 +595,41 @@ def test_a_steps_gathered_rows_get_the_gradient_autograd_gives_the_full_tensor(t
 
 
 def test_large_meshes_fit_whole_multiples_of_steps_so_coarse_rows_keep_their_samples(parts_scene):
-    """steps x num_pixels x 3 vertex samples spread over the coarse rows: when that leaves a
-    row fewer than min_coarse_samples, the fit runs the smallest whole multiple of steps that
-    does not; without a coarse level, or with 0, exactly steps. The fit's meta and progress
-    say how many it ran."""
-    from omniseg3d_mesh.fit import scheduled_steps, smoothness_edges_per_step
+    """steps x num_pixels x 3 vertex samples spread over the coarse rows: when the coarse level
+    grows past coarse_nodes and leaves a row fewer than min_coarse_samples (or than a row gets
+    at the floor, if that is less), the fit runs the smallest whole multiple of steps that
+    does not; without a coarse level, at its floor, or with 0, exactly steps. The fit's meta
+    and progress say how many it ran."""
+    from omniseg3d_mesh.fit import coarse_rows_target, scheduled_steps, smoothness_edges_per_step
 
-    cfg = FitConfig()  # 1000 steps x 8192 pixels x 3 = 24.6M samples
-    assert scheduled_steps(cfg, 0) == 1000  # no coarse level
-    assert scheduled_steps(cfg, 30_000) == 1000  # a 90k mesh: 819 samples a row
-    assert scheduled_steps(cfg, 120_000) == 1000  # ~840k vertices: 205
-    assert scheduled_steps(cfg, 140_000) == 2000  # ~1M vertices: 176 -> 351
-    assert scheduled_steps(cfg, 300_000) == 3000  # ~2M vertices: 82 -> 246
-    assert scheduled_steps(cfg, 600_000) == 5000
-    assert scheduled_steps(replace(cfg, min_coarse_samples=0), 600_000) == 1000
-    assert scheduled_steps(replace(cfg, steps=0), 600_000) == 0
+    cfg = FitConfig()  # 1000 steps x 8192 pixels x 3 = 24.6M samples; floor 30k rows
+    assert coarse_rows_target(cfg, 20_000) == 0 and coarse_rows_target(cfg, 90_000) == 30_000
+    assert coarse_rows_target(cfg, 2_100_000) == 300_000
+    assert scheduled_steps(cfg, 20_000) == 1000  # no coarse level
+    assert scheduled_steps(cfg, 90_000) == 1000  # the floor: 819 samples a row
+    assert scheduled_steps(cfg, 840_000) == 1000  # 120k rows: 205
+    assert scheduled_steps(cfg, 1_000_000) == 2000  # 143k rows: 172 -> 344
+    assert scheduled_steps(cfg, 2_100_000) == 3000  # 300k rows: 82 -> 246
+    assert scheduled_steps(cfg, 4_200_000) == 5000
+    assert scheduled_steps(replace(cfg, min_coarse_samples=0), 4_200_000) == 1000
+    assert scheduled_steps(replace(cfg, steps=0), 4_200_000) == 0
+    quick = replace(cfg, steps=100, num_pixels=1024)  # 10 samples a row at the floor: kept, not 200
+    assert scheduled_steps(quick, 200_000) == 100
+    assert scheduled_steps(quick, 2_100_000) == 1000
     # the smoothness term draws its edges over the steps actually run
-    assert smoothness_edges_per_step(10_000_000, 2_000_000, cfg, 2000) == 4 * cfg.num_pixels
+    assert smoothness_edges_per_step(10_000_000, 2_000_000, cfg, 3000) == 4 * cfg.num_pixels
     assert smoothness_edges_per_step(10_000_000, 300_000, cfg, 2000) == 12_000  # 80 x 300k / 2000
 
     scene, part, obj, masks = parts_scene
-    base = replace(FAST, steps=6, num_pixels=64, coarse_nodes=50, coarse_vertices=1000)
+    base = replace(FAST, steps=6, num_pixels=64, coarse_nodes=50, coarse_vertices=4)
+    rows = coarse_rows_target(base, scene.num_vertices)
+    budget = 6 * 64 * 3
+    expected = 6 * math.ceil(min(40, budget / 50) * rows / budget)
     seen = []
     field = fit_field(
         scene, masks, replace(base, min_coarse_samples=40), progress=lambda s, d, t, **k: seen.append((s, t))
     )
-    rows = field.meta["coarse_nodes"]
-    assert rows > 0
-    expected = 6 * math.ceil(40 / (6 * 64 * 3 / rows))
+    assert field.meta["coarse_nodes"] > 0 and rows > 50
     assert expected > 6 and field.meta["steps"] == field.meta["steps_done"] == expected
     assert ("fit", expected) in seen and field.meta["config"]["steps"] == 6
     assert fit_field(scene, masks, replace(base, min_coarse_samples=0)).meta["steps"] == 6
