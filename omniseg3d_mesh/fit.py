@@ -942,7 +942,6 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
     features = torch.nn.Parameter(init.to(device))
 
     lazy = config.optimizer in ("lazy_adam", "block_adam")
-    fine_offset = num_nodes if node_of is not None else 0
 
     # Dense Adam keeps moving a row on its momentum for ~10 steps after a sample, by about 30 lr
     # in all: on a large mesh, where a vertex is sampled a handful of times in the whole fit, that
@@ -1021,9 +1020,8 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
         sampled = [pixels(vi, idx) for vi, idx in zip(picked, idx_list)]
         ids = torch.cat([a for a, _ in sampled]).clamp(min=0)  # [n, K] (a point's -1 has weight 0)
         w = torch.cat([b for _, b in sampled])
-        use_spread = config.spread_weight > 0 and len(seen_ids) > 1
         pair = target = None
-        if use_spread:
+        if config.spread_weight > 0 and len(seen_ids) > 1:
             if pool is None:
                 pair = seen_ids[
                     torch.from_numpy(rng.integers(0, len(seen_ids), (config.num_pixels // 2, 2))).to(device)
@@ -1042,7 +1040,7 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
             read["pairs"] = pair.reshape(-1)
         if e is not None:
             read["edges"] = e.reshape(-1)
-        rows_u, sub, step_f = _gather_step_rows(features, torch.cat(list(read.values())), node_of, fine_offset)
+        rows_u, sub, step_f = _gather_step_rows(features, torch.cat(list(read.values())), node_of, num_nodes)
         f_read = dict(zip(read, torch.split(step_f, [len(x) for x in read.values()])))
 
         lr = _cosine_lr(step, total_steps, config.lr, config.lr_final)
