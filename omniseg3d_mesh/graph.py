@@ -321,7 +321,10 @@ def voxel_clusters(vertices: np.ndarray, target: int, mask: np.ndarray | None = 
         mask: optional [V] bool, the vertices whose voxels are counted.
 
     Returns:
-        ``(labels [V] int64 in 0..C-1, C)``: every vertex gets its voxel's label.
+        ``(labels [V] int64 in 0..C-1, C)``: every vertex gets its voxel's label. With a
+        ``mask``, C also counts the voxels that hold only unmasked vertices, so it can
+        exceed ``target`` by far (a fit's mask is the seen vertices: the voxels of faces no
+        view sees get rows too), while the masked vertices' voxels come near it.
     """
     if target < 1:
         raise ValueError(f"voxel_clusters needs target >= 1, got {target}")

@@ -95,6 +95,19 @@ def test_voxel_clusters_near_target():
         assert np.ptp(members[:, 0]) < 0.1 and np.ptp(members[:, 1]) < 0.1
 
 
+def test_voxel_clusters_aims_the_masked_vertices_at_the_target_and_labels_every_vertex():
+    from omniseg3d_mesh.graph import voxel_clusters
+
+    rng = np.random.default_rng(1)
+    pts = rng.uniform(0, 1, (20000, 3))
+    pts[:, 2] = 0.0
+    mask = pts[:, 0] < 0.5  # half the surface is "seen"
+    labels, count = voxel_clusters(pts, 400, mask=mask)
+    masked = len(np.unique(labels[mask]))
+    assert 0.85 * 400 < masked < 1.15 * 400  # the search counts the masked vertices' voxels
+    assert count == len(np.unique(labels)) and count > 1.6 * masked  # the unmasked half has voxels too
+
+
 def test_surface_graph_drops_neighbours_whose_normals_disagree():
     gx, gy = np.meshgrid(np.arange(0.0, 0.2, 0.01), np.arange(0.0, 0.2, 0.01))
     floor = np.stack([gx.ravel(), gy.ravel(), np.zeros(gx.size)], 1)
