@@ -349,7 +349,15 @@ class DiscretizeConfig(_Config):
     )
     min_part_size: int = opt(50, "parts with fewer vertices join their most similar neighbouring part", ge=0)
     min_cluster_size: int = opt(5, "HDBSCAN min_cluster_size, counted in superpoints", ge=2)
-    min_samples: int | None = opt(None, "HDBSCAN min_samples", ge=1, default_text="min_cluster_size")
+    min_samples: int | None = opt(
+        15,
+        "HDBSCAN min_samples (counted in its size-weighted rows, about max_samples for the whole surface): density needs this many samples, so the superpoints along a welded scan's seams, whose features lie between the two objects, do not chain them into one cluster (docs/results.md); None = min_cluster_size",
+        ge=1,
+    )
+    keep_noise_pieces: bool = opt(
+        True,
+        "HDBSCAN's noise superpoints form graph-connected pieces of their own, kept as parts from min_part_size vertices on, instead of each joining its most similar neighbour: on a scan a small object welded to its support is noise to HDBSCAN, and the part tree merges a piece back where its features say so (docs/results.md)",
+    )
     superpoint_threshold: float = opt(
         0.95,
         "over-segmentation: neighbouring vertices join a superpoint above this cosine similarity (-1 to 1)",

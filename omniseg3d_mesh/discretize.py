@@ -23,9 +23,14 @@ Pipeline (all steps vectorised; nothing loops over vertices in Python):
    spread in the *denoised* field. A superpoint takes the majority label of its
    samples. With more superpoints than ``max_samples`` (a very noisy field),
    HDBSCAN runs on a size-weighted sample of them and the rest take the label of
-   their most similar sampled superpoint.
-3. **Post-processing** on the mesh graph: a cluster that falls apart into several
-   graph components becomes several parts; noise and parts smaller than
+   their most similar sampled superpoint. Density counts ``min_samples`` (15) rows, so
+   the superpoints along a welded scan's seams (features between the two objects) do
+   not chain two objects into one cluster.
+3. **Post-processing** on the mesh graph: HDBSCAN's noise superpoints that neighbour
+   each other and agree as closely as the first coarser level merges form clusters of
+   their own (``keep_noise_pieces``: a small object welded to its support is noise to
+   HDBSCAN, and merging it into its neighbour deleted it); a cluster that falls apart
+   into several graph components becomes several parts; noise and parts smaller than
    ``min_part_size`` join the neighbouring part (graph neighbour) with the most
    similar mean feature, repeatedly, until none is left (an isolated piece with no
    neighbour stays a part of its own). When that leaves the whole mesh one part
@@ -739,7 +744,7 @@ class Discretizer:
         report(progress, "discretize", 2, 5, step="superpoints", superpoints=n_sp)
         log.info("%d vertices -> %d superpoints (%.2fs)", n, n_sp, time.perf_counter() - t0)
 
-        cl = self._cluster_superpoints(sp_mean, sp_size, sp_std)
+        cl = self._noise_as_pieces(self._cluster_superpoints(sp_mean, sp_size, sp_std), sp_mean, sp_lab, u, v)
         report(progress, "discretize", 3, 5, step="hdbscan", clusters=int(cl.max()) + 1 if len(cl) else 0)
         parts = _postprocess(f, cl[sp_lab], u, v, self.config.min_part_size)
         self.cluster_selection_ = self.config.cluster_selection
@@ -748,6 +753,7 @@ class Discretizer:
             # a whole mesh as one part is no finest level; take HDBSCAN's leaves instead and
             # let the part tree's levels and the automatic level decide how far to merge them
             cl = self._cluster_superpoints(sp_mean, sp_size, sp_std, selection="leaf")
+            cl = self._noise_as_pieces(cl, sp_mean, sp_lab, u, v)
             parts = _postprocess(f, cl[sp_lab], u, v, self.config.min_part_size)
             self.cluster_selection_ = "leaf"
             log.info("HDBSCAN (eom) left one part; the leaves give %d", int(parts.max()) + 1)
@@ -828,6 +834,29 @@ class Discretizer:
 
     def fit_predict(self, features: np.ndarray, vertices: np.ndarray, faces: np.ndarray | None = None) -> np.ndarray:
         return self.fit(features, vertices, faces).labels_
+
+    def _noise_as_pieces(
+        self, labels: np.ndarray, sp_mean: np.ndarray, sp_lab: np.ndarray, u: np.ndarray, v: np.ndarray
+    ) -> np.ndarray:
+        """[S] superpoint labels with HDBSCAN's noise (-1) grouped into clusters of their own
+        when ``keep_noise_pieces``: neighbouring noise superpoints whose mean features agree at
+        least as much as the first coarser level merges (``level_similarities[0]``) share a
+        label. Post-processing then keeps each such piece as a part from ``min_part_size``
+        vertices on, instead of merging every noise piece into its most similar neighbour."""
+        noise = labels < 0
+        if not self.config.keep_noise_pieces or not noise.any():
+            return labels
+        a, b = sp_lab[u], sp_lab[v]
+        both = noise[a] & noise[b] & (a != b)
+        a, b = a[both], b[both]
+        sims = list(self.config.level_similarities)
+        agree = float(sims[0]) if sims else float(self.config.superpoint_threshold)
+        ok = np.einsum("ij,ij->i", sp_mean[a], sp_mean[b]) >= agree
+        _, comp = edge_components(len(labels), a[ok], b[ok])
+        _, group = np.unique(comp[noise], return_inverse=True)
+        out = labels.copy()
+        out[noise] = int(labels.max()) + 1 + group
+        return out
 
     def _cluster_superpoints(
         self, means: np.ndarray, sizes: np.ndarray, std: np.ndarray, selection: str | None = None

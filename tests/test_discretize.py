@@ -92,6 +92,27 @@ def test_small_islands_join_their_most_similar_neighbour(scene):
     assert adjusted_rand_score(scene.part, est.labels_) >= 0.9
 
 
+def test_a_small_object_welded_to_its_support_stays_a_part_when_hdbscan_calls_it_noise():
+    """A 9 x 9 patch of its own features welded into a 101 x 101 sheet: too few samples for
+    HDBSCAN to find it dense (everything comes out as noise), so it is a noise piece. Kept as a
+    piece of its own (the default) it is a part; merged into its most similar neighbour as
+    before, it vanished into the sheet."""
+    from tests.helpers.parts import grid_mesh
+
+    n = 101
+    v, f = grid_mesh(n)
+    rng = np.random.default_rng(0)
+    a, b = np.linalg.qr(rng.normal(size=(16, 2)))[0].T
+    i, j = np.divmod(np.arange(n * n), n)
+    obj = (np.abs(i - 50) < 5) & (np.abs(j - 50) < 5)
+    feats = (np.where(obj[:, None], b, a) + rng.normal(scale=0.05, size=(n * n, 16))).astype(np.float32)
+    kept = Discretizer(level=0, max_samples=500).fit(feats, v, f).labels_
+    assert len(np.unique(kept[obj])) == 1 and not np.isin(kept[obj][0], kept[~obj])
+    assert kept.max() == 1  # the sheet stays one part: its noise superpoints agree with each other
+    merged = Discretizer(level=0, max_samples=500, keep_noise_pieces=False).fit(feats, v, f).labels_
+    assert merged.max() == 0
+
+
 def test_point_cloud(scene):
     est = Discretizer(min_part_size=20, knn=8).fit(scene.features, scene.vertices, None)
     assert adjusted_rand_score(scene.part, est.labels_) >= 0.9
