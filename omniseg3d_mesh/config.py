@@ -356,7 +356,7 @@ class DiscretizeConfig(_Config):
     )
     keep_noise_pieces: bool = opt(
         True,
-        "HDBSCAN's noise superpoints form graph-connected pieces of their own, kept as parts from min_part_size vertices on, instead of each joining its most similar neighbour: on a scan a small object welded to its support is noise to HDBSCAN, and the part tree merges a piece back where its features say so (docs/results.md)",
+        "HDBSCAN's noise superpoints that neighbour each other and agree as closely as the first coarser level merges (level_similarities[0]) form pieces of their own, kept as parts from min_part_size vertices on, instead of each joining its most similar neighbour: on a scan a small object welded to its support is noise to HDBSCAN, and the part tree merges a piece back where its features say so (docs/results.md)",
     )
     superpoint_threshold: float = opt(
         0.95,
