@@ -398,9 +398,13 @@ def face_to_vertex_labels(
     rows = f[keep].ravel()
     cols = np.repeat(inv, 3)
     votes = sp.csr_matrix((np.repeat(w, 3), (rows, cols)), shape=(int(num_vertices), len(ids)))
-    best = np.asarray(votes.argmax(axis=1)).ravel()
-    touched = np.asarray(votes.sum(axis=1)).ravel() > 0
-    out[touched] = ids[best[touched]]
+    votes.sum_duplicates()
+    # per vertex the label of most weight, ties to the smallest label (as a row argmax), in one
+    # sort: scipy's sparse argmax loops over rows in Python (35 s for 544k vertices x 15 annotators)
+    row = np.repeat(np.arange(int(num_vertices)), np.diff(votes.indptr))
+    order = np.lexsort((votes.indices, -votes.data, row))
+    first = order[np.r_[True, row[order][1:] != row[order][:-1]]] if len(order) else order
+    out[row[first]] = ids[votes.indices[first]]
     return out
 
 

@@ -126,3 +126,16 @@ def test_surface_graph_drops_neighbours_whose_normals_disagree():
     faces = np.array([[0, 1, 2], [1, 3, 2]])
     mesh_pts = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 1.0]])
     assert (graph.surface_graph(mesh_pts, faces) != graph.mesh_adjacency(faces, 4)).nnz == 0
+
+
+def test_face_to_vertex_labels_takes_the_label_of_most_area_ties_to_the_smaller_one():
+    # a fan of four triangles around vertex 0; vertex 5 is on no face
+    faces = np.array([[0, 1, 2], [0, 2, 3], [0, 3, 4], [0, 4, 1]])
+    labels = np.array([7, 7, 3, -1])
+    out = graph.face_to_vertex_labels(faces, labels, 6, areas=np.array([1.0, 1.0, 3.0, 9.0]))
+    # vertex 0: label 7 has area 2, label 3 has 3 (the unlabelled face never wins); vertex 3: 7 (1) < 3 (3)
+    np.testing.assert_array_equal(out, [3, 7, 7, 3, 3, -1])
+    # equal weights: vertex 0 sees 7 twice and 3 once; vertex 3 sees 7 and 3 once each -> the smaller, 3
+    np.testing.assert_array_equal(graph.face_to_vertex_labels(faces, labels, 6), [7, 7, 7, 3, 3, -1])
+    with pytest.raises(ValueError, match="one label per face"):
+        graph.face_to_vertex_labels(faces, labels[:2], 6)

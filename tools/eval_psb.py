@@ -62,6 +62,15 @@ def _parse(argv=None):
     p.add_argument("--views", type=int, default=None, help="cameras around each mesh (default 40; quick: 16)")
     p.add_argument("--size", type=int, default=None, help="image width = height (default 256; quick: 160)")
     p.add_argument("--steps", type=int, default=None, help="fit steps (default: FitConfig's; quick: 300)")
+    p.add_argument(
+        "--subdivide",
+        type=int,
+        default=0,
+        metavar="V",
+        help="split every triangle in four until each mesh has at least V vertices (synthetic.psb.subdivide_psb: "
+        "the same shapes and labels at a dense scan's vertex count; the scale sweep: 90000 / 500000 / 2000000 "
+        "with --views 60 / 150 / 300)",
+    )
     p.add_argument("--mask-preset", default="medium", choices=["clean", "medium", "hard"], help="SAM-like error preset")
     p.add_argument("--config", type=Path, default=None, help="YAML with fit: / discretize: overrides of the defaults")
     p.add_argument("--level", type=int, default=None, help="discretize --level (default: DiscretizeConfig's)")
@@ -270,11 +279,14 @@ def run_mesh(args, name: str, fit_cfg, disc_cfg) -> dict:
     from omniseg3d_mesh.evaluation import segmentation_metrics
     from omniseg3d_mesh.graph import vertex_to_face_labels
     from omniseg3d_mesh.render.fragments import compute_fragments
-    from omniseg3d_mesh.synthetic.psb import load_psb, simulate_psb_masks
+    from omniseg3d_mesh.evaluation import similarity_levels
+    from omniseg3d_mesh.synthetic.psb import load_psb, simulate_psb_masks, subdivide_psb
 
     out = {"folds": []}
     for seed in args.seeds:
         psb = load_psb(args.data / f"{name}.off", num_views=args.views, width=args.size, height=args.size, seed=seed)
+        if args.subdivide:
+            psb = subdivide_psb(psb, args.subdivide)
         sc = psb.scene
         if "human" not in out:
             out.update(
@@ -296,6 +308,7 @@ def run_mesh(args, name: str, fit_cfg, disc_cfg) -> dict:
                 "views": args.views,
                 "size": args.size,
                 "preset": args.mask_preset,
+                **({"subdivide": args.subdivide} if args.subdivide else {}),
             }
             feats, fit_s = _fit_cached(args, sc, masks, cfg, key)
             # the training masks and their fragments, as discretize_workspace passes them
@@ -315,6 +328,11 @@ def run_mesh(args, name: str, fit_cfg, disc_cfg) -> dict:
             # human row for exactly these folds (equal to the all-pairs row when every
             # annotator is held out once, as RI is symmetric)
             res["human_matched"] = _mean_rows([pairs[(a, held)] for a in mask_split])
+            # the part gap (as tools/bench_fit.py and eval_scale.py measure it): mean cosine of vertex
+            # pairs on one held-out segment minus pairs on two; a field that lost its parts has none
+            held_v = psb.vertex_labels[held]
+            same, other, _ = similarity_levels(feats, held_v, np.zeros(len(held_v), np.int64), held_v >= 0, seed=seed)
+            res.update(cos_same_part=same, cos_other_part=other, part_gap=same - other)
             res.update(fit_s=fit_s, discretize_s=disc_s, level=int(getattr(disc, "level_", disc.config.level)))
             if not args.no_clicks:
                 res["clicks"] = _click_scores(psb, feats, frags, masks, held)
@@ -323,7 +341,8 @@ def run_mesh(args, name: str, fit_cfg, disc_cfg) -> dict:
             res["seconds"] = time.perf_counter() - t0
             out["folds"].append(res)
             print(
-                f"[{name} seed {seed} held-out {held}] RI {res['rand_index']:.3f} parts {res['parts']} (human {res['held_parts']}) "
+                f"[{name} seed {seed} held-out {held}] {sc.num_vertices} vertices: RI {res['rand_index']:.3f} parts {res['parts']} "
+                f"(human {res['held_parts']}) part gap {res['part_gap']:.3f} "
                 f"fit {fit_s:.0f}s disc {disc_s:.1f}s"
                 + (
                     f" clicks vote {res['clicks'].get('voting', float('nan')):.1f} raw {res['clicks'].get('raw', float('nan')):.1f} "
@@ -398,6 +417,25 @@ def tables(args, results: dict, cmd: str, seconds: float) -> str:
     ]
     for label, ri in PUBLISHED:
         lines.append(f"| {label} (published, full benchmark) | {ri:.3f} | | | | | | |")
+    lines += [
+        "",
+        "**Part gap** (mean cosine of vertex pairs on one held-out segment minus pairs on two; fit seconds per fold)",
+        "",
+        "| mesh | vertices | views | cos same segment | cos other segment | part gap | fit s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for n in names:
+        fo = results[n]["folds"]
+        lines.append(
+            f"| {n} | {results[n]['vertices']} | {args.views} | {_fold_mean(fo, 'cos_same_part'):.3f} | "
+            f"{_fold_mean(fo, 'cos_other_part'):.3f} | {_fold_mean(fo, 'part_gap'):.3f} | {_fold_mean(fo, 'fit_s'):.0f} |"
+        )
+    lines.append(
+        f"| mean | {np.mean([results[n]['vertices'] for n in names]):.0f} | {args.views} | "
+        f"{np.mean([_fold_mean(results[n]['folds'], 'cos_same_part') for n in names]):.3f} | "
+        f"{np.mean([_fold_mean(results[n]['folds'], 'cos_other_part') for n in names]):.3f} | "
+        f"{np.mean([_fold_mean(results[n]['folds'], 'part_gap') for n in names]):.3f} | |"
+    )
     cats = sorted({results[n]["category"] for n in names})
     lines += [
         "",

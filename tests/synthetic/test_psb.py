@@ -3,7 +3,14 @@
 import numpy as np
 import pytest
 
-from omniseg3d_mesh.synthetic.psb import list_psb, load_psb, psb_category, simulate_psb_masks, sphere_cameras
+from omniseg3d_mesh.synthetic.psb import (
+    list_psb,
+    load_psb,
+    psb_category,
+    simulate_psb_masks,
+    sphere_cameras,
+    subdivide_psb,
+)
 from tests.helpers.tools import load_tool
 
 
@@ -42,6 +49,27 @@ def test_load_psb_reads_every_annotator(tmp_path):
     assert np.all(vl[v[:, 2] > 0.01] == 5) and np.all(vl[v[:, 2] < -0.01] == 9)
     assert len(psb.scene.cameras) == 6 and psb.areas.shape == (len(f),)
     assert list_psb(tmp_path) == ["101"]
+
+
+
+def test_subdivide_psb_keeps_the_shape_its_labels_and_cameras(tmp_path):
+    v, f, labels = _write_case(tmp_path)
+    psb = load_psb(tmp_path / "101.off", num_views=3, width=32, height=32)
+    fine = subdivide_psb(psb, 4 * len(v))
+    sc = fine.scene
+    assert sc.num_vertices >= 4 * len(v) and len(sc.faces) == 16 * len(f)  # two rounds of 1 -> 4 triangles
+    np.testing.assert_allclose(sc.vertices[: len(v)], v)  # the old vertices stay; the new ones are midpoints
+    assert np.isclose(fine.areas.sum(), psb.areas.sum())  # the surface does not move
+    assert fine.scene.cameras == psb.scene.cameras and fine.annotators == psb.annotators
+    c = sc.vertices[sc.faces].mean(1)
+    for a in labels:  # each annotator's segments cover the same area, on the same side of its cuts
+        old = np.bincount(psb.face_labels[a], weights=psb.areas)
+        np.testing.assert_allclose(np.bincount(fine.face_labels[a], weights=fine.areas), old)
+    assert np.all(fine.face_labels["0"][c[:, 2] > 0] == 5) and np.all(fine.face_labels["0"][c[:, 2] < 0] == 9)
+    assert np.all(fine.vertex_labels["0"][sc.vertices[:, 2] > 0.01] == 5)
+    assert subdivide_psb(psb, 10) is psb  # already fine enough
+    with pytest.raises(ValueError, match="min_vertices"):
+        subdivide_psb(psb, -1)
 
 
 def test_load_psb_errors(tmp_path):
@@ -130,6 +158,11 @@ def test_eval_psb_tool_prints_tables(tmp_path, capsys):
     assert "| the same, ranges counted from the field's noise floor (default without masks) |" in text
     assert "| default: the cut most mask votes agree with (each merge weighs by its votes) |" in text
     assert "(previous default) |" in text and "| oracle: best cut of the tree |" in text
+    assert mod.main(argv + ["--no-clicks", "--folds", "1", "--subdivide", "1000"]) == 0  # the scale sweep's meshes
+    text = capsys.readouterr().out
+    row = next(x for x in text.splitlines() if x.startswith("| 101 | ") and x.count("|") == 8)
+    vertices, gap = int(row.split("|")[2]), float(row.split("|")[6])
+    assert vertices >= 1000 and -2.0 <= gap <= 2.0
 
 
 def _summary_ri(text: str, row: str) -> float:
