@@ -276,10 +276,9 @@ def _mean_rows(rows) -> dict:
 
 def run_mesh(args, name: str, fit_cfg, disc_cfg) -> dict:
     from omniseg3d_mesh.discretize import Discretizer, pixel_vertices
-    from omniseg3d_mesh.evaluation import segmentation_metrics
+    from omniseg3d_mesh.evaluation import segmentation_metrics, similarity_levels
     from omniseg3d_mesh.graph import vertex_to_face_labels
     from omniseg3d_mesh.render.fragments import compute_fragments
-    from omniseg3d_mesh.evaluation import similarity_levels
     from omniseg3d_mesh.synthetic.psb import load_psb, simulate_psb_masks, subdivide_psb
 
     out = {"folds": []}

@@ -51,7 +51,6 @@ def test_load_psb_reads_every_annotator(tmp_path):
     assert list_psb(tmp_path) == ["101"]
 
 
-
 def test_subdivide_psb_keeps_the_shape_its_labels_and_cameras(tmp_path):
     v, f, labels = _write_case(tmp_path)
     psb = load_psb(tmp_path / "101.off", num_views=3, width=32, height=32)
