@@ -196,9 +196,12 @@ def subdivide_psb(psb: PSBMesh, min_vertices: int) -> PSBMesh:
 
     if min_vertices < 0:
         raise ValueError(f"min_vertices must be >= 0, got {min_vertices}")
+    if psb.scene.faces is None:
+        raise ValueError(f"psb mesh {psb.name} has no faces to subdivide")
     v = np.asarray(psb.scene.vertices, dtype=np.float64)
     f = np.asarray(psb.scene.faces, dtype=np.int64)
-    parent = np.arange(len(f))
+    num_faces = len(f)
+    parent = np.arange(num_faces)
     while len(v) < min_vertices:
         v, f, index = trimesh.remesh.subdivide(v, f, return_index=True)
         # every face was split: original face i became the four faces index[i]
@@ -207,7 +210,7 @@ def subdivide_psb(psb: PSBMesh, min_vertices: int) -> PSBMesh:
         new_parent = np.empty(len(f), np.int64)
         new_parent[new.ravel()] = np.repeat(parent[old], new.shape[1])
         parent = new_parent
-    if len(f) == len(psb.scene.faces):
+    if len(f) == num_faces:
         return psb
     areas = face_areas(v, f)
     labels = {a: lab[parent] for a, lab in psb.face_labels.items()}
