@@ -21,6 +21,7 @@ best threshold, and the user's click (``Selector.hierarchy``, best step).
     python tools/eval_psb.py --quick               # 16 views at 160 px, 1 fold, 300 steps
     python tools/eval_psb.py --meshes 1 101 --folds 3 --seeds 0 1
     python tools/eval_psb.py --cache /tmp/psb_cache  # reuse fitted fields (discretizer work)
+    python tools/eval_psb.py --meshes 101 82 87 --folds 1 --subdivide 1900000 --views 300  # at ~2M vertices
 """
 
 from __future__ import annotations
@@ -68,8 +69,8 @@ def _parse(argv=None):
         default=0,
         metavar="V",
         help="split every triangle in four until each mesh has at least V vertices (synthetic.psb.subdivide_psb: "
-        "the same shapes and labels at a dense scan's vertex count; the scale sweep: 90000 / 500000 / 2000000 "
-        "with --views 60 / 150 / 300)",
+        "the same shapes and labels at a dense scan's vertex count; the scale sweep: meshes 101 82 87 with "
+        "90000 / 450000 / 1900000 and --views 60 / 150 / 300, which land at ~130k / ~520k / ~2.1M vertices)",
     )
     p.add_argument("--mask-preset", default="medium", choices=["clean", "medium", "hard"], help="SAM-like error preset")
     p.add_argument("--config", type=Path, default=None, help="YAML with fit: / discretize: overrides of the defaults")
