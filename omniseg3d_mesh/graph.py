@@ -403,7 +403,7 @@ def face_to_vertex_labels(
     # sort: scipy's sparse argmax loops over rows in Python (35 s for 544k vertices x 15 annotators)
     row = np.repeat(np.arange(int(num_vertices)), np.diff(votes.indptr))
     order = np.lexsort((votes.indices, -votes.data, row))
-    first = order[np.r_[True, row[order][1:] != row[order][:-1]]] if len(order) else order
+    first = order[np.r_[True, row[order][1:] != row[order][:-1]]]  # a labelled face exists: order is not empty
     out[row[first]] = ids[votes.indices[first]]
     return out
 

@@ -198,10 +198,11 @@ def subdivide_psb(psb: PSBMesh, min_vertices: int) -> PSBMesh:
         raise ValueError(f"min_vertices must be >= 0, got {min_vertices}")
     if psb.scene.faces is None:
         raise ValueError(f"psb mesh {psb.name} has no faces to subdivide")
+    if psb.scene.num_vertices >= min_vertices:
+        return psb
     v = np.asarray(psb.scene.vertices, dtype=np.float64)
     f = np.asarray(psb.scene.faces, dtype=np.int64)
-    num_faces = len(f)
-    parent = np.arange(num_faces)
+    parent = np.arange(len(f))
     while len(v) < min_vertices:
         v, f, index = trimesh.remesh.subdivide(v, f, return_index=True)
         # every face was split: original face i became the four faces index[i]
@@ -210,8 +211,6 @@ def subdivide_psb(psb: PSBMesh, min_vertices: int) -> PSBMesh:
         new_parent = np.empty(len(f), np.int64)
         new_parent[new.ravel()] = np.repeat(parent[old], new.shape[1])
         parent = new_parent
-    if len(f) == num_faces:
-        return psb
     areas = face_areas(v, f)
     labels = {a: lab[parent] for a, lab in psb.face_labels.items()}
     vlab = {a: face_to_vertex_labels(f, lab, len(v), areas) for a, lab in labels.items()}
