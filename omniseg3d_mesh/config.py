@@ -240,6 +240,13 @@ class FitConfig(_Config):
         ge=0,
         le=1,
     )
+    boundary_share: float = opt(
+        0.25,
+        "fraction (0-1) of each view's pixels drawn from the bands along its mask boundaries (where two masks' patches meet: objects against their neighbours, parts inside objects); the rest as mask_balanced says",
+        ge=0,
+        le=1,
+    )
+    boundary_radius: int = opt(2, "half-width in pixels of those bands (boundary_share)", ge=1)
     absorb_containment: bool = opt(
         True,
         "a mask lying at least containment_ratio inside a larger one extends the larger one to cover it, so the nesting is exact",

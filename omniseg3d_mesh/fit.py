@@ -99,6 +99,8 @@ class ViewData:
         patch_start: [P + 1] int64 offsets of each patch's pixels.
         patch_mass: [P] float64 mask-balanced sampling mass of each patch (every mask
             of the view carries the same total mass, spread evenly over its pixels).
+        boundary_idx: [b] int32 the pixels (indices into the arrays above) in the band
+            along the view's mask boundaries (:meth:`Hierarchy.boundary_band`), or None.
     """
 
     name: str
@@ -112,9 +114,16 @@ class ViewData:
     masks_hash: str = ""
     patch_start: np.ndarray | None = None
     patch_mass: np.ndarray | None = None
+    boundary_idx: np.ndarray | None = None
 
-    def sample(self, rng: np.random.Generator, count: int, balanced: float) -> np.ndarray:
-        """``count`` pixel indices: ``balanced`` of them mask-balanced, the rest uniform."""
+    def sample(self, rng: np.random.Generator, count: int, balanced: float, boundary: float = 0.0) -> np.ndarray:
+        """``count`` pixel indices: ``boundary`` of them from the mask-boundary band (when the
+        view has one), ``balanced`` of the rest mask-balanced, the others uniform."""
+        band = self.boundary_idx
+        if boundary > 0 and band is not None and len(band):
+            n_bnd = int(round(count * boundary))
+            rest = self.sample(rng, count - n_bnd, balanced)
+            return np.concatenate([rest, band[rng.integers(0, len(band), n_bnd)]])
         n = self.num_pixels
         n_bal = int(round(count * balanced)) if self.patch_mass is not None else 0
         uniform = rng.integers(0, n, count - n_bal)
@@ -160,7 +169,17 @@ class ViewData:
     @property
     def nbytes(self) -> int:
         """Bytes this view holds (the shared ``faces`` not counted)."""
-        arrays = (self.patch_ids, self.votes, self.face_ids, self.bary, self.explicit_ids, self.explicit_weights)
+        arrays = (
+            self.patch_ids,
+            self.votes,
+            self.face_ids,
+            self.bary,
+            self.explicit_ids,
+            self.explicit_weights,
+            self.patch_start,
+            self.patch_mass,
+            self.boundary_idx,
+        )
         return int(sum(a.nbytes for a in arrays if a is not None))
 
 
@@ -574,7 +593,7 @@ def prepare_views(
                 submitted += 1
             hier, mhash = pending.pop(i).result()
             report(progress, "hierarchy", i + 1, len(cams), patches=hier.num_patches)
-            view = _training_pixels(scene, cam, frags, hier, mhash)
+            view = _training_pixels(scene, cam, frags, hier, mhash, config.boundary_radius)
             if view is not None:
                 views.append(view)
     finally:
@@ -590,8 +609,9 @@ def prepare_views(
     return views
 
 
-def _training_pixels(scene: Scene, cam, frags, hier: Hierarchy, mhash: str) -> ViewData | None:
-    """The pixels of one view with both a surface hit and a patch, compact; None (and a warning) if none."""
+def _training_pixels(scene: Scene, cam, frags, hier: Hierarchy, mhash: str, boundary_radius: int) -> ViewData | None:
+    """The pixels of one view with both a surface hit and a patch, compact, with the ones in
+    the ``boundary_radius`` band along its mask boundaries marked; None (and a warning) if none."""
     # flat indices + take: 10x faster than repeated boolean-mask indexing
     keep = np.flatnonzero((frags.valid & (hier.patch_map >= 0)).ravel())
     if not len(keep):
@@ -608,6 +628,7 @@ def _training_pixels(scene: Scene, cam, frags, hier: Hierarchy, mhash: str) -> V
         masks_hash=mhash,
         patch_start=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
         patch_mass=hier.mask_balanced_weights() * counts,
+        boundary_idx=np.flatnonzero(hier.boundary_band(boundary_radius).ravel().take(keep)).astype(np.int32),
     )
     if frags.is_compact:
         view.face_ids = frags.face_ids.ravel().take(keep).astype(np.int32, copy=False)
@@ -1016,7 +1037,10 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
         rng = np.random.default_rng([int(config.seed), step])
         picked = rng.choice(len(views), per_step, replace=False) if per_step > 1 else [int(rng.integers(len(views)))]
         n_per = max(2, config.num_pixels // per_step)
-        idx_list = [torch.from_numpy(views[vi].sample(rng, n_per, config.mask_balanced)).to(device) for vi in picked]
+        idx_list = [
+            torch.from_numpy(views[vi].sample(rng, n_per, config.mask_balanced, config.boundary_share)).to(device)
+            for vi in picked
+        ]
         sampled = [pixels(vi, idx) for vi, idx in zip(picked, idx_list)]
         ids = torch.cat([a for a, _ in sampled]).clamp(min=0)  # [n, K] (a point's -1 has weight 0)
         w = torch.cat([b for _, b in sampled])

@@ -67,6 +67,34 @@ class Hierarchy:
         inv = np.where(areas > 0, 1.0 / np.maximum(areas, 1.0), 0.0)
         return b @ inv
 
+    def boundary_band(self, radius: int) -> np.ndarray:
+        """[H, W] bool: the ``radius`` pixels on each side of every place where two
+        patches meet (a band ``2 * radius`` pixels wide; square neighbourhoods).
+
+        Patches are the regions of equal mask membership, so every boundary of a mask
+        with another mask (an object against its neighbour, a part inside its object)
+        is one; where a mask borders pixels in no mask there is no band (those pixels
+        do not train). ``radius`` 0: no band.
+        """
+        pm = self.patch_map
+        band = np.zeros(pm.shape, dtype=bool)
+        if radius <= 0 or pm.size == 0:
+            return band
+        for a, b, axis in ((pm[:, :-1], pm[:, 1:], 1), (pm[:-1, :], pm[1:, :], 0)):
+            meet = (a >= 0) & (b >= 0) & (a != b)
+            # mark both pixels of each meeting pair
+            if axis == 1:
+                band[:, :-1] |= meet
+                band[:, 1:] |= meet
+            else:
+                band[:-1, :] |= meet
+                band[1:, :] |= meet
+        if radius > 1:
+            from scipy.ndimage import binary_dilation
+
+            band = binary_dilation(band, structure=np.ones((2 * radius - 1, 2 * radius - 1), bool))
+        return band & (pm >= 0)
+
     def to_npz_arrays(self) -> dict:
         out = {
             "patch_map": self.patch_map.astype(np.int32),

@@ -370,6 +370,32 @@ def test_mask_balanced_sampling_draws_small_masks_as_often_as_big_ones():
     assert balanced.min() >= 0 and balanced.max() < n
 
 
+def test_boundary_sampling_draws_its_share_from_the_band_and_nothing_without_one():
+    from omniseg3d_mesh.fit import ViewData
+
+    n = 1000
+    band = np.arange(400, 420, dtype=np.int32)  # 2 % of the view's pixels
+    view = ViewData(
+        name="v",
+        explicit_ids=np.zeros((n, 1), np.int32),
+        explicit_weights=np.ones((n, 1), np.float16),
+        patch_ids=np.r_[np.zeros(500, np.int32), np.ones(500, np.int32)],
+        votes=np.eye(2, dtype=np.int32),
+        patch_start=np.array([0, 500, 1000]),
+        patch_mass=np.array([1.0, 1.0]),
+        boundary_idx=band,
+    )
+    rng = np.random.default_rng(0)
+    idx = view.sample(rng, 4000, 0.5, boundary=0.25)
+    assert len(idx) == 4000 and idx.min() >= 0 and idx.max() < n
+    in_band = np.isin(idx, band)
+    assert in_band[-1000:].all()  # the band's quarter
+    assert 0.005 < in_band[:-1000].mean() < 0.04  # the rest draws the band only by chance (2 %)
+    view.boundary_idx = np.zeros(0, np.int32)  # a view with one mask has no band: plain sampling
+    assert not np.isin(view.sample(rng, 4000, 0.5, boundary=0.25), band).all()
+    assert len(view.sample(rng, 4000, 0.5, boundary=0.25)) == 4000
+
+
 def test_a_diverging_fit_stops_with_a_clear_error(parts_scene):
     from omniseg3d_mesh.fit import FitDivergedError
 
@@ -406,7 +432,11 @@ def test_training_pixels_are_compact_and_streamed_masks_give_the_same_views(part
     np.testing.assert_array_equal(view.patch_ids, hier.patch_map[keep][order])
     np.testing.assert_array_equal(np.diff(view.patch_start), np.bincount(view.patch_ids, minlength=hier.num_patches))
     assert view.vertex_ids.dtype == np.int32 and view.weights.dtype == np.float16
-    assert view.nbytes == view.num_pixels * (4 + 4 + 4) + view.votes.nbytes
+    band = hier.boundary_band(FAST.boundary_radius)[keep][order]
+    assert band.any() and not band.all()
+    np.testing.assert_array_equal(view.boundary_idx, np.flatnonzero(band))
+    extra = view.votes.nbytes + view.patch_start.nbytes + view.patch_mass.nbytes + view.boundary_idx.nbytes
+    assert view.nbytes == view.num_pixels * (4 + 4 + 4) + extra
 
 
 def test_point_cloud_views_keep_explicit_ids(parts_scene):

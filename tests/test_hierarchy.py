@@ -139,3 +139,24 @@ def test_membership_round_trip_and_balanced_weights():
     np.testing.assert_array_equal(again.membership, hier.membership)
     w = hier.mask_balanced_weights() * hier.patch_sizes
     np.testing.assert_allclose(sorted(w), [1.0, 1.0])  # every mask carries the same total mass
+
+
+def test_boundary_band_follows_where_patches_meet_not_where_masks_end():
+    # two masks side by side (columns 0-4 and 5-7) on rows 0-5; columns 8-9 and rows 6-9 in no mask
+    masks = np.zeros((2, 10, 10), bool)
+    masks[0, :6, :5] = True
+    masks[1, :6, 5:8] = True
+    hier = build_hierarchy(masks, absorb_containment=False)
+    band = hier.boundary_band(2)
+    # two pixels on each side of the column-4 | column-5 boundary, on every masked row
+    assert band[:6].sum(axis=0).tolist() == [0, 0, 0, 6, 6, 6, 6, 0, 0, 0]
+    assert not band[6:].any()  # where a mask meets pixels in no mask there is no band
+    assert hier.boundary_band(1)[:6].sum(axis=0).tolist() == [0, 0, 0, 0, 6, 6, 0, 0, 0, 0]
+    assert not hier.boundary_band(0).any()
+    # a part inside an object is a patch of its own: its outline is a boundary too
+    nested = np.zeros((2, 9, 9), bool)
+    nested[0] = True
+    nested[1, 3:6, 3:6] = True
+    inner = build_hierarchy(nested, absorb_containment=False).boundary_band(1)
+    assert inner.sum() == 8 + 12  # the 3x3 part's 8 rim pixels and the 12 outside that touch them across an edge
+    assert not inner[4, 4]
