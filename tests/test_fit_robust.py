@@ -223,3 +223,59 @@ def test_spread_votes_pulls_pairs_the_masks_join(room):
     assert cos[False][0] < 0.3, cos
     assert cos[True][0] > 0.6, cos
     assert cos[True][1] < 0.3, cos
+
+
+def _welded_floor(n: int = 120):
+    """One welded surface: an n x n grid floor with four square rugs that share its vertices
+    (no gap, no crease: only the labels change), seen from above by 10 views whose masks
+    have outlines shifted by a pixel at random."""
+    from omniseg3d_mesh.render.fragments import compute_fragments
+    from omniseg3d_mesh.scene import Camera, Scene
+
+    xs = np.linspace(-2, 2, n)
+    gx, gy = np.meshgrid(xs, xs)
+    verts = np.stack([gx.ravel(), gy.ravel(), np.zeros(n * n)], 1).astype(np.float32)
+    idx = np.arange(n * n).reshape(n, n)
+    a, b, c, d = idx[:-1, :-1].ravel(), idx[:-1, 1:].ravel(), idx[1:, :-1].ravel(), idx[1:, 1:].ravel()
+    faces = np.concatenate([np.stack([a, b, d], 1), np.stack([a, d, c], 1)]).astype(np.int32)
+    labels = np.zeros(n * n, np.int64)
+    for k, (cx, cy, r) in enumerate([(-1, -1, 0.45), (1, -1, 0.3), (-1, 1, 0.6), (1, 1, 0.2)]):
+        labels[(np.abs(verts[:, 0] - cx) <= r) & (np.abs(verts[:, 1] - cy) <= r)] = k + 1
+    cams = [
+        Camera.look_at(
+            (2.5 * np.cos(t), 2.5 * np.sin(t), 3.0), (0, 0, 0), width=W, height=H, fov_y_deg=60, name=f"v{k}.png"
+        )
+        for k, t in enumerate(np.linspace(0, 2 * np.pi, 10, endpoint=False))
+    ]
+    scene = Scene(vertices=verts, faces=faces, cameras=cams)
+    rng = np.random.default_rng(0)
+    masks = {}
+    for cam in cams:
+        dom = compute_fragments(scene, cam, "cpu").dominant_vertex()
+        omap = np.where(dom >= 0, labels[np.clip(dom, 0, None)], -1)
+        view = []
+        for o in np.unique(omap[omap >= 0]):
+            m = omap == o
+            if rng.uniform() < 0.6:
+                m = np.roll(m, int(rng.choice([-1, 1])), axis=int(rng.integers(2)))
+            view.append(m)
+        masks[cam.name] = np.stack(view)
+    return scene, labels, masks
+
+
+def test_the_mask_boundary_band_keeps_welded_objects_apart():
+    """The smoothness term averages across every edge of a welded surface, also where two
+    objects meet; drawing a quarter of the pixels from the masks' boundary bands (the
+    default) keeps the two sides of such a seam further apart than plain sampling does."""
+    scene, labels, masks = _welded_floor()
+    edges = np.concatenate([scene.faces[:, [0, 1]], scene.faces[:, [1, 2]], scene.faces[:, [0, 2]]])
+    seam = edges[labels[edges[:, 0]] != labels[edges[:, 1]]]
+
+    def seam_cosine(**extra):
+        cfg = FitConfig(steps=300, checkpoint_every=0, device="cpu", **extra)
+        f = fit_field(scene, masks, cfg).normalized()
+        return float(np.mean(np.sum(f[seam[:, 0]] * f[seam[:, 1]], axis=1)))
+
+    assert FitConfig().boundary_share > 0
+    with_band, without = seam_cosine(), seam_cosine(boundary_share=0.0)
+    assert with_band < without - 0.08, (with_band, without)  # measured 0.54 against 0.69 (3 fit seeds)
