@@ -526,17 +526,24 @@ def test_point_cloud_fit_keeps_a_box_apart_from_the_floor_it_stands_on():
     pts, face_idx = trimesh.sample.sample_surface_even(mesh, 6000, seed=0)
     point_obj = face_obj[face_idx]
     cloud = Scene(vertices=pts, faces=None, cameras=cams)
-    # the splats alone (no smoothness term): camera-facing discs gave 0.67 here, and 0.61 on the foot below
-    field = fit_field(cloud, masks, FitConfig(**{**FAST.__dict__, "steps": 200, "smooth_weight": 0.0}))
+    # the splats alone (no smoothness term, no boundary band): camera-facing discs gave 0.67 here,
+    # and 0.61 on the foot below
+    alone = {**FAST.__dict__, "steps": 200, "boundary_share": 0.0}
+    field = fit_field(cloud, masks, FitConfig(**{**alone, "smooth_weight": 0.0}))
     on_box = np.flatnonzero(point_obj == 1)
     click = on_box[np.argmin(np.linalg.norm(pts[on_box] - (0.0, -0.25, 0.25), axis=1))]  # the box's front face
     iou, _ = best_threshold_iou(field.features @ field.features[click], point_obj == 1)
     assert iou > 0.78, iou
     foot = (point_obj == 1) & (pts[:, 2] < 0.05)  # the box's lowest 5 cm, where the floor's discs stood up
     assert (field.features[foot] @ field.features[click]).mean() > 0.67
-    # the default (auto smoothness on point clouds) couples each point with its neighbours: 0.86 -> 0.95 here
+    # the smoothness term (the default on point clouds) couples each point with its neighbours: 0.86 -> 0.93 here
+    smooth = fit_field(cloud, masks, FitConfig(**alone)).features
+    smooth_iou = best_threshold_iou(smooth @ smooth[click], point_obj == 1)[0]
+    assert smooth_iou > iou + 0.03, (smooth_iou, iou)
+    # the defaults add the boundary band, which samples this small box's whole outline: at its
+    # contact with the floor that costs a little here (0.93 -> 0.90; docs/results.md, "Mask-boundary bands")
     auto = fit_field(cloud, masks, FitConfig(**{**FAST.__dict__, "steps": 200})).features
-    assert best_threshold_iou(auto @ auto[click], point_obj == 1)[0] > iou + 0.03
+    assert best_threshold_iou(auto @ auto[click], point_obj == 1)[0] > max(iou, smooth_iou - 0.06)
 
 
 def test_lazy_adam_keeps_rarely_sampled_vertices_apart():
