@@ -236,7 +236,7 @@ class FitConfig(_Config):
     views_per_step: int = opt(4, "views in each step's batch (num_pixels are shared among them)", ge=1)
     mask_balanced: float = opt(
         0.5,
-        "fraction (0-1) of each view's pixels drawn so that every mask gets the same number of samples (small objects are not drowned by walls); the rest uniform",
+        "fraction (0-1) of each view's pixels (those boundary_share leaves) drawn so that every mask gets the same number of samples (small objects are not drowned by walls); the rest uniform",
         ge=0,
         le=1,
     )

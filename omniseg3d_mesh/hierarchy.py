@@ -80,15 +80,13 @@ class Hierarchy:
         band = np.zeros(pm.shape, dtype=bool)
         if radius <= 0 or pm.size == 0:
             return band
-        for a, b, axis in ((pm[:, :-1], pm[:, 1:], 1), (pm[:-1, :], pm[1:, :], 0)):
-            meet = (a >= 0) & (b >= 0) & (a != b)
-            # mark both pixels of each meeting pair
-            if axis == 1:
-                band[:, :-1] |= meet
-                band[:, 1:] |= meet
-            else:
-                band[:-1, :] |= meet
-                band[1:, :] |= meet
+        # both pixels of every pair of 4-neighbours in two different patches
+        across = (pm[:, :-1] >= 0) & (pm[:, 1:] >= 0) & (pm[:, :-1] != pm[:, 1:])
+        band[:, :-1] |= across
+        band[:, 1:] |= across
+        down = (pm[:-1, :] >= 0) & (pm[1:, :] >= 0) & (pm[:-1, :] != pm[1:, :])
+        band[:-1, :] |= down
+        band[1:, :] |= down
         if radius > 1:
             from scipy.ndimage import binary_dilation
 
