@@ -348,20 +348,26 @@ def test_paper_loss_and_two_level_features_also_lift_the_hierarchy(parts_scene):
         assert other_part > other_obj + 0.2, extra
 
 
-def test_mask_balanced_sampling_draws_small_masks_as_often_as_big_ones():
+def _two_patch_view(first: int, n: int = 1000, band=None):
+    """A point-cloud ViewData of n pixels: patch 0 holds the first ``first``, patch 1 the rest
+    (one mask each, equal mask-balanced mass)."""
     from omniseg3d_mesh.fit import ViewData
 
-    # patch 0: 990 pixels (one mask), patch 1: 10 pixels (another mask)
-    n = 1000
-    view = ViewData(
+    return ViewData(
         name="v",
-        explicit_ids=np.zeros((n, 3), np.int32),
-        explicit_weights=np.ones((n, 3), np.float16),
-        patch_ids=np.r_[np.zeros(990, np.int32), np.ones(10, np.int32)],
+        explicit_ids=np.zeros((n, 1), np.int32),
+        explicit_weights=np.ones((n, 1), np.float16),
+        patch_ids=np.r_[np.zeros(first, np.int32), np.ones(n - first, np.int32)],
         votes=np.eye(2, dtype=np.int32),
-        patch_start=np.array([0, 990, 1000]),
+        patch_start=np.array([0, first, n]),
         patch_mass=np.array([1.0, 1.0]),
+        boundary_idx=band,
     )
+
+
+def test_mask_balanced_sampling_draws_small_masks_as_often_as_big_ones():
+    n = 1000
+    view = _two_patch_view(990, n)  # patch 0: 990 pixels (one mask), patch 1: 10 pixels (another mask)
     rng = np.random.default_rng(0)
     balanced = view.sample(rng, 4000, 1.0)
     assert 0.45 < np.mean(view.patch_ids[balanced] == 1) < 0.55
@@ -371,20 +377,9 @@ def test_mask_balanced_sampling_draws_small_masks_as_often_as_big_ones():
 
 
 def test_boundary_sampling_draws_its_share_from_the_band_and_nothing_without_one():
-    from omniseg3d_mesh.fit import ViewData
-
     n = 1000
     band = np.arange(400, 420, dtype=np.int32)  # 2 % of the view's pixels
-    view = ViewData(
-        name="v",
-        explicit_ids=np.zeros((n, 1), np.int32),
-        explicit_weights=np.ones((n, 1), np.float16),
-        patch_ids=np.r_[np.zeros(500, np.int32), np.ones(500, np.int32)],
-        votes=np.eye(2, dtype=np.int32),
-        patch_start=np.array([0, 500, 1000]),
-        patch_mass=np.array([1.0, 1.0]),
-        boundary_idx=band,
-    )
+    view = _two_patch_view(500, n, band)
     rng = np.random.default_rng(0)
     idx = view.sample(rng, 4000, 0.5, boundary=0.25)
     assert len(idx) == 4000 and idx.min() >= 0 and idx.max() < n
