@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from omniseg3d_mesh.config import FitConfig
-from omniseg3d_mesh.fit import fit_field
+from omniseg3d_mesh.fit import fit_field, smoothness_edges
 
 W, H = 160, 120
 
@@ -64,6 +64,20 @@ def _scene():
     return Scene(vertices=verts, faces=faces, cameras=cams), labels
 
 
+def _object_masks(frags, labels, rng, exact=()):
+    """The view's object map and one mask per object it shows; outside ``exact``, 60 % of the
+    outlines are shifted by a pixel at random (slivers)."""
+    dom = frags.dominant_vertex()
+    omap = np.where(dom >= 0, labels[np.clip(dom, 0, None)], -1)
+    masks = []
+    for o in np.unique(omap[omap >= 0]):
+        m = omap == o
+        if o not in exact and rng.uniform() < 0.6:  # a noisy outline: shifted by one pixel
+            m = np.roll(m, int(rng.choice([-1, 1])), axis=int(rng.integers(2)))
+        masks.append(m)
+    return omap, masks
+
+
 def _masks(scene, labels):
     """One mask per visible object, outlines shifted by a pixel at random (slivers), cube merged into the table in every 3rd view."""
     from omniseg3d_mesh.render.fragments import compute_fragments
@@ -73,14 +87,7 @@ def _masks(scene, labels):
     for k, cam in enumerate(scene.cameras):
         f = compute_fragments(scene, cam, "cpu")
         frags[cam.name] = f
-        dom = f.dominant_vertex()
-        omap = np.where(dom >= 0, labels[np.clip(dom, 0, None)], -1)
-        masks = []
-        for o in np.unique(omap[omap >= 0]):
-            m = omap == o
-            if o != 2 and rng.uniform() < 0.6:  # a noisy outline: shifted by one pixel
-                m = np.roll(m, int(rng.choice([-1, 1])), axis=int(rng.integers(2)))
-            masks.append(m)
+        omap, masks = _object_masks(f, labels, rng, exact=(2,))
         if k % 3 == 0 and (omap == 2).any():
             masks.append((omap == 1) | (omap == 2))
         out[cam.name] = np.stack(masks)
@@ -231,13 +238,10 @@ def _welded_floor(n: int = 120):
     have outlines shifted by a pixel at random."""
     from omniseg3d_mesh.render.fragments import compute_fragments
     from omniseg3d_mesh.scene import Camera, Scene
+    from tests.helpers.parts import grid_mesh
 
-    xs = np.linspace(-2, 2, n)
-    gx, gy = np.meshgrid(xs, xs)
-    verts = np.stack([gx.ravel(), gy.ravel(), np.zeros(n * n)], 1).astype(np.float32)
-    idx = np.arange(n * n).reshape(n, n)
-    a, b, c, d = idx[:-1, :-1].ravel(), idx[:-1, 1:].ravel(), idx[1:, :-1].ravel(), idx[1:, 1:].ravel()
-    faces = np.concatenate([np.stack([a, b, d], 1), np.stack([a, d, c], 1)]).astype(np.int32)
+    verts, faces = grid_mesh(n)
+    verts[:, :2] = 4.0 * verts[:, :2] - 2.0  # the square [-2, 2]^2
     labels = np.zeros(n * n, np.int64)
     for k, (cx, cy, r) in enumerate([(-1, -1, 0.45), (1, -1, 0.3), (-1, 1, 0.6), (1, 1, 0.2)]):
         labels[(np.abs(verts[:, 0] - cx) <= r) & (np.abs(verts[:, 1] - cy) <= r)] = k + 1
@@ -249,17 +253,7 @@ def _welded_floor(n: int = 120):
     ]
     scene = Scene(vertices=verts, faces=faces, cameras=cams)
     rng = np.random.default_rng(0)
-    masks = {}
-    for cam in cams:
-        dom = compute_fragments(scene, cam, "cpu").dominant_vertex()
-        omap = np.where(dom >= 0, labels[np.clip(dom, 0, None)], -1)
-        view = []
-        for o in np.unique(omap[omap >= 0]):
-            m = omap == o
-            if rng.uniform() < 0.6:
-                m = np.roll(m, int(rng.choice([-1, 1])), axis=int(rng.integers(2)))
-            view.append(m)
-        masks[cam.name] = np.stack(view)
+    masks = {cam.name: np.stack(_object_masks(compute_fragments(scene, cam, "cpu"), labels, rng)[1]) for cam in cams}
     return scene, labels, masks
 
 
@@ -268,7 +262,7 @@ def test_the_mask_boundary_band_keeps_welded_objects_apart():
     objects meet; drawing a quarter of the pixels from the masks' boundary bands (the
     default) keeps the two sides of such a seam further apart than plain sampling does."""
     scene, labels, masks = _welded_floor()
-    edges = np.concatenate([scene.faces[:, [0, 1]], scene.faces[:, [1, 2]], scene.faces[:, [0, 2]]])
+    edges = smoothness_edges(scene)  # the edges the term averages over
     seam = edges[labels[edges[:, 0]] != labels[edges[:, 1]]]
 
     def seam_cosine(**extra):
