@@ -160,7 +160,11 @@ class Step:
     Attributes:
         threshold_hi: the highest threshold of the range that gives this selection.
         threshold_lo: the lowest one.
-        threshold: the representative threshold (middle of the range); ``mask`` is taken there.
+        threshold: the representative threshold, the middle of the first flat tread of the
+            range (treads below it that change the selection by under
+            ``SelectConfig.min_step_change`` extend ``threshold_lo`` only; the middle of
+            the whole range scored the same on the rooms, docs/results.md); ``mask`` is
+            taken there.
         approx_size: selected vertices as seen by the sweep (exact up to
             ``SelectConfig.exact_limit`` vertices; above it a superpoint estimate).
         mask: [V] bool, the grown selection at ``threshold`` (computed on first access, exact).
