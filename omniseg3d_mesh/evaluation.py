@@ -706,7 +706,13 @@ def object_click_ious(
 
 
 def similarity_levels(
-    features: np.ndarray, part: np.ndarray, obj: np.ndarray, sample: np.ndarray, n: int = 4000, seed: int = 0
+    features: np.ndarray,
+    part: np.ndarray,
+    obj: np.ndarray,
+    sample: np.ndarray,
+    n: int = 4000,
+    seed: int = 0,
+    weights: np.ndarray | None = None,
 ) -> tuple[float, float, float]:
     """Mean cosine similarity of vertex pairs: same part, other part of the same object, other object.
 
@@ -719,6 +725,10 @@ def similarity_levels(
         sample: [V] bool vertices to draw from (e.g. seen, not floor / walls).
         n: vertices drawn (all pairs among them are compared).
         seed: which vertices.
+        weights: [V] optional non-negative weight of each vertex (e.g. its surface area,
+            :func:`omniseg3d_mesh.graph.vertex_areas`): vertices are drawn with probability
+            proportional to it, so the means are over the surface and do not change with the
+            tessellation (a mesh refined on some objects only weighs those more per vertex).
 
     Returns:
         (cos same part, cos other part of the same object, cos other object); NaN where no pair.
@@ -729,7 +739,21 @@ def similarity_levels(
         raise ValueError(
             f"similarity_levels needs at least two sampled vertices, got {len(idx)}; check the sample mask"
         )
-    idx = rng.choice(idx, min(n, len(idx)), replace=False)
+    if weights is None:
+        idx = rng.choice(idx, min(n, len(idx)), replace=False)
+    else:
+        w = np.asarray(weights, dtype=np.float64)
+        if w.shape != np.shape(sample) or not np.all(np.isfinite(w)) or (w < 0).any():
+            raise ValueError(
+                f"similarity_levels: weights must be finite, >= 0 and shaped like sample {np.shape(sample)}, "
+                f"got shape {w.shape}"
+            )
+        w = w[idx]
+        keep = w > 0
+        if keep.sum() < 2:
+            raise ValueError("similarity_levels needs at least two sampled vertices of positive weight")
+        idx, w = idx[keep], w[keep]
+        idx = rng.choice(idx, min(n, len(idx)), replace=False, p=w / w.sum())
     f = normalize_features(np.asarray(features, dtype=np.float32)[idx])
     p, o = np.asarray(part)[idx], np.asarray(obj)[idx]
     sim = f @ f.T

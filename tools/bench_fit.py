@@ -14,7 +14,10 @@ overlapped with the rasterization), prepare (cache load + masks + hierarchies), 
 (once every view is prepared, and at the end: the difference is what the step loop adds),
 peak GPU memory (CUDA), and quality: mean cosine similarity between vertices of the
 same part / other parts of the same object / other objects (on 4000 random object
-vertices that some view sees), and the gaps between them. ``--steps 250 500 1000``
+vertices that some view sees), and the gaps between them; the last column draws the
+4000 vertices by surface area instead (the same surface weighs the same at any vertex
+count: this scene refines only some objects at 2M, and its cylinders gain vertices
+faster than its boxes, so the vertex-weighted gaps also change with the mix). ``--steps 250 500 1000``
 runs one fit per value (the cosine schedule depends on the total).
 
 ``--masks disk`` writes each view's masks to an npz and fits from
@@ -134,6 +137,7 @@ COLUMNS = [
     "cos other obj",
     "gap part",
     "gap object",
+    "gap part / object (area)",
 ]
 
 
@@ -144,6 +148,7 @@ def run_device(args) -> tuple[str, list[list]]:
     from omniseg3d_mesh.config import FitConfig, FragmentConfig, config_from_dict, load_config_file
     from omniseg3d_mesh.evaluation import similarity_levels
     from omniseg3d_mesh.fit import fit_field
+    from omniseg3d_mesh.graph import vertex_areas
     from omniseg3d_mesh.io.masks import load_masks, mask_key, save_masks_npz
     from omniseg3d_mesh.render.fragments import iter_fragments, resolve_backend
     from omniseg3d_mesh.synthetic.masks import label_map_masks
@@ -218,6 +223,7 @@ def run_device(args) -> tuple[str, list[list]]:
         flush=True,
     )
 
+    area = vertex_areas(scene.vertices, scene.faces)  # the area-weighted gaps do not change with the tessellation
     base = {}
     if args.config:
         base.update(load_config_file(args.config, FitConfig))
@@ -246,6 +252,7 @@ def run_device(args) -> tuple[str, list[list]]:
         total = time.perf_counter() - t
         meta = field.meta
         same, other_part, other_obj = similarity_levels(field.features, part, obj, seen & (obj > 0))
+        a_same, a_part, a_obj = similarity_levels(field.features, part, obj, seen & (obj > 0), weights=area)
         gpu = f"{torch.cuda.max_memory_allocated() / 2**20:.0f}" if cuda else "-"
         threads = args.threads if args.threads > 0 else torch.get_num_threads()
         dev = torch.cuda.get_device_name(0) if cuda else f"CPU, {threads} thread{'s' if threads > 1 else ''}"
@@ -266,6 +273,7 @@ def run_device(args) -> tuple[str, list[list]]:
                 f"{other_obj:.3f}",
                 f"{same - other_part:.3f}",
                 f"{other_part - other_obj:.3f}",
+                f"{a_same - a_part:.3f} / {a_part - a_obj:.3f}",
             ]
         )
         print("  ".join(str(x) for x in rows[-1]), flush=True)

@@ -281,6 +281,14 @@ def test_similarity_levels_hand_made():
     assert same == pytest.approx(1.0) and other_part == pytest.approx(2**-0.5) and other_obj == pytest.approx(0.0)
     with pytest.raises(ValueError, match="at least two sampled vertices, got 1"):
         similarity_levels(f, part, obj, np.eye(5, dtype=bool)[0])
+    # weights: a vertex of zero weight is never drawn; only part 1 and object 1 are left here
+    w = np.array([0, 0, 1, 1, 1], float)
+    same, other_part, other_obj = similarity_levels(f, part, obj, np.ones(5, bool), weights=w)
+    assert same == pytest.approx(1.0) and np.isnan(other_part) and other_obj == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="weights must be finite"):
+        similarity_levels(f, part, obj, np.ones(5, bool), weights=-w)
+    with pytest.raises(ValueError, match="positive weight"):
+        similarity_levels(f, part, obj, np.ones(5, bool), weights=np.eye(5)[0])
 
 
 def test_eval_scale_tool_smoke(tmp_path, capsys, monkeypatch):
