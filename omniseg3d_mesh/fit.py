@@ -1095,9 +1095,7 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
             read["pairs"] = pair.reshape(-1)
         if e is not None:
             read["edges"] = e.reshape(-1)
-        rows_u, sub, step_f = _gather_step_rows(
-            features, torch.cat(list(read.values())), node_of, num_nodes, numbering
-        )
+        rows_u, sub, step_f = _gather_step_rows(features, torch.cat(list(read.values())), node_of, num_nodes, numbering)
         f_read = dict(zip(read, torch.split(step_f, [len(x) for x in read.values()])))
 
         lr = _cosine_lr(step, total_steps, config.lr, config.lr_final)
