@@ -668,7 +668,7 @@ def _cosine_lr(step: int, total: int, lr: float, lr_final: float) -> float:
     return lr_final + 0.5 * (lr - lr_final) * (1.0 + math.cos(math.pi * t))
 
 
-def _gather_step_rows(features, vertex_ids, node_of, fine_offset: int, numbering=None):
+def _gather_step_rows(features, vertex_ids, node_of, fine_offset: int):
     """The rows one step reads, gathered once.
 
     Args:
@@ -676,8 +676,6 @@ def _gather_step_rows(features, vertex_ids, node_of, fine_offset: int, numbering
         vertex_ids: [n] long vertex ids the step reads (repeats allowed).
         node_of: [V] long coarse row of each vertex, or None (one row per vertex).
         fine_offset: first fine row (the number of coarse rows; 0 without them).
-        numbering: a :class:`_RowNumbering` over ``features``' rows, kept across steps
-            (None: made here).
 
     Returns:
         ``(rows [U] sorted unique row ids, sub [U, D] leaf copy of those rows that
@@ -691,39 +689,11 @@ def _gather_step_rows(features, vertex_ids, node_of, fine_offset: int, numbering
     wanted = vertex_ids + fine_offset
     if node_of is not None:
         wanted = torch.cat([node_of.index_select(0, vertex_ids), wanted])
-    rows, inverse = (numbering or _RowNumbering(features.shape[0], features.device))(wanted)
+    rows, inverse = torch.unique(wanted, return_inverse=True)
     sub = features.detach().index_select(0, rows).requires_grad_(True)
     if node_of is None:
         return rows, sub, sub.index_select(0, inverse)
     return rows, sub, sub.index_select(0, inverse[:n]) + sub.index_select(0, inverse[n:])
-
-
-class _RowNumbering:
-    """``torch.unique(ids, return_inverse=True)`` for ids in ``[0, num_rows)``, without a sort.
-
-    A step reads ~100k ids of up to a few million rows: marking them in a dense flag
-    array and numbering the marked rows is linear, where unique sorts (on one CPU thread
-    that was about a tenth of a 90k-vertex step). The flag and number arrays are kept
-    between steps; only the marked flags are cleared after each call.
-    """
-
-    def __init__(self, num_rows: int, device) -> None:
-        import torch
-
-        self.mark = torch.zeros(num_rows, dtype=torch.bool, device=device)
-        self.position = torch.zeros(num_rows, dtype=torch.long, device=device)
-
-    def __call__(self, ids):
-        """Returns ``(rows [U] sorted unique ids, inverse [n] position of each id in rows)``."""
-        import torch
-
-        if len(self.mark) > 4 * len(ids):  # far more rows than ids: scanning the flags costs more than a sort
-            return torch.unique(ids, return_inverse=True)
-        self.mark[ids] = True
-        rows = torch.nonzero(self.mark).squeeze(1)
-        self.mark[rows] = False
-        self.position[rows] = torch.arange(len(rows), device=ids.device)
-        return rows, self.position.index_select(0, ids)
 
 
 def _row_gradient(param, rows, values, sparse: bool):
@@ -1061,7 +1031,6 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
     use_affinity = config.loss in ("affinity", "both")
     use_contrastive = config.loss in ("contrastive", "both")
     per_step = max(1, min(int(config.views_per_step), len(views)))
-    numbering = _RowNumbering(features.shape[0], features.device)
     for step in range(start, total_steps):
         # Every random draw of the step first, in a fixed order (views, pixels, spread pairs,
         # smoothness edges), so that the same seed and step give the same batch.
@@ -1095,7 +1064,7 @@ def _fit(scene, masks, config, workspace, fragment_config, progress, device) -> 
             read["pairs"] = pair.reshape(-1)
         if e is not None:
             read["edges"] = e.reshape(-1)
-        rows_u, sub, step_f = _gather_step_rows(features, torch.cat(list(read.values())), node_of, num_nodes, numbering)
+        rows_u, sub, step_f = _gather_step_rows(features, torch.cat(list(read.values())), node_of, num_nodes)
         f_read = dict(zip(read, torch.split(step_f, [len(x) for x in read.values()])))
 
         lr = _cosine_lr(step, total_steps, config.lr, config.lr_final)

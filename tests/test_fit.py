@@ -592,23 +592,6 @@ def test_the_coarse_level_follows_the_vertex_count():
     assert fit_field(scene, masks, replace(cfg, coarse_nodes=v)).meta["coarse_nodes"] == 0
 
 
-@pytest.mark.parametrize("num_rows", [60, 5000])
-def test_row_numbering_is_unique_with_inverse_and_forgets_each_call(num_rows):
-    """The step's row numbering gives torch.unique's rows and inverse, call after call
-    (its flags are cleared after each), with few rows (flag scan) or many (sort)."""
-    import torch
-
-    from omniseg3d_mesh.fit import _RowNumbering
-
-    gen = torch.Generator().manual_seed(1)
-    numbering = _RowNumbering(num_rows, "cpu")
-    for size in (100, 7, 100):
-        ids = torch.randint(0, num_rows if size > 7 else 5, (size,), generator=gen)
-        rows, inverse = numbering(ids)
-        want_rows, want_inverse = torch.unique(ids, return_inverse=True)
-        assert torch.equal(rows, want_rows) and torch.equal(inverse, want_inverse)
-
-
 @pytest.mark.parametrize("two_level", [False, True])
 def test_a_steps_gathered_rows_get_the_gradient_autograd_gives_the_full_tensor(two_level):
     """The step reads its rows once (repeats, coarse + fine) into a leaf tensor; the row
